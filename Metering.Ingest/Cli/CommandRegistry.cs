@@ -1,0 +1,13 @@
+using Metering.Ingest.Cli.Commands;
+
+namespace Metering.Ingest.Cli;
+
+/// <summary>The list of every <c>metering</c> command. Add a command here and nowhere else.</summary>
+public static class CommandRegistry
+{
+    /// <summary>All commands, in the order <c>metering help</c> prints them.</summary>
+    public static IReadOnlyList<ICliCommand> All { get; } =
+    [
+        new RunCommand(),
+    ];
+}

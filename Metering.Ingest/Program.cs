@@ -1,0 +1,105 @@
+using Metering.Ingest.Cli;
+
+namespace Metering.Ingest;
+
+/// <summary>Entry point of the <c>metering</c> command line.</summary>
+public static class Program
+{
+    /// <summary>Dispatches to the longest matching command name.</summary>
+    public static async Task<int> Main(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return await RunAsync(args, Console.Out, Console.Error, cts.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one command line; used by Main and by tests.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            PrintHelp(stdout);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        ICliCommand? command = null;
+        foreach (var candidate in CommandRegistry.All)
+        {
+            if (Matches(candidate, args) && (command is null || candidate.Name.Count > command.Name.Count))
+            {
+                command = candidate;
+            }
+        }
+
+        if (command is null)
+        {
+            stderr.WriteLine($"metering: unknown command '{string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))}'");
+            PrintHelp(stderr);
+            return 2;
+        }
+
+        var rest = args.Skip(command.Name.Count).ToArray();
+        if (rest.Contains("--help"))
+        {
+            stdout.WriteLine(command.Usage);
+            return 0;
+        }
+
+        try
+        {
+            var parsed = CliArguments.Parse(rest);
+            return await command.RunAsync(parsed, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"metering {string.Join(' ', command.Name)}: {e.Message}");
+            stderr.WriteLine();
+            stderr.WriteLine(command.Usage);
+            return 2;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stderr.WriteLine("metering: cancelled");
+            return 130;
+        }
+    }
+
+    private static bool Matches(ICliCommand command, string[] args)
+    {
+        if (args.Length < command.Name.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < command.Name.Count; i++)
+        {
+            if (!string.Equals(args[i], command.Name[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void PrintHelp(TextWriter w)
+    {
+        w.WriteLine("metering: usage metering and rating engine");
+        w.WriteLine();
+        w.WriteLine("commands:");
+        foreach (var c in CommandRegistry.All)
+        {
+            w.WriteLine($"  {string.Join(' ', c.Name),-22} {c.Summary}");
+        }
+
+        w.WriteLine();
+        w.WriteLine("'metering COMMAND --help' prints a command's options.");
+    }
+}
