@@ -1,0 +1,64 @@
+namespace Metering.Aggregates.Records;
+
+/// <summary>
+/// Why a usage record was not accepted. Every rejected record goes to the dead-letter output with one of these,
+/// its position and a detail text; <see cref="RejectReasons.Code"/> gives the stable snake_case name used in
+/// dead letters and metrics (documented in docs/usage-records.md).
+/// </summary>
+public enum RejectReason : byte
+{
+    /// <summary>Not rejected.</summary>
+    None = 0,
+    /// <summary>The line is not one well-formed JSON object.</summary>
+    MalformedJson,
+    /// <summary>The line is not valid UTF-8.</summary>
+    InvalidUtf8,
+    /// <summary>The line is longer than the configured maximum.</summary>
+    LineTooLong,
+    /// <summary>A required field (id, account, sku, quantity, time) is absent.</summary>
+    MissingField,
+    /// <summary>A field has the wrong JSON type, or appears twice.</summary>
+    InvalidField,
+    /// <summary>id, account or sku is empty or longer than 128 bytes.</summary>
+    InvalidIdentifier,
+    /// <summary>quantity is not a decimal number.</summary>
+    InvalidQuantity,
+    /// <summary>quantity is below zero.</summary>
+    NegativeQuantity,
+    /// <summary>quantity has more than 9 fractional digits.</summary>
+    QuantityPrecision,
+    /// <summary>quantity exceeds the per-record maximum.</summary>
+    QuantityTooLarge,
+    /// <summary>time is not an RFC 3339 timestamp.</summary>
+    InvalidTime,
+    /// <summary>time is further in the future than the allowed clock skew.</summary>
+    FutureTime,
+    /// <summary>time is older than the dedup horizon, so its id can no longer be checked for duplicates.</summary>
+    ExpiredTime,
+    /// <summary>dimensions is not a flat object of strings, or a key or value is too long.</summary>
+    InvalidDimensions,
+    /// <summary>dimensions has more entries than allowed.</summary>
+    TooManyDimensions,
+    /// <summary>The number of distinct accounts, SKUs or dimension sets reached its configured limit.</summary>
+    CardinalityLimit,
+    /// <summary>The aggregate table reached its active-key limit and the policy is to reject.</summary>
+    AggregateKeyLimit,
+}
+
+/// <summary>Stable names for <see cref="RejectReason"/>.</summary>
+public static class RejectReasons
+{
+    private static readonly string[] Codes =
+    [
+        "none", "malformed_json", "invalid_utf8", "line_too_long", "missing_field", "invalid_field",
+        "invalid_identifier", "invalid_quantity", "negative_quantity", "quantity_precision", "quantity_too_large",
+        "invalid_time", "future_time", "expired_time", "invalid_dimensions", "too_many_dimensions",
+        "cardinality_limit", "aggregate_key_limit",
+    ];
+
+    /// <summary>Number of enum values, for per-reason counter arrays.</summary>
+    public const int Count = (int)RejectReason.AggregateKeyLimit + 1;
+
+    /// <summary>The snake_case code of a reason.</summary>
+    public static string Code(this RejectReason reason) => Codes[(int)reason];
+}
