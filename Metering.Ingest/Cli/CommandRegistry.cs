@@ -9,5 +9,7 @@ public static class CommandRegistry
     public static IReadOnlyList<ICliCommand> All { get; } =
     [
         new RunCommand(),
+        new GenerateCommand(),
+        new AggregateCommand(),
     ];
 }
