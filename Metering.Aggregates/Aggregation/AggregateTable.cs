@@ -101,6 +101,18 @@ internal sealed class AggregateTable
         }
     }
 
+    /// <summary>Hints the CPU to load the slot a key probes first (see <see cref="Dedup.DedupHorizon.Prefetch"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Prefetch(int accountId, int skuId, uint window, int dimensionSetId)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            var keyA = ((long)accountId << 32) | (uint)skuId;
+            var keyB = ((long)window << 32) | (uint)dimensionSetId;
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref _slots[IndexOf(keyA, keyB, _slots.Length)]));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update(ref AggregateSlot slot, long nanos, uint offsetMicros)
     {

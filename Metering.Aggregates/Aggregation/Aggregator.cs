@@ -129,6 +129,10 @@ public sealed class AggregateWriter
     /// <summary>Leaves the generation; a pending flush may now drain it.</summary>
     public void EndBatch() => Volatile.Write(ref _active, null);
 
+    /// <summary>Prefetches the slot <paramref name="record"/> will update; call a few records ahead of <see cref="Add"/>.</summary>
+    public void Prefetch(in UsageRecord record) =>
+        _active?.Prefetch(record.AccountId, record.SkuId, _windows.IndexOf(record.TimeTicks), record.DimensionSetId);
+
     /// <summary>Adds one record. Returns <see cref="AddStatus.KeyLimitReached"/> when its new key does not fit.</summary>
     public AddStatus Add(in UsageRecord record)
     {

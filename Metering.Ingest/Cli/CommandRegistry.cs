@@ -11,5 +11,6 @@ public static class CommandRegistry
         new RunCommand(),
         new GenerateCommand(),
         new AggregateCommand(),
+        new BenchCommand(),
     ];
 }

@@ -175,8 +175,18 @@ public sealed class AggregationPipeline
         {
             var items = batch.Items;
             _writer.BeginBatch();
-            for (var i = 0; i < batch.Count; i++)
+            const int PrefetchDistance = 8;
+            var count = batch.Count;
+            for (var i = 0; i < count; i++)
             {
+                if (i + PrefetchDistance < count)
+                {
+                    // Both tables are far larger than the caches: start the next records' misses now.
+                    ref readonly var ahead = ref items[i + PrefetchDistance];
+                    Dedup.Prefetch(ahead.Fingerprint);
+                    _writer.Prefetch(in ahead);
+                }
+
                 ref readonly var record = ref items[i];
                 switch (Dedup.Check(record.Fingerprint, record.TimeTicks))
                 {

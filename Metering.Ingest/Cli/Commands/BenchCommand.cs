@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using Metering.Aggregates.Aggregation;
+using Metering.Aggregates.Interning;
+using Metering.Ingest.Output;
+using Metering.Ingest.Pipeline;
+using Metering.Ingest.Workload;
+
+namespace Metering.Ingest.Cli.Commands;
+
+/// <summary>
+/// <c>metering bench</c>: the end-to-end benchmark. File -> aggregates against decode-only of the same file,
+/// alternated in the same process so both see the same machine, plus memory per aggregate key.
+/// </summary>
+public sealed class BenchCommand : ICliCommand
+{
+    /// <inheritdoc />
+    public IReadOnlyList<string> Name { get; } = ["bench"];
+
+    /// <inheritdoc />
+    public string Summary => "end-to-end benchmark: file -> aggregates vs decode-only, and memory per key";
+
+    /// <inheritdoc />
+    public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n\n" +
+        "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
+        "                             default .metering/bench/usage-N.ndjson)\n" +
+        "  --records N                records in a generated workload (default 10000000)\n" +
+        "  --rounds N                 alternating rounds of decode-only and end-to-end (default 3; the median is reported)\n" +
+        "  --memory-keys N            distinct keys for the memory-per-key measurement (default 10000000; 0 skips it)\n" +
+        PipelineArguments.PipelineUsage;
+
+    /// <inheritdoc />
+    public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var records = args.Int64("records", 10_000_000, 1);
+        var file = args.String("file") ?? Path.Combine(".metering", "bench", $"usage-{records}.ndjson");
+        var rounds = (int)args.Int64("rounds", 3, 1, 50);
+        var memoryKeys = (int)args.Int64("memory-keys", 10_000_000, 0, 100_000_000);
+        var (options, _) = PipelineArguments.Pipeline(args);
+        args.RejectUnknown();
+        var err = Console.Error;
+        if (!File.Exists(file))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            err.WriteLine($"bench: generating {records:N0} records -> {file}");
+            using var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            new SyntheticWorkloadGenerator(new WorkloadOptions { Records = records }).Generate(stream).Save(file + ".truth.json");
+        }
+
+        var bytes = new FileInfo(file).Length;
+        var decodeRates = new List<double>();
+        var endToEndRates = new List<double>();
+        long read = 0;
+        for (var round = 1; round <= rounds; round++)
+        {
+            // Decode-only: the same decoder on the same file, the baseline of the ratio.
+            var sw = Stopwatch.StartNew();
+            await using (var source = Open(file))
+            {
+                var counters = await AggregationPipeline.DecodeOnlyAsync(source, new RecordCatalog(), options.Decoder, cancellationToken).ConfigureAwait(false);
+                read = counters.Read;
+            }
+
+            decodeRates.Add(read / sw.Elapsed.TotalSeconds);
+
+            PipelineResult result;
+            await using (var source = Open(file))
+            using (var deadLetters = new DeadLetterWriter(null))
+            {
+                result = await new AggregationPipeline(options, new RecordCatalog(), deadLetters).RunAsync(source, cancellationToken).ConfigureAwait(false);
+            }
+
+            endToEndRates.Add(result.RecordsPerSecond);
+            err.WriteLine($"bench round {round}/{rounds}: decode-only {decodeRates[^1]:N0} records/s, end-to-end {endToEndRates[^1]:N0} records/s ({result.Rows.Count:N0} keys, {result.Balance()})");
+        }
+
+        var decode = Median(decodeRates);
+        var e2e = Median(endToEndRates);
+        var @out = Console.Out;
+        @out.WriteLine($"file: {file} ({read:N0} records, {bytes / 1e6:N1} MB), {Environment.ProcessorCount} cores, median of {rounds} alternating rounds");
+        @out.WriteLine($"decode-only:             {decode,12:N0} records/s  {decode * bytes / read / 1e6,8:N1} MB/s");
+        @out.WriteLine($"file -> aggregates:      {e2e,12:N0} records/s  {e2e * bytes / read / 1e6,8:N1} MB/s");
+        @out.WriteLine($"end-to-end / decode-only: {e2e / decode,11:F2}");
+        if (memoryKeys > 0)
+        {
+            MeasureMemoryPerKey(memoryKeys, @out);
+        }
+
+        return 0;
+    }
+
+    private static FileStream Open(string file) =>
+        new(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    /// <summary>Fills one generation with <paramref name="keys"/> distinct keys and reports managed memory per key.</summary>
+    private static void MeasureMemoryPerKey(int keys, TextWriter @out)
+    {
+        GC.Collect(2, GCCollectionMode.Forced, true, true);
+        var before = GC.GetTotalMemory(true);
+        var aggregator = new Aggregator(new AggregatorOptions { KeyLimit = keys });
+        var writer = aggregator.CreateWriter();
+        writer.BeginBatch();
+        var record = new Aggregates.Records.UsageRecord { QuantityNanos = 1_000_000_000, TimeTicks = new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc).Ticks };
+        for (var k = 0; k < keys; k++)
+        {
+            record.AccountId = (k % 1_000_000) + 1;
+            record.SkuId = (k / 1_000_000) + 1;
+            if (writer.Add(in record) != AddStatus.Added)
+            {
+                throw new InvalidOperationException("memory measurement hit the key limit");
+            }
+        }
+
+        writer.EndBatch();
+        var after = GC.GetTotalMemory(true);
+        var perKey = (double)(after - before) / keys;
+        @out.WriteLine($"memory: {keys:N0} active keys in {(after - before) / 1048576.0:N0} MiB = {perKey:N1} bytes/key (64-byte slot + 25% probing headroom)");
+        GC.KeepAlive(aggregator);
+    }
+}
