@@ -17,6 +17,7 @@ public sealed class NdjsonStreamDecoder
     private readonly UsageRecordParser _parser;
     private readonly DecoderOptions _options;
     private readonly byte[] _lineScratch;
+    private RecordBatch? _spareBatch;
     private long _lineNumber;
     private long _offset;
 
@@ -38,7 +39,7 @@ public sealed class NdjsonStreamDecoder
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(sink);
-        var batch = new RecordBatch(_options.BatchSize);
+        var batch = TakeBatch();
         var skipping = false; // inside an oversize line, discarding up to its newline
         while (true)
         {
@@ -52,23 +53,26 @@ public sealed class NdjsonStreamDecoder
             }
         }
 
-        if (batch.Count > 0)
-        {
-            sink.OnBatch(batch);
-        }
+        _spareBatch = batch.Count > 0 ? sink.OnBatch(batch) : batch;
     }
 
     /// <summary>Decodes a complete in-memory input (tests, benchmarks).</summary>
     public void Decode(ReadOnlySequence<byte> input, IRecordSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        var batch = new RecordBatch(_options.BatchSize);
+        var batch = TakeBatch();
         var skipping = false;
         ProcessBuffer(ref input, true, ref batch, sink, ref skipping);
-        if (batch.Count > 0)
-        {
-            sink.OnBatch(batch);
-        }
+        _spareBatch = batch.Count > 0 ? sink.OnBatch(batch) : batch;
+    }
+
+    /// <summary>The batch to fill: the one the sink handed back after the previous input, or a new one.</summary>
+    private RecordBatch TakeBatch()
+    {
+        var batch = _spareBatch ?? new RecordBatch(_options.BatchSize);
+        _spareBatch = null;
+        batch.Count = 0;
+        return batch;
     }
 
     private SequencePosition ProcessBuffer(ref ReadOnlySequence<byte> buffer, bool isFinal, ref RecordBatch batch, IRecordSink sink, ref bool skipping)
