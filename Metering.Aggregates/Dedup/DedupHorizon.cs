@@ -5,14 +5,19 @@ namespace Metering.Aggregates.Dedup;
 /// new ids from duplicates. The horizon trails the newest event time seen (the watermark); a record older than
 /// <c>watermark - horizon</c> is <see cref="DedupVerdict.Expired"/>.
 /// Memory is bounded: an open-addressing table of (fingerprint, time bucket) pairs, 20 bytes per slot, grown up to
-/// <see cref="MaxEntries"/>; expired buckets are swept as the watermark advances. When full, the oldest bucket
-/// is evicted early (counted in <see cref="EarlyEvictions"/>) and the effective horizon shrinks, so a record from
-/// the evicted span is reported expired instead of being double counted. Not thread-safe: one instance per
+/// <see cref="MaxEntries"/>; buckets are 1/1440 of the horizon (1 minute of a 24 h horizon), and expired ones are
+/// swept every 1/24 of the horizon as the watermark advances. When full, the oldest buckets are evicted early, as
+/// few as bring the table to half full (counted in <see cref="EarlyEvictions"/>), and the effective horizon
+/// shrinks, so a record from the evicted span is reported expired instead of being double counted. Not thread-safe: one instance per
 /// ordered stream (a file, a Kafka partition); fingerprints are tenant-scoped, so partitioning by account is exact.
 /// </summary>
 public sealed class DedupHorizon
 {
-    private const int BucketsPerHorizon = 24;
+    // Fine buckets let an early eviction shorten the horizon by a sliver instead of an hour; sweeps of expired
+    // buckets still run only every 1/24 of the horizon, since each is a full pass over the table.
+    private const int BucketsPerHorizon = 1440;
+    private const int SweepsPerHorizon = 24;
+    private static readonly long BucketEpochTicks = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
     private readonly long _horizonTicks;
     private readonly long _bucketTicks;
     /// <summary>One remembered id: fingerprint and its event-time bucket in one 20-byte entry (one cache miss per probe).</summary>
@@ -28,11 +33,12 @@ public sealed class DedupHorizon
     private long _watermarkTicks = long.MinValue;
     private long _oldestLiveBucket = long.MinValue; // buckets below this were swept (or evicted)
     private long _evictedBelowTicks = long.MinValue; // early evictions moved the horizon start up to here
+    private long _lastSweepBucket = long.MinValue;
 
     /// <summary>Creates a horizon of <paramref name="horizon"/> holding at most <paramref name="maxEntries"/> ids.</summary>
     public DedupHorizon(TimeSpan horizon, int maxEntries = 16_000_000)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(horizon, TimeSpan.FromSeconds(BucketsPerHorizon));
+        ArgumentOutOfRangeException.ThrowIfLessThan(horizon, TimeSpan.FromHours(1));
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 16);
         _horizonTicks = horizon.Ticks;
         _bucketTicks = horizon.Ticks / BucketsPerHorizon;
@@ -57,6 +63,8 @@ public sealed class DedupHorizon
 
     /// <summary>Newest event time seen (UTC ticks), or <see cref="long.MinValue"/>.</summary>
     public long WatermarkTicks => _watermarkTicks;
+
+    private int BucketOf(long ticks) => (int)((ticks - BucketEpochTicks) / _bucketTicks);
 
     /// <summary>
     /// Hints the CPU to load the table line <paramref name="fingerprint"/> probes first. Called a few records ahead
@@ -97,13 +105,20 @@ public sealed class DedupHorizon
             ref var entry = ref entries[i];
             if (entry.Key == fingerprint)
             {
-                return DedupVerdict.Duplicate;
+                if (entry.Bucket >= _oldestLiveBucket)
+                {
+                    return DedupVerdict.Duplicate;
+                }
+
+                // The id was seen, but before the horizon (not yet swept): a new record that reuses it.
+                entry.Bucket = BucketOf(timeTicks);
+                return DedupVerdict.New;
             }
 
             if (entry.Key == UInt128.Zero)
             {
                 entry.Key = fingerprint;
-                entry.Bucket = (int)(timeTicks / _bucketTicks);
+                entry.Bucket = BucketOf(timeTicks);
                 if (++_count * 4 > entries.Length * 3)
                 {
                     MakeRoom();
@@ -117,13 +132,17 @@ public sealed class DedupHorizon
     private void AdvanceWatermark(long timeTicks)
     {
         _watermarkTicks = timeTicks;
-        var cutoffBucket = (timeTicks - _horizonTicks) / _bucketTicks;
+        var cutoffBucket = BucketOf(Math.Max(timeTicks - _horizonTicks, BucketEpochTicks));
         if (cutoffBucket > _oldestLiveBucket)
         {
-            var previous = _oldestLiveBucket;
             _oldestLiveBucket = cutoffBucket;
-            if (previous != long.MinValue && _count > 0)
+            if (_lastSweepBucket == long.MinValue)
             {
+                _lastSweepBucket = cutoffBucket;
+            }
+            else if (cutoffBucket - _lastSweepBucket >= BucketsPerHorizon / SweepsPerHorizon && _count > 0)
+            {
+                _lastSweepBucket = cutoffBucket;
                 Rebuild(_entries.Length, cutoffBucket);
             }
         }
@@ -140,23 +159,41 @@ public sealed class DedupHorizon
             return;
         }
 
-        // Full: evict the oldest bucket(s) until a quarter of the table is free.
-        while (_count * 4 > _entries.Length * 3)
+        // Full: evict the oldest buckets, as few as bring the table to half full, in one pass plus one rebuild.
+        // Live buckets span at most the horizon plus the future skew, so the histogram is small.
+        var minBucket = int.MaxValue;
+        var maxBucket = int.MinValue;
+        foreach (ref readonly var e in _entries.AsSpan())
         {
-            var oldest = int.MaxValue;
-            foreach (ref readonly var e in _entries.AsSpan())
+            if (e.Key != UInt128.Zero)
             {
-                if (e.Key != UInt128.Zero && e.Bucket < oldest)
-                {
-                    oldest = e.Bucket;
-                }
+                minBucket = Math.Min(minBucket, e.Bucket);
+                maxBucket = Math.Max(maxBucket, e.Bucket);
             }
-
-            EarlyEvictions++;
-            _evictedBelowTicks = Math.Max(_evictedBelowTicks, (oldest + 1L) * _bucketTicks);
-            _oldestLiveBucket = Math.Max(_oldestLiveBucket, oldest + 1L);
-            Rebuild(_entries.Length, oldest + 1L);
         }
+
+        var histogram = new long[(long)maxBucket - minBucket + 1];
+        foreach (ref readonly var e in _entries.AsSpan())
+        {
+            if (e.Key != UInt128.Zero)
+            {
+                histogram[e.Bucket - minBucket]++;
+            }
+        }
+
+        long removed = 0;
+        var target = _count - (_entries.Length / 2);
+        var keepFrom = minBucket;
+        for (var b = 0; b < histogram.Length && removed < target; b++)
+        {
+            removed += histogram[b];
+            keepFrom = minBucket + b + 1;
+        }
+
+        EarlyEvictions++;
+        _evictedBelowTicks = Math.Max(_evictedBelowTicks, BucketEpochTicks + (keepFrom * _bucketTicks));
+        _oldestLiveBucket = Math.Max(_oldestLiveBucket, keepFrom);
+        Rebuild(_entries.Length, keepFrom);
     }
 
     private void Rebuild(int capacity, long keepFromBucket)
