@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Metering.Aggregates.Aggregation;
@@ -127,52 +128,43 @@ internal sealed class AggregateTable
         }
 
         // Compare-and-swap loops only run when the value improves; on a steady stream they are a read.
-        var min = Volatile.Read(ref slot.Min);
-        while (nanos < min)
+        LowerTo(ref slot.Min, nanos);
+        RaiseTo(ref slot.Max, nanos);
+        LowerTo(ref slot.FirstMicros, offsetMicros);
+        RaiseTo(ref slot.LastMicros, offsetMicros);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LowerTo<T>(ref T location, T value)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        var current = location; // a stale read only costs one more compare-and-swap round
+        while (value < current)
         {
-            var seen = Interlocked.CompareExchange(ref slot.Min, nanos, min);
-            if (seen == min)
+            var seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
             {
-                break;
+                return;
             }
 
-            min = seen;
+            current = seen;
         }
+    }
 
-        var max = Volatile.Read(ref slot.Max);
-        while (nanos > max)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RaiseTo<T>(ref T location, T value)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        var current = location; // a stale read only costs one more compare-and-swap round
+        while (value > current)
         {
-            var seen = Interlocked.CompareExchange(ref slot.Max, nanos, max);
-            if (seen == max)
+            var seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
             {
-                break;
+                return;
             }
 
-            max = seen;
-        }
-
-        var first = Volatile.Read(ref slot.FirstMicros);
-        while (offsetMicros < first)
-        {
-            var seen = Interlocked.CompareExchange(ref slot.FirstMicros, offsetMicros, first);
-            if (seen == first)
-            {
-                break;
-            }
-
-            first = seen;
-        }
-
-        var last = Volatile.Read(ref slot.LastMicros);
-        while (offsetMicros > last)
-        {
-            var seen = Interlocked.CompareExchange(ref slot.LastMicros, offsetMicros, last);
-            if (seen == last)
-            {
-                break;
-            }
-
-            last = seen;
+            current = seen;
         }
     }
 

@@ -1,4 +1,3 @@
-using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Workload;
 
@@ -38,22 +37,8 @@ public sealed class AggregateCommand : ICliCommand
             throw new CliUsageException($"--input {input}: no such file");
         }
 
-        PipelineResult result;
-        using (var deadLetterStream = new FileStream(deadLetterPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
-        using (var deadLetters = new DeadLetterWriter(deadLetterStream))
-        using (var source = input == "-" ? Console.OpenStandardInput() : new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
-        {
-            var pipeline = new AggregationPipeline(options, catalog, deadLetters);
-            using (new ProgressReporter("aggregate", () => pipeline.ReadSoFar))
-            {
-                result = await pipeline.RunAsync(source, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        using (var sink = output == "-" ? Console.OpenStandardOutput() : new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-        {
-            AggregateNdjsonWriter.Write(sink, result.Rows, catalog, new Aggregates.Aggregation.TumblingWindows(options.Aggregator.WindowLength));
-        }
+        var result = await FileAggregation.RunAsync(input, deadLetterPath, options, catalog, cancellationToken).ConfigureAwait(false);
+        FileAggregation.WriteAggregates(output, result, catalog, options);
 
         var err = Console.Error;
         err.WriteLine(result.Balance());

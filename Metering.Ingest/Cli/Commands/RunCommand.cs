@@ -1,6 +1,4 @@
-using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Records;
-using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Workload;
 
@@ -46,24 +44,10 @@ public sealed class RunCommand : ICliCommand
         truth.Save(input + ".truth.json");
 
         err.WriteLine("[2/3] decode -> dedup -> aggregate");
-        PipelineResult result;
         var deadLetterPath = Path.Combine(dir, "dead-letters.ndjson");
-        using (var deadLetterStream = new FileStream(deadLetterPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
-        using (var deadLetters = new DeadLetterWriter(deadLetterStream))
-        using (var source = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan))
-        {
-            var pipeline = new AggregationPipeline(options, catalog, deadLetters);
-            using (new ProgressReporter("aggregate", () => pipeline.ReadSoFar))
-            {
-                result = await pipeline.RunAsync(source, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        var result = await FileAggregation.RunAsync(input, deadLetterPath, options, catalog, cancellationToken).ConfigureAwait(false);
         var aggregatesPath = Path.Combine(dir, "aggregates.ndjson");
-        using (var sink = new FileStream(aggregatesPath, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-        {
-            AggregateNdjsonWriter.Write(sink, result.Rows, catalog, new TumblingWindows(options.Aggregator.WindowLength));
-        }
+        FileAggregation.WriteAggregates(aggregatesPath, result, catalog, options);
 
         var problems = GroundTruthCheck.Compare(truth, result, catalog);
         var @out = Console.Out;
