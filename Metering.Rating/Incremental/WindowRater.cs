@@ -1,0 +1,61 @@
+using System.Runtime.CompilerServices;
+using Metering.Rating.Money;
+using Metering.Rating.Pricing;
+
+namespace Metering.Rating.Incremental;
+
+/// <summary>
+/// What has been rated so far in one (account, SKU, period): the cumulative quantity and transactions, the exact
+/// unrounded amount, and the amount already charged (rounded). A plain struct owned by one caller.
+/// </summary>
+public struct PeriodRatingState
+{
+    /// <summary>Cumulative raw quantity of the period.</summary>
+    public decimal Quantity;
+
+    /// <summary>Cumulative transactions (records) of the period.</summary>
+    public long Transactions;
+
+    /// <summary>Cumulative fee of individually rated transactions (percentage with bounds), unrounded.</summary>
+    public decimal TransactionFees;
+
+    /// <summary>Sum of the rounded charges issued so far: always round(price(cumulative)).</summary>
+    public decimal Charged;
+}
+
+/// <summary>
+/// Incremental (streaming) rating. Tiers apply to the period's cumulative quantity, but usage arrives in windows;
+/// the charge of a window is <c>round(price(cumulative after)) - round(price(cumulative before))</c>, rounding
+/// once per line item to the currency's minor units. The differences telescope: whatever the split of a period
+/// into windows and whatever their order of arrival, the window charges sum exactly to round(price(total)), the
+/// invoice amount. A window charge can be negative (volume tiers: crossing into a cheaper tier re-prices every
+/// unit); it is issued as a credit line (docs/pricebooks.md). Allocation-free; not thread-safe per state.
+/// </summary>
+public static class WindowRater
+{
+    /// <summary>Rates one window of <paramref name="quantity"/> from <paramref name="transactions"/> records, updating <paramref name="state"/>; returns the window's charge.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static decimal RateWindow(SkuPrice price, ref PeriodRatingState state, decimal quantity, long transactions, int minorUnits, RoundingMode rounding)
+    {
+        ArgumentNullException.ThrowIfNull(price);
+        state.Quantity += quantity;
+        state.Transactions += transactions;
+        var total = Rounding.Round(price.Amount(state.Quantity, state.Transactions), minorUnits, rounding);
+        var charge = total - state.Charged;
+        state.Charged = total;
+        return charge;
+    }
+
+    /// <summary>Rates one transaction of a percentage price with per-transaction bounds; returns its charge.</summary>
+    public static decimal RateTransaction(SkuPrice price, ref PeriodRatingState state, decimal amount, int minorUnits, RoundingMode rounding)
+    {
+        ArgumentNullException.ThrowIfNull(price);
+        state.Quantity += amount;
+        state.Transactions++;
+        state.TransactionFees += price.TransactionFee(amount);
+        var total = Rounding.Round(state.TransactionFees, minorUnits, rounding);
+        var charge = total - state.Charged;
+        state.Charged = total;
+        return charge;
+    }
+}

@@ -1,0 +1,42 @@
+namespace Metering.Rating.Money;
+
+/// <summary>How an amount is rounded to a currency's minor units. The only rounding of money in the engine.</summary>
+public enum RoundingMode : byte
+{
+    /// <summary>Half away from zero ("half-up" on invoices; the default): 0.125 -> 0.13, -0.125 -> -0.13.</summary>
+    HalfUp,
+    /// <summary>Half to even (banker's rounding): 0.125 -> 0.12, 0.135 -> 0.14.</summary>
+    HalfEven,
+    /// <summary>Away from zero (ceiling of the magnitude): 0.121 -> 0.13.</summary>
+    Up,
+    /// <summary>Toward zero (truncation): 0.129 -> 0.12.</summary>
+    Down,
+}
+
+/// <summary>Rounding of amounts to minor units.</summary>
+public static class Rounding
+{
+    /// <summary>Rounds <paramref name="amount"/> to <paramref name="minorUnits"/> decimals with <paramref name="mode"/>. Exact decimal arithmetic.</summary>
+    public static decimal Round(decimal amount, int minorUnits, RoundingMode mode) => mode switch
+    {
+        RoundingMode.HalfUp => decimal.Round(amount, minorUnits, MidpointRounding.AwayFromZero),
+        RoundingMode.HalfEven => decimal.Round(amount, minorUnits, MidpointRounding.ToEven),
+        RoundingMode.Up => decimal.Round(amount, minorUnits, MidpointRounding.AwayFromZero) == amount
+            ? amount
+            : decimal.Round(amount, minorUnits, amount >= 0 ? MidpointRounding.ToPositiveInfinity : MidpointRounding.ToNegativeInfinity),
+        _ => decimal.Round(amount, minorUnits, MidpointRounding.ToZero),
+    };
+
+    /// <summary>Parses "half_up", "half_even", "up", "down".</summary>
+    public static bool TryParse(string? text, out RoundingMode mode)
+    {
+        switch (text)
+        {
+            case "half_up": mode = RoundingMode.HalfUp; return true;
+            case "half_even": mode = RoundingMode.HalfEven; return true;
+            case "up": mode = RoundingMode.Up; return true;
+            case "down": mode = RoundingMode.Down; return true;
+            default: mode = default; return false;
+        }
+    }
+}

@@ -1,0 +1,582 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Metering.Rating.Money;
+using Metering.Rating.Periods;
+using Metering.Rating.Pricing;
+
+namespace Metering.Rating.PriceBooks;
+
+/// <summary>A price-book problem and where it is, as a JSON path (<c>$.versions[1].prices["cdn.requests"].tiers[2].up_to</c>).</summary>
+public sealed record PriceBookError(string Path, string Message)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Path}: {Message}";
+}
+
+/// <summary>Thrown when a price book does not validate; lists every problem.</summary>
+public sealed class PriceBookException(string source, IReadOnlyList<PriceBookError> errors)
+    : Exception($"{source}: {errors.Count} problem(s): " + string.Join("; ", errors))
+{
+    /// <summary>Every problem found.</summary>
+    public IReadOnlyList<PriceBookError> Errors { get; } = errors;
+}
+
+/// <summary>
+/// Loads and validates price books from JSON (docs/pricebooks.md). Validation is strict (unknown fields are
+/// errors: a typo in a price must not be silently ignored) and collects every problem with its JSON path.
+/// Amounts may be JSON numbers or decimal strings and are parsed exactly into <see cref="decimal"/>.
+/// </summary>
+public static class PriceBookLoader
+{
+    /// <summary>Loads one book from a file; throws <see cref="PriceBookException"/> listing every problem.</summary>
+    public static PriceBook LoadFile(string path, PriceBook? parent = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return Load(File.ReadAllBytes(path), path, parent);
+    }
+
+    /// <summary>Loads one book from JSON bytes.</summary>
+    public static PriceBook Load(ReadOnlySpan<byte> json, string source, PriceBook? parent = null)
+    {
+        var (book, errors) = Validate(json, parent);
+        return book ?? throw new PriceBookException(source, errors);
+    }
+
+    /// <summary>Validates JSON; returns the book when there is no problem, and every problem found.</summary>
+    public static (PriceBook? Book, IReadOnlyList<PriceBookError> Errors) Validate(ReadOnlySpan<byte> json, PriceBook? parent = null)
+    {
+        var errors = new List<PriceBookError>();
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            errors.Add(new PriceBookError("$", "not valid JSON: " + e.Message));
+            return (null, errors);
+        }
+
+        using (doc)
+        {
+            var book = new Reader(errors).ReadBook(doc.RootElement, parent);
+            return (errors.Count == 0 ? book : null, errors);
+        }
+    }
+
+    private sealed class Reader(List<PriceBookError> errors)
+    {
+        private void Error(string path, string message) => errors.Add(new PriceBookError(path, message));
+
+        private bool Object(JsonElement e, string path, params string[] allowed)
+        {
+            if (e.ValueKind != JsonValueKind.Object)
+            {
+                Error(path, "must be an object");
+                return false;
+            }
+
+            foreach (var p in e.EnumerateObject())
+            {
+                if (Array.IndexOf(allowed, p.Name) < 0)
+                {
+                    Error($"{path}.{p.Name}", $"unknown field (allowed: {string.Join(", ", allowed)})");
+                }
+            }
+
+            return true;
+        }
+
+        private string? String(JsonElement obj, string name, string path, bool required)
+        {
+            if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                if (required)
+                {
+                    Error($"{path}.{name}", "is required");
+                }
+
+                return null;
+            }
+
+            if (v.ValueKind != JsonValueKind.String || v.GetString()!.Length == 0)
+            {
+                Error($"{path}.{name}", "must be a non-empty string");
+                return null;
+            }
+
+            return v.GetString();
+        }
+
+        private decimal? Decimal(JsonElement obj, string name, string path, bool required, decimal min = 0)
+        {
+            if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                if (required)
+                {
+                    Error($"{path}.{name}", "is required");
+                }
+
+                return null;
+            }
+
+            var text = v.ValueKind switch
+            {
+                JsonValueKind.Number => v.GetRawText(),
+                JsonValueKind.String => v.GetString(),
+                _ => null,
+            };
+            if (text is null || !decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var d))
+            {
+                Error($"{path}.{name}", "must be a decimal number (a JSON number or a string such as \"0.0000004\")");
+                return null;
+            }
+
+            if (d < min)
+            {
+                Error($"{path}.{name}", min == 0 ? "must not be negative" : $"must be at least {min}");
+                return null;
+            }
+
+            return d;
+        }
+
+        private DateTimeOffset? Instant(JsonElement obj, string name, string path, bool required)
+        {
+            var s = String(obj, name, path, required);
+            if (s is null)
+            {
+                return null;
+            }
+
+            if (!DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var t) || !s.Contains('T', StringComparison.Ordinal))
+            {
+                Error($"{path}.{name}", $"must be an RFC 3339 instant such as 2026-11-01T00:00:00Z, got '{s}'");
+                return null;
+            }
+
+            return t;
+        }
+
+        public PriceBook? ReadBook(JsonElement root, PriceBook? parent)
+        {
+            if (!Object(root, "$", "id", "currency", "rounding", "billing_period", "account", "parent", "versions", "description"))
+            {
+                return null;
+            }
+
+            var id = String(root, "id", "$", true);
+            var account = String(root, "account", "$", false);
+            var parentId = String(root, "parent", "$", account is not null);
+            if (account is null && parentId is not null)
+            {
+                Error("$.parent", "only a contract book (with an account) has a parent");
+            }
+
+            if (account is not null && parent is null)
+            {
+                Error("$.parent", $"contract book for '{account}' needs its list book '{parentId}' to be loaded first");
+            }
+            else if (account is not null && parentId is not null && parent!.Id != parentId)
+            {
+                Error("$.parent", $"names '{parentId}', but the list book is '{parent.Id}'");
+            }
+
+            var currencyCode = String(root, "currency", "$", parent is null || account is null);
+            Currency? currency = null;
+            if (currencyCode is not null && !Currency.TryGet(currencyCode, out currency))
+            {
+                Error("$.currency", $"'{currencyCode}' is not a known ISO 4217 currency code");
+            }
+
+            if (account is not null && parent is not null)
+            {
+                if (currency is not null && currency != parent.Currency)
+                {
+                    Error("$.currency", $"'{currency.Code}' differs from the list book's '{parent.Currency.Code}'");
+                }
+
+                currency ??= parent.Currency;
+            }
+
+            var rounding = parent?.Rounding ?? RoundingMode.HalfUp;
+            var roundingText = String(root, "rounding", "$", false);
+            if (roundingText is not null && !Money.Rounding.TryParse(roundingText, out rounding))
+            {
+                Error("$.rounding", $"'{roundingText}' is not one of half_up, half_even, up, down");
+            }
+
+            var periods = parent?.Periods ?? BillingPeriodRule.CalendarMonth;
+            if (root.TryGetProperty("billing_period", out var bp))
+            {
+                periods = ReadPeriods(bp, "$.billing_period") ?? periods;
+            }
+
+            var versions = new List<PriceBookVersion>();
+            if (!root.TryGetProperty("versions", out var vs) || vs.ValueKind != JsonValueKind.Array || vs.GetArrayLength() == 0)
+            {
+                Error("$.versions", "must be a non-empty array");
+            }
+            else
+            {
+                var i = 0;
+                foreach (var v in vs.EnumerateArray())
+                {
+                    var version = ReadVersion(v, $"$.versions[{i}]", id ?? "", currency, parent);
+                    if (version is not null)
+                    {
+                        versions.Add(version);
+                    }
+
+                    i++;
+                }
+
+                CheckVersionRanges(versions);
+            }
+
+            return id is null || currency is null ? null : new PriceBook(id, currency, rounding, periods, account, parentId, versions.OrderBy(v => v.EffectiveFrom).ToList());
+        }
+
+        private BillingPeriodRule? ReadPeriods(JsonElement e, string path)
+        {
+            if (!Object(e, path, "type", "anchor_day", "length_days", "epoch"))
+            {
+                return null;
+            }
+
+            switch (String(e, "type", path, true))
+            {
+                case "monthly":
+                    var day = Decimal(e, "anchor_day", path, false, 1) ?? 1;
+                    if (day > 31 || day != decimal.Truncate(day))
+                    {
+                        Error($"{path}.anchor_day", "must be a whole day of month from 1 to 31");
+                        return null;
+                    }
+
+                    return BillingPeriodRule.Monthly((int)day);
+                case "fixed":
+                    var days = Decimal(e, "length_days", path, true, 1);
+                    var epoch = Instant(e, "epoch", path, true);
+                    return days is null || epoch is null ? null : BillingPeriodRule.Fixed(TimeSpan.FromTicks((long)(days.Value * TimeSpan.TicksPerDay)), epoch.Value);
+                case null:
+                    return null;
+                case var other:
+                    Error($"{path}.type", $"'{other}' is not 'monthly' or 'fixed'");
+                    return null;
+            }
+        }
+
+        private void CheckVersionRanges(List<PriceBookVersion> versions)
+        {
+            var sorted = versions.OrderBy(v => v.EffectiveFrom).ToList();
+            for (var i = 1; i < sorted.Count; i++)
+            {
+                var prev = sorted[i - 1];
+                if (prev.EffectiveTo is null || sorted[i].EffectiveFrom < prev.EffectiveTo)
+                {
+                    Error("$.versions", $"versions '{prev.Version}' and '{sorted[i].Version}' overlap: effective ranges are [from, to) and must not intersect");
+                }
+            }
+
+            foreach (var dup in versions.GroupBy(v => v.Version).Where(g => g.Count() > 1))
+            {
+                Error("$.versions", $"version name '{dup.Key}' is used {dup.Count()} times");
+            }
+        }
+
+        private PriceBookVersion? ReadVersion(JsonElement v, string path, string bookId, Currency? currency, PriceBook? parent)
+        {
+            if (!Object(v, path, "version", "effective_from", "effective_to", "prices", "fees", "minimum_commitment", "description"))
+            {
+                return null;
+            }
+
+            var name = String(v, "version", path, true);
+            var from = Instant(v, "effective_from", path, true);
+            var to = Instant(v, "effective_to", path, false);
+            if (from is not null && to is not null && to <= from)
+            {
+                Error($"{path}.effective_to", "must be after effective_from");
+            }
+
+            var prices = new Dictionary<string, SkuPrice>(StringComparer.Ordinal);
+            if (!v.TryGetProperty("prices", out var ps) || ps.ValueKind != JsonValueKind.Object)
+            {
+                Error($"{path}.prices", "must be an object of SKU -> price");
+            }
+            else
+            {
+                foreach (var p in ps.EnumerateObject())
+                {
+                    var ppath = $"{path}.prices[\"{p.Name}\"]";
+                    if (parent is not null && !parent.Versions.Any(pv => pv.Prices.ContainsKey(p.Name)))
+                    {
+                        Error(ppath, $"overrides SKU '{p.Name}', which the list book '{parent.Id}' does not price");
+                    }
+
+                    var price = ReadPrice(p.Name, p.Value, ppath);
+                    if (price is not null)
+                    {
+                        prices[p.Name] = price;
+                    }
+                }
+            }
+
+            var fees = new List<RecurringFee>();
+            if (v.TryGetProperty("fees", out var fs))
+            {
+                if (fs.ValueKind != JsonValueKind.Array)
+                {
+                    Error($"{path}.fees", "must be an array");
+                }
+                else
+                {
+                    var i = 0;
+                    foreach (var f in fs.EnumerateArray())
+                    {
+                        var fpath = $"{path}.fees[{i++}]";
+                        if (!Object(f, fpath, "id", "amount", "prorate"))
+                        {
+                            continue;
+                        }
+
+                        var fid = String(f, "id", fpath, true);
+                        var amount = Decimal(f, "amount", fpath, true);
+                        var prorate = f.TryGetProperty("prorate", out var pr) && pr.ValueKind == JsonValueKind.True;
+                        if (fid is not null && amount is not null)
+                        {
+                            fees.Add(new RecurringFee(fid, amount.Value, prorate));
+                        }
+                    }
+                }
+            }
+
+            var commitment = Decimal(v, "minimum_commitment", path, false);
+            if (name is null || from is null || currency is null)
+            {
+                return null;
+            }
+
+            return new PriceBookVersion(name, from.Value, to, prices, fees, commitment, Hash(bookId, currency.Code, v));
+        }
+
+        private SkuPrice? ReadPrice(string sku, JsonElement e, string path)
+        {
+            if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
+                    "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description"))
+            {
+                return null;
+            }
+
+            var before = errors.Count;
+            var modelText = String(e, "model", path, true);
+            var unit = String(e, "unit", path, false) ?? "unit";
+            var included = Decimal(e, "included_units", path, false) ?? 0;
+            decimal divideBy = 1;
+            var conversionRounding = QuantityRounding.None;
+            if (e.TryGetProperty("convert", out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
+            {
+                divideBy = Decimal(conv, "divide_by", $"{path}.convert", true) ?? 1;
+                if (divideBy == 0)
+                {
+                    Error($"{path}.convert.divide_by", "must be greater than zero");
+                }
+
+                conversionRounding = ReadQuantityRounding(conv, "round", $"{path}.convert", QuantityRounding.None);
+            }
+
+            PricingModel model;
+            switch (modelText)
+            {
+                case "per_unit":
+                    model = PricingModel.PerUnit;
+                    Decimal(e, "unit_price", path, true);
+                    break;
+                case "graduated":
+                    model = PricingModel.Graduated;
+                    break;
+                case "volume":
+                    model = PricingModel.Volume;
+                    break;
+                case "package":
+                    model = PricingModel.Package;
+                    var size = Decimal(e, "package_size", path, true);
+                    if (size == 0)
+                    {
+                        Error($"{path}.package_size", "must be greater than zero");
+                    }
+
+                    Decimal(e, "package_price", path, true);
+                    break;
+                case "percentage":
+                    model = PricingModel.Percentage;
+                    var rate = Decimal(e, "rate", path, true);
+                    if (rate > 100)
+                    {
+                        Error($"{path}.rate", "is a percentage and must be at most 100");
+                    }
+
+                    var min = Decimal(e, "per_transaction_min", path, false);
+                    var max = Decimal(e, "per_transaction_max", path, false);
+                    if (min is not null && max is not null && min > max)
+                    {
+                        Error($"{path}.per_transaction_min", "must not exceed per_transaction_max");
+                    }
+
+                    break;
+                case null:
+                    return null;
+                default:
+                    Error($"{path}.model", $"'{modelText}' is not one of per_unit, graduated, volume, package, percentage");
+                    return null;
+            }
+
+            IReadOnlyList<PriceTier>? tiers = null;
+            if (model is PricingModel.Graduated or PricingModel.Volume)
+            {
+                tiers = ReadTiers(e, path);
+            }
+            else if (e.TryGetProperty("tiers", out _))
+            {
+                Error($"{path}.tiers", $"only graduated and volume prices have tiers, not {modelText}");
+            }
+
+            if (errors.Count > before)
+            {
+                return null;
+            }
+
+            return new SkuPrice(sku, model, unit,
+                unitPrice: Decimal(e, "unit_price", path, false) ?? 0,
+                tiers: tiers,
+                includedUnits: included,
+                divideBy: divideBy,
+                conversionRounding: conversionRounding,
+                packageSize: Decimal(e, "package_size", path, false) ?? 1,
+                packagePrice: Decimal(e, "package_price", path, false) ?? 0,
+                packageRounding: ReadQuantityRounding(e, "package_rounding", path, QuantityRounding.Up),
+                percentageRate: Decimal(e, "rate", path, false) ?? 0,
+                fixedFeePerTransaction: Decimal(e, "fixed_fee", path, false) ?? 0,
+                perTransactionMin: Decimal(e, "per_transaction_min", path, false),
+                perTransactionMax: Decimal(e, "per_transaction_max", path, false));
+        }
+
+        private QuantityRounding ReadQuantityRounding(JsonElement e, string name, string path, QuantityRounding fallback)
+        {
+            var text = String(e, name, path, false);
+            switch (text)
+            {
+                case null: return fallback;
+                case "none": return QuantityRounding.None;
+                case "up": return QuantityRounding.Up;
+                case "down": return QuantityRounding.Down;
+                default:
+                    Error($"{path}.{name}", $"'{text}' is not one of none, up, down");
+                    return fallback;
+            }
+        }
+
+        private List<PriceTier>? ReadTiers(JsonElement e, string path)
+        {
+            if (!e.TryGetProperty("tiers", out var ts) || ts.ValueKind != JsonValueKind.Array || ts.GetArrayLength() == 0)
+            {
+                Error($"{path}.tiers", "must be a non-empty array");
+                return null;
+            }
+
+            var tiers = new List<PriceTier>();
+            decimal previous = 0;
+            var count = ts.GetArrayLength();
+            var i = 0;
+            foreach (var t in ts.EnumerateArray())
+            {
+                var tpath = $"{path}.tiers[{i}]";
+                if (!Object(t, tpath, "up_to", "unit_price", "flat_fee"))
+                {
+                    i++;
+                    continue;
+                }
+
+                var upTo = Decimal(t, "up_to", tpath, false);
+                var unitPrice = Decimal(t, "unit_price", tpath, false) ?? 0;
+                var flat = Decimal(t, "flat_fee", tpath, false) ?? 0;
+                var last = i == count - 1;
+                if (upTo is null && !last)
+                {
+                    Error($"{tpath}.up_to", "only the last tier may be open-ended (up_to null)");
+                }
+                else if (upTo is not null && last)
+                {
+                    Error($"{tpath}.up_to", "the last tier must be open-ended (up_to null) so every quantity is priced");
+                }
+                else if (upTo is not null && upTo <= previous)
+                {
+                    Error($"{tpath}.up_to", $"tiers must ascend: {upTo} is not above the previous bound {previous}");
+                }
+
+                if (!t.TryGetProperty("unit_price", out _) && !t.TryGetProperty("flat_fee", out _))
+                {
+                    Error(tpath, "needs a unit_price, a flat_fee or both");
+                }
+
+                tiers.Add(new PriceTier(upTo, unitPrice, flat));
+                previous = upTo ?? previous;
+                i++;
+            }
+
+            return tiers;
+        }
+
+        /// <summary>SHA-256 over the book id, currency and the canonical JSON of the version (object keys sorted, no spaces).</summary>
+        private static string Hash(string bookId, string currency, JsonElement version)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteString("book", bookId);
+                w.WriteString("currency", currency);
+                w.WritePropertyName("version");
+                WriteCanonical(w, version);
+                w.WriteEndObject();
+            }
+
+            return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
+        }
+
+        private static void WriteCanonical(Utf8JsonWriter w, JsonElement e)
+        {
+            switch (e.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    w.WriteStartObject();
+                    foreach (var p in e.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                    {
+                        w.WritePropertyName(p.Name);
+                        WriteCanonical(w, p.Value);
+                    }
+
+                    w.WriteEndObject();
+                    break;
+                case JsonValueKind.Array:
+                    w.WriteStartArray();
+                    foreach (var item in e.EnumerateArray())
+                    {
+                        WriteCanonical(w, item);
+                    }
+
+                    w.WriteEndArray();
+                    break;
+                default:
+                    e.WriteTo(w);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Encodes text as UTF-8 (for tests and the API).</summary>
+    public static byte[] Utf8(string json) => Encoding.UTF8.GetBytes(json);
+}

@@ -1,0 +1,240 @@
+using System.Runtime.CompilerServices;
+
+namespace Metering.Rating.Pricing;
+
+/// <summary>
+/// The compiled, immutable price of one SKU in one price-book version. <see cref="Amount"/> is the exact,
+/// unrounded charge for a cumulative period quantity; it allocates nothing and never throws for a
+/// non-negative quantity, so the incremental rater can call it per window on the hot path. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Order of operations on a raw quantity q (in the SKU's metered unit, e.g. bytes):
+/// 1. unit conversion: q' = q / DivideBy, rounded per <see cref="ConversionRounding"/> (none, up, down);
+/// 2. included units: billable = max(0, q' - IncludedUnits);
+/// 3. the model prices the billable quantity.
+/// Every step works on the period's cumulative quantity, which is what makes window deltas telescope.
+/// </remarks>
+public sealed class SkuPrice
+{
+    private readonly decimal[] _upTo;
+    private readonly decimal[] _lower;
+    private readonly decimal[] _unitPrice;
+    private readonly decimal[] _flatFee;
+    private readonly decimal[] _baseAmount;
+
+    /// <summary>Compiles a price. Validation with JSON paths happens in the price-book loader; this throws on what it cannot represent.</summary>
+    public SkuPrice(
+        string sku,
+        PricingModel model,
+        string unit,
+        decimal unitPrice = 0,
+        IReadOnlyList<PriceTier>? tiers = null,
+        decimal includedUnits = 0,
+        decimal divideBy = 1,
+        QuantityRounding conversionRounding = QuantityRounding.None,
+        decimal packageSize = 1,
+        decimal packagePrice = 0,
+        QuantityRounding packageRounding = QuantityRounding.Up,
+        decimal percentageRate = 0,
+        decimal fixedFeePerTransaction = 0,
+        decimal? perTransactionMin = null,
+        decimal? perTransactionMax = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sku);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(divideBy);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(packageSize);
+        Sku = sku;
+        Model = model;
+        Unit = unit;
+        UnitPrice = unitPrice;
+        IncludedUnits = includedUnits;
+        DivideBy = divideBy;
+        ConversionRounding = conversionRounding;
+        PackageSize = packageSize;
+        PackagePrice = packagePrice;
+        PackageRounding = packageRounding;
+        PercentageRate = percentageRate;
+        FixedFeePerTransaction = fixedFeePerTransaction;
+        PerTransactionMin = perTransactionMin;
+        PerTransactionMax = perTransactionMax;
+        Tiers = tiers ?? [];
+        var n = Tiers.Count;
+        _upTo = new decimal[n];
+        _lower = new decimal[n];
+        _unitPrice = new decimal[n];
+        _flatFee = new decimal[n];
+        _baseAmount = new decimal[n];
+        decimal lower = 0, running = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var t = Tiers[i];
+            _upTo[i] = t.UpTo ?? decimal.MaxValue;
+            _lower[i] = lower;
+            _unitPrice[i] = t.UnitPrice;
+            _flatFee[i] = t.FlatFee;
+            // Graduated: the amount of all lower tiers, full, including their flat fees.
+            _baseAmount[i] = running;
+            if (t.UpTo is { } upTo)
+            {
+                running += ((upTo - lower) * t.UnitPrice) + t.FlatFee;
+                lower = upTo;
+            }
+        }
+
+        if ((model is PricingModel.Graduated or PricingModel.Volume) && (n == 0 || Tiers[^1].UpTo is not null))
+        {
+            throw new ArgumentException($"{sku}: tiered prices need tiers ending with an open-ended one", nameof(tiers));
+        }
+    }
+
+    /// <summary>SKU priced.</summary>
+    public string Sku { get; }
+
+    /// <summary>Model.</summary>
+    public PricingModel Model { get; }
+
+    /// <summary>The billed unit after conversion (e.g. "GB"), for line items.</summary>
+    public string Unit { get; }
+
+    /// <summary>Per-unit price (per-unit model).</summary>
+    public decimal UnitPrice { get; }
+
+    /// <summary>Tiers (graduated, volume).</summary>
+    public IReadOnlyList<PriceTier> Tiers { get; }
+
+    /// <summary>Free units per period, in converted units, before the model applies.</summary>
+    public decimal IncludedUnits { get; }
+
+    /// <summary>Unit conversion divisor (1 = none).</summary>
+    public decimal DivideBy { get; }
+
+    /// <summary>Rounding of the converted quantity.</summary>
+    public QuantityRounding ConversionRounding { get; }
+
+    /// <summary>Units per block (package model).</summary>
+    public decimal PackageSize { get; }
+
+    /// <summary>Price per block (package model).</summary>
+    public decimal PackagePrice { get; }
+
+    /// <summary>Started blocks (up) or completed blocks (down).</summary>
+    public QuantityRounding PackageRounding { get; }
+
+    /// <summary>Percentage model: the rate in percent (2.5 = 2.5 %).</summary>
+    public decimal PercentageRate { get; }
+
+    /// <summary>Percentage model: fixed fee added per transaction.</summary>
+    public decimal FixedFeePerTransaction { get; }
+
+    /// <summary>Percentage model: lower bound of each transaction's fee.</summary>
+    public decimal? PerTransactionMin { get; }
+
+    /// <summary>Percentage model: upper bound of each transaction's fee.</summary>
+    public decimal? PerTransactionMax { get; }
+
+    /// <summary>True when each transaction must be rated on its own (percentage with per-transaction bounds).</summary>
+    public bool NeedsTransactions => Model == PricingModel.Percentage && (PerTransactionMin is not null || PerTransactionMax is not null);
+
+    /// <summary>The quantity the model prices: converted, less included units, never negative.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public decimal BillableQuantity(decimal rawQuantity)
+    {
+        var q = DivideBy == 1m ? rawQuantity : Whole(rawQuantity / DivideBy, ConversionRounding);
+        q -= IncludedUnits;
+        return q > 0 ? q : 0;
+    }
+
+    /// <summary>
+    /// Exact, unrounded charge for a cumulative period quantity (and, for the percentage model, the number of
+    /// transactions it came from). Monotone non-decreasing in the quantity for every model but volume.
+    /// </summary>
+    public decimal Amount(decimal rawQuantity, long transactions = 0)
+    {
+        if (Model == PricingModel.Percentage)
+        {
+            // Without per-transaction bounds the fee is linear, so totals are enough.
+            return (rawQuantity * PercentageRate / 100m) + (FixedFeePerTransaction * transactions);
+        }
+
+        var q = BillableQuantity(rawQuantity);
+        switch (Model)
+        {
+            case PricingModel.PerUnit:
+                return q * UnitPrice;
+            case PricingModel.Graduated:
+            {
+                if (q == 0)
+                {
+                    return 0; // no tier is reached by zero units, so no flat fee either
+                }
+
+                var k = TierOf(q);
+                return _baseAmount[k] + ((q - _lower[k]) * _unitPrice[k]) + _flatFee[k];
+            }
+
+            case PricingModel.Volume:
+            {
+                if (q == 0)
+                {
+                    return 0;
+                }
+
+                var k = TierOf(q);
+                return (q * _unitPrice[k]) + _flatFee[k];
+            }
+
+            default: // Package
+                return Whole(q / PackageSize, PackageRounding) * PackagePrice;
+        }
+    }
+
+    /// <summary>The fee of one transaction of <paramref name="amount"/> (percentage model), with its bounds applied.</summary>
+    public decimal TransactionFee(decimal amount)
+    {
+        var fee = (amount * PercentageRate / 100m) + FixedFeePerTransaction;
+        if (PerTransactionMin is { } min && fee < min)
+        {
+            fee = min;
+        }
+
+        if (PerTransactionMax is { } max && fee > max)
+        {
+            fee = max;
+        }
+
+        return fee;
+    }
+
+    /// <summary>Index of the tier containing billable quantity <paramref name="q"/> (q > 0): the first with q &lt;= up_to.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int TierOf(decimal q)
+    {
+        var upTo = _upTo;
+        var k = 0;
+        while (q > upTo[k])
+        {
+            k++;
+        }
+
+        return k;
+    }
+
+    /// <summary>The units of billable quantity <paramref name="q"/> that fall in tier <paramref name="k"/> (graduated breakdown).</summary>
+    public decimal UnitsInTier(decimal q, int k)
+    {
+        if (q <= _lower[k])
+        {
+            return 0;
+        }
+
+        return Math.Min(q, _upTo[k]) - _lower[k];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static decimal Whole(decimal value, QuantityRounding rounding) => rounding switch
+    {
+        QuantityRounding.Up => decimal.Ceiling(value),
+        QuantityRounding.Down => decimal.Floor(value),
+        _ => value,
+    };
+}
