@@ -12,5 +12,7 @@ public static class CommandRegistry
         new GenerateCommand(),
         new AggregateCommand(),
         new BenchCommand(),
+        new RateCommand(),
+        new PriceBookValidateCommand(),
     ];
 }
