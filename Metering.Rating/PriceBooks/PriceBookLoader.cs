@@ -224,7 +224,7 @@ public static class PriceBookLoader
                 var i = 0;
                 foreach (var v in vs.EnumerateArray())
                 {
-                    var version = ReadVersion(v, $"$.versions[{i}]", id ?? "", currency, parent);
+                    var version = ReadVersion(v, $"$.versions[{i}]", id ?? "", currency?.Code ?? currencyCode ?? "", parent);
                     if (version is not null)
                     {
                         versions.Add(version);
@@ -287,7 +287,7 @@ public static class PriceBookLoader
             }
         }
 
-        private PriceBookVersion? ReadVersion(JsonElement v, string path, string bookId, Currency? currency, PriceBook? parent)
+        private PriceBookVersion? ReadVersion(JsonElement v, string path, string bookId, string currencyCode, PriceBook? parent)
         {
             if (!Object(v, path, "version", "effective_from", "effective_to", "prices", "fees", "minimum_commitment", "description"))
             {
@@ -355,12 +355,12 @@ public static class PriceBookLoader
             }
 
             var commitment = Decimal(v, "minimum_commitment", path, false);
-            if (name is null || from is null || currency is null)
+            if (name is null || from is null)
             {
                 return null;
             }
 
-            return new PriceBookVersion(name, from.Value, to, prices, fees, commitment, Hash(bookId, currency.Code, v));
+            return new PriceBookVersion(name, from.Value, to, prices, fees, commitment, Hash(bookId, currencyCode, v));
         }
 
         private SkuPrice? ReadPrice(string sku, JsonElement e, string path)
