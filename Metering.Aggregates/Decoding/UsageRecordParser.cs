@@ -329,17 +329,18 @@ public sealed class UsageRecordParser
         }
     }
 
-    private static RejectReason ReadQuantity(ref Utf8JsonReader reader, out long nanos, scoped ref string detail)
+    private static RejectReason ReadQuantity(scoped ref Utf8JsonReader reader, out long nanos, scoped ref string detail)
     {
         nanos = 0;
-        ReadOnlySpan<byte> text;
+        Span<byte> scratch = stackalloc byte[ShortStringBytes];
+        scoped ReadOnlySpan<byte> text;
         if (reader.TokenType == JsonTokenType.Number)
         {
             text = reader.ValueSpan;
         }
-        else if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
+        else if (reader.TokenType == JsonTokenType.String && ShortString(ref reader, scratch, out var written))
         {
-            text = reader.ValueSpan;
+            text = written < 0 ? reader.ValueSpan : scratch[..written];
         }
         else
         {
@@ -366,10 +367,37 @@ public sealed class UsageRecordParser
         }
     }
 
-    private static RejectReason ReadTime(ref Utf8JsonReader reader, out long ticks, scoped ref string detail)
+    /// <summary>Longest quantity or time string accepted once unescaped.</summary>
+    private const int ShortStringBytes = 256;
+
+    /// <summary>
+    /// For short string values (quantity, time): written = -1 when the token can be read in place, or the
+    /// unescaped length in <paramref name="scratch"/> (a writer may legally escape '+' as \u002B); false when too long.
+    /// </summary>
+    private static bool ShortString(scoped ref Utf8JsonReader reader, scoped Span<byte> scratch, out int written)
+    {
+        written = -1;
+        if (!reader.ValueIsEscaped)
+        {
+            return true;
+        }
+
+        // Unescaped text is never longer than escaped text, so an escaped value that fits cannot overflow.
+        if (reader.ValueSpan.Length > scratch.Length)
+        {
+            return false;
+        }
+
+        written = reader.CopyString(scratch);
+        return true;
+    }
+
+    private static RejectReason ReadTime(scoped ref Utf8JsonReader reader, out long ticks, scoped ref string detail)
     {
         ticks = 0;
-        if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || !Rfc3339.TryParseUtcTicks(reader.ValueSpan, out ticks))
+        Span<byte> scratch = stackalloc byte[ShortStringBytes];
+        if (reader.TokenType != JsonTokenType.String || !ShortString(ref reader, scratch, out var written) ||
+            !Rfc3339.TryParseUtcTicks(written < 0 ? reader.ValueSpan : scratch[..written], out ticks))
         {
             detail = "time must be an RFC 3339 timestamp such as 2026-11-24T10:00:00.123Z";
             return RejectReason.InvalidTime;
