@@ -14,5 +14,6 @@ public static class CommandRegistry
         new BenchCommand(),
         new RateCommand(),
         new PriceBookValidateCommand(),
+        new BrokerCommand(),
     ];
 }
