@@ -15,5 +15,6 @@ public static class CommandRegistry
         new RateCommand(),
         new PriceBookValidateCommand(),
         new BrokerCommand(),
+        new PostgresCommand(),
     ];
 }

@@ -29,3 +29,12 @@ ensure_apt() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+# PostgreSQL server binaries for the embedded (private) PostgreSQL the engine and the tests start.
+ensure_postgres() {
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    ensure_apt postgresql-15 || ensure_apt postgresql
+  fi
+  # initdb refuses root: the engine runs the server as the postgres user, which the package creates.
+  id postgres >/dev/null 2>&1 || { echo "error: no 'postgres' OS user after installing PostgreSQL" >&2; exit 2; }
+}
