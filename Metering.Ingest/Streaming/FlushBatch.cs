@@ -1,0 +1,58 @@
+using Metering.Aggregates.Aggregation;
+
+namespace Metering.Ingest.Streaming;
+
+/// <summary>What one partition contributed since its last durable flush.</summary>
+public sealed class PartitionProgress
+{
+    /// <summary>Partition number.</summary>
+    public required int Partition { get; init; }
+
+    /// <summary>The offset this batch started from (what PostgreSQL must still hold as next_offset: the fence).</summary>
+    public required long StartOffset { get; set; }
+
+    /// <summary>The next offset to consume after this batch.</summary>
+    public long NextOffset { get; set; }
+
+    /// <summary>Records read.</summary>
+    public long Read { get; set; }
+
+    /// <summary>Records accepted (aggregated).</summary>
+    public long Accepted { get; set; }
+
+    /// <summary>Duplicates.</summary>
+    public long Duplicates { get; set; }
+
+    /// <summary>Rejected records.</summary>
+    public long Rejected { get; set; }
+
+    /// <summary>Accepted quantity, nano-units.</summary>
+    public Int128 AcceptedNanos { get; set; }
+
+    /// <summary>Starts the next batch at <see cref="NextOffset"/> with zero counters.</summary>
+    public void Reset()
+    {
+        StartOffset = NextOffset;
+        Read = Accepted = Duplicates = Rejected = 0;
+        AcceptedNanos = 0;
+    }
+}
+
+/// <summary>A dead letter from Kafka, written in the flush transaction.</summary>
+public sealed record KafkaDeadLetter(int Partition, long Offset, string Reason, string Detail, byte[] Raw);
+
+/// <summary>Everything one flush makes durable, in one PostgreSQL transaction.</summary>
+public sealed class FlushBatch
+{
+    /// <summary>Aggregate rows drained from the aggregator.</summary>
+    public required IReadOnlyList<AggregateRow> Rows { get; init; }
+
+    /// <summary>Per-partition offsets and counters.</summary>
+    public required IReadOnlyList<PartitionProgress> Partitions { get; init; }
+
+    /// <summary>Rejected records.</summary>
+    public required IReadOnlyList<KafkaDeadLetter> DeadLetters { get; init; }
+
+    /// <summary>Ids first seen in this batch (fingerprint, event time), persisted for the dedup horizon.</summary>
+    public required IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> SeenIds { get; init; }
+}

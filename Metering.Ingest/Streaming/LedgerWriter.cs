@@ -1,0 +1,329 @@
+using Metering.Aggregates.Aggregation;
+using Metering.Aggregates.Interning;
+using Metering.Aggregates.Records;
+using Metering.Rating.Incremental;
+using Metering.Rating.PriceBooks;
+using Metering.Rating.Periods;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Metering.Ingest.Streaming;
+
+/// <summary>Another consumer advanced a partition's offset in PostgreSQL first: this batch must be discarded and replayed.</summary>
+public sealed class FencedException(string message) : Exception(message);
+
+/// <summary>
+/// Makes a <see cref="FlushBatch"/> durable in ONE PostgreSQL transaction: the partitions' next offsets (fenced:
+/// each must still be at the offset the batch started from), the rated billing-period totals, the rated windows
+/// (outbox), the conservation counters, the dead letters and the newly seen ids. Either all of it commits or none,
+/// so a crash at any instant replays exactly what was not committed.
+/// Rating is incremental: each window's charge is round(price(cumulative after)) - round(price(cumulative before)),
+/// with the cumulative state read (FOR UPDATE) from the totals inside the transaction.
+/// </summary>
+public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGroup, string topic, RecordCatalog catalog, TumblingWindows windows, PriceCatalog? prices)
+{
+    private readonly BillingPeriodRule _periods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth;
+
+    /// <summary>Commits <paramref name="batch"/>; throws <see cref="FencedException"/> when a partition moved on elsewhere.</summary>
+    public async Task WriteAsync(FlushBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await AdvanceOffsetsAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
+        if (batch.Rows.Count > 0)
+        {
+            await RateAndStoreAsync(connection, tx, batch.Rows, cancellationToken).ConfigureAwait(false);
+        }
+
+        await AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
+        if (batch.DeadLetters.Count > 0)
+        {
+            await StoreDeadLettersAsync(connection, tx, batch.DeadLetters, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (batch.SeenIds.Count > 0)
+        {
+            await StoreSeenIdsAsync(connection, tx, batch.SeenIds, cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The next offsets PostgreSQL holds for this group and topic (where partitions resume).</summary>
+    public async Task<Dictionary<int, long>> LoadOffsetsAsync(CancellationToken cancellationToken)
+    {
+        await using var cmd = dataSource.CreateCommand("SELECT partition, next_offset FROM consumed_offsets WHERE consumer_group = $1 AND topic = $2");
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var offsets = new Dictionary<int, long>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            offsets[reader.GetInt32(0)] = reader.GetInt64(1);
+        }
+
+        return offsets;
+    }
+
+    private async Task AdvanceOffsetsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<PartitionProgress> partitions, CancellationToken cancellationToken)
+    {
+        foreach (var p in partitions)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO consumed_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
+                WHERE consumed_offsets.next_offset = $5
+                RETURNING 1
+                """, connection, tx);
+            cmd.Parameters.Add(new() { Value = consumerGroup });
+            cmd.Parameters.Add(new() { Value = topic });
+            cmd.Parameters.Add(new() { Value = p.Partition });
+            cmd.Parameters.Add(new() { Value = p.NextOffset });
+            cmd.Parameters.Add(new() { Value = p.StartOffset });
+            if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new FencedException($"partition {topic}[{p.Partition}] is no longer at offset {p.StartOffset} in PostgreSQL: another consumer committed it");
+            }
+        }
+    }
+
+    private sealed record TotalKey(string Account, string Sku, DateTimeOffset PeriodStart);
+
+    private sealed class Total
+    {
+        public required BillingPeriod Period;
+        public PeriodRatingState State;
+        public long Count;
+        public string Currency = "XXX";
+        public string Book = "unpriced";
+        public string Version = "";
+        public string Hash = "";
+    }
+
+    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, CancellationToken cancellationToken)
+    {
+        // Windows in time order so each (account, sku, period) is rated window after window.
+        var ordered = rows.OrderBy(r => r.WindowIndex).ToList();
+        var totals = new Dictionary<TotalKey, Total>();
+        foreach (var r in ordered)
+        {
+            var start = windows.Start(r.WindowIndex);
+            var period = _periods.PeriodOf(start);
+            totals.TryAdd(new TotalKey(catalog.Accounts.GetString(r.AccountId), catalog.Skus.GetString(r.SkuId), period.Start), new Total { Period = period });
+        }
+
+        await LoadTotalsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
+
+        var windowAccount = new string[ordered.Count];
+        var windowSku = new string[ordered.Count];
+        var windowStart = new DateTime[ordered.Count];
+        var windowEnd = new DateTime[ordered.Count];
+        var windowDims = new string[ordered.Count];
+        var windowQuantity = new decimal[ordered.Count];
+        var windowCount = new long[ordered.Count];
+        var windowAmount = new decimal[ordered.Count];
+        var windowCurrency = new string[ordered.Count];
+        var windowHash = new string[ordered.Count];
+        var windowPeriod = new DateTime[ordered.Count];
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            var r = ordered[i];
+            var start = windows.Start(r.WindowIndex);
+            var key = new TotalKey(catalog.Accounts.GetString(r.AccountId), catalog.Skus.GetString(r.SkuId), _periods.PeriodOf(start).Start);
+            var total = totals[key];
+            if (!FixedPoint.TryToDecimal(r.SumNanos, out var quantity))
+            {
+                throw new OverflowException($"{key.Account}/{key.Sku}: window quantity {FixedPoint.Format(r.SumNanos)} exceeds numeric(38,9)");
+            }
+
+            decimal charge = 0;
+            var resolution = prices?.Resolve(key.Account, key.Sku, total.Period.Start);
+            if (resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            {
+                var book = priced.Book!;
+                charge = WindowRater.RateWindow(priced.Price, ref total.State, quantity, r.Count, book.Currency.MinorUnits, book.Rounding);
+                total.Currency = book.Currency.Code;
+                total.Book = book.Id;
+                total.Version = priced.Version!.Version;
+                total.Hash = priced.Version.Hash;
+            }
+            else
+            {
+                // Unpriced usage is still metered exactly; its amount stays 0 and the row says so (price_book = unpriced).
+                total.State.Quantity += quantity;
+                total.State.Transactions += r.Count;
+            }
+
+            total.Count += r.Count;
+            windowAccount[i] = key.Account;
+            windowSku[i] = key.Sku;
+            windowStart[i] = start.UtcDateTime;
+            windowEnd[i] = (start + windows.Length).UtcDateTime;
+            windowDims[i] = DimensionsJson(r.DimensionSetId);
+            windowQuantity[i] = quantity;
+            windowCount[i] = r.Count;
+            windowAmount[i] = charge;
+            windowCurrency[i] = total.Currency;
+            windowHash[i] = total.Hash;
+            windowPeriod[i] = key.PeriodStart.UtcDateTime;
+        }
+
+        await using (var upsert = new NpgsqlCommand("""
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])
+            ON CONFLICT (account, sku, period_start) DO UPDATE SET
+              quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
+              price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash, updated_at = now()
+            """, connection, tx))
+        {
+            var list = totals.ToList();
+            upsert.Parameters.Add(Array(list.Select(t => t.Key.Account)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Key.Sku)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Key.PeriodStart.UtcDateTime)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Period.End.UtcDateTime)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.State.Quantity)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Count)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.State.Charged)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Currency)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Book)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Version)));
+            upsert.Parameters.Add(Array(list.Select(t => t.Value.Hash)));
+            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var outbox = new NpgsqlCommand("""
+            INSERT INTO rated_windows (account, sku, window_start, window_end, dimensions, quantity, record_count, amount, currency, price_book_hash, period_start)
+            SELECT a, s, ws, we, d::jsonb, q, c, am, cur, h, ps
+            FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::numeric[], $7::bigint[], $8::numeric[], $9::text[], $10::text[], $11::timestamptz[])
+              AS t(a, s, ws, we, d, q, c, am, cur, h, ps)
+            """, connection, tx);
+        outbox.Parameters.Add(Array(windowAccount));
+        outbox.Parameters.Add(Array(windowSku));
+        outbox.Parameters.Add(Array(windowStart));
+        outbox.Parameters.Add(Array(windowEnd));
+        outbox.Parameters.Add(Array(windowDims));
+        outbox.Parameters.Add(Array(windowQuantity));
+        outbox.Parameters.Add(Array(windowCount));
+        outbox.Parameters.Add(Array(windowAmount));
+        outbox.Parameters.Add(Array(windowCurrency));
+        outbox.Parameters.Add(Array(windowHash));
+        outbox.Parameters.Add(Array(windowPeriod));
+        await outbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Dictionary<TotalKey, Total> totals, CancellationToken cancellationToken)
+    {
+        var keys = totals.Keys.ToList();
+        await using var cmd = new NpgsqlCommand("""
+            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash
+            FROM billing_period_totals b
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p
+            FOR UPDATE OF b
+            """, connection, tx);
+        cmd.Parameters.Add(Array(keys.Select(k => k.Account)));
+        cmd.Parameters.Add(Array(keys.Select(k => k.Sku)));
+        cmd.Parameters.Add(Array(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = new TotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            var t = totals[key];
+            t.State.Quantity = reader.GetDecimal(3);
+            t.Count = reader.GetInt64(4);
+            t.State.Transactions = t.Count;
+            t.State.Charged = reader.GetDecimal(5);
+            t.Currency = reader.GetString(6);
+            t.Book = reader.GetString(7);
+            t.Version = reader.GetString(8);
+            t.Hash = reader.GetString(9);
+        }
+    }
+
+    private async Task AddConservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<PartitionProgress> partitions, CancellationToken cancellationToken)
+    {
+        foreach (var p in partitions)
+        {
+            if (!FixedPoint.TryToDecimal(p.AcceptedNanos, out var quantity))
+            {
+                throw new OverflowException($"partition {p.Partition}: accepted quantity exceeds numeric(38,9)");
+            }
+
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO conservation (consumer_group, topic, partition, read, accepted, duplicates, rejected, accepted_quantity)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+                  read = conservation.read + EXCLUDED.read, accepted = conservation.accepted + EXCLUDED.accepted,
+                  duplicates = conservation.duplicates + EXCLUDED.duplicates, rejected = conservation.rejected + EXCLUDED.rejected,
+                  accepted_quantity = conservation.accepted_quantity + EXCLUDED.accepted_quantity
+                """, connection, tx);
+            cmd.Parameters.Add(new() { Value = consumerGroup });
+            cmd.Parameters.Add(new() { Value = topic });
+            cmd.Parameters.Add(new() { Value = p.Partition });
+            cmd.Parameters.Add(new() { Value = p.Read });
+            cmd.Parameters.Add(new() { Value = p.Accepted });
+            cmd.Parameters.Add(new() { Value = p.Duplicates });
+            cmd.Parameters.Add(new() { Value = p.Rejected });
+            cmd.Parameters.Add(new() { Value = quantity });
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task StoreDeadLettersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<KafkaDeadLetter> letters, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO dead_letters (source, partition, "offset", reason, detail, raw)
+            SELECT $1, p, o, r, d, w FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $6::bytea[]) AS t(p, o, r, d, w)
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = "kafka:" + topic });
+        cmd.Parameters.Add(Array(letters.Select(l => l.Partition)));
+        cmd.Parameters.Add(Array(letters.Select(l => l.Offset)));
+        cmd.Parameters.Add(Array(letters.Select(l => l.Reason)));
+        cmd.Parameters.Add(Array(letters.Select(l => l.Detail)));
+        cmd.Parameters.Add(new NpgsqlParameter { Value = letters.Select(l => l.Raw).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task StoreSeenIdsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO seen_ids (fingerprint, event_time) SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) ON CONFLICT DO NOTHING
+            """, connection, tx);
+        cmd.Parameters.Add(Array(ids.Select(i => ToGuid(i.Fingerprint))));
+        cmd.Parameters.Add(Array(ids.Select(i => new DateTime(i.TimeTicks, DateTimeKind.Utc))));
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The 128-bit fingerprint as a uuid (big-endian bytes), the seen_ids key.</summary>
+    public static Guid ToGuid(UInt128 fingerprint)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, fingerprint);
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    /// <summary>The uuid back to the fingerprint.</summary>
+    public static UInt128 FromGuid(Guid guid)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        guid.TryWriteBytes(bytes, bigEndian: true, out _);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+    }
+
+    private string DimensionsJson(int dimensionSetId)
+    {
+        if (dimensionSetId == 0)
+        {
+            return "{}";
+        }
+
+        var pairs = catalog.DescribeDimensions(dimensionSetId).ToDictionary(p => p.Key, p => p.Value);
+        return System.Text.Json.JsonSerializer.Serialize(pairs, StreamingJson.Default.DictionaryStringString);
+    }
+
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values) => new() { Value = values.ToArray() };
+}
+
+/// <summary>Source-generated JSON for the few shapes the streaming path writes.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class StreamingJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,31 @@
+using Metering.Ingest.Pipeline;
+
+namespace Metering.Ingest.Streaming;
+
+/// <summary>Settings of the Kafka -> aggregates -> rating -> PostgreSQL engine.</summary>
+public sealed record StreamingOptions
+{
+    /// <summary>Kafka bootstrap servers.</summary>
+    public required string BootstrapServers { get; init; }
+
+    /// <summary>Usage topic (default "usage").</summary>
+    public string Topic { get; init; } = "usage";
+
+    /// <summary>Consumer group (default "metering").</summary>
+    public string ConsumerGroup { get; init; } = "metering";
+
+    /// <summary>How often aggregates are flushed to PostgreSQL (default 1 s).</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Records after which a flush happens regardless of the interval (default 200,000).</summary>
+    public int MaxRecordsPerFlush { get; init; } = 200_000;
+
+    /// <summary>
+    /// Fault injection: stop abruptly (no flush, no clean leave, as a SIGKILL would) once this many records were
+    /// read. 0 = never. Used by the crash tests and the chaos runs.
+    /// </summary>
+    public long CrashAfterRecords { get; init; }
+
+    /// <summary>Decoder, aggregator and dedup settings.</summary>
+    public AggregationPipelineOptions Pipeline { get; init; } = new();
+}
