@@ -14,11 +14,16 @@ public sealed class RunCommand : ICliCommand
     public IReadOnlyList<string> Name { get; } = ["run"];
 
     /// <inheritdoc />
-    public string Summary => "the main job: generate a workload, aggregate it, check it against the ground truth";
+    public string Summary => "the main job: workload -> Kafka -> aggregate -> rate -> PostgreSQL, verified against the ground truth";
 
     /// <inheritdoc />
-    public string Usage => "usage: metering run [--dir DIR] [workload and pipeline options]\n\n" +
+    public string Usage => "usage: metering run [--mode pipeline|file] [--dir DIR] [options]\n\n" +
+        "  --mode pipeline            (default) embedded Kafka + PostgreSQL: a generator produces while the engine consumes,\n" +
+        "                             rates (--pricebook, default examples/pricebooks/list.json) and flushes; ends with verify\n" +
+        "  --mode file                file -> decode -> dedup -> aggregate, checked against the ground truth\n" +
         "  --dir DIR                  working directory for the workload and outputs (default .metering/run)\n" +
+        "  --partitions N             partitions of the usage topic (pipeline, default 32)\n" +
+        "  --pricebook FILE, --contracts FILES   price books (pipeline)\n" + LedgerArguments.Usage +
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
         "\nexit codes: 0 aggregates equal the ground truth, 1 they differ, 2 usage error";
 
@@ -26,6 +31,73 @@ public sealed class RunCommand : ICliCommand
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
+        var mode = args.String("mode", "pipeline");
+        return mode switch
+        {
+            "pipeline" => await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false),
+            "file" => await RunFileAsync(args, cancellationToken).ConfigureAwait(false),
+            _ => throw new CliUsageException($"--mode must be 'pipeline' or 'file', got '{mode}'"),
+        };
+    }
+
+    private static async Task<int> RunPipelineAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var dir = args.String("dir", Path.Combine(".metering", "run"))!;
+        var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 1_000_000, 0) };
+        var partitions = (int)args.Int64("partitions", 32, 1, 1024);
+        var (pipeline, _) = PipelineArguments.Pipeline(args);
+        var prices = LedgerArguments.Prices(args);
+        var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
+        args.RejectUnknown();
+        Directory.CreateDirectory(dir);
+        var err = Console.Error;
+        var input = Path.Combine(dir, "usage.ndjson");
+        err.WriteLine($"[1/4] generating {workload.Records:N0} records (seed {workload.Seed}, {workload.Accounts:N0} accounts, {workload.DuplicateShare:P1} duplicates, {workload.BadShare:P2} bad) -> {input}");
+        GroundTruth truth;
+        using (var stream = new FileStream(input, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            truth = new SyntheticWorkloadGenerator(workload).Generate(stream);
+        }
+
+        truth.Save(input + ".truth.json");
+        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 3);
+        kafka.CreateTopic("usage", partitions, 3);
+        err.WriteLine($"[2/4] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
+        err.WriteLine("[3/4] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
+        var options = new Streaming.StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
+        var run = await Streaming.PipelineRun.RunAsync(options, db, prices, input, truth.Read, err, cancellationToken).ConfigureAwait(false);
+
+        var @out = Console.Out;
+        @out.WriteLine();
+        @out.WriteLine($"pipeline: {run.Records:N0} records from Kafka to committed PostgreSQL totals in {run.Elapsed.TotalSeconds:F1}s = {run.Records / run.Elapsed.TotalSeconds:N0} records/s; {run.Flushes} flushes, flush p99 {run.FlushP99Milliseconds:F0} ms");
+        @out.WriteLine();
+        @out.WriteLine($"{"sku",-24} {"records",12} {"quantity",26} {"amount",16} currency");
+        await using (var cmd = db.CreateCommand("SELECT sku, sum(record_count)::bigint, sum(quantity), sum(amount), min(currency) FROM billing_period_totals GROUP BY sku ORDER BY sku"))
+        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                @out.WriteLine($"{reader.GetString(0),-24} {reader.GetInt64(1),12:N0} {reader.GetDecimal(2).ToString("0.#########", System.Globalization.CultureInfo.InvariantCulture),26} {reader.GetDecimal(3).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),16} {reader.GetString(4)}");
+            }
+        }
+
+        @out.WriteLine();
+        err.WriteLine("[4/4] metering verify against the generator's ground truth");
+        var problems = await Streaming.LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, cancellationToken).ConfigureAwait(false);
+        foreach (var p in problems.Take(20))
+        {
+            @out.WriteLine("DIFFERENCE " + p);
+        }
+
+        @out.WriteLine(problems.Count == 0
+            ? $"verify: clean: {truth.Totals.Count:N0} (account, sku) totals, the balance (read {truth.Read:N0} = accepted {truth.Accepted:N0} + duplicates {truth.Duplicates:N0} + rejected {truth.Rejected.Values.Sum():N0}) and conservation all match exactly"
+            : $"verify: FAILED with {problems.Count} difference(s)");
+        return problems.Count == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)
+    {
         var dir = args.String("dir", Path.Combine(".metering", "run"))!;
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 0) };
         var (options, catalog) = PipelineArguments.Pipeline(args);

@@ -1,0 +1,65 @@
+using Metering.Ingest.Storage;
+using Metering.Rating.PriceBooks;
+using Npgsql;
+
+namespace Metering.Ingest.Cli;
+
+/// <summary>Options shared by the commands that use the PostgreSQL ledger and price books.</summary>
+public static class LedgerArguments
+{
+    /// <summary>Usage text of the ledger options.</summary>
+    public const string Usage = """
+          --pg CONNECTION_STRING     PostgreSQL to use (default: the embedded one in --pg-dir)
+          --pg-dir DIR               embedded PostgreSQL directory (default .metering/postgres)
+          --database NAME            database of the embedded PostgreSQL (default metering)
+          --group NAME               consumer group (default metering)
+          --topic NAME               usage topic (default usage)
+        """;
+
+    /// <summary>Opens the ledger: the configured server, or the embedded one (started or reused); migrations applied.</summary>
+    public static async Task<NpgsqlDataSource> OpenAsync(CliArguments args, CancellationToken cancellationToken, string? database = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var connectionString = args.String("pg");
+        var dir = args.String("pg-dir", Path.Combine(".metering", "postgres"))!;
+        database ??= args.String("database", "metering")!;
+        if (connectionString is null)
+        {
+            var server = new EmbeddedPostgres(dir);
+            var reused = await server.StartAsync(cancellationToken).ConfigureAwait(false);
+            await server.EnsureDatabaseAsync(database, cancellationToken).ConfigureAwait(false);
+            connectionString = server.ConnectionStringFor(database);
+            Console.Error.WriteLine($"postgres: embedded in {Path.GetFullPath(dir)} ({(reused ? "reused" : "started")}), database {database}, port {server.Port}");
+        }
+
+        var applied = await MigrationRunner.ApplyAsync(connectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (applied.Count > 0)
+        {
+            Console.Error.WriteLine($"postgres: applied migration(s) {string.Join(", ", applied)}");
+        }
+
+        return NpgsqlDataSource.Create(connectionString);
+    }
+
+    /// <summary>Loads --pricebook (default examples/pricebooks/list.json when present) and --contracts.</summary>
+    public static PriceCatalog? Prices(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var list = args.String("pricebook") ?? (File.Exists(Path.Combine("examples", "pricebooks", "list.json")) ? Path.Combine("examples", "pricebooks", "list.json") : null);
+        var contracts = (args.String("contracts") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (list is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var book = PriceBookLoader.LoadFile(list);
+            return new PriceCatalog(book, contracts.Select(c => PriceBookLoader.LoadFile(c, book)).ToList());
+        }
+        catch (PriceBookException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
+    }
+}
