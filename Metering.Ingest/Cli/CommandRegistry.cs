@@ -16,6 +16,7 @@ public static class CommandRegistry
         new PriceBookValidateCommand(),
         new BrokerCommand(),
         new VerifyCommand(),
+        new StreamCommand(),
         new PostgresCommand(),
     ];
 }

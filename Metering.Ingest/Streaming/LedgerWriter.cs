@@ -192,24 +192,29 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using var outbox = new NpgsqlCommand("""
-            INSERT INTO rated_windows (account, sku, window_start, window_end, dimensions, quantity, record_count, amount, currency, price_book_hash, period_start)
-            SELECT a, s, ws, we, d::jsonb, q, c, am, cur, h, ps
-            FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::numeric[], $7::bigint[], $8::numeric[], $9::text[], $10::text[], $11::timestamptz[])
-              AS t(a, s, ws, we, d, q, c, am, cur, h, ps)
-            """, connection, tx);
-        outbox.Parameters.Add(Array(windowAccount));
-        outbox.Parameters.Add(Array(windowSku));
-        outbox.Parameters.Add(Array(windowStart));
-        outbox.Parameters.Add(Array(windowEnd));
-        outbox.Parameters.Add(Array(windowDims));
-        outbox.Parameters.Add(Array(windowQuantity));
-        outbox.Parameters.Add(Array(windowCount));
-        outbox.Parameters.Add(Array(windowAmount));
-        outbox.Parameters.Add(Array(windowCurrency));
-        outbox.Parameters.Add(Array(windowHash));
-        outbox.Parameters.Add(Array(windowPeriod));
-        await outbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        // The outbox can be large (one row per window): binary COPY, inside the same transaction.
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY rated_windows (account, sku, window_start, window_end, dimensions, quantity, record_count, amount, currency, price_book_hash, period_start) FROM STDIN (FORMAT BINARY)",
+            cancellationToken).ConfigureAwait(false))
+        {
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowAccount[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowSku[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowStart[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowEnd[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowDims[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowQuantity[i], NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowCount[i], NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowAmount[i], NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowCurrency[i], NpgsqlDbType.Char, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowHash[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await copy.WriteAsync(windowPeriod[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            }
+
+            await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Dictionary<TotalKey, Total> totals, CancellationToken cancellationToken)
@@ -284,30 +289,58 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task StoreSeenIdsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids, CancellationToken cancellationToken)
+    private async Task StoreSeenIdsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids, CancellationToken cancellationToken)
     {
-        await using var cmd = new NpgsqlCommand("""
-            INSERT INTO seen_ids (fingerprint, event_time) SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) ON CONFLICT DO NOTHING
-            """, connection, tx);
-        cmd.Parameters.Add(Array(ids.Select(i => ToGuid(i.Fingerprint))));
-        cmd.Parameters.Add(Array(ids.Select(i => new DateTime(i.TimeTicks, DateTimeKind.Utc))));
+        var blob = new byte[ids.Count * 24];
+        long maxTicks = 0;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(blob.AsSpan(i * 24, 16), ids[i].Fingerprint);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(blob.AsSpan((i * 24) + 16, 8), ids[i].TimeTicks);
+            maxTicks = Math.Max(maxTicks, ids[i].TimeTicks);
+        }
+
+        await using var cmd = new NpgsqlCommand("INSERT INTO seen_id_batches (consumer_group, topic, max_event_time, fingerprints) VALUES ($1, $2, $3, $4)", connection, tx);
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        cmd.Parameters.Add(new() { Value = new DateTime(maxTicks, DateTimeKind.Utc) });
+        cmd.Parameters.Add(new() { Value = blob });
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The 128-bit fingerprint as a uuid (big-endian bytes), the seen_ids key.</summary>
-    public static Guid ToGuid(UInt128 fingerprint)
+    /// <summary>Replays the persisted ids within <paramref name="horizon"/> of the newest into a fresh dedup horizon.</summary>
+    public async Task<Metering.Aggregates.Dedup.DedupHorizon> LoadDedupAsync(TimeSpan horizon, int maxEntries, CancellationToken cancellationToken)
     {
-        Span<byte> bytes = stackalloc byte[16];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, fingerprint);
-        return new Guid(bytes, bigEndian: true);
-    }
+        var entries = new List<(UInt128, long)>();
+        await using (var cmd = dataSource.CreateCommand("""
+            SELECT fingerprints FROM seen_id_batches
+            WHERE consumer_group = $1 AND topic = $2
+              AND max_event_time >= (SELECT max(max_event_time) FROM seen_id_batches WHERE consumer_group = $1 AND topic = $2) - $3::interval
+            """))
+        {
+            cmd.Parameters.Add(new() { Value = consumerGroup });
+            cmd.Parameters.Add(new() { Value = topic });
+            cmd.Parameters.Add(new() { Value = horizon });
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var blob = (byte[])reader[0];
+                for (var i = 0; i + 24 <= blob.Length; i += 24)
+                {
+                    entries.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(blob.AsSpan(i, 16)), System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(blob.AsSpan(i + 16, 8))));
+                }
+            }
+        }
 
-    /// <summary>The uuid back to the fingerprint.</summary>
-    public static UInt128 FromGuid(Guid guid)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        guid.TryWriteBytes(bytes, bigEndian: true, out _);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        // In event-time order, so the horizon's watermark advances as it did when the ids were first seen.
+        entries.Sort((a, b) => a.Item2.CompareTo(b.Item2));
+        var dedup = new Metering.Aggregates.Dedup.DedupHorizon(horizon, maxEntries);
+        foreach (var (fingerprint, ticks) in entries)
+        {
+            dedup.Check(fingerprint, ticks);
+        }
+
+        return dedup;
     }
 
     private string DimensionsJson(int dimensionSetId)

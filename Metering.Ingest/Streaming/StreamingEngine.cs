@@ -283,20 +283,6 @@ public sealed class StreamingEngine
         }
     }
 
-    private async Task ReloadDedupAsync(CancellationToken cancellationToken)
-    {
-        var dedup = new DedupHorizon(_options.Pipeline.DedupHorizon, _options.Pipeline.DedupMaxEntries);
-        await using var cmd = _db.CreateCommand("""
-            SELECT fingerprint, event_time FROM seen_ids
-            WHERE event_time >= (SELECT max(event_time) FROM seen_ids) - $1::interval ORDER BY event_time
-            """);
-        cmd.Parameters.Add(new() { Value = _options.Pipeline.DedupHorizon });
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            dedup.Check(LedgerWriter.FromGuid(reader.GetGuid(0)), reader.GetDateTime(1).Ticks);
-        }
-
-        _dedup = dedup;
-    }
+    private async Task ReloadDedupAsync(CancellationToken cancellationToken) =>
+        _dedup = await _ledger.LoadDedupAsync(_options.Pipeline.DedupHorizon, _options.Pipeline.DedupMaxEntries, cancellationToken).ConfigureAwait(false);
 }

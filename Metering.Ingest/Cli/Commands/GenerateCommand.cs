@@ -15,16 +15,24 @@ public sealed class GenerateCommand : ICliCommand
     public string Usage => "usage: metering generate --output FILE|- [--truth FILE] [options]\n\n" +
         "  --output FILE|-            where the NDJSON records go ('-' = stdout)\n" +
         "  --truth FILE               ground truth JSON (default: OUTPUT.truth.json; required with '-')\n" +
+        "  --bootstrap-servers HOSTS  also produce the records into Kafka (one message per record, keyed by account)\n" +
+        "  --topic NAME               topic to produce to (default usage)\n" +
         PipelineArguments.WorkloadUsage;
 
     /// <inheritdoc />
-    public Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
         var output = args.Required("output");
         var truthPath = args.String("truth") ?? (output == "-" ? throw new CliUsageException("--truth FILE is required when --output is '-'") : output + ".truth.json");
         var options = PipelineArguments.Workload(args);
+        var bootstrap = args.String("bootstrap-servers");
+        var topic = args.String("topic", "usage")!;
         args.RejectUnknown();
+        if (bootstrap is not null && output == "-")
+        {
+            throw new CliUsageException("--bootstrap-servers needs --output FILE (the records are produced from it)");
+        }
         var started = System.Diagnostics.Stopwatch.StartNew();
         GroundTruth truth;
         using (var stream = output == "-" ? Console.OpenStandardOutput() : new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
@@ -40,6 +48,13 @@ public sealed class GenerateCommand : ICliCommand
 
         truth.Save(truthPath);
         Console.Error.WriteLine($"\rgenerate: {truth.Read:N0} records ({truth.Accepted:N0} good, {truth.Duplicates:N0} duplicates, {truth.Rejected.Values.Sum():N0} bad) in {started.Elapsed.TotalSeconds:F1}s; ground truth: {truthPath}");
-        return Task.FromResult(0);
+        if (bootstrap is not null)
+        {
+            await using var input = File.OpenRead(output);
+            var sent = await Streaming.WorkloadProducer.ProduceAsync(bootstrap, topic, input, new Progress<long>(n => Console.Error.Write($"\rproduce: {n:N0} records")), cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"\rproduce: {sent:N0} records acknowledged by {bootstrap} (topic {topic})");
+        }
+
+        return 0;
     }
 }

@@ -73,9 +73,15 @@ CREATE TABLE conservation (
     PRIMARY KEY (consumer_group, topic, partition)
 );
 
--- Persisted dedup fingerprints (tenant-scoped 128-bit), so the horizon survives restarts.
-CREATE TABLE seen_ids (
-    fingerprint        uuid          PRIMARY KEY,
-    event_time         timestamptz   NOT NULL
+-- Persisted dedup horizon: the ids first seen in one flush, as one blob of 16-byte tenant-scoped fingerprints
+-- (big-endian), written in the same transaction as the totals they were counted in. A blob per flush instead of a
+-- row per id keeps flushes cheap; the engine reloads the blobs within the horizon at start and after a fence.
+CREATE TABLE seen_id_batches (
+    id                 bigserial     PRIMARY KEY,
+    consumer_group     text          NOT NULL,
+    topic              text          NOT NULL,
+    max_event_time     timestamptz   NOT NULL,
+    fingerprints       bytea         NOT NULL,          -- n x (16-byte fingerprint, 8-byte event ticks), big-endian
+    created_at         timestamptz   NOT NULL DEFAULT now()
 );
-CREATE INDEX seen_ids_event_time ON seen_ids (event_time);
+CREATE INDEX seen_id_batches_time ON seen_id_batches (consumer_group, topic, max_event_time);
