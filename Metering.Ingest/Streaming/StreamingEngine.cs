@@ -51,6 +51,9 @@ public sealed class StreamingEngine
     /// <summary>Records read since start (progress output).</summary>
     public long Read { get; private set; }
 
+    /// <summary>Informational Kafka offset commits refused (e.g. during a rebalance); harmless, PostgreSQL is the truth.</summary>
+    public long KafkaCommitFailures { get; private set; }
+
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
 
@@ -216,8 +219,16 @@ public sealed class StreamingEngine
             _deadLetters.Clear();
             _seenIds.Clear();
             _pending = 0;
-            // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth.
-            _consumer?.Commit(active.Select(p => new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset)));
+            // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
+            // refused mid-rebalance is harmless and only counted.
+            try
+            {
+                _consumer?.Commit(active.Select(p => new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset)));
+            }
+            catch (KafkaException)
+            {
+                KafkaCommitFailures++;
+            }
         }
         finally
         {
@@ -244,6 +255,15 @@ public sealed class StreamingEngine
 
     private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> assigned)
     {
+        // The new partitions' ids were committed by their previous owner (which flushed on revocation). Make our own
+        // batch durable, then rebuild the dedup horizon from PostgreSQL so it holds every id of every partition we
+        // now own: otherwise a retry of a record the previous owner counted would be counted again.
+        if (_partitions.Count > 0)
+        {
+            Flush();
+        }
+
+        ReloadDedupAsync(CancellationToken.None).GetAwaiter().GetResult();
         var offsets = _ledger.LoadOffsetsAsync(CancellationToken.None).GetAwaiter().GetResult();
         var positions = new List<TopicPartitionOffset>();
         foreach (var tp in assigned)

@@ -1,0 +1,176 @@
+using Confluent.Kafka;
+using Metering.Ingest.Kafka;
+using Metering.Ingest.Storage;
+using Metering.Ingest.Streaming;
+using Metering.Ingest.Workload;
+using Metering.Tests.Storage;
+using Npgsql;
+
+namespace Metering.Tests.Streaming;
+
+/// <summary>Faults from the streaming issue: each run must end with totals equal to the ground truth and verify clean.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
+{
+    private readonly EmbeddedKafkaCluster _kafka = new(brokers: 3);
+
+    public void Dispose() => _kafka.Dispose();
+
+    private async Task<(NpgsqlDataSource Db, GroundTruth Truth, StreamingOptions Options, byte[] Workload)> SetUpAsync(string topic, int records, int partitions = 6)
+    {
+        var connectionString = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(connectionString);
+        _kafka.CreateTopic(topic, partitions, 3);
+        using var workload = new MemoryStream();
+        var truth = new SyntheticWorkloadGenerator(new WorkloadOptions { Records = records, Accounts = 300, DuplicateShare = 0.03, BadShare = 0.01 }).Generate(workload);
+        var options = new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200), MaxRecordsPerFlush = 3_000 };
+        return (NpgsqlDataSource.Create(connectionString), truth, options, workload.ToArray());
+    }
+
+    private Task ProduceAsync(string topic, byte[] workload) =>
+        WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, topic, new MemoryStream(workload), null, CancellationToken.None);
+
+    private static (Task Run, CancellationTokenSource Stop) Start(StreamingEngine engine)
+    {
+        var stop = new CancellationTokenSource();
+        return (Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap(), stop);
+    }
+
+    private static async Task WaitForCommittedAsync(NpgsqlDataSource db, StreamingOptions options, long expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task StopAsync((Task Run, CancellationTokenSource Stop) engine)
+    {
+        await engine.Stop.CancelAsync();
+        await engine.Run;
+        engine.Stop.Dispose();
+    }
+
+    [Fact]
+    public async Task A_second_engine_joining_and_leaving_mid_stream_loses_and_doubles_nothing()
+    {
+        var (db, truth, options, workload) = await SetUpAsync("fault-rebalance", 30_000);
+        await using (db)
+        {
+            var producing = ProduceAsync(options.Topic, workload);
+            var first = new StreamingEngine(options, db, null);
+            var a = Start(first);
+            while (first.Read < 5_000)
+            {
+                await Task.Delay(20);
+            }
+
+            var second = new StreamingEngine(options, db, null);
+            var b = Start(second); // joins: partitions are revoked from the first (flushed) and assigned to it
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (second.Read < 2_000 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            await StopAsync(b); // leaves cleanly: its partitions go back to the first
+            await producing;
+            await WaitForCommittedAsync(db, options, truth.Read);
+            await StopAsync(a);
+
+            Assert.True(second.Read > 0, "the second engine should have taken part");
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task The_same_input_produced_twice_is_counted_once()
+    {
+        var (db, truth, options, workload) = await SetUpAsync("fault-twice", 10_000);
+        await using (db)
+        {
+            await ProduceAsync(options.Topic, workload);
+            await ProduceAsync(options.Topic, workload);
+            var engine = Start(new StreamingEngine(options, db, null));
+            await WaitForCommittedAsync(db, options, truth.Read * 2);
+            await StopAsync(engine);
+
+            // The second copy is all duplicates (good records) or rejects again (bad ones); totals are unchanged.
+            var doubled = new GroundTruth
+            {
+                Read = truth.Read * 2,
+                Accepted = truth.Accepted,
+                Duplicates = truth.Duplicates + truth.Accepted + truth.Duplicates,
+                Totals = truth.Totals,
+            };
+            foreach (var (reason, count) in truth.Rejected)
+            {
+                doubled.Rejected[reason] = count * 2;
+            }
+
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, doubled, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task A_broker_down_for_seconds_during_consumption_loses_nothing()
+    {
+        var (db, truth, options, workload) = await SetUpAsync("fault-broker", 20_000);
+        await using (db)
+        {
+            var producing = ProduceAsync(options.Topic, workload);
+            var engine = new StreamingEngine(options, db, null);
+            var run = Start(engine);
+            while (engine.Read < 3_000)
+            {
+                await Task.Delay(20);
+            }
+
+            _kafka.SetBrokerDown(2);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            _kafka.SetBrokerUp(2);
+            await producing;
+            await WaitForCommittedAsync(db, options, truth.Read);
+            await StopAsync(run);
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task A_poison_record_in_every_partition_is_dead_lettered_and_the_partitions_keep_flowing()
+    {
+        const int Partitions = 6;
+        var (db, truth, options, workload) = await SetUpAsync("fault-poison", 6_000, Partitions);
+        await using (db)
+        {
+            using (var producer = new ProducerBuilder<string?, byte[]>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+            {
+                for (var p = 0; p < Partitions; p++)
+                {
+                    byte[][] poisons = [[0xFF, 0xFE, 0x00], "{\"id\":"u8.ToArray(), new byte[20_000]];
+                    foreach (var poison in poisons)
+                    {
+                        await producer.ProduceAsync(new TopicPartition(options.Topic, p), new Message<string?, byte[]> { Value = poison });
+                    }
+                }
+            }
+
+            await ProduceAsync(options.Topic, workload);
+            var run = Start(new StreamingEngine(options, db, null));
+            await WaitForCommittedAsync(db, options, truth.Read + (3 * Partitions));
+            await StopAsync(run);
+
+            var expected = new GroundTruth { Read = truth.Read + (3 * Partitions), Accepted = truth.Accepted, Duplicates = truth.Duplicates, Totals = truth.Totals };
+            foreach (var (reason, count) in truth.Rejected)
+            {
+                expected.Rejected[reason] = count;
+            }
+
+            expected.Rejected["poison"] = 3 * Partitions; // only the sum of rejects is compared
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
+            await using var perPartition = db.CreateCommand("SELECT count(DISTINCT partition) FROM dead_letters WHERE reason IN ('invalid_utf8', 'malformed_json', 'line_too_long')");
+            Assert.Equal(Partitions, (long)(await perPartition.ExecuteScalarAsync())!);
+        }
+    }
+}
