@@ -54,6 +54,11 @@ public sealed class StreamingEngine
     /// <summary>Informational Kafka offset commits refused (e.g. during a rebalance); harmless, PostgreSQL is the truth.</summary>
     public long KafkaCommitFailures { get; private set; }
 
+    /// <summary>Partitions currently assigned to this engine.</summary>
+    public int AssignedPartitions => Volatile.Read(ref _assignedCount);
+
+    private int _assignedCount;
+
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
 
@@ -273,6 +278,7 @@ public sealed class StreamingEngine
             positions.Add(new TopicPartitionOffset(tp, next < 0 ? Offset.Beginning : new Offset(next)));
         }
 
+        Volatile.Write(ref _assignedCount, _partitions.Count);
         return positions;
     }
 
@@ -283,6 +289,8 @@ public sealed class StreamingEngine
         {
             _partitions.Remove(tp.Partition.Value);
         }
+
+        Volatile.Write(ref _assignedCount, _partitions.Count);
     }
 
     private void OnLost(List<TopicPartitionOffset> lost)
@@ -291,6 +299,8 @@ public sealed class StreamingEngine
         {
             _partitions.Remove(tp.Partition.Value);
         }
+
+        Volatile.Write(ref _assignedCount, _partitions.Count);
 
         _writer.EndBatch();
         try

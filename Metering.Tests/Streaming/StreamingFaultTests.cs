@@ -58,24 +58,31 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
         var (db, truth, options, workload) = await SetUpAsync("fault-rebalance", 30_000);
         await using (db)
         {
-            var producing = ProduceAsync(options.Topic, workload);
+            // The workload in two halves, so data is still flowing when the second engine has joined.
+            var middle = Array.IndexOf(workload, (byte)'\n', workload.Length / 2) + 1;
+            await ProduceAsync(options.Topic, workload[..middle]);
             var first = new StreamingEngine(options, db, null);
             var a = Start(first);
-            while (first.Read < 5_000)
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (first.Read < 5_000 && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20);
             }
 
             var second = new StreamingEngine(options, db, null);
             var b = Start(second); // joins: partitions are revoked from the first (flushed) and assigned to it
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (second.Read < 2_000 && DateTime.UtcNow < deadline)
+            while (second.AssignedPartitions == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            await ProduceAsync(options.Topic, workload[middle..]);
+            while (second.Read == 0 && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20);
             }
 
             await StopAsync(b); // leaves cleanly: its partitions go back to the first
-            await producing;
             await WaitForCommittedAsync(db, options, truth.Read);
             await StopAsync(a);
 
