@@ -41,11 +41,16 @@ public static class LedgerArguments
         return NpgsqlDataSource.Create(connectionString);
     }
 
+    /// <summary>examples/pricebooks/list.json in the working directory, else the copy next to the program; null if neither.</summary>
+    private static string? DefaultPriceBook() =>
+        new[] { Path.Combine("examples", "pricebooks", "list.json"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks", "list.json") }
+            .FirstOrDefault(File.Exists);
+
     /// <summary>Loads --pricebook (default examples/pricebooks/list.json when present) and --contracts.</summary>
     public static PriceCatalog? Prices(CliArguments args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var list = args.String("pricebook") ?? (File.Exists(Path.Combine("examples", "pricebooks", "list.json")) ? Path.Combine("examples", "pricebooks", "list.json") : null);
+        var list = args.String("pricebook") ?? DefaultPriceBook();
         var contracts = (args.String("contracts") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (list is null)
         {

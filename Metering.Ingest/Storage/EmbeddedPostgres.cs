@@ -71,7 +71,7 @@ public sealed class EmbeddedPostgres
             RemoveStaleLockFile();
         }
 
-        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={_root} -c fsync=on -c max_connections=200";
+        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={_root} -c fsync=on -c max_connections=200 -c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_buffers=16MB";
         var code = await RunAsync("pg_ctl", ["start", "-D", _data, "-w", "-t", "60", "-l", Path.Combine(_root, "postgres.log"), "-o", options], cancellationToken, allowFailure: true).ConfigureAwait(false);
         if (code != 0)
         {

@@ -29,14 +29,21 @@ public sealed class PartitionProgress
     /// <summary>Accepted quantity, nano-units.</summary>
     public Int128 AcceptedNanos { get; set; }
 
+    /// <summary>Offset ranges the broker deleted before they were read (data loss, recorded in offset_gaps).</summary>
+    public List<OffsetGap> Gaps { get; init; } = [];
+
     /// <summary>Starts the next batch at <see cref="NextOffset"/> with zero counters.</summary>
     public void Reset()
     {
+        Gaps.Clear();
         StartOffset = NextOffset;
         Read = Accepted = Duplicates = Rejected = 0;
         AcceptedNanos = 0;
     }
 }
+
+/// <summary>Offsets [<paramref name="From"/>, <paramref name="To"/>) of a partition that the broker no longer had.</summary>
+public sealed record OffsetGap(int Partition, long From, long To);
 
 /// <summary>A dead letter from Kafka, written in the flush transaction.</summary>
 public sealed record KafkaDeadLetter(int Partition, long Offset, string Reason, string Detail, byte[] Raw);

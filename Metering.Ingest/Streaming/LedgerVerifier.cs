@@ -39,6 +39,17 @@ public static class LedgerVerifier
             }
         }
 
+        await using (var cmd = db.CreateCommand("SELECT partition, from_offset, to_offset FROM offset_gaps WHERE consumer_group = $1 AND topic = $2 ORDER BY partition, from_offset"))
+        {
+            cmd.Parameters.Add(new() { Value = group });
+            cmd.Parameters.Add(new() { Value = topic });
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                problems.Add($"partition {r.GetInt32(0)}: offsets {r.GetInt64(1)}..{r.GetInt64(2) - 1} ({r.GetInt64(2) - r.GetInt64(1)} records) were deleted by the broker before they were consumed (data loss)");
+            }
+        }
+
         var totals = new Dictionary<(string, string), (long Count, decimal Quantity)>();
         await using (var cmd = db.CreateCommand("SELECT account, sku, sum(record_count)::bigint, sum(quantity) FROM billing_period_totals GROUP BY account, sku"))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))

@@ -37,6 +37,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
+        if (batch.Partitions.Any(p => p.Gaps.Count > 0))
+        {
+            await StoreGapsAsync(connection, tx, batch.Partitions.SelectMany(p => p.Gaps).ToList(), cancellationToken).ConfigureAwait(false);
+        }
         if (batch.DeadLetters.Count > 0)
         {
             await StoreDeadLettersAsync(connection, tx, batch.DeadLetters, cancellationToken).ConfigureAwait(false);
@@ -68,23 +72,32 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
 
     private async Task AdvanceOffsetsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<PartitionProgress> partitions, CancellationToken cancellationToken)
     {
-        foreach (var p in partitions)
+        // One statement for all partitions. The fence: an existing row moves only if it still holds the offset this
+        // batch started from; a partition never seen before may be inserted. Any partition not returned was fenced.
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO consumed_offsets AS c (consumer_group, topic, partition, next_offset)
+            SELECT $1, $2, p, n FROM unnest($3::int[], $4::bigint[]) AS t(p, n)
+            ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
+            WHERE c.next_offset = (SELECT s FROM unnest($3::int[], $5::bigint[]) AS f(p, s) WHERE f.p = c.partition)
+            RETURNING partition
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Partition)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.NextOffset)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.StartOffset)));
+        var moved = new HashSet<int>();
+        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            await using var cmd = new NpgsqlCommand("""
-                INSERT INTO consumed_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-                ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()
-                WHERE consumed_offsets.next_offset = $5
-                RETURNING 1
-                """, connection, tx);
-            cmd.Parameters.Add(new() { Value = consumerGroup });
-            cmd.Parameters.Add(new() { Value = topic });
-            cmd.Parameters.Add(new() { Value = p.Partition });
-            cmd.Parameters.Add(new() { Value = p.NextOffset });
-            cmd.Parameters.Add(new() { Value = p.StartOffset });
-            if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                throw new FencedException($"partition {topic}[{p.Partition}] is no longer at offset {p.StartOffset} in PostgreSQL: another consumer committed it");
+                moved.Add(reader.GetInt32(0));
             }
+        }
+
+        if (partitions.FirstOrDefault(p => !moved.Contains(p.Partition)) is { } fenced)
+        {
+            throw new FencedException($"partition {topic}[{fenced.Partition}] is no longer at offset {fenced.StartOffset} in PostgreSQL: another consumer committed it");
         }
     }
 
@@ -247,31 +260,46 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
 
     private async Task AddConservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<PartitionProgress> partitions, CancellationToken cancellationToken)
     {
-        foreach (var p in partitions)
+        var quantities = new decimal[partitions.Count];
+        for (var i = 0; i < partitions.Count; i++)
         {
-            if (!FixedPoint.TryToDecimal(p.AcceptedNanos, out var quantity))
+            if (!FixedPoint.TryToDecimal(partitions[i].AcceptedNanos, out quantities[i]))
             {
-                throw new OverflowException($"partition {p.Partition}: accepted quantity exceeds numeric(38,9)");
+                throw new OverflowException($"partition {partitions[i].Partition}: accepted quantity exceeds numeric(38,9)");
             }
-
-            await using var cmd = new NpgsqlCommand("""
-                INSERT INTO conservation (consumer_group, topic, partition, read, accepted, duplicates, rejected, accepted_quantity)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
-                  read = conservation.read + EXCLUDED.read, accepted = conservation.accepted + EXCLUDED.accepted,
-                  duplicates = conservation.duplicates + EXCLUDED.duplicates, rejected = conservation.rejected + EXCLUDED.rejected,
-                  accepted_quantity = conservation.accepted_quantity + EXCLUDED.accepted_quantity
-                """, connection, tx);
-            cmd.Parameters.Add(new() { Value = consumerGroup });
-            cmd.Parameters.Add(new() { Value = topic });
-            cmd.Parameters.Add(new() { Value = p.Partition });
-            cmd.Parameters.Add(new() { Value = p.Read });
-            cmd.Parameters.Add(new() { Value = p.Accepted });
-            cmd.Parameters.Add(new() { Value = p.Duplicates });
-            cmd.Parameters.Add(new() { Value = p.Rejected });
-            cmd.Parameters.Add(new() { Value = quantity });
-            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO conservation AS c (consumer_group, topic, partition, read, accepted, duplicates, rejected, accepted_quantity)
+            SELECT $1, $2, p, r, a, d, j, q FROM unnest($3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::numeric[]) AS t(p, r, a, d, j, q)
+            ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+              read = c.read + EXCLUDED.read, accepted = c.accepted + EXCLUDED.accepted,
+              duplicates = c.duplicates + EXCLUDED.duplicates, rejected = c.rejected + EXCLUDED.rejected,
+              accepted_quantity = c.accepted_quantity + EXCLUDED.accepted_quantity
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Partition)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Read)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Accepted)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Duplicates)));
+        cmd.Parameters.Add(Array(partitions.Select(p => p.Rejected)));
+        cmd.Parameters.Add(new NpgsqlParameter { Value = quantities });
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StoreGapsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<OffsetGap> gaps, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO offset_gaps (consumer_group, topic, partition, from_offset, to_offset)
+            SELECT $1, $2, p, f, t FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS g(p, f, t)
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        cmd.Parameters.Add(Array(gaps.Select(g => g.Partition)));
+        cmd.Parameters.Add(Array(gaps.Select(g => g.From)));
+        cmd.Parameters.Add(Array(gaps.Select(g => g.To)));
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task StoreDeadLettersAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<KafkaDeadLetter> letters, CancellationToken cancellationToken)

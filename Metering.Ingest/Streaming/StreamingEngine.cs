@@ -31,8 +31,10 @@ public sealed class StreamingEngine
     private readonly List<KafkaDeadLetter> _deadLetters = [];
     private readonly List<(UInt128, long)> _seenIds = [];
     private DedupHorizon _dedup;
+    private Task<double>? _inFlight;
+    private FlushBatch? _inFlightBatch;
     private long _pending;
-    private IConsumer<string?, byte[]>? _consumer;
+    private IConsumer<Ignore, byte[]>? _consumer;
 
     /// <summary>Creates an engine over <paramref name="db"/> (migrated) with optional <paramref name="prices"/>.</summary>
     public StreamingEngine(StreamingOptions options, NpgsqlDataSource db, PriceCatalog? prices)
@@ -59,6 +61,12 @@ public sealed class StreamingEngine
 
     private int _assignedCount;
 
+    /// <summary>Records the broker deleted before they were consumed (offset gaps; data loss, reported).</summary>
+    public long LostRecords { get; private set; }
+
+    /// <summary>Flush attempts retried after a database error.</summary>
+    public long FlushRetries { get; private set; }
+
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
 
@@ -72,19 +80,8 @@ public sealed class StreamingEngine
     public async Task RunAsync(CancellationToken cancellationToken, bool abandonOnCancel = false)
     {
         await ReloadDedupAsync(CancellationToken.None).ConfigureAwait(false);
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = _options.BootstrapServers,
-            GroupId = _options.ConsumerGroup,
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-            SessionTimeoutMs = 6_000,
-            HeartbeatIntervalMs = 500,
-            FetchWaitMaxMs = 50,
-        };
-        using var consumer = new ConsumerBuilder<string?, byte[]>(config)
+        var config = ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup);
+        using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, assigned) => OnAssigned(assigned))
             .SetPartitionsRevokedHandler((c, revoked) => OnRevoked(revoked))
             .SetPartitionsLostHandler((c, lost) => OnLost(lost))
@@ -97,7 +94,17 @@ public sealed class StreamingEngine
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                ConsumeResult<Ignore, byte[]>? result;
+                try
+                {
+                    result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                }
+                catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_AutoOffsetReset or ErrorCode.OffsetOutOfRange)
+                {
+                    SkipLostOffsets(e.Error);
+                    continue;
+                }
+
                 if (result is { Message: not null })
                 {
                     Process(result);
@@ -107,10 +114,18 @@ public sealed class StreamingEngine
                     }
                 }
 
-                if (_pending >= _options.MaxRecordsPerFlush || (lastFlush.Elapsed >= _options.FlushInterval && _pending > 0))
+                // Adaptive batching: a due flush waits while the previous one is still committing (consumption goes
+                // on into the aggregator), so under load batches grow and the per-key cost of a flush is paid for
+                // more records; only the hard cap makes the consumer wait for the database.
+                var idle = _inFlight is null || _inFlight.IsCompleted;
+                if (_pending >= _options.MaxRecordsPerFlush || (idle && _pending > 0 && lastFlush.Elapsed >= _options.FlushInterval))
                 {
-                    Flush();
+                    StartFlush();
                     lastFlush.Restart();
+                }
+                else if (_inFlight is { IsCompleted: true })
+                {
+                    WaitForInFlight(); // harvest a finished flush promptly (metrics, Kafka commit, fence)
                 }
             }
 
@@ -129,7 +144,28 @@ public sealed class StreamingEngine
         }
     }
 
-    private void Process(ConsumeResult<string?, byte[]> result)
+    /// <summary>
+    /// The consumer settings of the engine (and of the benchmark's consume-only baseline): manual offsets (PostgreSQL
+    /// holds the truth), cooperative-sticky assignment, large fetches so a 2-core machine is not busy with requests.
+    /// </summary>
+    internal static ConsumerConfig ConsumerConfig(string bootstrapServers, string groupId) => new()
+    {
+        BootstrapServers = bootstrapServers,
+        GroupId = groupId,
+        EnableAutoCommit = false,
+        EnableAutoOffsetStore = false,
+        // Never reset silently: the engine seeks to PostgreSQL's offsets itself, so a reset only happens when the
+        // broker no longer has them (retention overtook us). That is data loss; it is reported, not papered over.
+        AutoOffsetReset = AutoOffsetReset.Error,
+        ConsumeResultFields = "none", // no topic/timestamp/headers marshalling per message: the hot path needs offset and value
+        QueuedMinMessages = 200_000,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+        SessionTimeoutMs = 6_000,
+        HeartbeatIntervalMs = 500,
+        FetchWaitMaxMs = 50,
+    };
+
+    private void Process(ConsumeResult<Ignore, byte[]> result)
     {
         var partition = Progress(result.Partition.Value);
         var offset = result.Offset.Value;
@@ -186,58 +222,163 @@ public sealed class StreamingEngine
         _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, reason.Code(), detail, value));
     }
 
+    /// <summary>
+    /// The broker no longer holds the offset a partition must resume from (retention deleted records we never
+    /// read). The records are gone; pretending otherwise would stall the partition forever. Each affected partition
+    /// resumes at the broker's earliest offset and the missing range is reported on stderr, counted, and recorded in
+    /// PostgreSQL (offset_gaps, in the same transaction that advances the offset), so `metering verify` fails loudly.
+    /// An offset beyond the log's end means the topic was truncated or recreated: that stops the engine.
+    /// </summary>
+    private void SkipLostOffsets(Error error)
+    {
+        foreach (var p in _partitions.Values)
+        {
+            if (p.NextOffset < 0)
+            {
+                continue; // nothing consumed yet: it starts at the beginning, whatever that is
+            }
+
+            var marks = _consumer!.QueryWatermarkOffsets(new TopicPartition(_options.Topic, p.Partition), TimeSpan.FromSeconds(10));
+            if (p.NextOffset > marks.High.Value)
+            {
+                throw new InvalidOperationException($"partition {_options.Topic}[{p.Partition}]: PostgreSQL says resume at offset {p.NextOffset} but the log ends at {marks.High.Value}; the topic was truncated or recreated ({error.Reason}). Refusing to guess.");
+            }
+
+            if (p.NextOffset >= marks.Low.Value)
+            {
+                continue;
+            }
+
+            var gap = new OffsetGap(p.Partition, p.NextOffset, marks.Low.Value);
+            Console.Error.WriteLine($"DATA LOSS: {_options.Topic}[{p.Partition}] offsets {gap.From}..{gap.To - 1} ({gap.To - gap.From:N0} records) were deleted by the broker before they were consumed ({error.Reason}); resuming at {gap.To}");
+            p.Gaps.Add(gap);
+            p.NextOffset = gap.To;
+            LostRecords += gap.To - gap.From;
+            _pending++; // the gap is made durable with the next flush
+            _consumer.Seek(new TopicPartitionOffset(_options.Topic, p.Partition, gap.To));
+        }
+    }
+
     private PartitionProgress Progress(int partition) =>
         _partitions.TryGetValue(partition, out var p) ? p : throw new InvalidOperationException($"record from unassigned partition {partition}");
 
+    /// <summary>Makes everything consumed so far durable and waits for it (revocation, assignment, shutdown, key limit).</summary>
     private void Flush()
     {
+        StartFlush();
+        WaitForInFlight();
+    }
+
+    /// <summary>
+    /// Drains the aggregator into a batch and commits it on a background task while consumption goes on into the
+    /// other generation. At most one flush is in flight: a new one first waits for the previous, so batches commit
+    /// in order and each starts at the offsets the previous one ended at (the fence).
+    /// </summary>
+    private void StartFlush()
+    {
+        WaitForInFlight();
         _writer.EndBatch();
+        List<Aggregates.Aggregation.AggregateRow> rows;
         try
         {
-            var rows = _aggregator.Flush();
-            var active = _partitions.Values.Where(p => p.Read > 0).ToList();
-            if (active.Count == 0)
-            {
-                return;
-            }
-
-            var batch = new FlushBatch { Rows = rows, Partitions = active, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
-            var clock = Stopwatch.StartNew();
-            try
-            {
-                _ledger.WriteAsync(batch, CancellationToken.None).GetAwaiter().GetResult();
-            }
-            catch (FencedException)
-            {
-                // Another member committed these partitions: our batch is void. Rebuild from PostgreSQL.
-                DiscardAndRewind();
-                return;
-            }
-
-            FlushMilliseconds.Add(clock.Elapsed.TotalMilliseconds);
-            Flushes++;
-            foreach (var p in active)
-            {
-                p.Reset();
-            }
-
-            _deadLetters.Clear();
-            _seenIds.Clear();
-            _pending = 0;
-            // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
-            // refused mid-rebalance is harmless and only counted.
-            try
-            {
-                _consumer?.Commit(active.Select(p => new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset)));
-            }
-            catch (KafkaException)
-            {
-                KafkaCommitFailures++;
-            }
+            rows = _aggregator.Flush();
         }
         finally
         {
             _writer.BeginBatch();
+        }
+
+        var active = _partitions.Values.Where(p => p.Read > 0 || p.Gaps.Count > 0).ToList();
+        if (active.Count == 0)
+        {
+            return;
+        }
+
+        // Snapshots go to the batch; the live progress objects start the next batch where this one ends.
+        var snapshots = active.Select(p => new PartitionProgress
+        {
+            Partition = p.Partition, StartOffset = p.StartOffset, NextOffset = p.NextOffset, Read = p.Read,
+            Accepted = p.Accepted, Duplicates = p.Duplicates, Rejected = p.Rejected, AcceptedNanos = p.AcceptedNanos, Gaps = [.. p.Gaps],
+        }).ToList();
+        foreach (var p in active)
+        {
+            p.Reset();
+        }
+
+        var batch = new FlushBatch { Rows = rows, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
+        _deadLetters.Clear();
+        _seenIds.Clear();
+        _pending = 0;
+        _inFlight = Task.Run(() => CommitWithRetryAsync(batch));
+        _inFlightBatch = batch;
+    }
+
+    /// <summary>
+    /// Commits a batch, retrying on database errors (a PostgreSQL restart mid-flush). Retrying is safe: the
+    /// transaction is atomic, and if a "failed" attempt did commit, the retry is fenced and the batch replayed.
+    /// </summary>
+    private async Task<double> CommitWithRetryAsync(FlushBatch batch)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _ledger.WriteAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                return clock.Elapsed.TotalMilliseconds;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < 60)
+            {
+                FlushRetries++;
+                NpgsqlConnection.ClearAllPools(); // connections died with the server
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2_000, 100 * attempt))).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Waits for the flush in flight; on a fence discards everything unflushed and rewinds to PostgreSQL.</summary>
+    private void WaitForInFlight()
+    {
+        if (_inFlight is not { } flight)
+        {
+            return;
+        }
+
+        var batch = _inFlightBatch!;
+        _inFlight = null;
+        _inFlightBatch = null;
+        double milliseconds;
+        try
+        {
+            milliseconds = flight.GetAwaiter().GetResult();
+        }
+        catch (FencedException)
+        {
+            // Another member committed these partitions: this batch and everything after it is void.
+            _writer.EndBatch();
+            try
+            {
+                DiscardAndRewind();
+            }
+            finally
+            {
+                _writer.BeginBatch();
+            }
+
+            return;
+        }
+
+        FlushMilliseconds.Add(milliseconds);
+        Flushes++;
+        // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
+        // refused mid-rebalance is harmless and only counted.
+        try
+        {
+            _consumer?.Commit(batch.Partitions.Select(p => new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset)));
+        }
+        catch (KafkaException)
+        {
+            KafkaCommitFailures++;
         }
     }
 
@@ -295,6 +436,8 @@ public sealed class StreamingEngine
 
     private void OnLost(List<TopicPartitionOffset> lost)
     {
+        WaitForInFlight(); // its outcome (commit or fence) is settled before we rewind
+
         foreach (var tp in lost)
         {
             _partitions.Remove(tp.Partition.Value);

@@ -17,8 +17,11 @@ public sealed record StreamingOptions
     /// <summary>How often aggregates are flushed to PostgreSQL (default 1 s).</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Records after which a flush happens regardless of the interval (default 200,000).</summary>
-    public int MaxRecordsPerFlush { get; init; } = 200_000;
+    /// <summary>
+    /// Most records in one flush (default 1,000,000): reaching it starts a flush even before the interval and makes
+    /// the consumer wait for the flush in flight. Below it, a due flush waits while the previous one commits.
+    /// </summary>
+    public int MaxRecordsPerFlush { get; init; } = 1_000_000;
 
     /// <summary>
     /// Fault injection: stop abruptly (no flush, no clean leave, as a SIGKILL would) once this many records were

@@ -20,7 +20,10 @@ public sealed class BenchCommand : ICliCommand
     public string Summary => "end-to-end benchmark: file -> aggregates vs decode-only, and memory per key";
 
     /// <inheritdoc />
-    public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n\n" +
+    public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n" +
+        "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
+        "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
+        "                             (default 2,000,000 records, 64 partitions, 1 broker)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
         "                             default .metering/bench/usage-N.ndjson)\n" +
         "  --records N                records in a generated workload (default 10000000)\n" +
@@ -32,6 +35,11 @@ public sealed class BenchCommand : ICliCommand
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
+        if (args.Has("pipeline"))
+        {
+            return await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+
         var records = args.Int64("records", 10_000_000, 1);
         var file = args.String("file") ?? Path.Combine(".metering", "bench", $"usage-{records}.ndjson");
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
@@ -88,6 +96,74 @@ public sealed class BenchCommand : ICliCommand
             MeasureMemoryPerKey(memoryKeys, @out);
         }
 
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>--pipeline</c>: produces one workload into an embedded topic, then alternates consume-only and engine runs
+    /// (fresh group each; the engine with a fresh database) and reports medians and their ratio.
+    /// </summary>
+    private static async Task<int> RunPipelineAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 1) };
+        var records = workload.Records;
+        var rounds = (int)args.Int64("rounds", 3, 1, 50);
+        var partitions = (int)args.Int64("partitions", 64, 1, 1024);
+        var brokers = (int)args.Int64("brokers", 1, 1, 9);
+        var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
+        var (pipeline, _) = PipelineArguments.Pipeline(args);
+        var prices = LedgerArguments.Prices(args);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        var databases = new List<Npgsql.NpgsqlDataSource>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            databases.Add(await LedgerArguments.OpenAsync(args, cancellationToken, $"bench_{stamp}_{round}").ConfigureAwait(false));
+        }
+
+        args.RejectUnknown();
+        var err = Console.Error;
+        var file = Path.Combine(dir, $"pipeline-{records}-{workload.Accounts}-{workload.Rate}-{workload.Seed}.ndjson");
+        Directory.CreateDirectory(dir);
+        if (!File.Exists(file))
+        {
+            err.WriteLine($"bench: generating {records:N0} records -> {file}");
+            using var stream = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            new SyntheticWorkloadGenerator(workload).Generate(stream).Save(file + ".truth.json");
+        }
+
+        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers);
+        kafka.CreateTopic("usage", partitions, brokers);
+        err.WriteLine($"bench: producing {records:N0} records into embedded Kafka ({brokers} broker(s), {partitions} partitions)");
+        await using (var input = File.OpenRead(file))
+        {
+            await Streaming.WorkloadProducer.ProduceAsync(kafka.BootstrapServers, "usage", input, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        var baseline = new List<Streaming.PipelineBenchmark.Run>();
+        var engine = new List<Streaming.PipelineBenchmark.Run>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            CollectGarbage();
+            baseline.Add(Streaming.PipelineBenchmark.ConsumeOnly(kafka.BootstrapServers, "usage", records, cancellationToken));
+            CollectGarbage();
+            var options = new Streaming.StreamingOptions { BootstrapServers = kafka.BootstrapServers, ConsumerGroup = "bench-engine-" + round, Pipeline = pipeline };
+            engine.Add(await Streaming.PipelineBenchmark.EngineAsync(options, databases[round - 1], prices, records, cancellationToken).ConfigureAwait(false));
+            err.WriteLine($"bench round {round}/{rounds}: consume-only {baseline[^1].RecordsPerSecond:N0} records/s, engine {engine[^1].RecordsPerSecond:N0} records/s committed ({engine[^1].Flushes} flushes, flush p99 {engine[^1].FlushP99Milliseconds:F0} ms)");
+        }
+
+        foreach (var db in databases)
+        {
+            await db.DisposeAsync().ConfigureAwait(false);
+        }
+
+        var consumeRate = Median(baseline.Select(r => r.RecordsPerSecond).ToList());
+        var engineRate = Median(engine.Select(r => r.RecordsPerSecond).ToList());
+        var @out = Console.Out;
+        @out.WriteLine($"pipeline: {records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
+        @out.WriteLine($"consume-only:                {consumeRate,12:N0} records/s");
+        @out.WriteLine($"Kafka -> committed totals:   {engineRate,12:N0} records/s");
+        @out.WriteLine($"engine / consume-only:       {engineRate / consumeRate,12:F2}");
+        @out.WriteLine($"flush transaction p99:       {Median(engine.Select(r => r.FlushP99Milliseconds).ToList()),12:F0} ms (median over rounds)");
         return 0;
     }
 
