@@ -51,7 +51,12 @@ public static class LedgerVerifier
         }
 
         var totals = new Dictionary<(string, string), (long Count, decimal Quantity)>();
-        await using (var cmd = db.CreateCommand("SELECT account, sku, sum(record_count)::bigint, sum(quantity) FROM billing_period_totals GROUP BY account, sku"))
+        await using (var cmd = db.CreateCommand("""
+            SELECT account, sku, sum(c)::bigint, sum(q) FROM (
+              SELECT account, sku, record_count AS c, quantity AS q FROM billing_period_totals
+              UNION ALL SELECT account, sku, record_count, quantity FROM adjustments) t
+            GROUP BY account, sku
+            """))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -63,12 +68,29 @@ public static class LedgerVerifier
         var totalQuantity = totals.Values.Sum(t => t.Quantity);
         if (totalQuantity != acceptedQuantity)
         {
-            problems.Add($"accepted quantity {acceptedQuantity} (conservation) != {totalQuantity} in billing_period_totals");
+            problems.Add($"accepted quantity {acceptedQuantity} (conservation) != {totalQuantity} in billing_period_totals + adjustments");
         }
 
         if (totals.Values.Sum(t => t.Count) != accepted)
         {
-            problems.Add($"accepted records {accepted} (conservation) != {totals.Values.Sum(t => t.Count)} in billing_period_totals");
+            problems.Add($"accepted records {accepted} (conservation) != {totals.Values.Sum(t => t.Count)} in billing_period_totals + adjustments");
+        }
+
+        // Money conservation: the rated windows (outbox) carry each window's incremental charge, so per currency they
+        // add up exactly to the charged totals plus the adjustment lines.
+        await using (var cmd = db.CreateCommand("""
+            SELECT currency, sum(w), sum(t) FROM (
+              SELECT currency, amount AS w, 0 AS t FROM rated_windows
+              UNION ALL SELECT currency, 0, amount FROM billing_period_totals
+              UNION ALL SELECT currency, 0, amount FROM adjustments) x
+            GROUP BY currency HAVING sum(w) <> sum(t)
+            """))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                problems.Add($"{r.GetString(0).Trim()}: rated windows add up to {r.GetDecimal(1)} but totals + adjustments charge {r.GetDecimal(2)}");
+            }
         }
 
         if (truth is null)

@@ -1,6 +1,7 @@
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
+using Metering.Ingest.Ledger;
 using Metering.Rating.Incremental;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Periods;
@@ -30,6 +31,13 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         ArgumentNullException.ThrowIfNull(batch);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared($1)", connection, tx))
+        {
+            // Shared with other flushes, exclusive against `period close` (see PeriodCloser).
+            lockCmd.Parameters.Add(new() { Value = PeriodCloser.CloseLockKey });
+            await lockCmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await AdvanceOffsetsAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
         if (batch.Rows.Count > 0)
         {
@@ -106,6 +114,16 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     private sealed class Total
     {
         public required BillingPeriod Period;
+
+        /// <summary>For late usage of a closed period: the open period the adjustment is booked in; else null.</summary>
+        public DateTimeOffset? BookedIn;
+
+        /// <summary>Late usage only: this flush's quantity, count and charge for the adjustment line.</summary>
+        public decimal LateQuantity;
+        public long LateCount;
+        public decimal LateAmount;
+        public DateTimeOffset FirstWindow = DateTimeOffset.MaxValue;
+        public DateTimeOffset LastWindowEnd = DateTimeOffset.MinValue;
         public PeriodRatingState State;
         public long Count;
         public string Currency = "XXX";
@@ -126,7 +144,28 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             totals.TryAdd(new TotalKey(catalog.Accounts.GetString(r.AccountId), catalog.Skus.GetString(r.SkuId), period.Start), new Total { Period = period });
         }
 
+        // Late usage: a window whose period is closed is rated on top of that period's frozen total plus the adjustments
+        // already booked for it, and booked as an adjustment line in the next open period (the policy in docs/ledger.md).
+        var closed = await PeriodCloser.ClosedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        foreach (var (key, total) in totals)
+        {
+            if (closed.Contains(key.PeriodStart))
+            {
+                var open = _periods.PeriodOf(total.Period.End);
+                while (closed.Contains(open.Start))
+                {
+                    open = _periods.PeriodOf(open.End);
+                }
+
+                total.BookedIn = open.Start;
+            }
+        }
+
         await LoadTotalsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
+        if (totals.Values.Any(t => t.BookedIn is not null))
+        {
+            await LoadAdjustmentsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
+        }
 
         var windowAccount = new string[ordered.Count];
         var windowSku = new string[ordered.Count];
@@ -169,6 +208,15 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             }
 
             total.Count += r.Count;
+            if (total.BookedIn is not null)
+            {
+                total.LateQuantity += quantity;
+                total.LateCount += r.Count;
+                total.LateAmount += charge;
+                total.FirstWindow = start < total.FirstWindow ? start : total.FirstWindow;
+                total.LastWindowEnd = start + windows.Length > total.LastWindowEnd ? start + windows.Length : total.LastWindowEnd;
+            }
+
             windowAccount[i] = key.Account;
             windowSku[i] = key.Sku;
             windowStart[i] = start.UtcDateTime;
@@ -190,7 +238,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
               price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash, updated_at = now()
             """, connection, tx))
         {
-            var list = totals.ToList();
+            var list = totals.Where(t => t.Value.BookedIn is null).ToList();
             upsert.Parameters.Add(Array(list.Select(t => t.Key.Account)));
             upsert.Parameters.Add(Array(list.Select(t => t.Key.Sku)));
             upsert.Parameters.Add(Array(list.Select(t => t.Key.PeriodStart.UtcDateTime)));
@@ -203,6 +251,11 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             upsert.Parameters.Add(Array(list.Select(t => t.Value.Version)));
             upsert.Parameters.Add(Array(list.Select(t => t.Value.Hash)));
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (totals.Values.Any(t => t.BookedIn is not null))
+        {
+            await StoreAdjustmentsAsync(connection, tx, totals.Where(t => t.Value.BookedIn is not null).ToList(), cancellationToken).ConfigureAwait(false);
         }
 
         // The outbox can be large (one row per window): binary COPY, inside the same transaction.
@@ -256,6 +309,50 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             t.Version = reader.GetString(8);
             t.Hash = reader.GetString(9);
         }
+    }
+
+    /// <summary>Adds the adjustments already booked for closed periods to their totals' state (the rating base).</summary>
+    private static async Task LoadAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Dictionary<TotalKey, Total> totals, CancellationToken cancellationToken)
+    {
+        var keys = totals.Where(t => t.Value.BookedIn is not null).Select(t => t.Key).ToList();
+        await using var cmd = new NpgsqlCommand("""
+            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount)
+            FROM adjustments a
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p
+            GROUP BY a.account, a.sku, a.original_period_start
+            """, connection, tx);
+        cmd.Parameters.Add(Array(keys.Select(k => k.Account)));
+        cmd.Parameters.Add(Array(keys.Select(k => k.Sku)));
+        cmd.Parameters.Add(Array(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var t = totals[new TotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero))];
+            t.State.Quantity += reader.GetDecimal(3);
+            t.Count += reader.GetInt64(4);
+            t.State.Transactions = t.Count;
+            t.State.Charged += reader.GetDecimal(5);
+        }
+    }
+
+    private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<KeyValuePair<TotalKey, Total>> late, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[])
+            """, connection, tx);
+        cmd.Parameters.Add(Array(late.Select(t => t.Key.Account)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Key.Sku)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.BookedIn!.Value.UtcDateTime)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Key.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.LateQuantity)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.LateCount)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.LateAmount)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.Currency)));
+        cmd.Parameters.Add(Array(late.Select(t => t.Value.Hash)));
+        cmd.Parameters.Add(Array(late.Select(t => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"late usage for closed period {t.Value.Period}, windows {t.Value.FirstWindow:O}..{t.Value.LastWindowEnd:O}"))));
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task AddConservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<PartitionProgress> partitions, CancellationToken cancellationToken)
