@@ -38,3 +38,9 @@ ensure_postgres() {
   # initdb refuses root: the engine runs the server as the postgres user, which the package creates.
   id postgres >/dev/null 2>&1 || { echo "error: no 'postgres' OS user after installing PostgreSQL" >&2; exit 2; }
 }
+
+# Redis server for the shared dedup horizon and live counters (the tests and .ci/run start their own instance).
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 || ensure_apt redis-server
+  command -v redis-server >/dev/null 2>&1 || { echo "error: redis-server missing after installing it" >&2; exit 2; }
+}
