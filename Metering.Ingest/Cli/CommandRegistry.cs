@@ -18,5 +18,6 @@ public static class CommandRegistry
         new VerifyCommand(),
         new StreamCommand(),
         new PostgresCommand(),
+        new MigrateCommand(),
     ];
 }
