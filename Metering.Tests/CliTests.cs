@@ -100,6 +100,15 @@ public class CliTests
     }
 
     [Fact]
+    public async Task Stream_rejects_a_max_records_per_flush_below_1_before_connecting_anywhere()
+    {
+        using var stderr = new StringWriter();
+        var code = await Program.RunAsync(["stream", "--bootstrap-servers", "127.0.0.1:1", "--max-records-per-flush", "0"], TextWriter.Null, stderr, CancellationToken.None);
+        Assert.Equal(2, code);
+        Assert.Contains("--max-records-per-flush must be between 1 and", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Default_environment_is_the_process_environment()
     {
         // A name no other test or command reads, so setting it cannot disturb tests running in parallel.
