@@ -19,5 +19,6 @@ public static class CommandRegistry
         new StreamCommand(),
         new PostgresCommand(),
         new PeriodCloseCommand(),
+        new MigrateCommand(),
     ];
 }
