@@ -39,9 +39,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await AdvanceOffsetsAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
+        batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            await RateAndStoreAsync(connection, tx, batch.Rows, cancellationToken).ConfigureAwait(false);
+            await RateAndStoreAsync(connection, tx, batch.Rows, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         }
 
         await AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -132,7 +133,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         public string Hash = "";
     }
 
-    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, CancellationToken cancellationToken)
+    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, List<TotalChange> changes, CancellationToken cancellationToken)
     {
         // Windows in time order so each (account, sku, period) is rated window after window.
         var ordered = rows.OrderBy(r => r.WindowIndex).ToList();
@@ -162,6 +163,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await LoadTotalsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
+        var before = totals.Where(t => t.Value.BookedIn is null).ToDictionary(t => t.Key, t => (t.Value.State.Quantity, t.Value.Count, t.Value.State.Charged));
         if (totals.Values.Any(t => t.BookedIn is not null))
         {
             await LoadAdjustmentsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
@@ -251,6 +253,16 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             upsert.Parameters.Add(Array(list.Select(t => t.Value.Version)));
             upsert.Parameters.Add(Array(list.Select(t => t.Value.Hash)));
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var (key, total) in totals)
+        {
+            if (total.BookedIn is null)
+            {
+                var (quantity, count, amount) = before[key];
+                changes.Add(new TotalChange(key.Account, key.Sku, key.PeriodStart, total.Period.End, total.Currency,
+                    quantity, total.State.Quantity, count, total.Count, amount, total.State.Charged));
+            }
         }
 
         if (totals.Values.Any(t => t.BookedIn is not null))
