@@ -80,7 +80,7 @@ public sealed class StreamingEngine
     public async Task RunAsync(CancellationToken cancellationToken, bool abandonOnCancel = false)
     {
         await ReloadDedupAsync(CancellationToken.None).ConfigureAwait(false);
-        var config = ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup);
+        var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, assigned) => OnAssigned(assigned))
             .SetPartitionsRevokedHandler((c, revoked) => OnRevoked(revoked))
@@ -482,6 +482,7 @@ public sealed class StreamingEngine
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
+        _options.LiveCounters?.Publish(batch.TotalChanges);
         // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
         // refused mid-rebalance is harmless and only counted.
         try

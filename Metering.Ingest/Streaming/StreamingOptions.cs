@@ -32,6 +32,12 @@ public sealed record StreamingOptions
     /// <summary>The dedup horizon shared by all instances (Redis), consulted after the engine's own; null = none.</summary>
     public ISharedDedup? SharedDedup { get; init; }
 
+    /// <summary>Live counters (Redis) the committed totals are published to after each flush; null = none.</summary>
+    public ILiveCounters? LiveCounters { get; init; }
+
+    /// <summary>Kafka authentication (default plaintext).</summary>
+    public Kafka.KafkaSecurity KafkaSecurity { get; init; } = Kafka.KafkaSecurity.Plaintext;
+
     /// <summary>Decoder, aggregator and dedup settings.</summary>
     public AggregationPipelineOptions Pipeline { get; init; } = new();
 }

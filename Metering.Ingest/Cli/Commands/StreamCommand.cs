@@ -18,7 +18,7 @@ public sealed class StreamCommand : ICliCommand
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
         "  --pricebook FILE, --contracts FILES   price books (default examples/pricebooks/list.json when present)\n" +
-        LedgerArguments.Usage + PipelineArguments.PipelineUsage +
+        LedgerArguments.Usage + RedisArguments.Usage + Kafka.KafkaSecurity.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
 
     /// <inheritdoc />
@@ -32,6 +32,8 @@ public sealed class StreamCommand : ICliCommand
         var topic = args.String("topic", "usage")!;
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
+        var security = Kafka.KafkaSecurity.FromArguments(args);
+        using var redis = RedisArguments.Connect(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -40,9 +42,13 @@ public sealed class StreamCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        var options = new StreamingOptions { BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline };
+        var options = RedisArguments.WithRedis(new StreamingOptions
+        {
+            BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
+            MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
+        }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
-        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s");
+        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
         using (new ProgressReporter("stream", () => engine.Read))
         {
             await Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap().ConfigureAwait(false);
