@@ -144,6 +144,7 @@ public sealed class BenchCommand : ICliCommand
 
         using var kafka = new Kafka.EmbeddedKafkaCluster(brokers);
         kafka.CreateTopic("usage", partitions, brokers);
+        kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), brokers);
         err.WriteLine($"bench: producing {records:N0} records into embedded Kafka ({brokers} broker(s), {partitions} partitions)");
         await using (var input = File.OpenRead(file))
         {

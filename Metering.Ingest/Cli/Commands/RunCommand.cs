@@ -63,6 +63,7 @@ public sealed class RunCommand : ICliCommand
         truth.Save(input + ".truth.json");
         using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
+        kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
         err.WriteLine($"[2/4] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
         err.WriteLine("[3/4] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
         var options = new Streaming.StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
