@@ -1,0 +1,17 @@
+using Metering.Ingest.Analytics.ChDb;
+
+namespace Metering.Tests.Analytics;
+
+/// <summary>
+/// The test process's one chDB session (the engine is one per process): opened on first use in a temp directory,
+/// closed by the session's ProcessExit hook. Each test works in a ClickHouse database of its own.
+/// </summary>
+internal static class ChDbShared
+{
+    private static readonly Lazy<ChDbSession> Lazy = new(() =>
+        ChDbSession.Open(Path.Combine(Path.GetTempPath(), "metering-test-chdb-" + Environment.ProcessId)));
+
+    public static ChDbSession Session => Lazy.Value;
+
+    public static string NewDatabaseName() => "t_" + Guid.NewGuid().ToString("N")[..16];
+}
