@@ -18,7 +18,7 @@ public sealed class ChDbSessionTests
     {
         var s = ChDbShared.Session;
         var evil = "x' OR 1=1 -- \\ \\t";
-        var output = Encoding.UTF8.GetString(s.Query("SELECT {v:String}", "TSVRaw", [new("v", evil)]));
+        var output = Encoding.UTF8.GetString(s.Query("SELECT {v:String}", "TSVRaw", [new("v", Metering.Ingest.Analytics.ClickHouseWire.EscapeParameter(evil))]));
         Assert.Equal(evil + "\n", output);
     }
 
