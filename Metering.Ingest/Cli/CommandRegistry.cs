@@ -18,5 +18,7 @@ public static class CommandRegistry
         new VerifyCommand(),
         new StreamCommand(),
         new PostgresCommand(),
+        new ExportCommand(),
+        new ReconcileCommand(),
     ];
 }
