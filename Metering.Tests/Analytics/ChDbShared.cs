@@ -8,8 +8,9 @@ namespace Metering.Tests.Analytics;
 /// </summary>
 internal static class ChDbShared
 {
-    private static readonly Lazy<ChDbSession> Lazy = new(() =>
-        ChDbSession.Open(Path.Combine(Path.GetTempPath(), "metering-test-chdb-" + Environment.ProcessId)));
+    public static readonly string Directory = Path.Combine(Path.GetTempPath(), "metering-test-chdb-" + Environment.ProcessId);
+
+    private static readonly Lazy<ChDbSession> Lazy = new(() => ChDbSession.Open(Directory));
 
     public static ChDbSession Session => Lazy.Value;
 
