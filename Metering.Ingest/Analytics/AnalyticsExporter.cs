@@ -7,7 +7,10 @@ namespace Metering.Ingest.Analytics;
 /// <param name="Rows">Outbox rows inserted into ClickHouse and marked exported.</param>
 /// <param name="Batches">Arrow batches sent.</param>
 /// <param name="Elapsed">Wall time of the pass.</param>
-public sealed record ExportResult(long Rows, int Batches, TimeSpan Elapsed)
+/// <param name="Read">Part of it reading the outbox from PostgreSQL.</param>
+/// <param name="Insert">Part of it encoding Arrow and inserting into ClickHouse.</param>
+/// <param name="Mark">Part of it marking the rows exported in PostgreSQL.</param>
+public sealed record ExportResult(long Rows, int Batches, TimeSpan Elapsed, TimeSpan Read, TimeSpan Insert, TimeSpan Mark)
 {
     /// <summary>Rows per second of the pass (0 when nothing moved).</summary>
     public double RowsPerSecond => Rows == 0 || Elapsed <= TimeSpan.Zero ? 0 : Rows / Elapsed.TotalSeconds;
@@ -82,22 +85,29 @@ public sealed class AnalyticsExporter
         long rows = 0;
         var batches = 0;
         var after = 0L;
+        TimeSpan read = default, insert = default, mark = default;
         while (true)
         {
+            var phase = clock.Elapsed;
             var batch = await ReadBatchAsync(after, limit, cancellationToken).ConfigureAwait(false);
+            read += clock.Elapsed - phase;
             if (batch.Count == 0)
             {
                 break;
             }
 
+            phase = clock.Elapsed;
             await _transport.InsertArrowAsync(_schema.InsertHead, UsageWindowArrow.Encode(batch), cancellationToken).ConfigureAwait(false);
+            insert += clock.Elapsed - phase;
             var ids = batch.Select(r => r.Id).ToArray();
             if (AfterInsertBeforeMark is { } hook)
             {
                 await hook(ids, cancellationToken).ConfigureAwait(false);
             }
 
+            phase = clock.Elapsed;
             await MarkExportedAsync(ids, cancellationToken).ConfigureAwait(false);
+            mark += clock.Elapsed - phase;
             rows += batch.Count;
             batches++;
             after = ids[^1];
@@ -107,7 +117,7 @@ public sealed class AnalyticsExporter
             }
         }
 
-        return new ExportResult(rows, batches, clock.Elapsed);
+        return new ExportResult(rows, batches, clock.Elapsed, read, insert, mark);
     }
 
     /// <summary>

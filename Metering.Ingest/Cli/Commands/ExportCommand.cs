@@ -39,7 +39,7 @@ public sealed class ExportCommand : ICliCommand
             try
             {
                 var result = await exporter.ExportOnceAsync(cancellationToken).ConfigureAwait(false);
-                Console.Out.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalSeconds:F2}s ({result.RowsPerSecond:N0} rows/s)");
+                Console.Out.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalSeconds:F2}s ({result.RowsPerSecond:N0} rows/s; read {result.Read.TotalSeconds:F2}s, insert {result.Insert.TotalSeconds:F2}s, mark {result.Mark.TotalSeconds:F2}s)");
                 return 0;
             }
             catch (ClickHouseException e)
