@@ -29,4 +29,18 @@ public sealed class ChDbSessionTests
         string? nothing = Environment.GetEnvironmentVariable("METERING_SURELY_UNSET_" + Guid.NewGuid().ToString("N"));
         Assert.Throws<NullReferenceException>(() => nothing!.Length);
     }
+
+    [Fact]
+    public void A_second_data_directory_in_the_same_process_is_refused_and_the_same_one_is_shared()
+    {
+        var s = ChDbShared.Session;
+        var e = Assert.Throws<InvalidOperationException>(() => Metering.Ingest.Analytics.ChDb.ChDbSession.Open(Path.Combine(Path.GetTempPath(), "metering-other-" + Guid.NewGuid().ToString("N"))));
+        Assert.Contains(s.DataDirectory, e.Message, StringComparison.Ordinal);
+        using (var again = Metering.Ingest.Analytics.ChDb.ChDbSession.Open(ChDbShared.Directory))
+        {
+            Assert.Same(s, again);
+        }
+
+        Assert.Equal("1\n", Encoding.UTF8.GetString(s.Query("SELECT 1"))); // still open after the extra reference is released
+    }
 }
