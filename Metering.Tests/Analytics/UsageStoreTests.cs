@@ -78,4 +78,17 @@ public sealed class UsageStoreTests(PostgresFixture postgres)
         await Assert.ThrowsAsync<ArgumentException>(() => store.QueryUsageAsync(new("a", null, t, t.AddDays(1), UsageGranularity.Hour, ["k", "k"]), default));
         Assert.False(await store.PingAsync(default)); // no table yet
     }
+
+    [Fact]
+    public async Task Usage_command_answers_and_refuses_bad_options_with_exit_code_2()
+    {
+        var (db, cs, transport, schema) = await AnalyticsExporterTests.SetUpAsync(postgres);
+        await using var owned = db;
+        await OutboxSeeder.SeedAsync(db, 50, seed: 22);
+        await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(default);
+        string[] common = ["--clickhouse-dir", ChDbShared.Directory, "--clickhouse-database", schema.Database, "--account", "acct-1", "--from", "2026-10-29T00:00:00Z"];
+        Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "day", "--group-by", "region"], TextWriter.Null, TextWriter.Null, default));
+        Assert.Equal(2, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "week"], TextWriter.Null, TextWriter.Null, default));
+        Assert.Equal(2, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-10-01T00:00:00Z"], TextWriter.Null, TextWriter.Null, default));
+    }
 }
