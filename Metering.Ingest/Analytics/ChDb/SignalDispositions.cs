@@ -4,9 +4,10 @@ namespace Metering.Ingest.Analytics.ChDb;
 
 /// <summary>
 /// Saves and restores the process's handlers for the deadly signals around a native call.
-/// <c>chdb_set_signal_handlers_enabled(0)</c> resets SIGSEGV, SIGBUS, SIGFPE, ... to their defaults as a side effect;
-/// the .NET runtime relies on its SIGSEGV handler to turn null dereferences into NullReferenceException, so the
-/// runtime's handlers are put back right after.
+/// Upstream chDB sources after 26.7 make <c>chdb_set_signal_handlers_enabled(0)</c> reset SIGSEGV, SIGBUS, SIGFPE, ...
+/// to their defaults as a side effect; the .NET runtime relies on its SIGSEGV handler to turn null dereferences into
+/// NullReferenceException, so the runtime's handlers are put back right after. With the pinned 26.7.3 the handlers
+/// were checked to be unchanged by the call (the restore is then a no-op); it stays as a guard for library upgrades.
 /// </summary>
 internal static partial class SignalDispositions
 {
