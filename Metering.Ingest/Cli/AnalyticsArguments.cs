@@ -1,4 +1,5 @@
 using Metering.Ingest.Analytics;
+using Npgsql;
 
 namespace Metering.Ingest.Cli;
 
@@ -13,7 +14,7 @@ public static class AnalyticsArguments
           --clickhouse-url URL       ClickHouse server HTTP endpoint, e.g. http://clickhouse:8123/ (default: embedded chDB)
           --clickhouse-user NAME     server user (password from METERING_CLICKHOUSE_PASSWORD)
           --clickhouse-dir DIR       embedded chDB data directory (default .metering/clickhouse)
-          --clickhouse-database NAME ClickHouse database (default metering)
+          --clickhouse-database NAME ClickHouse database (default: the PostgreSQL ledger's database name; one per ledger)
           --clickhouse-ttl-days N    retention of rated windows after window_start, 0 = forever (default 400)
         """;
 
@@ -37,17 +38,35 @@ public static class AnalyticsArguments
         return new ClickHouseHttpTransport(uri, user, Environment.GetEnvironmentVariable(PasswordVariable));
     }
 
-    /// <summary>The schema the options name.</summary>
-    public static AnalyticsSchema Schema(CliArguments args)
+    /// <summary>
+    /// The schema the options name. The ClickHouse database defaults to the ledger's PostgreSQL database name: outbox
+    /// ids are the dedup key and are unique only within one ledger, so two ledgers must never share a ClickHouse table.
+    /// </summary>
+    public static AnalyticsSchema Schema(CliArguments args, NpgsqlDataSource ledger)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        return Schema(args, new NpgsqlConnectionStringBuilder(ledger.ConnectionString).Database ?? "metering");
+    }
+
+    /// <summary>The schema the options name, for a ledger database named <paramref name="ledgerDatabase"/>.</summary>
+    public static AnalyticsSchema Schema(CliArguments args, string ledgerDatabase)
     {
         ArgumentNullException.ThrowIfNull(args);
+        var database = args.String("clickhouse-database") ?? ledgerDatabase;
         try
         {
-            return new AnalyticsSchema(args.String("clickhouse-database", "metering")!, (int)args.Int64("clickhouse-ttl-days", AnalyticsSchema.DefaultTtlDays, 0, 36_500));
+            return new AnalyticsSchema(database, (int)args.Int64("clickhouse-ttl-days", AnalyticsSchema.DefaultTtlDays, 0, 36_500));
         }
         catch (ArgumentException e)
         {
-            throw new CliUsageException(e.Message);
+            throw new CliUsageException(e.Message + "; name one with --clickhouse-database");
         }
+    }
+
+    /// <summary>The ledger's database name from --pg or --database, without connecting (default metering).</summary>
+    public static string LedgerDatabaseName(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        return args.String("pg") is { } cs ? new NpgsqlConnectionStringBuilder(cs).Database ?? "metering" : args.String("database", "metering")!;
     }
 }

@@ -44,8 +44,8 @@ public sealed class ReconcileCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(args);
         var period = ParsePeriod(args.Required("period"));
         var export = !args.Has("no-export");
-        var schema = AnalyticsArguments.Schema(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        var schema = AnalyticsArguments.Schema(args, db);
         using var transport = AnalyticsArguments.Transport(args);
         args.RejectUnknown();
         if (export)
@@ -68,5 +68,45 @@ public sealed class ReconcileCommand : ICliCommand
             ? $"reconcile: clean: period {period:yyyy-MM-dd}, {report.LedgerKeys:N0} (account, sku) totals equal the ClickHouse sums ({report.InFlight:N0} outbox rows in flight)"
             : $"reconcile: {report.Drifts.Count} drift(s) in period {period:yyyy-MM-dd} ({report.LedgerKeys:N0} ledger totals, {report.AnalyticsKeys:N0} ClickHouse groups)");
         return report.Drifts.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The main job's analytics step: one export pass into <paramref name="transport"/>, then a reconcile of every
+    /// period the ledger holds; prints the export rate and each drift. Returns the number of drifts.
+    /// </summary>
+    public static async Task<int> ExportAndReconcileAllAsync(Npgsql.NpgsqlDataSource db, IAnalyticsTransport transport, AnalyticsSchema schema, TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(output);
+        var moved = await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"export: {moved.Rows:N0} rated windows to {transport.Description}, database {schema.Database}, in {moved.Elapsed.TotalSeconds:F2}s ({moved.RowsPerSecond:N0} rows/s)");
+        var periods = new List<DateTimeOffset>();
+        await using (var cmd = db.CreateCommand("SELECT DISTINCT period_start FROM billing_period_totals ORDER BY 1"))
+        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                periods.Add(new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc)));
+            }
+        }
+
+        var reconciler = new AnalyticsReconciler(db, transport, schema);
+        var drifts = 0;
+        var totals = 0;
+        foreach (var period in periods)
+        {
+            var report = await reconciler.ReconcileAsync(period, cancellationToken).ConfigureAwait(false);
+            totals += report.LedgerKeys;
+            drifts += report.Drifts.Count;
+            foreach (var drift in report.Drifts.Take(20))
+            {
+                output.WriteLine($"DRIFT {period:yyyy-MM-dd} {drift}");
+            }
+        }
+
+        output.WriteLine(drifts == 0
+            ? $"reconcile: clean: {totals:N0} billing totals in {periods.Count} period(s) equal the ClickHouse sums exactly"
+            : $"reconcile: FAILED with {drifts} drift(s)");
+        return drifts;
     }
 }

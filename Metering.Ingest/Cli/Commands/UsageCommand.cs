@@ -20,6 +20,7 @@ public sealed class UsageCommand : ICliCommand
         "  --granularity G            minute, hour (default) or day (UTC)\n" +
         "  --group-by KEYS            dimension keys to group by, comma-separated (at most 8)\n" +
         AnalyticsArguments.Usage +
+        "  --pg CONNECTION_STRING, --database NAME   only name the ledger (its ClickHouse database); PostgreSQL is not contacted\n" +
         "\nprints one tab-separated line per bucket: bucket, sku, dimensions, quantity, records, amount, currency\n" +
         "exit codes: 0 ok, 2 usage error";
 
@@ -39,7 +40,7 @@ public sealed class UsageCommand : ICliCommand
             var g => throw new CliUsageException($"--granularity '{g}': expected minute, hour or day"),
         };
         var groupBy = (args.String("group-by") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var schema = AnalyticsArguments.Schema(args);
+        var schema = AnalyticsArguments.Schema(args, AnalyticsArguments.LedgerDatabaseName(args));
         using var transport = AnalyticsArguments.Transport(args);
         args.RejectUnknown();
         var store = new ClickHouseUsageStore(transport, schema);
