@@ -138,8 +138,13 @@ public sealed class AnalyticsExporter
                     log?.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalMilliseconds:N0} ms ({result.RowsPerSecond:N0} rows/s)");
                 }
             }
-            catch (Exception e) when (e is ClickHouseException or NpgsqlException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
+                return;
+            }
+            catch (Exception e) when (e is ClickHouseException or NpgsqlException or TimeoutException or OperationCanceledException)
+            {
+                // OperationCanceledException here is a timeout (HttpClient's), not our cancellation: retry like any failure.
                 log?.WriteLine($"export: pass failed, retrying in {interval}: {e.Message}");
             }
         }

@@ -126,11 +126,15 @@ public sealed class AnalyticsReconciler
         var counted = 0;
         if (inFlight.Count > 0)
         {
+            // Which in-flight ids ClickHouse already has, asked in chunks (over HTTP the ids travel in the URL).
             var present = new HashSet<long>();
-            var ids = "[" + string.Join(",", inFlight.Select(f => f.Id.ToString(CultureInfo.InvariantCulture))) + "]";
-            foreach (var r in await _transport.QueryAsync($"SELECT id FROM {_schema.UsageWindows} WHERE has({{ids:Array(UInt64)}}, id)", [new("ids", ids)], cancellationToken).ConfigureAwait(false))
+            foreach (var chunk in inFlight.Chunk(10_000))
             {
-                present.Add(long.Parse(r[0]!, CultureInfo.InvariantCulture));
+                var ids = "[" + string.Join(",", chunk.Select(f => f.Id.ToString(CultureInfo.InvariantCulture))) + "]";
+                foreach (var r in await _transport.QueryAsync($"SELECT DISTINCT id FROM {_schema.UsageWindows} WHERE has({{ids:Array(UInt64)}}, id)", [new("ids", ids)], cancellationToken).ConfigureAwait(false))
+                {
+                    present.Add(long.Parse(r[0]!, CultureInfo.InvariantCulture));
+                }
             }
 
             foreach (var f in inFlight.Where(f => !present.Contains(f.Id)))

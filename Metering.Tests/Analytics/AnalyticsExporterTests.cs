@@ -106,4 +106,33 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
         Assert.Equal("650", merged[0][0]);
         Assert.Equal((await LedgerSumsAsync(db)).OrderBy(k => k.Key, StringComparer.Ordinal), (await ClickHouseSumsAsync(transport, schema, final: false)).OrderBy(k => k.Key, StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task Background_loop_exports_rows_as_they_arrive_and_stops_on_cancellation()
+    {
+        var (db, _, transport, schema) = await SetUpAsync(postgres);
+        await using var owned = db;
+        var exporter = new AnalyticsExporter(db, transport, schema, batchSize: 100);
+        using var stop = new CancellationTokenSource();
+        using var log = new StringWriter();
+        var loop = exporter.RunAsync(TimeSpan.FromMilliseconds(50), stop.Token, TextWriter.Synchronized(log));
+        await OutboxSeeder.SeedAsync(db, 120, seed: 4);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await CountAsync(db, "exported_at IS NULL") > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await OutboxSeeder.SeedAsync(db, 30, seed: 5);
+        while (await CountAsync(db, "exported_at IS NULL") > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await stop.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, await CountAsync(db, "exported_at IS NULL"));
+        Assert.Equal((await LedgerSumsAsync(db)).OrderBy(k => k.Key, StringComparer.Ordinal), (await ClickHouseSumsAsync(transport, schema)).OrderBy(k => k.Key, StringComparer.Ordinal));
+        Assert.Contains("rows in", log.ToString(), StringComparison.Ordinal);
+    }
 }
