@@ -10,7 +10,23 @@ internal static class ChDbShared
 {
     public static readonly string Directory = Path.Combine(Path.GetTempPath(), "metering-test-chdb-" + Environment.ProcessId);
 
-    private static readonly Lazy<ChDbSession> Lazy = new(() => ChDbSession.Open(Directory));
+    private static readonly Lazy<ChDbSession> Lazy = new(() =>
+    {
+        var session = ChDbSession.Open(Directory);
+        // Runs after the session's own exit hook (registered first, in Open) has closed the engine.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // best effort: the temp directory is the OS's to clean
+            }
+        };
+        return session;
+    });
 
     public static ChDbSession Session => Lazy.Value;
 
