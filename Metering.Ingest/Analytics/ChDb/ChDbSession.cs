@@ -82,7 +82,7 @@ public sealed unsafe class ChDbSession : IDisposable
                 var connection = api.Connect(args.Length, (byte**)argv);
                 if (connection == 0 || *(nint*)connection == 0)
                 {
-                    throw new ClickHouseException($"chdb_connect failed for --path={path}");
+                    throw new ClickHouseException($"chdb_connect failed for --path={path} (chDB printed why above; a common cause: another process has this data directory open, and chDB allows one process per directory; use a ClickHouse server via --clickhouse-url to share)");
                 }
 
                 return connection;

@@ -24,6 +24,19 @@ public sealed class ExportCommand : ICliCommand
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await RunCoreAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClickHouseException e)
+        {
+            Console.Error.WriteLine($"metering export: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(args);
         var follow = args.Has("follow");
         var interval = args.Duration("interval", TimeSpan.FromSeconds(5));
@@ -36,17 +49,9 @@ public sealed class ExportCommand : ICliCommand
         Console.Error.WriteLine($"export: to {transport.Description}, database {schema.Database}");
         if (!follow)
         {
-            try
-            {
-                var result = await exporter.ExportOnceAsync(cancellationToken).ConfigureAwait(false);
-                Console.Out.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalSeconds:F2}s ({result.RowsPerSecond:N0} rows/s; read {result.Read.TotalSeconds:F2}s, insert {result.Insert.TotalSeconds:F2}s, mark {result.Mark.TotalSeconds:F2}s)");
-                return 0;
-            }
-            catch (ClickHouseException e)
-            {
-                Console.Error.WriteLine($"export: failed: {e.Message}");
-                return 1;
-            }
+            var result = await exporter.ExportOnceAsync(cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalSeconds:F2}s ({result.RowsPerSecond:N0} rows/s; read {result.Read.TotalSeconds:F2}s, insert {result.Insert.TotalSeconds:F2}s, mark {result.Mark.TotalSeconds:F2}s)");
+            return 0;
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -41,6 +41,19 @@ public sealed class ReconcileCommand : ICliCommand
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await RunCoreAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClickHouseException e)
+        {
+            Console.Error.WriteLine($"metering reconcile: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(args);
         var period = ParsePeriod(args.Required("period"));
         var export = !args.Has("no-export");

@@ -27,6 +27,19 @@ public sealed class UsageCommand : ICliCommand
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await RunCoreAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClickHouseException e)
+        {
+            Console.Error.WriteLine($"metering usage: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(args);
         var account = args.Required("account");
         var from = Time(args, "from");
