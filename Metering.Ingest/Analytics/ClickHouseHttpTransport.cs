@@ -101,6 +101,10 @@ public sealed class ClickHouseHttpTransport : IAnalyticsTransport
         {
             throw new ClickHouseException($"{Description}: {e.Message} (statement: {Shorten(sql)})", e);
         }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ClickHouseException($"{Description}: timed out after {_http.Timeout.TotalSeconds:F0}s (statement: {Shorten(sql)})", e);
+        }
 
         using (response)
         {
