@@ -71,7 +71,14 @@ public sealed class AnalyticsReconciler
         await using (var connection = await _ledger.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         await using (var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false))
         {
-            await using (var cmd = new NpgsqlCommand("SELECT account, sku, quantity, record_count, amount FROM billing_period_totals WHERE period_start = $1", connection, tx))
+            await using (var cmd = new NpgsqlCommand("""
+                SELECT account, sku, sum(q), sum(c)::bigint, sum(a) FROM (
+                  SELECT account, sku, quantity AS q, record_count AS c, amount AS a FROM billing_period_totals WHERE period_start = $1
+                  -- late usage of a closed period: its rated windows carry the period they belong to, the ledger books
+                  -- them as adjustments referencing it (docs/ledger.md)
+                  UNION ALL SELECT account, sku, quantity, record_count, amount FROM adjustments WHERE original_period_start = $1) t
+                GROUP BY account, sku
+                """, connection, tx))
             {
                 cmd.Parameters.Add(new() { Value = periodStart.UtcDateTime });
                 await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
