@@ -79,11 +79,19 @@ public static class ApiHost
             .AddPolicy(ApiScopes.PriceBooksWrite, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)))
             .AddPolicy(ApiScopes.Admin, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.Admin)))
             .AddPolicy(PriceBookEndpoints.ReadPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.BillingRead) || ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)));
-        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(o =>
         {
-            DescribeSecurity(document);
-            return Task.CompletedTask;
-        }));
+            o.AddOperationTransformer((operation, _, _) =>
+            {
+                ApiDocumentation.Describe(operation);
+                return Task.CompletedTask;
+            });
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                DescribeSecurity(document);
+                return Task.CompletedTask;
+            });
+        });
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("metering")).WithMetrics(m => m
             .AddMeter(MeteringMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
