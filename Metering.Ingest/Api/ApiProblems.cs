@@ -17,6 +17,10 @@ internal static class ApiProblems
     public static ProblemHttpResult ForeignAccount(string account) =>
         TypedResults.Problem($"the token is restricted to another account and may not read '{account}'", statusCode: StatusCodes.Status403Forbidden, title: "forbidden", type: "urn:metering:problem:foreign-account");
 
+    /// <summary>403: an account-bound token tried to change state shared by every account.</summary>
+    public static ProblemHttpResult AccountBound(string what) =>
+        TypedResults.Problem($"the token is restricted to one account and may not {what}", statusCode: StatusCodes.Status403Forbidden, title: "forbidden", type: "urn:metering:problem:account-bound-token");
+
     /// <summary>404 with a reason.</summary>
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "not found", type: "urn:metering:problem:not-found");

@@ -43,6 +43,13 @@ public static class ApiScopes
         return false;
     }
 
+    /// <summary>True when the token carries an <c>account</c> claim: it may act on that account's data only, never on shared state (list price books, closing a period for every account).</summary>
+    public static bool IsAccountBound(ClaimsPrincipal user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return user.HasClaim(c => c.Type == AccountClaim);
+    }
+
     /// <summary>True when <paramref name="user"/> may read <paramref name="account"/>: the token has no <c>account</c> claim, or it names that account.</summary>
     public static bool MayRead(ClaimsPrincipal user, string account)
     {

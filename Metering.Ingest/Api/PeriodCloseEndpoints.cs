@@ -28,8 +28,13 @@ internal static class PeriodCloseEndpoints
     }
 
     private static async Task<Results<Ok<PeriodCloseResponse>, ValidationProblem, ProblemHttpResult>> Close(
-        NpgsqlDataSource db, ApiOptions options, string period, [FromQuery] string? force, CancellationToken cancellationToken)
+        HttpContext http, NpgsqlDataSource db, ApiOptions options, string period, [FromQuery] string? force, CancellationToken cancellationToken)
     {
+        if (ApiScopes.IsAccountBound(http.User))
+        {
+            return ApiProblems.AccountBound("close a period, which closes it for every account");
+        }
+
         var start = BillingPeriodParameter.Parse(period);
         if (start is null)
         {

@@ -160,6 +160,11 @@ internal static class PriceBookEndpoints
                 return ApiProblems.Invalid(bookErrors.GroupBy(e => e.Path, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal));
             }
 
+            if (book.Account is null && ApiScopes.IsAccountBound(http.User))
+            {
+                return ApiProblems.AccountBound("publish a list price book, which prices every account");
+            }
+
             if (book.Account is not null && !ApiScopes.MayRead(http.User, book.Account))
             {
                 return ApiProblems.ForeignAccount(book.Account);

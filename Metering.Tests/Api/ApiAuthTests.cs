@@ -101,4 +101,32 @@ public sealed class ApiAuthTests(PostgresFixture postgres)
             Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
         }
     }
+
+    [Fact]
+    public async Task Account_bound_admin_may_not_change_state_shared_by_every_account()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        var client = host.Client(ApiTestHost.Token("admin", account: "acct-1"));
+        using var close = await client.PostAsync("/v1/periods/2026-10/close", null);
+        Assert.Equal(HttpStatusCode.Forbidden, close.StatusCode);
+        Assert.Contains("every account", (await ApiTestHost.Json(close)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var list = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks", "list.json"));
+        var one = System.Text.Json.Nodes.JsonNode.Parse(list)!.AsObject();
+        one["versions"] = new System.Text.Json.Nodes.JsonArray(one["versions"]![0]!.DeepClone());
+        using var put = await client.PutAsync("/v1/pricebooks/edge-list/versions/2026-10", new StringContent(one.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_route_and_wrong_method_are_problems_too()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        var client = host.Client(ApiTestHost.Token("admin"));
+        using var missing = await client.GetAsync("/v1/nothing-here");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        using var method = await client.DeleteAsync("/v1/usage");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, method.StatusCode);
+        Assert.Equal("application/problem+json", method.Content.Headers.ContentType?.MediaType);
+    }
 }
