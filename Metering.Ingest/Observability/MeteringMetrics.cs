@@ -29,7 +29,7 @@ public static class MeteringMetrics
     private static readonly Counter<long> Duplicate = Meter.CreateCounter<long>("metering.records.duplicate", "{record}", "Usage records dropped as duplicates of an already counted (account, id).");
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("metering.records.rejected", "{record}", "Usage records rejected to the dead letters, by reason.");
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram("metering.flush.duration", "s", "Time to flush one batch of aggregates to the ledger (rate, write, commit).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
-    private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records folded into the overflow slot because a cardinality limit was reached.");
+    private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records that hit a cardinality limit (a new account, SKU or dimension set beyond the configured number of keys).");
     private static readonly Histogram<double> PostgresWrite = Meter.CreateHistogram("metering.postgres.write.duration", "s", "Latency of one PostgreSQL ledger write transaction.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
     private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
@@ -64,7 +64,7 @@ public static class MeteringMetrics
     /// <summary>Sets the number of aggregate keys held in memory now (read at each scrape).</summary>
     public static void SetActiveAggregateKeys(long keys) => Volatile.Write(ref _activeKeys, keys);
 
-    /// <summary>Counts <paramref name="n"/> records folded into an overflow slot by a cardinality limit.</summary>
+    /// <summary>Counts <paramref name="n"/> records that hit a cardinality limit (today the engine dead-letters them as <c>cardinality_limit</c>; they are also counted as rejected).</summary>
     public static void AggregateOverflow(long n) => Overflow.Add(n);
 
     /// <summary>Records one PostgreSQL write's latency; <paramref name="failed"/> also counts an error.</summary>
