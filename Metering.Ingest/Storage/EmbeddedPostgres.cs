@@ -119,9 +119,12 @@ public sealed class EmbeddedPostgres
         }
     }
 
-    /// <summary>Stops the server (fast shutdown: active transactions roll back, committed data is safe).</summary>
-    public Task StopAsync(CancellationToken cancellationToken = default) =>
-        RunAsync("pg_ctl", ["stop", "-D", _data, "-m", "fast", "-w", "-t", "60"], cancellationToken, allowFailure: true);
+    /// <summary>
+    /// Stops the server: a fast shutdown (active transactions roll back, committed data is safe), or with
+    /// <paramref name="immediate"/> an abort like a crash (no checkpoint; the next start runs crash recovery).
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken = default, bool immediate = false) =>
+        RunAsync("pg_ctl", ["stop", "-D", _data, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60"], cancellationToken, allowFailure: true);
 
     /// <summary>Creates <paramref name="database"/> unless it exists.</summary>
     public async Task EnsureDatabaseAsync(string database, CancellationToken cancellationToken = default)

@@ -255,7 +255,11 @@ public sealed class StreamingEngine
             p.NextOffset = gap.To;
             LostRecords += gap.To - gap.From;
             _pending++; // the gap is made durable with the next flush
-            _consumer.Seek(new TopicPartitionOffset(_options.Topic, p.Partition, gap.To));
+            // librdkafka stops fetching a partition whose offset reset failed, and refuses a seek on it (ERR__STATE);
+            // re-assigning it at the new offset restarts the fetcher (the group assignment is unchanged).
+            var tp = new TopicPartition(_options.Topic, p.Partition);
+            _consumer.IncrementalUnassign([tp]);
+            _consumer.IncrementalAssign([new TopicPartitionOffset(tp, gap.To)]);
         }
     }
 

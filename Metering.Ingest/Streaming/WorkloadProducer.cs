@@ -10,15 +10,20 @@ namespace Metering.Ingest.Streaming;
 /// </summary>
 public static class WorkloadProducer
 {
-    /// <summary>Produces every line of <paramref name="input"/>; returns the number of messages acknowledged.</summary>
-    public static async Task<long> ProduceAsync(string bootstrapServers, string topic, Stream input, IProgress<long>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Produces every line of <paramref name="input"/>; returns the number of messages acknowledged.
+    /// <paramref name="recordsPerSecond"/> paces production (a steady edge load instead of a burst);
+    /// <paramref name="compression"/> defaults to lz4.
+    /// </summary>
+    public static async Task<long> ProduceAsync(string bootstrapServers, string topic, Stream input, IProgress<long>? progress, CancellationToken cancellationToken,
+        double? recordsPerSecond = null, CompressionType compression = CompressionType.Lz4)
     {
         var config = new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
             EnableIdempotence = true,
             Acks = Acks.All,
-            CompressionType = CompressionType.Lz4,
+            CompressionType = compression,
             LingerMs = 5,
             BatchSize = 1 << 20,
             QueueBufferingMaxMessages = 500_000,
@@ -39,6 +44,8 @@ public static class WorkloadProducer
                 Interlocked.Increment(ref acknowledged);
             }
         }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
 
         // Lines are read as bytes: a record that is not valid UTF-8 must reach the engine as it is (and be
         // dead-lettered there), not be "repaired" by a text decoder.
@@ -62,6 +69,15 @@ public static class WorkloadProducer
             if (++sent % 100_000 == 0)
             {
                 progress?.Report(sent);
+            }
+
+            if (recordsPerSecond is { } rate && sent % 100 == 0)
+            {
+                var ahead = TimeSpan.FromSeconds(sent / rate) - clock.Elapsed;
+                if (ahead > TimeSpan.Zero)
+                {
+                    await Task.Delay(ahead, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
 

@@ -180,4 +180,71 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             Assert.Equal(Partitions, (long)(await perPartition.ExecuteScalarAsync())!);
         }
     }
+
+    [Fact]
+    public async Task PostgreSQL_crashing_and_restarting_during_flushes_loses_and_doubles_nothing()
+    {
+        var (db, truth, options, workload) = await SetUpAsync("fault-postgres", 40_000);
+        await using (db)
+        {
+            var producing = WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(workload), null, CancellationToken.None, recordsPerSecond: 8_000);
+            var engine = new StreamingEngine(options, db, null);
+            var run = Start(engine);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (engine.Flushes < 3 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            // An immediate stop is a crash: the flush transaction in flight (one every 200 ms) dies with it.
+            await postgres.Server.StopAsync(immediate: true);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await postgres.Server.StartAsync();
+            await producing;
+            await WaitForCommittedAsync(db, options, truth.Read);
+            await StopAsync(run);
+
+            Assert.True(engine.FlushRetries > 0, "a flush should have failed and been retried while PostgreSQL was down");
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task Records_deleted_by_retention_before_they_were_consumed_are_reported_as_data_loss_and_the_partition_goes_on()
+    {
+        var (db, truth, options, workload) = await SetUpAsync("fault-retention", 1_000, partitions: 1);
+        await using (db)
+        {
+            await ProduceAsync(options.Topic, workload);
+            var first = Start(new StreamingEngine(options, db, null));
+            await WaitForCommittedAsync(db, options, truth.Read);
+            await StopAsync(first);
+
+            // While no engine runs, more than the mock partition's 5 MiB of retention arrives (uncompressed): the
+            // broker deletes the oldest records, including ones the ledger has not consumed yet.
+            using var filler = new MemoryStream();
+            new SyntheticWorkloadGenerator(new WorkloadOptions { Records = 70_000, Accounts = 300, Seed = 7, DuplicateShare = 0, BadShare = 0 }).Generate(filler);
+            await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(filler.ToArray()), null, CancellationToken.None, compression: CompressionType.None);
+            WatermarkOffsets marks;
+            using (var probe = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _kafka.BootstrapServers, GroupId = "probe" }).Build())
+            {
+                marks = probe.QueryWatermarkOffsets(new TopicPartition(options.Topic, 0), TimeSpan.FromSeconds(10));
+            }
+
+            Assert.True(marks.Low.Value > truth.Read, $"precondition: retention should have deleted offsets {truth.Read}.. (low watermark {marks.Low.Value})");
+
+            var engine = new StreamingEngine(options, db, null);
+            var second = Start(engine);
+            var expectedRead = truth.Read + (marks.High.Value - marks.Low.Value);
+            await WaitForCommittedAsync(db, options, expectedRead);
+            await StopAsync(second);
+
+            Assert.Equal(marks.Low.Value - truth.Read, engine.LostRecords);
+            Assert.Equal(expectedRead, await PipelineRun.CommittedAsync(db, options, CancellationToken.None)); // the partition kept flowing
+            var problems = await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None);
+            var loss = Assert.Single(problems);
+            Assert.Contains($"offsets {truth.Read}..{marks.Low.Value - 1}", loss, StringComparison.Ordinal);
+            Assert.Contains("data loss", loss, StringComparison.Ordinal);
+        }
+    }
 }

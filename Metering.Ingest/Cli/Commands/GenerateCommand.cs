@@ -17,6 +17,7 @@ public sealed class GenerateCommand : ICliCommand
         "  --truth FILE               ground truth JSON (default: OUTPUT.truth.json; required with '-')\n" +
         "  --bootstrap-servers HOSTS  also produce the records into Kafka (one message per record, keyed by account)\n" +
         "  --topic NAME               topic to produce to (default usage)\n" +
+        "  --produce-rate N           produce at most N records/s (a steady edge load; default: as fast as Kafka takes them)\n" +
         PipelineArguments.WorkloadUsage;
 
     /// <inheritdoc />
@@ -28,6 +29,7 @@ public sealed class GenerateCommand : ICliCommand
         var options = PipelineArguments.Workload(args);
         var bootstrap = args.String("bootstrap-servers");
         var topic = args.String("topic", "usage")!;
+        var rate = args.Has("produce-rate") ? (double?)args.Int64("produce-rate", 0, 1) : null;
         args.RejectUnknown();
         if (bootstrap is not null && output == "-")
         {
@@ -51,7 +53,7 @@ public sealed class GenerateCommand : ICliCommand
         if (bootstrap is not null)
         {
             await using var input = File.OpenRead(output);
-            var sent = await Streaming.WorkloadProducer.ProduceAsync(bootstrap, topic, input, new Progress<long>(n => Console.Error.Write($"\rproduce: {n:N0} records")), cancellationToken).ConfigureAwait(false);
+            var sent = await Streaming.WorkloadProducer.ProduceAsync(bootstrap, topic, input, new Progress<long>(n => Console.Error.Write($"\rproduce: {n:N0} records")), cancellationToken, rate).ConfigureAwait(false);
             Console.Error.WriteLine($"\rproduce: {sent:N0} records acknowledged by {bootstrap} (topic {topic})");
         }
 
