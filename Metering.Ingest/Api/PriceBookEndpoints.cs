@@ -56,7 +56,8 @@ internal static class PriceBookEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
     }
 
     private static async Task<Ok<PriceBookList>> List(HttpContext http, PriceBookRepository repository, CancellationToken cancellationToken)
@@ -94,6 +95,11 @@ internal static class PriceBookEndpoints
         if (RouteProblems(id, version) is { } invalid)
         {
             return invalid;
+        }
+
+        if (!http.Request.HasJsonContentType())
+        {
+            return TypedResults.Problem($"the body must be a JSON price book (Content-Type: application/json), got '{http.Request.ContentType}'", statusCode: StatusCodes.Status415UnsupportedMediaType, title: "unsupported media type", type: "urn:metering:problem:media-type");
         }
 
         var body = await ReadCapped(http.Request.BodyReader, options.MaxPriceBookBytes, cancellationToken).ConfigureAwait(false);

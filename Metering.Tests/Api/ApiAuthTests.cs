@@ -77,6 +77,22 @@ public sealed class ApiAuthTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Scopes_may_come_as_a_json_array_claim()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = ApiTestHost.Issuer,
+            Audience = ApiTestHost.Audience,
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            Claims = new Dictionary<string, object> { ["scp"] = new[] { "billing:read", "usage:read" } },
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(ApiTestHost.Key), Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+        });
+        using var response = await host.Client(token).GetAsync(Usage);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Admin_implies_every_scope()
     {
         await using var host = await ApiTestHost.StartAsync(postgres);

@@ -130,6 +130,9 @@ public sealed class PriceBookApiTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.BadRequest, badId.StatusCode);
         Assert.True((await ApiTestHost.Json(badId)).GetProperty("errors").TryGetProperty("id", out _));
 
+        using var text = await writer.PutAsync("/v1/pricebooks/edge-list/versions/2026-10", new StringContent(OneVersion(ListPath, 0), Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
+
         using var huge = await writer.PutAsync("/v1/pricebooks/edge-list/versions/2026-10", Body(new string(' ', 70 * 1024) + OneVersion(ListPath, 0)));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
     }
