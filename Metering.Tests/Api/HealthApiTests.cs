@@ -1,5 +1,8 @@
 using System.Net;
+using Metering.Ingest.Api;
 using Metering.Tests.Storage;
+using Microsoft.AspNetCore.TestHost;
+using Npgsql;
 
 namespace Metering.Tests.Api;
 
@@ -41,5 +44,20 @@ public sealed class HealthApiTests(PostgresFixture postgres)
         using var response = await host.Client().GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("timeout", (await ApiTestHost.Json(response)).GetProperty("checks").GetProperty("kafka").GetString());
+    }
+
+    [Fact]
+    public async Task Unreachable_postgres_makes_readiness_fail_but_liveness_stays_ok()
+    {
+        await using var db = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=x;Database=x;Timeout=1");
+        var options = new ApiOptions { JwtIssuer = ApiTestHost.Issuer, JwtAudience = ApiTestHost.Audience, JwtSigningKey = ApiTestHost.Key };
+        await using var app = ApiHost.Build(options, db, new InMemoryUsageStore(), b => b.WebHost.UseTestServer());
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+        using var ready = await client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal(["postgres"], (await ApiTestHost.Json(ready)).GetProperty("failed").EnumerateArray().Select(f => f.GetString()));
+        using var live = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }
 }

@@ -182,4 +182,24 @@ public sealed class PriceBookApiTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("pricebooks:write", (await ApiTestHost.Json(response)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Concurrent_publishes_of_one_version_store_exactly_one_content()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        var writer = host.Client(ApiTestHost.Token("pricebooks:write"));
+        var bodies = Enumerable.Range(0, 8)
+            .Select(i => OneVersion(ListPath, 0, r => r["versions"]![0]!["prices"]!["cdn.requests"]!["unit_price"] = i % 2 == 0 ? "0.0000005" : "0.0000009"))
+            .ToList();
+        var responses = await Task.WhenAll(bodies.Select(b => writer.PutAsync("/v1/pricebooks/edge-list/versions/2026-10", Body(b))));
+        var codes = responses.Select(r => r.StatusCode).ToList();
+        foreach (var r in responses)
+        {
+            r.Dispose();
+        }
+
+        Assert.Equal(1, codes.Count(c => c == HttpStatusCode.Created));
+        Assert.Equal(3, codes.Count(c => c == HttpStatusCode.OK));
+        Assert.Equal(4, codes.Count(c => c == HttpStatusCode.Conflict));
+    }
 }
