@@ -10,8 +10,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 using Microsoft.OpenApi;
 using Npgsql;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 
 namespace Metering.Ingest.Api;
 
@@ -92,9 +90,7 @@ public static class ApiHost
                 return Task.CompletedTask;
             });
         });
-        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("metering")).WithMetrics(m => m
-            .AddMeter(MeteringMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
-            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        services.AddMeteringMetrics();
 
         configure?.Invoke(builder);
         var app = builder.Build();

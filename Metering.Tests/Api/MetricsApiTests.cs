@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Metering.Ingest.Observability;
 using Metering.Tests.Storage;
+using Microsoft.AspNetCore.TestHost;
 
 namespace Metering.Tests.Api;
 
@@ -103,5 +104,19 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
 
         lag.Dispose();
         Assert.Equal(0, Value(await Scrape(host), "metering_consumer_lag", "topic=\"usage-metrics-test\""));
+    }
+}
+
+public sealed class MetricsServerTests
+{
+    [Fact]
+    public async Task Standalone_metrics_server_exports_the_engine_counters()
+    {
+        await using var app = MetricsExport.BuildServer("http://127.0.0.1:0", b => b.WebHost.UseTestServer());
+        await app.StartAsync();
+        MeteringMetrics.RecordsRead(1);
+        using var client = app.GetTestClient();
+        var text = await client.GetStringAsync("/metrics");
+        Assert.Contains("\nmetering_records_read_total", text, StringComparison.Ordinal);
     }
 }
