@@ -218,6 +218,11 @@ internal static class UsageRequest
     private static bool TryReadCursor(string cursor, UsageQuery query, out int offset)
     {
         offset = 0;
+        if (cursor.Length > 64)
+        {
+            return false;
+        }
+
         string text;
         try
         {
