@@ -101,5 +101,6 @@ public static class Program
 
         w.WriteLine();
         w.WriteLine("'metering COMMAND --help' prints a command's options.");
+        w.WriteLine($"Any option --foo-bar not given falls back to the environment variable {CliArguments.EnvironmentPrefix}FOO_BAR.");
     }
 }

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 ensure_dotnet
 ensure_postgres
+ensure_redis
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -20,5 +20,6 @@ public static class CommandRegistry
         new PostgresCommand(),
         new ServeCommand(),
         new PeriodCloseCommand(),
+        new MigrateCommand(),
     ];
 }

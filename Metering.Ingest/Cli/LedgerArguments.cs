@@ -19,6 +19,19 @@ public static class LedgerArguments
     /// <summary>Opens the ledger: the configured server, or the embedded one (started or reused); migrations applied.</summary>
     public static async Task<NpgsqlDataSource> OpenAsync(CliArguments args, CancellationToken cancellationToken, string? database = null)
     {
+        var connectionString = await ConnectionStringAsync(args, cancellationToken, database).ConfigureAwait(false);
+        var applied = await MigrationRunner.ApplyAsync(connectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (applied.Count > 0)
+        {
+            Console.Error.WriteLine($"postgres: applied migration(s) {string.Join(", ", applied)}");
+        }
+
+        return NpgsqlDataSource.Create(connectionString);
+    }
+
+    /// <summary>The ledger's connection string: --pg, or the embedded server in --pg-dir (started or reused, database created).</summary>
+    public static async Task<string> ConnectionStringAsync(CliArguments args, CancellationToken cancellationToken, string? database = null)
+    {
         ArgumentNullException.ThrowIfNull(args);
         var connectionString = args.String("pg");
         var dir = args.String("pg-dir", Path.Combine(".metering", "postgres"))!;
@@ -32,13 +45,7 @@ public static class LedgerArguments
             Console.Error.WriteLine($"postgres: embedded in {Path.GetFullPath(dir)} ({(reused ? "reused" : "started")}), database {database}, port {server.Port}");
         }
 
-        var applied = await MigrationRunner.ApplyAsync(connectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (applied.Count > 0)
-        {
-            Console.Error.WriteLine($"postgres: applied migration(s) {string.Join(", ", applied)}");
-        }
-
-        return NpgsqlDataSource.Create(connectionString);
+        return connectionString;
     }
 
     /// <summary>examples/pricebooks/list.json in the working directory, else the copy next to the program; null if neither.</summary>

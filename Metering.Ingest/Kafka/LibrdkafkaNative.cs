@@ -25,7 +25,14 @@ internal static partial class LibrdkafkaNative
                 return _path;
             }
 
+            // A portable build keeps the natives under runtimes/<rid>/native; a RID-specific publish (the container
+            // image: dotnet publish -r linux-x64) puts them next to the program.
             var dir = Path.Combine(AppContext.BaseDirectory, "runtimes", RuntimeInformation.RuntimeIdentifier.StartsWith("linux-arm64", StringComparison.Ordinal) ? "linux-arm64" : "linux-x64", "native");
+            if (!Directory.Exists(dir))
+            {
+                dir = AppContext.BaseDirectory;
+            }
+
             var failures = new List<string>();
             foreach (var candidate in new[] { "librdkafka.so", "centos8-librdkafka.so", "alpine-librdkafka.so" })
             {

@@ -62,4 +62,18 @@ public sealed class FlushBatch
 
     /// <summary>Ids first seen in this batch (fingerprint, event time), persisted for the dedup horizon.</summary>
     public required IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> SeenIds { get; init; }
+
+    /// <summary>
+    /// Filled by the ledger writer inside the flush transaction: every billing-period total this batch moved, before
+    /// and after (quota checks in the transaction; live counters after the commit). Rewritten on a retried attempt.
+    /// </summary>
+    public List<TotalChange> TotalChanges { get; } = [];
 }
+
+/// <summary>
+/// One billing-period total as a flush moved it: cumulative quantity, record count and charged amount before and
+/// after. Late usage for a closed period is not a change of its total (it becomes an adjustment) and is not listed.
+/// </summary>
+public sealed record TotalChange(
+    string Account, string Sku, DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, string Currency,
+    decimal QuantityBefore, decimal QuantityAfter, long CountBefore, long CountAfter, decimal AmountBefore, decimal AmountAfter);

@@ -39,9 +39,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await AdvanceOffsetsAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
+        batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            await RateAndStoreAsync(connection, tx, batch.Rows, cancellationToken).ConfigureAwait(false);
+            await RateAndStoreAsync(connection, tx, batch.Rows, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         }
 
         await AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -132,7 +133,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         public string Hash = "";
     }
 
-    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, CancellationToken cancellationToken)
+    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, List<TotalChange> changes, CancellationToken cancellationToken)
     {
         // Windows in time order so each (account, sku, period) is rated window after window.
         var ordered = rows.OrderBy(r => r.WindowIndex).ToList();
@@ -162,6 +163,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await LoadTotalsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
+        var before = totals.Where(t => t.Value.BookedIn is null).ToDictionary(t => t.Key, t => (t.Value.State.Quantity, t.Value.Count, t.Value.State.Charged));
         if (totals.Values.Any(t => t.BookedIn is not null))
         {
             await LoadAdjustmentsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
@@ -253,6 +255,16 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        foreach (var (key, total) in totals)
+        {
+            if (total.BookedIn is null)
+            {
+                var (quantity, count, amount) = before[key];
+                changes.Add(new TotalChange(key.Account, key.Sku, key.PeriodStart, total.Period.End, total.Currency,
+                    quantity, total.State.Quantity, count, total.Count, amount, total.State.Charged));
+            }
+        }
+
         if (totals.Values.Any(t => t.BookedIn is not null))
         {
             await StoreAdjustmentsAsync(connection, tx, totals.Where(t => t.Value.BookedIn is not null).ToList(), cancellationToken).ConfigureAwait(false);
@@ -263,20 +275,21 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             "COPY rated_windows (account, sku, window_start, window_end, dimensions, quantity, record_count, amount, currency, price_book_hash, period_start) FROM STDIN (FORMAT BINARY)",
             cancellationToken).ConfigureAwait(false))
         {
+            // Synchronous writes into Npgsql's buffer: an await per field costs more than the field (11 per row).
             for (var i = 0; i < ordered.Count; i++)
             {
-                await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowAccount[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowSku[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowStart[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowEnd[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowDims[i], NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowQuantity[i], NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowCount[i], NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowAmount[i], NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowCurrency[i], NpgsqlDbType.Char, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowHash[i], NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await copy.WriteAsync(windowPeriod[i], NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                copy.StartRow();
+                copy.Write(windowAccount[i], NpgsqlDbType.Text);
+                copy.Write(windowSku[i], NpgsqlDbType.Text);
+                copy.Write(windowStart[i], NpgsqlDbType.TimestampTz);
+                copy.Write(windowEnd[i], NpgsqlDbType.TimestampTz);
+                copy.Write(windowDims[i], NpgsqlDbType.Jsonb);
+                copy.Write(windowQuantity[i], NpgsqlDbType.Numeric);
+                copy.Write(windowCount[i], NpgsqlDbType.Bigint);
+                copy.Write(windowAmount[i], NpgsqlDbType.Numeric);
+                copy.Write(windowCurrency[i], NpgsqlDbType.Char);
+                copy.Write(windowHash[i], NpgsqlDbType.Text);
+                copy.Write(windowPeriod[i], NpgsqlDbType.TimestampTz);
             }
 
             await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);

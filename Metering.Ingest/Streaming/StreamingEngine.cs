@@ -94,24 +94,29 @@ public sealed class StreamingEngine
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                ConsumeResult<Ignore, byte[]>? result;
+                // A chunk: one waiting consume, then whatever is already fetched, up to ChunkSize messages. The shared
+                // dedup store (if any) is asked once per chunk instead of once per record.
                 try
                 {
-                    result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                    if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: not null } first)
+                    {
+                        _chunk.Add(first);
+                        while (_chunk.Count < ChunkSize && consumer.Consume(TimeSpan.Zero) is { Message: not null } next)
+                        {
+                            _chunk.Add(next);
+                        }
+                    }
                 }
                 catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_AutoOffsetReset or ErrorCode.OffsetOutOfRange)
                 {
+                    ProcessChunk();
                     SkipLostOffsets(e.Error);
                     continue;
                 }
 
-                if (result is { Message: not null })
+                if (!ProcessChunk())
                 {
-                    Process(result);
-                    if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
-                    {
-                        return; // injected crash: nothing flushed, no clean leave
-                    }
+                    return; // injected crash: nothing flushed, no clean leave
                 }
 
                 // Adaptive batching: a due flush waits while the previous one is still committing (consumption goes
@@ -165,7 +170,125 @@ public sealed class StreamingEngine
         FetchWaitMaxMs = 50,
     };
 
-    private void Process(ConsumeResult<Ignore, byte[]> result)
+    /// <summary>Messages of one chunk (see <see cref="RunAsync"/>) and their decoded records and verdicts.</summary>
+    private const int ChunkSize = 512;
+
+    private enum Verdict : byte
+    {
+        Accept,
+        Duplicate,
+        Reject,
+    }
+
+    private readonly List<ConsumeResult<Ignore, byte[]>> _chunk = new(ChunkSize);
+    private readonly UsageRecord[] _chunkRecords = new UsageRecord[ChunkSize];
+    private readonly Verdict[] _chunkVerdicts = new Verdict[ChunkSize];
+    private readonly RejectReason[] _chunkReasons = new RejectReason[ChunkSize];
+    private readonly string[] _chunkDetails = new string[ChunkSize];
+    private readonly UInt128[] _sharedCandidates = new UInt128[ChunkSize];
+    private readonly int[] _sharedIndexes = new int[ChunkSize];
+    private readonly bool[] _sharedSeen = new bool[ChunkSize];
+
+    /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
+    public long SharedDuplicates { get; private set; }
+
+    /// <summary>Chunks whose shared-dedup lookup failed (Redis unreachable): only the local horizon applied.</summary>
+    public long SharedDedupDegradedChunks { get; private set; }
+
+    /// <summary>
+    /// Decodes and dedups the chunk (own horizon first, then one lookup in the shared store for the records that are
+    /// new here), then applies the records in offset order. Returns false when the injected crash point was reached.
+    /// Called before any rebalance callback acts, so no message of a revoked partition is left in the chunk.
+    /// </summary>
+    private bool ProcessChunk()
+    {
+        var chunk = _chunk;
+        if (chunk.Count == 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            var candidates = 0;
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var value = chunk[i].Message.Value ?? [];
+                var detail = "";
+                ref var record = ref _chunkRecords[i];
+                var reason = value.Length > _options.Pipeline.Decoder.MaxLineBytes
+                    ? RejectReason.LineTooLong
+                    : _parser.Parse(value, out record, out detail);
+                if (reason == RejectReason.LineTooLong)
+                {
+                    detail = $"record is {value.Length} bytes; the limit is {_options.Pipeline.Decoder.MaxLineBytes}";
+                }
+
+                _chunkVerdicts[i] = Verdict.Reject;
+                if (reason == RejectReason.None)
+                {
+                    switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
+                    {
+                        case DedupVerdict.Duplicate:
+                            _chunkVerdicts[i] = Verdict.Duplicate;
+                            break;
+                        case DedupVerdict.Expired:
+                            reason = RejectReason.ExpiredTime;
+                            detail = "time is older than the dedup horizon behind the newest record";
+                            break;
+                        default:
+                            _chunkVerdicts[i] = Verdict.Accept;
+                            if (_options.SharedDedup is not null)
+                            {
+                                _sharedCandidates[candidates] = record.Fingerprint;
+                                _sharedIndexes[candidates++] = i;
+                            }
+
+                            break;
+                    }
+                }
+
+                _chunkReasons[i] = reason;
+                _chunkDetails[i] = detail;
+            }
+
+            if (candidates > 0)
+            {
+                if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
+                {
+                    for (var j = 0; j < candidates; j++)
+                    {
+                        if (_sharedSeen[j])
+                        {
+                            _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
+                            SharedDuplicates++;
+                        }
+                    }
+                }
+                else
+                {
+                    SharedDedupDegradedChunks++;
+                }
+            }
+
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                Apply(chunk[i], i);
+                if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            chunk.Clear();
+        }
+    }
+
+    private void Apply(ConsumeResult<Ignore, byte[]> result, int index)
     {
         var partition = Progress(result.Partition.Value);
         var offset = result.Offset.Value;
@@ -173,53 +296,37 @@ public sealed class StreamingEngine
         partition.Read++;
         Read++;
         _pending++;
-        var value = result.Message.Value ?? [];
-        UsageRecord record = default;
-        var detail = "";
-        var reason = value.Length > _options.Pipeline.Decoder.MaxLineBytes
-            ? RejectReason.LineTooLong
-            : _parser.Parse(value, out record, out detail);
-        if (reason == RejectReason.LineTooLong)
+        switch (_chunkVerdicts[index])
         {
-            detail = $"record is {value.Length} bytes; the limit is {_options.Pipeline.Decoder.MaxLineBytes}";
+            case Verdict.Duplicate:
+                partition.Duplicates++;
+                return;
+            case Verdict.Accept:
+                ref var record = ref _chunkRecords[index];
+                if (_writer.Add(in record) != AddStatus.Added)
+                {
+                    // Key limit: flush everything before this record (its offset is not yet consumed), then count it
+                    // in the fresh generation.
+                    partition.NextOffset = offset;
+                    partition.Read--;
+                    _pending--;
+                    Flush();
+                    partition = Progress(result.Partition.Value);
+                    partition.NextOffset = offset + 1;
+                    partition.Read++;
+                    _pending++;
+                    _writer.Add(in record);
+                }
+
+                partition.Accepted++;
+                partition.AcceptedNanos += record.QuantityNanos;
+                _seenIds.Add((record.Fingerprint, record.TimeTicks));
+                return;
+            default:
+                partition.Rejected++;
+                _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, _chunkReasons[index].Code(), _chunkDetails[index], result.Message.Value ?? []));
+                return;
         }
-
-        if (reason == RejectReason.None)
-        {
-            switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
-            {
-                case DedupVerdict.Duplicate:
-                    partition.Duplicates++;
-                    return;
-                case DedupVerdict.Expired:
-                    reason = RejectReason.ExpiredTime;
-                    detail = "time is older than the dedup horizon behind the newest record";
-                    break;
-                default:
-                    if (_writer.Add(in record) != AddStatus.Added)
-                    {
-                        // Key limit: flush everything before this record (its offset is not yet consumed), then
-                        // count it in the fresh generation.
-                        partition.NextOffset = offset;
-                        partition.Read--;
-                        _pending--;
-                        Flush();
-                        partition = Progress(result.Partition.Value);
-                        partition.NextOffset = offset + 1;
-                        partition.Read++;
-                        _pending++;
-                        _writer.Add(in record);
-                    }
-
-                    partition.Accepted++;
-                    partition.AcceptedNanos += record.QuantityNanos;
-                    _seenIds.Add((record.Fingerprint, record.TimeTicks));
-                    return;
-            }
-        }
-
-        partition.Rejected++;
-        _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, reason.Code(), detail, value));
     }
 
     /// <summary>
@@ -374,6 +481,7 @@ public sealed class StreamingEngine
 
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
+        _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
         // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
         // refused mid-rebalance is harmless and only counted.
         try
@@ -405,6 +513,7 @@ public sealed class StreamingEngine
 
     private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> assigned)
     {
+        ProcessChunk();
         // The new partitions' ids were committed by their previous owner (which flushed on revocation). Make our own
         // batch durable, then rebuild the dedup horizon from PostgreSQL so it holds every id of every partition we
         // now own: otherwise a retry of a record the previous owner counted would be counted again.
@@ -429,6 +538,7 @@ public sealed class StreamingEngine
 
     private void OnRevoked(List<TopicPartitionOffset> revoked)
     {
+        ProcessChunk();
         Flush(); // what we consumed from them becomes durable before another member takes over
         foreach (var tp in revoked)
         {
@@ -440,6 +550,7 @@ public sealed class StreamingEngine
 
     private void OnLost(List<TopicPartitionOffset> lost)
     {
+        _chunk.Clear(); // their records are void: the partitions belong to someone else now
         WaitForInFlight(); // its outcome (commit or fence) is settled before we rewind
 
         foreach (var tp in lost)

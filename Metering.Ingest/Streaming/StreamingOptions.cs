@@ -29,6 +29,9 @@ public sealed record StreamingOptions
     /// </summary>
     public long CrashAfterRecords { get; init; }
 
+    /// <summary>The dedup horizon shared by all instances (Redis), consulted after the engine's own; null = none.</summary>
+    public ISharedDedup? SharedDedup { get; init; }
+
     /// <summary>Decoder, aggregator and dedup settings.</summary>
     public AggregationPipelineOptions Pipeline { get; init; } = new();
 }

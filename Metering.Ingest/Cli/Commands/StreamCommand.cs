@@ -16,6 +16,7 @@ public sealed class StreamCommand : ICliCommand
     public string Usage => "usage: metering stream --bootstrap-servers HOSTS [options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
+        "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
         "  --pricebook FILE, --contracts FILES   price books (default examples/pricebooks/list.json when present)\n" +
         LedgerArguments.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
@@ -26,6 +27,7 @@ public sealed class StreamCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(args);
         var bootstrap = args.Required("bootstrap-servers");
         var flushInterval = args.Duration("flush-interval", TimeSpan.FromSeconds(1));
+        var maxRecordsPerFlush = (int)args.Int64("max-records-per-flush", 1_000_000, min: 1, max: int.MaxValue);
         var group = args.String("group", "metering")!;
         var topic = args.String("topic", "usage")!;
         var (pipeline, _) = PipelineArguments.Pipeline(args);
@@ -38,7 +40,7 @@ public sealed class StreamCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        var options = new StreamingOptions { BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval, Pipeline = pipeline };
+        var options = new StreamingOptions { BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline };
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s");
         using (new ProgressReporter("stream", () => engine.Read))
