@@ -41,4 +41,17 @@ public sealed class ServeCommandTests
             File.Delete(key);
         }
     }
+
+    [Fact]
+    public async Task Inline_key_is_utf8_or_base64_and_given_once()
+    {
+        var raw = new byte[32];
+        raw[0] = 0xFF;
+        Assert.Equal(raw, await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:" + Convert.ToBase64String(raw), CancellationToken.None));
+        Assert.Equal(32, (await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, new string('k', 32), CancellationToken.None)).Length);
+        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:AAAA", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
+    }
 }

@@ -16,36 +16,29 @@ public sealed class ServeCommand : ICliCommand
     public string Summary => "serve the REST API (usage, billing periods, price books, period close) with JWT auth, OpenAPI and /metrics";
 
     /// <inheritdoc />
-    public string Usage => "usage: metering serve --jwt-issuer ISS --jwt-audience AUD --jwt-key-file FILE [options]\n\n" +
+    public string Usage => "usage: metering serve --jwt-issuer ISS --jwt-audience AUD (--jwt-key-file FILE | --jwt-key KEY) [options]\n\n" +
         "  --listen URL               where to listen (default http://127.0.0.1:8080)\n" +
-        "  --jwt-issuer ISS           required token issuer (env METERING_JWT_ISSUER)\n" +
-        "  --jwt-audience AUD         required token audience (env METERING_JWT_AUDIENCE)\n" +
-        "  --jwt-key-file FILE        HS256 signing key: the file's bytes, at least 32 (env METERING_JWT_KEY_FILE)\n" +
+        "  --port N                   listen on http://0.0.0.0:N instead (containers; --listen wins)\n" +
+        "  --jwt-issuer ISS           required token issuer\n" +
+        "  --jwt-audience AUD         required token audience\n" +
+        "  --jwt-key-file FILE        HS256 signing key: the file's bytes, at least 32\n" +
+        "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz (default: none, reported not_configured)\n" +
         "  --pricebook FILE           list price book whose billing periods closing uses (default examples/pricebooks/list.json)\n" +
         LedgerArguments.Usage +
-        "\nAnonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
+        "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
+        "Anonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var listen = args.String("listen", "http://127.0.0.1:8080")!;
-        var issuer = args.String("jwt-issuer") ?? Environment.GetEnvironmentVariable("METERING_JWT_ISSUER") ?? throw new CliUsageException("--jwt-issuer (or METERING_JWT_ISSUER) is required");
-        var audience = args.String("jwt-audience") ?? Environment.GetEnvironmentVariable("METERING_JWT_AUDIENCE") ?? throw new CliUsageException("--jwt-audience (or METERING_JWT_AUDIENCE) is required");
-        var keyFile = args.String("jwt-key-file") ?? Environment.GetEnvironmentVariable("METERING_JWT_KEY_FILE") ?? throw new CliUsageException("--jwt-key-file (or METERING_JWT_KEY_FILE) is required");
+        var port = args.Int64("port", 0, 1, 65535);
+        var listen = args.String("listen") ?? (port > 0 ? $"http://0.0.0.0:{port}" : "http://127.0.0.1:8080");
+        var issuer = args.Required("jwt-issuer");
+        var audience = args.Required("jwt-audience");
+        var key = await SigningKey(args.String("jwt-key-file"), args.String("jwt-key"), cancellationToken).ConfigureAwait(false);
         var bootstrap = args.String("bootstrap-servers");
-        if (!File.Exists(keyFile))
-        {
-            throw new CliUsageException($"--jwt-key-file {keyFile}: no such file");
-        }
-
-        var key = await File.ReadAllBytesAsync(keyFile, cancellationToken).ConfigureAwait(false);
-        if (key.Length < 32)
-        {
-            throw new CliUsageException($"--jwt-key-file {keyFile}: an HS256 key needs at least 32 bytes, the file has {key.Length}");
-        }
-
         var prices = LedgerArguments.Prices(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
@@ -80,6 +73,46 @@ public sealed class ServeCommand : ICliCommand
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         Console.Error.WriteLine("serve: stopped");
         return 0;
+    }
+
+    /// <summary>The HS256 key from exactly one of --jwt-key-file and --jwt-key; at least 32 bytes.</summary>
+    internal static async Task<byte[]> SigningKey(string? file, string? inline, CancellationToken cancellationToken)
+    {
+        byte[] key;
+        string source;
+        if (file is not null && inline is not null)
+        {
+            throw new CliUsageException("give the signing key once: --jwt-key-file or --jwt-key, not both");
+        }
+
+        if (file is not null)
+        {
+            if (!File.Exists(file))
+            {
+                throw new CliUsageException($"--jwt-key-file {file}: no such file");
+            }
+
+            key = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+            source = $"--jwt-key-file {file}";
+        }
+        else if (inline is not null)
+        {
+            source = "--jwt-key";
+            try
+            {
+                key = inline.StartsWith("base64:", StringComparison.Ordinal) ? Convert.FromBase64String(inline["base64:".Length..]) : System.Text.Encoding.UTF8.GetBytes(inline);
+            }
+            catch (FormatException)
+            {
+                throw new CliUsageException("--jwt-key: the text after base64: is not valid base64");
+            }
+        }
+        else
+        {
+            throw new CliUsageException("a signing key is required: --jwt-key-file FILE or --jwt-key KEY (METERING_JWT_KEY_FILE, METERING_JWT_KEY)");
+        }
+
+        return key.Length >= 32 ? key : throw new CliUsageException($"{source}: an HS256 key needs at least 32 bytes, got {key.Length}");
     }
 
     private static Task<bool> KafkaReachable(string bootstrap, CancellationToken cancellationToken) => Task.Run(() =>
