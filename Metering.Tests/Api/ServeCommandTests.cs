@@ -53,5 +53,15 @@ public sealed class ServeCommandTests
         await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
         await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
         await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "base64:" + Convert.ToBase64String(raw) + "\n");
+            Assert.Equal(raw, await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(file, null, CancellationToken.None));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }

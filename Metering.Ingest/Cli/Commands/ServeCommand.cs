@@ -21,7 +21,7 @@ public sealed class ServeCommand : ICliCommand
         "  --port N                   listen on http://0.0.0.0:N instead (containers; --listen wins)\n" +
         "  --jwt-issuer ISS           required token issuer\n" +
         "  --jwt-audience AUD         required token audience\n" +
-        "  --jwt-key-file FILE        HS256 signing key: the file's bytes, at least 32\n" +
+        "  --jwt-key-file FILE        HS256 signing key file: base64:... text or raw bytes, at least 32 bytes\n" +
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz (default: none, reported not_configured)\n" +
         "  --pricebook FILE           list price book whose billing periods closing uses (default examples/pricebooks/list.json)\n" +
@@ -75,16 +75,21 @@ public sealed class ServeCommand : ICliCommand
         return 0;
     }
 
-    /// <summary>The HS256 key from exactly one of --jwt-key-file and --jwt-key; at least 32 bytes.</summary>
+    /// <summary>The HS256 key from exactly one of --jwt-key-file and --jwt-key: raw bytes, or base64:... decoded (in a file or inline, so a Secret holds text); at least 32 bytes.</summary>
     internal static async Task<byte[]> SigningKey(string? file, string? inline, CancellationToken cancellationToken)
     {
-        byte[] key;
-        string source;
         if (file is not null && inline is not null)
         {
             throw new CliUsageException("give the signing key once: --jwt-key-file or --jwt-key, not both");
         }
 
+        if (file is null && inline is null)
+        {
+            throw new CliUsageException("a signing key is required: --jwt-key-file FILE or --jwt-key KEY (METERING_JWT_KEY_FILE, METERING_JWT_KEY)");
+        }
+
+        string source;
+        byte[] key;
         if (file is not null)
         {
             if (!File.Exists(file))
@@ -92,24 +97,26 @@ public sealed class ServeCommand : ICliCommand
                 throw new CliUsageException($"--jwt-key-file {file}: no such file");
             }
 
-            key = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
             source = $"--jwt-key-file {file}";
-        }
-        else if (inline is not null)
-        {
-            source = "--jwt-key";
-            try
-            {
-                key = inline.StartsWith("base64:", StringComparison.Ordinal) ? Convert.FromBase64String(inline["base64:".Length..]) : System.Text.Encoding.UTF8.GetBytes(inline);
-            }
-            catch (FormatException)
-            {
-                throw new CliUsageException("--jwt-key: the text after base64: is not valid base64");
-            }
+            key = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            throw new CliUsageException("a signing key is required: --jwt-key-file FILE or --jwt-key KEY (METERING_JWT_KEY_FILE, METERING_JWT_KEY)");
+            source = "--jwt-key";
+            key = System.Text.Encoding.UTF8.GetBytes(inline!);
+        }
+
+        // base64:... (a file written with echo, or a Secret holding text) is decoded; anything else is the key's bytes.
+        if (key.AsSpan().StartsWith("base64:"u8))
+        {
+            try
+            {
+                key = Convert.FromBase64String(System.Text.Encoding.ASCII.GetString(key, 7, key.Length - 7).Trim());
+            }
+            catch (FormatException)
+            {
+                throw new CliUsageException($"{source}: the text after base64: is not valid base64");
+            }
         }
 
         return key.Length >= 32 ? key : throw new CliUsageException($"{source}: an HS256 key needs at least 32 bytes, got {key.Length}");
