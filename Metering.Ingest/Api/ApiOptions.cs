@@ -1,4 +1,5 @@
 using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
 
 namespace Metering.Ingest.Api;
 
@@ -25,6 +26,9 @@ public sealed class ApiOptions
 
     /// <summary>How billing periods are cut, for closing (default calendar months, UTC; <c>metering serve</c> takes the list price book's rule).</summary>
     public BillingPeriodRule BillingPeriods { get; init; } = BillingPeriodRule.CalendarMonth;
+
+    /// <summary>The price books the engine rates with (<c>--pricebook</c>, <c>--contracts</c>); when set, the invoice preview of an open period also shows recurring fees and the minimum-commitment true-up.</summary>
+    public PriceCatalog? Prices { get; init; }
 
     /// <summary>Time a readiness check may take before it counts as failed (default 2 s).</summary>
     public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromSeconds(2);

@@ -18,7 +18,7 @@ internal sealed record CurrencySubtotal(string Currency, string Amount);
 /// <summary>One line of an invoice preview: a usage total or an adjustment.</summary>
 internal sealed record InvoicePreviewLine(string Kind, string Sku, string Description, string Quantity, string Amount, string Currency);
 
-/// <summary>What the invoice would say if the period closed now (usage and adjustments only: recurring fees and minimum commitments are added by invoicing at close).</summary>
+/// <summary>What the invoice would say if the period closed now: usage and adjustment lines, plus recurring fees and the commitment true-up when the server has the price books; subtotals include them.</summary>
 internal sealed record InvoicePreview(bool Closed, IReadOnlyList<InvoicePreviewLine> Lines, IReadOnlyList<CurrencySubtotal> Subtotals);
 
 /// <summary>A billing period of one account: rated totals, adjustments, subtotals; an invoice preview while open.</summary>
@@ -41,7 +41,7 @@ internal static class PeriodEndpoints
     }
 
     private static async Task<Results<Ok<PeriodResponse>, ValidationProblem, ProblemHttpResult>> GetPeriod(
-        HttpContext http, NpgsqlDataSource db, string account, string period, CancellationToken cancellationToken)
+        HttpContext http, NpgsqlDataSource db, ApiOptions options, string account, string period, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (UsageRequest.IdentifierProblem(account) is { } accountProblem)
@@ -68,6 +68,7 @@ internal static class PeriodEndpoints
         var lines = new List<PeriodLine>();
         var adjustments = new List<PeriodAdjustment>();
         var sums = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
+        var usageCharged = new Dictionary<string, decimal>(StringComparer.Ordinal);
         DateTimeOffset? end = null;
         var closed = false;
         await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -88,6 +89,7 @@ internal static class PeriodEndpoints
                 var amount = r.GetDecimal(3);
                 lines.Add(new PeriodLine(r.GetString(0), DecimalText.Quantity(r.GetDecimal(1)), r.GetInt64(2), DecimalText.Money(amount, currency), currency, r.GetString(5), r.GetString(6), r.GetString(7)));
                 sums[currency] = sums.GetValueOrDefault(currency) + amount;
+                usageCharged[currency] = usageCharged.GetValueOrDefault(currency) + amount;
                 end = r.GetFieldValue<DateTimeOffset>(8);
                 closed |= r.GetBoolean(9);
             }
@@ -141,9 +143,46 @@ internal static class PeriodEndpoints
                 previewLines.Add(new InvoicePreviewLine("adjustment", a.Sku, $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd}: {a.Reference}", a.Quantity, a.Amount, a.Currency));
             }
 
-            preview = new InvoicePreview(false, previewLines, subtotals);
+            var previewSums = new SortedDictionary<string, decimal>(sums, StringComparer.Ordinal);
+            if (options.Prices is { List: not null } prices)
+            {
+                foreach (var (kind, description, amount, currency) in PeriodChargeLines(prices, account, start.Value, usageCharged))
+                {
+                    previewLines.Add(new InvoicePreviewLine(kind, "", description, "1", DecimalText.Money(amount, currency), currency));
+                    previewSums[currency] = previewSums.GetValueOrDefault(currency) + amount;
+                }
+            }
+
+            preview = new InvoicePreview(false, previewLines, previewSums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList());
         }
 
         return TypedResults.Ok(new PeriodResponse(account, start.Value, end, closed, lines, adjustments, subtotals, preview));
+    }
+
+    // Recurring fees and the minimum-commitment true-up of the period, as `metering rate --period-lines` computes them:
+    // a contract version's fees or commitment replace the list's when it defines them. The true-up compares the
+    // commitment with the usage charged so far, so it shrinks as usage arrives.
+    private static IEnumerable<(string Kind, string Description, decimal Amount, string Currency)> PeriodChargeLines(
+        Metering.Rating.PriceBooks.PriceCatalog prices, string account, DateTimeOffset start, Dictionary<string, decimal> usageCharged)
+    {
+        var list = prices.List!;
+        var period = list.Periods.PeriodOf(start);
+        var listVersion = list.VersionAt(start);
+        var contract = prices.ContractOf(account);
+        var contractVersion = contract?.VersionAt(start);
+        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract!, contractVersion) : (list, listVersion);
+        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract!, contractVersion) : (list, listVersion);
+        foreach (var fee in feeVersion?.Fees ?? [])
+        {
+            var amount = Metering.Rating.Pricing.PeriodCharges.Fee(fee.Amount, fee.Prorate, period, period.Start, null, feeBook.Currency, feeBook.Rounding);
+            yield return ("fee", $"{fee.Id} ({feeBook.Id} {feeVersion!.Version})", amount, feeBook.Currency.Code);
+        }
+
+        if (commitVersion?.MinimumCommitment is { } commitment)
+        {
+            var charged = usageCharged.GetValueOrDefault(commitBook.Currency.Code);
+            var trueUp = Metering.Rating.Pricing.PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);
+            yield return ("commitment_true_up", $"minimum commitment {commitment} vs usage {charged} so far ({commitBook.Id} {commitVersion.Version})", trueUp, commitBook.Currency.Code);
+        }
     }
 }

@@ -108,6 +108,32 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
         Assert.Equal(System.Text.Json.JsonValueKind.Null, body.GetProperty("invoice_preview").ValueKind);
     }
 
+    [Fact]
+    public async Task Invoice_preview_adds_fees_and_the_commitment_true_up_from_the_price_books()
+    {
+        var dir = Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks");
+        var list = Metering.Rating.PriceBooks.PriceBookLoader.LoadFile(Path.Combine(dir, "list.json"));
+        var catalog = new Metering.Rating.PriceBooks.PriceCatalog(list, [Metering.Rating.PriceBooks.PriceBookLoader.LoadFile(Path.Combine(dir, "contract-acct-1.json"), list)]);
+        await using var host = await ApiTestHost.StartAsync(postgres, prices: catalog);
+        await Total(host.Db, "acct-1", "cdn.requests", Nov, Dec, 1m, 49.38m);
+        await Total(host.Db, "acct-2", "cdn.requests", Nov, Dec, 1m, 1.00m);
+        var client = host.Client(ApiTestHost.Token("billing:read"));
+
+        // acct-2 pays list: the platform fee (20.00, whole period) and the list's 25.00 commitment less 1.00 of usage.
+        var listed = (await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-2/periods/2026-11"))).GetProperty("invoice_preview");
+        var lines = listed.GetProperty("lines").EnumerateArray().ToList();
+        Assert.Equal(["usage", "fee", "commitment_true_up"], lines.Select(l => l.GetProperty("kind").GetString()));
+        Assert.Equal("20.00", lines[1].GetProperty("amount").GetString());
+        Assert.Equal("24.00", lines[2].GetProperty("amount").GetString());
+        Assert.Equal("45.00", listed.GetProperty("subtotals")[0].GetProperty("amount").GetString());
+
+        // acct-1's contract replaces the commitment (5000.00) and keeps the list's fee.
+        var contracted = (await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-1/periods/2026-11"))).GetProperty("invoice_preview");
+        var trueUp = contracted.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("kind").GetString() == "commitment_true_up");
+        Assert.Equal("4950.62", trueUp.GetProperty("amount").GetString());
+        Assert.Equal("5020.00", contracted.GetProperty("subtotals")[0].GetProperty("amount").GetString());
+    }
+
     [Theory]
     [InlineData("2026-13")]
     [InlineData("2026-11-31")]

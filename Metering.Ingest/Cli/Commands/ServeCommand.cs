@@ -24,7 +24,9 @@ public sealed class ServeCommand : ICliCommand
         "  --jwt-key-file FILE        HS256 signing key file: base64:... text or raw bytes, at least 32 bytes\n" +
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz (default: none, reported not_configured)\n" +
-        "  --pricebook FILE           list price book whose billing periods closing uses (default examples/pricebooks/list.json)\n" +
+        "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
+        "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
+        "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
         LedgerArguments.Usage +
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
         "Anonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
@@ -48,6 +50,7 @@ public sealed class ServeCommand : ICliCommand
             JwtAudience = audience,
             JwtSigningKey = key,
             BillingPeriods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
+            Prices = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, ct),
         };
 
