@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 ensure_dotnet
 ensure_postgres
+ensure_chdb
 
 dotnet build Metering.Ingest -c Release --nologo -v quiet -clp:NoSummary -o out/metering >/dev/null
 exec dotnet out/metering/metering.dll run "$@"

@@ -8,6 +8,7 @@ source scripts/lib/prerequisites.sh
 ensure_dotnet
 ensure_postgres
 ensure_redis
+ensure_chdb
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

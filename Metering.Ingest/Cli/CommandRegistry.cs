@@ -21,5 +21,8 @@ public static class CommandRegistry
         new ServeCommand(),
         new PeriodCloseCommand(),
         new MigrateCommand(),
+        new ExportCommand(),
+        new ReconcileCommand(),
+        new UsageCommand(),
     ];
 }

@@ -80,7 +80,7 @@ public sealed class StreamingEngine
     public async Task RunAsync(CancellationToken cancellationToken, bool abandonOnCancel = false)
     {
         await ReloadDedupAsync(CancellationToken.None).ConfigureAwait(false);
-        var config = ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup);
+        var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, assigned) => OnAssigned(assigned))
             .SetPartitionsRevokedHandler((c, revoked) => OnRevoked(revoked))
@@ -146,6 +146,13 @@ public sealed class StreamingEngine
         {
             _writer.EndBatch();
             _consumer = null;
+            if (_deadLetterProducer is not null && !abandonOnCancel)
+            {
+                _deadLetterProducer.Flush(TimeSpan.FromSeconds(10));
+            }
+
+            _deadLetterProducer?.Dispose();
+            _deadLetterProducer = null;
         }
     }
 
@@ -482,6 +489,8 @@ public sealed class StreamingEngine
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
+        _options.LiveCounters?.Publish(batch.TotalChanges);
+        PublishDeadLetters(batch.DeadLetters);
         // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
         // refused mid-rebalance is harmless and only counted.
         try
@@ -491,6 +500,68 @@ public sealed class StreamingEngine
         catch (KafkaException)
         {
             KafkaCommitFailures++;
+        }
+    }
+
+    private IProducer<byte[]?, byte[]>? _deadLetterProducer;
+    private long _deadLettersPublished;
+    private long _deadLetterPublishFailures;
+
+    /// <summary>Dead letters produced to the dead-letter topic (acknowledged).</summary>
+    public long DeadLettersPublished => Interlocked.Read(ref _deadLettersPublished);
+
+    /// <summary>Dead letters the dead-letter topic refused (they are in the dead_letters table all the same).</summary>
+    public long DeadLetterPublishFailures => Interlocked.Read(ref _deadLetterPublishFailures);
+
+    /// <summary>
+    /// Produces committed dead letters to the dead-letter topic: value = the raw record, key = "partition:offset" (a
+    /// consumer can dedup redeliveries by it), headers = reason, detail, source topic, partition, offset.
+    /// </summary>
+    private void PublishDeadLetters(IReadOnlyList<KafkaDeadLetter> letters)
+    {
+        var topic = _options.DeadLetterTopic ?? _options.Topic + ".dead-letters";
+        if (letters.Count == 0 || topic.Length == 0)
+        {
+            return;
+        }
+
+        _deadLetterProducer ??= new ProducerBuilder<byte[]?, byte[]>(_options.KafkaSecurity.Apply(new ProducerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 20,
+            MessageTimeoutMs = 60_000,
+        })).Build();
+        foreach (var letter in letters)
+        {
+            var headers = new Headers
+            {
+                { "reason", System.Text.Encoding.UTF8.GetBytes(letter.Reason) },
+                { "detail", System.Text.Encoding.UTF8.GetBytes(letter.Detail) },
+                { "source-topic", System.Text.Encoding.UTF8.GetBytes(_options.Topic) },
+                { "source-partition", System.Text.Encoding.UTF8.GetBytes(letter.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+                { "source-offset", System.Text.Encoding.UTF8.GetBytes(letter.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
+            };
+            var key = System.Text.Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{letter.Partition}:{letter.Offset}"));
+            try
+            {
+                _deadLetterProducer.Produce(topic, new Message<byte[]?, byte[]> { Key = key, Value = letter.Raw, Headers = headers }, report =>
+                {
+                    if (report.Error.IsError)
+                    {
+                        Interlocked.Increment(ref _deadLetterPublishFailures);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _deadLettersPublished);
+                    }
+                });
+            }
+            catch (ProduceException<byte[]?, byte[]>)
+            {
+                Interlocked.Increment(ref _deadLetterPublishFailures); // queue full: the table has it
+            }
         }
     }
 

@@ -32,6 +32,18 @@ public sealed record StreamingOptions
     /// <summary>The dedup horizon shared by all instances (Redis), consulted after the engine's own; null = none.</summary>
     public ISharedDedup? SharedDedup { get; init; }
 
+    /// <summary>Live counters (Redis) the committed totals are published to after each flush; null = none.</summary>
+    public ILiveCounters? LiveCounters { get; init; }
+
+    /// <summary>
+    /// Topic the dead letters are also produced to after the flush that recorded them committed (the
+    /// <c>dead_letters</c> table is the durable record); null = "{Topic}.dead-letters", empty = none.
+    /// </summary>
+    public string? DeadLetterTopic { get; init; }
+
+    /// <summary>Kafka authentication (default plaintext).</summary>
+    public Kafka.KafkaSecurity KafkaSecurity { get; init; } = Kafka.KafkaSecurity.Plaintext;
+
     /// <summary>Decoder, aggregator and dedup settings.</summary>
     public AggregationPipelineOptions Pipeline { get; init; } = new();
 }

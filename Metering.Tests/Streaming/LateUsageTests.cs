@@ -78,18 +78,18 @@ public sealed class LateUsageTests(PostgresFixture postgres) : IDisposable
         return (r.GetDecimal(0), r.GetDecimal(1), r.GetBoolean(2));
     }
 
-    private async Task<(NpgsqlDataSource Db, StreamingOptions Options)> SetUpAsync(string topic)
+    private async Task<(NpgsqlDataSource Db, StreamingOptions Options, string ConnectionString)> SetUpAsync(string topic)
     {
         var cs = await postgres.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(cs);
         _kafka.CreateTopic(topic, 2, 1);
-        return (NpgsqlDataSource.Create(cs), new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200) });
+        return (NpgsqlDataSource.Create(cs), new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200) }, cs);
     }
 
     [Fact]
     public async Task Late_usage_for_a_closed_period_is_booked_as_adjustments_in_the_open_period_priced_on_top_of_the_closed_total()
     {
-        var (db, options) = await SetUpAsync("late-usage");
+        var (db, options, cs) = await SetUpAsync("late-usage");
         await using (db)
         {
             // October: 9,000 GB at the first tier (0.09/GB up to 10,000 GB) = 810.00.
@@ -125,6 +125,13 @@ public sealed class LateUsageTests(PostgresFixture postgres) : IDisposable
 
             // Conservation (records, quantities and money) still holds with the adjustments counted.
             Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
+
+            // ClickHouse keeps late windows in the period they belong to; reconcile matches them with the adjustments.
+            _ = Analytics.ChDbShared.Session;
+            string[] clickhouse = ["--pg", cs, "--clickhouse-dir", Analytics.ChDbShared.Directory, "--clickhouse-database", Analytics.ChDbShared.NewDatabaseName()];
+            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["reconcile", "--period", "2026-10", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["reconcile", "--period", "2026-11", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
         }
     }
 

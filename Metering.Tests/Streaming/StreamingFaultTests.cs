@@ -163,8 +163,10 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
                 }
             }
 
+            _kafka.CreateTopic(options.Topic + ".dead-letters", 2, 3);
             await ProduceAsync(options.Topic, workload);
-            var run = Start(new StreamingEngine(options, db, null));
+            var engine = new StreamingEngine(options, db, null);
+            var run = Start(engine);
             await WaitForCommittedAsync(db, options, truth.Read + (3 * Partitions));
             await StopAsync(run);
 
@@ -178,6 +180,29 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
             await using var perPartition = db.CreateCommand("SELECT count(DISTINCT partition) FROM dead_letters WHERE reason IN ('invalid_utf8', 'malformed_json', 'line_too_long')");
             Assert.Equal(Partitions, (long)(await perPartition.ExecuteScalarAsync())!);
+
+            // Every dead letter is also on the dead-letter topic, with its reason and where it came from.
+            Assert.Equal(0, engine.DeadLetterPublishFailures);
+            var rejected = truth.Rejected.Values.Sum() + (3 * Partitions);
+            Assert.Equal(rejected, engine.DeadLettersPublished);
+            using var dlq = new ConsumerBuilder<string, byte[]>(new ConsumerConfig { BootstrapServers = _kafka.BootstrapServers, GroupId = "dlq-reader", AutoOffsetReset = AutoOffsetReset.Earliest }).Build();
+            dlq.Subscribe(options.Topic + ".dead-letters");
+            var reasons = new Dictionary<string, int>();
+            var keys = new HashSet<string>();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (keys.Count < rejected && DateTime.UtcNow < deadline)
+            {
+                if (dlq.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m })
+                {
+                    keys.Add(m.Key);
+                    var reason = System.Text.Encoding.UTF8.GetString(m.Headers.GetLastBytes("reason"));
+                    reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
+                }
+            }
+
+            Assert.Equal(rejected, keys.Count);
+            Assert.True(reasons.GetValueOrDefault("invalid_utf8") >= Partitions, "each partition's invalid UTF-8 poison is on the topic");
+            dlq.Close();
         }
     }
 

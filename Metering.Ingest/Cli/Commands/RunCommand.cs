@@ -23,7 +23,9 @@ public sealed class RunCommand : ICliCommand
         "  --mode file                file -> decode -> dedup -> aggregate, checked against the ground truth\n" +
         "  --dir DIR                  working directory for the workload and outputs (default .metering/run)\n" +
         "  --partitions N             partitions of the usage topic (pipeline, default 32)\n" +
-        "  --pricebook FILE, --contracts FILES   price books (pipeline)\n" + LedgerArguments.Usage +
+        "  --pricebook FILE, --contracts FILES   price books (pipeline)\n" +
+        "  --no-analytics             skip exporting to ClickHouse (chDB by default) and reconciling (pipeline)\n" +
+        LedgerArguments.Usage + AnalyticsArguments.Usage +
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
         "\nexit codes: 0 aggregates equal the ground truth, 1 they differ, 2 usage error";
 
@@ -49,11 +51,13 @@ public sealed class RunCommand : ICliCommand
         var prices = LedgerArguments.Prices(args);
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
+        var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
+        using var analyticsTransport = analytics is null ? null : AnalyticsArguments.Transport(args);
         args.RejectUnknown();
         Directory.CreateDirectory(dir);
         var err = Console.Error;
         var input = Path.Combine(dir, "usage.ndjson");
-        err.WriteLine($"[1/4] generating {workload.Records:N0} records (seed {workload.Seed}, {workload.Accounts:N0} accounts, {workload.DuplicateShare:P1} duplicates, {workload.BadShare:P2} bad) -> {input}");
+        err.WriteLine($"[1/5] generating {workload.Records:N0} records (seed {workload.Seed}, {workload.Accounts:N0} accounts, {workload.DuplicateShare:P1} duplicates, {workload.BadShare:P2} bad) -> {input}");
         GroundTruth truth;
         using (var stream = new FileStream(input, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
@@ -63,8 +67,9 @@ public sealed class RunCommand : ICliCommand
         truth.Save(input + ".truth.json");
         using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
-        err.WriteLine($"[2/4] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
-        err.WriteLine("[3/4] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
+        kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
+        err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
+        err.WriteLine("[3/5] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
         var options = new Streaming.StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
         var run = await Streaming.PipelineRun.RunAsync(options, db, prices, input, truth.Read, err, cancellationToken).ConfigureAwait(false);
 
@@ -83,7 +88,7 @@ public sealed class RunCommand : ICliCommand
         }
 
         @out.WriteLine();
-        err.WriteLine("[4/4] metering verify against the generator's ground truth");
+        err.WriteLine("[4/5] metering verify against the generator's ground truth");
         var problems = await Streaming.LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, cancellationToken).ConfigureAwait(false);
         foreach (var p in problems.Take(20))
         {
@@ -93,7 +98,14 @@ public sealed class RunCommand : ICliCommand
         @out.WriteLine(problems.Count == 0
             ? $"verify: clean: {truth.Totals.Count:N0} (account, sku) totals, the balance (read {truth.Read:N0} = accepted {truth.Accepted:N0} + duplicates {truth.Duplicates:N0} + rejected {truth.Rejected.Values.Sum():N0}) and conservation all match exactly"
             : $"verify: FAILED with {problems.Count} difference(s)");
-        return problems.Count == 0 ? 0 : 1;
+        var drifts = 0;
+        if (analytics is not null && analyticsTransport is not null)
+        {
+            err.WriteLine("[5/5] export the rated windows to ClickHouse and reconcile every period against PostgreSQL");
+            drifts = await ReconcileCommand.ExportAndReconcileAllAsync(db, analyticsTransport, analytics, @out, cancellationToken).ConfigureAwait(false);
+        }
+
+        return problems.Count == 0 && drifts == 0 ? 0 : 1;
     }
 
     private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)

@@ -15,10 +15,11 @@ public sealed class StreamCommand : ICliCommand
     /// <inheritdoc />
     public string Usage => "usage: metering stream --bootstrap-servers HOSTS [options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
+        "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
         "  --pricebook FILE, --contracts FILES   price books (default examples/pricebooks/list.json when present)\n" +
-        LedgerArguments.Usage + PipelineArguments.PipelineUsage +
+        LedgerArguments.Usage + RedisArguments.Usage + Kafka.KafkaSecurity.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
 
     /// <inheritdoc />
@@ -30,8 +31,11 @@ public sealed class StreamCommand : ICliCommand
         var maxRecordsPerFlush = (int)args.Int64("max-records-per-flush", 1_000_000, min: 1, max: int.MaxValue);
         var group = args.String("group", "metering")!;
         var topic = args.String("topic", "usage")!;
+        var deadLetterTopic = args.String("dead-letter-topic");
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
+        var security = Kafka.KafkaSecurity.FromArguments(args);
+        using var redis = RedisArguments.Connect(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -40,9 +44,14 @@ public sealed class StreamCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        var options = new StreamingOptions { BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline };
+        var options = RedisArguments.WithRedis(new StreamingOptions
+        {
+            BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
+            MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
+            DeadLetterTopic = deadLetterTopic,
+        }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
-        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s");
+        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
         using (new ProgressReporter("stream", () => engine.Read))
         {
             await Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap().ConfigureAwait(false);
