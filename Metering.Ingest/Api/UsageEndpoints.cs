@@ -62,6 +62,10 @@ internal static class UsageEndpoints
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "usage store unavailable", type: "urn:metering:problem:unavailable");
         }
+        catch (ClickHouseException e)
+        {
+            return TypedResults.Problem("the usage store (ClickHouse) failed: " + e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "usage store unavailable", type: "urn:metering:problem:unavailable");
+        }
 
         var end = (int)Math.Min((long)offset + pageSize, points.Count);
         var page = new List<UsagePointResponse>(Math.Max(0, end - offset));

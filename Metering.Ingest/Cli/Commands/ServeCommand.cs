@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
+using Metering.Ingest.Analytics;
 using Metering.Ingest.Api;
 using Metering.Rating.Periods;
 using Microsoft.AspNetCore.Hosting;
@@ -27,12 +28,27 @@ public sealed class ServeCommand : ICliCommand
         "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
         "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
         "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
-        LedgerArguments.Usage +
+        LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" +
+        "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
+        "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
         "Anonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunCoreAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ClickHouseException e)
+        {
+            Console.Error.WriteLine($"metering serve: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
         var port = args.Int64("port", 0, 1, 65535);
@@ -42,7 +58,10 @@ public sealed class ServeCommand : ICliCommand
         var key = await SigningKey(args.String("jwt-key-file"), args.String("jwt-key"), cancellationToken).ConfigureAwait(false);
         var bootstrap = args.String("bootstrap-servers");
         var prices = LedgerArguments.Prices(args);
+        var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
+        IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         args.RejectUnknown();
         var options = new ApiOptions
         {
@@ -54,8 +73,7 @@ public sealed class ServeCommand : ICliCommand
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, ct),
         };
 
-        // The ClickHouse usage store is wired here when it lands; until then /v1/usage answers 503.
-        await using var app = ApiHost.Build(options, db, new UnconfiguredUsageStore(), b => b.WebHost.UseUrls(listen));
+        await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -63,7 +81,7 @@ public sealed class ServeCommand : ICliCommand
             stop.Cancel();
         });
         await app.StartAsync(stop.Token).ConfigureAwait(false);
-        Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; OpenAPI at /openapi/v1.json, metrics at /metrics");
+        Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; usage from {transport?.Description ?? "nowhere (no ClickHouse configured: /v1/usage answers 503)"}; OpenAPI at /openapi/v1.json, metrics at /metrics");
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
