@@ -18,6 +18,7 @@ public static class CommandRegistry
         new VerifyCommand(),
         new StreamCommand(),
         new PostgresCommand(),
+        new ServeCommand(),
         new PeriodCloseCommand(),
         new MigrateCommand(),
         new ExportCommand(),

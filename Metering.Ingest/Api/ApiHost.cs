@@ -1,0 +1,140 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Metering.Ingest.Analytics;
+using Metering.Ingest.Observability;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
+using Microsoft.OpenApi;
+using Npgsql;
+
+namespace Metering.Ingest.Api;
+
+/// <summary>
+/// Builds the REST API (docs/api.md): minimal-API endpoints, JWT bearer authentication with scopes, RFC 9457 problem
+/// details for every error, the OpenAPI document at <c>/openapi/v1.json</c> and Prometheus metrics at <c>/metrics</c>.
+/// <c>metering serve</c> and the tests build the app through this one method.
+/// </summary>
+public static class ApiHost
+{
+    /// <summary>
+    /// Builds (does not start) the API. <paramref name="configure"/> runs before the app is built: <c>metering serve</c>
+    /// sets the listen address there, tests swap Kestrel for the TestServer.
+    /// </summary>
+    public static WebApplication Build(ApiOptions options, NpgsqlDataSource db, IUsageStore usageStore, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(usageStore);
+        if (options.JwtSigningKey.Count < 32)
+        {
+            throw new ArgumentException($"the JWT signing key must be at least 32 bytes for HS256, got {options.JwtSigningKey.Count}", nameof(options));
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(ApiHost).Assembly.GetName().Name });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(db);
+        services.AddSingleton(usageStore);
+        services.AddSingleton<PriceBookRepository>();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+        services.AddProblemDetails();
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
+        {
+            o.MapInboundClaims = false;
+            o.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = options.JwtIssuer,
+                ValidAudience = options.JwtAudience,
+                IssuerSigningKey = new SymmetricSecurityKey([.. options.JwtSigningKey]),
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                ValidateIssuer = true,
+                ValidateAudience = true,
+                ValidateLifetime = true,
+                ValidateIssuerSigningKey = true,
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ClockSkew = options.ClockSkew,
+            };
+            o.Events = new JwtBearerEvents { OnChallenge = AuthProblems.Challenge, OnForbidden = AuthProblems.Forbidden };
+        });
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(ApiScopes.UsageRead, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.UsageRead)))
+            .AddPolicy(ApiScopes.BillingRead, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.BillingRead)))
+            .AddPolicy(ApiScopes.PriceBooksWrite, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)))
+            .AddPolicy(ApiScopes.Admin, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.Admin)))
+            .AddPolicy(PriceBookEndpoints.ReadPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.BillingRead) || ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)));
+        services.AddOpenApi(o =>
+        {
+            o.AddOperationTransformer((operation, _, _) =>
+            {
+                ApiDocumentation.Describe(operation);
+                return Task.CompletedTask;
+            });
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                DescribeSecurity(document);
+                return Task.CompletedTask;
+            });
+        });
+        services.AddMeteringMetrics();
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        HealthEndpoints.Map(app);
+        UsageEndpoints.Map(app);
+        PeriodEndpoints.Map(app);
+        PriceBookEndpoints.Map(app);
+        PeriodCloseEndpoints.Map(app);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        return app;
+    }
+
+    // The document names the bearer scheme and the requirement on every operation but the anonymous health checks;
+    // servers are dropped so the served document is the same on every host (a test compares it with docs/openapi.json).
+    private static void DescribeSecurity(OpenApiDocument document)
+    {
+        document.Servers = [];
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>(StringComparer.Ordinal);
+        document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            BearerFormat = "JWT",
+            Description = "HS256-signed JWT with iss, aud, exp; scopes in 'scope' (space-separated): usage:read, billing:read, pricebooks:write, admin. An 'account' claim restricts the token to that account.",
+        };
+        foreach (var (path, item) in document.Paths)
+        {
+            if (path is "/healthz" or "/readyz" || item.Operations is null)
+            {
+                continue;
+            }
+
+            foreach (var operation in item.Operations.Values)
+            {
+                operation.Security ??= [];
+                operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] });
+            }
+        }
+    }
+}

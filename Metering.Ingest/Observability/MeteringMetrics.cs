@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+
+namespace Metering.Ingest.Observability;
+
+/// <summary>Consumer lag of one partition: messages between the consumer's position and the partition's high watermark.</summary>
+public readonly record struct PartitionLag(string Topic, int Partition, long Lag);
+
+/// <summary>
+/// The engine's metrics: one <see cref="Meter"/> named <c>Metering</c>, exported at <c>/metrics</c> by <c>metering serve</c>
+/// (docs/operations.md, "Metrics", lists every series). Every method is thread-safe, allocation-free on the counting
+/// paths and never throws into the caller: metrics observe the engine, they never steer it.
+/// </summary>
+/// <remarks>
+/// Metrics are observability, never billing. OpenTelemetry counters of money are <see cref="double"/>, so
+/// <c>metering_rated_amount_total</c> is approximate; the exact amounts live in PostgreSQL (<c>billing_period_totals</c>).
+/// </remarks>
+public static class MeteringMetrics
+{
+    /// <summary>The meter's name, for <c>AddMeter</c>.</summary>
+    public const string MeterName = "Metering";
+
+    // Latency buckets in seconds: 0.5 ms .. 30 s (a flush or a COPY of a large batch can take seconds).
+    private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+    private static readonly Counter<long> Read = Meter.CreateCounter<long>("metering.records.read", "{record}", "Usage records read from the source (Kafka or file), before any check.");
+    private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("metering.records.accepted", "{record}", "Usage records accepted and counted into an aggregate.");
+    private static readonly Counter<long> Duplicate = Meter.CreateCounter<long>("metering.records.duplicate", "{record}", "Usage records dropped as duplicates of an already counted (account, id).");
+    private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("metering.records.rejected", "{record}", "Usage records rejected to the dead letters, by reason.");
+    private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram("metering.flush.duration", "s", "Time to flush one batch of aggregates to the ledger (rate, write, commit).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+    private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records that hit a cardinality limit (a new account, SKU or dimension set beyond the configured number of keys).");
+    private static readonly Histogram<double> PostgresWrite = Meter.CreateHistogram("metering.postgres.write.duration", "s", "Latency of one PostgreSQL ledger write transaction.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+    private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
+    private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+    private static readonly Counter<long> ClickHouseErrors = Meter.CreateCounter<long>("metering.clickhouse.write.errors", "{error}", "ClickHouse inserts that failed (retried later from the outbox).");
+    private static readonly Counter<double> RatedAmount = Meter.CreateCounter<double>("metering.rated.amount", "{currency_unit}", "Amount rated, per currency, in major units (approximate: a double; never use for billing).");
+
+    private static readonly ConcurrentDictionary<long, Func<IEnumerable<PartitionLag>>> LagSources = new();
+    private static long _nextLagSource;
+    private static long _activeKeys;
+
+    static MeteringMetrics()
+    {
+        Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
+        Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
+    }
+
+    /// <summary>Counts <paramref name="n"/> records read from the source.</summary>
+    public static void RecordsRead(long n) => Read.Add(n);
+
+    /// <summary>Counts <paramref name="n"/> records accepted into aggregates.</summary>
+    public static void RecordsAccepted(long n) => Accepted.Add(n);
+
+    /// <summary>Counts <paramref name="n"/> duplicate records dropped.</summary>
+    public static void RecordsDuplicate(long n) => Duplicate.Add(n);
+
+    /// <summary>Counts <paramref name="n"/> records rejected for <paramref name="reason"/> (a dead-letter reason code such as <c>invalid_quantity</c>; keep the set of reasons small and fixed).</summary>
+    public static void RecordsRejected(long n, string reason) => Rejected.Add(n, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Records one flush's duration.</summary>
+    public static void FlushCompleted(TimeSpan duration) => FlushDuration.Record(duration.TotalSeconds);
+
+    /// <summary>Sets the number of aggregate keys held in memory now (read at each scrape).</summary>
+    public static void SetActiveAggregateKeys(long keys) => Volatile.Write(ref _activeKeys, keys);
+
+    /// <summary>Counts <paramref name="n"/> records that hit a cardinality limit (today the engine dead-letters them as <c>cardinality_limit</c>; they are also counted as rejected).</summary>
+    public static void AggregateOverflow(long n) => Overflow.Add(n);
+
+    /// <summary>Records one PostgreSQL write's latency; <paramref name="failed"/> also counts an error.</summary>
+    public static void PostgresWriteCompleted(TimeSpan duration, bool failed = false)
+    {
+        PostgresWrite.Record(duration.TotalSeconds);
+        if (failed)
+        {
+            PostgresErrors.Add(1);
+        }
+    }
+
+    /// <summary>Records one ClickHouse write's latency; <paramref name="failed"/> also counts an error.</summary>
+    public static void ClickHouseWriteCompleted(TimeSpan duration, bool failed = false)
+    {
+        ClickHouseWrite.Record(duration.TotalSeconds);
+        if (failed)
+        {
+            ClickHouseErrors.Add(1);
+        }
+    }
+
+    /// <summary>Adds a rated amount (major units) in <paramref name="currency"/>; approximate, for dashboards only.</summary>
+    public static void Rated(decimal amount, string currency) =>
+        RatedAmount.Add((double)amount, new KeyValuePair<string, object?>("currency", currency));
+
+    /// <summary>
+    /// Registers a source of per-partition consumer lag, called at each scrape (keep it cheap: read cached
+    /// watermarks, do not call the broker). Dispose the result to unregister (e.g. on partitions revoked).
+    /// </summary>
+    public static IDisposable RegisterConsumerLag(Func<IEnumerable<PartitionLag>> source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var id = Interlocked.Increment(ref _nextLagSource);
+        LagSources[id] = source;
+        return new Registration(id);
+    }
+
+    private static List<Measurement<long>> ObserveLag()
+    {
+        var measurements = new List<Measurement<long>>();
+        foreach (var source in LagSources.Values)
+        {
+            IEnumerable<PartitionLag> lags;
+            try
+            {
+                lags = source();
+            }
+#pragma warning disable CA1031 // a failing lag source must not break the scrape of every other series
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                continue;
+            }
+
+            foreach (var l in lags)
+            {
+                measurements.Add(new Measurement<long>(l.Lag, new KeyValuePair<string, object?>("topic", l.Topic), new KeyValuePair<string, object?>("partition", l.Partition)));
+            }
+        }
+
+        return measurements;
+    }
+
+    private sealed class Registration(long id) : IDisposable
+    {
+        public void Dispose() => LagSources.TryRemove(id, out _);
+    }
+}
