@@ -97,8 +97,18 @@ public sealed class AnalyticsExporter
             }
 
             phase = clock.Elapsed;
-            await _transport.InsertArrowAsync(_schema.InsertHead, UsageWindowArrow.Encode(batch), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _transport.InsertArrowAsync(_schema.InsertHead, UsageWindowArrow.Encode(batch), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                Observability.MeteringMetrics.ClickHouseWriteCompleted(clock.Elapsed - phase, failed: true);
+                throw;
+            }
+
             insert += clock.Elapsed - phase;
+            Observability.MeteringMetrics.ClickHouseWriteCompleted(clock.Elapsed - phase);
             var ids = batch.Select(r => r.Id).ToArray();
             if (AfterInsertBeforeMark is { } hook)
             {

@@ -87,6 +87,7 @@ public sealed class StreamingEngine
             .SetPartitionsLostHandler((c, lost) => OnLost(lost))
             .Build();
         _consumer = consumer;
+        using var lag = Observability.MeteringMetrics.RegisterConsumerLag(() => Lag(consumer));
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         _writer.BeginBatch();
@@ -278,13 +279,31 @@ public sealed class StreamingEngine
                 }
             }
 
-            for (var i = 0; i < chunk.Count; i++)
+            var (read, accepted, duplicates) = (Read, _acceptedTotal, _duplicatesTotal);
+            var rewinds = _rewinds;
+            try
             {
-                Apply(chunk[i], i);
-                if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
+                for (var i = 0; i < chunk.Count; i++)
                 {
-                    return false;
+                    Apply(chunk[i], i);
+                    if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
+                    {
+                        return false;
+                    }
+
+                    if (_rewinds != rewinds)
+                    {
+                        break; // a flush inside Apply was fenced and rewound every partition: the rest is re-consumed
+                    }
                 }
+            }
+            finally
+            {
+                // Metrics per chunk, not per record: a counter update is cheap, 512 of them are not free.
+                Observability.MeteringMetrics.RecordsRead(Read - read);
+                Observability.MeteringMetrics.RecordsAccepted(_acceptedTotal - accepted);
+                Observability.MeteringMetrics.RecordsDuplicate(_duplicatesTotal - duplicates);
+                Observability.MeteringMetrics.SetActiveAggregateKeys(_aggregator.ActiveKeys);
             }
 
             return true;
@@ -307,9 +326,11 @@ public sealed class StreamingEngine
         {
             case Verdict.Duplicate:
                 partition.Duplicates++;
+                _duplicatesTotal++;
                 return;
             case Verdict.Accept:
                 ref var record = ref _chunkRecords[index];
+                var rewindsBefore = _rewinds;
                 if (_writer.Add(in record) != AddStatus.Added)
                 {
                     // Key limit: flush everything before this record (its offset is not yet consumed), then count it
@@ -317,7 +338,13 @@ public sealed class StreamingEngine
                     partition.NextOffset = offset;
                     partition.Read--;
                     _pending--;
+                    Observability.MeteringMetrics.AggregateOverflow(1);
                     Flush();
+                    if (_rewinds != rewindsBefore)
+                    {
+                        return; // fenced: this record is re-consumed after the rewind
+                    }
+
                     partition = Progress(result.Partition.Value);
                     partition.NextOffset = offset + 1;
                     partition.Read++;
@@ -326,11 +353,13 @@ public sealed class StreamingEngine
                 }
 
                 partition.Accepted++;
+                _acceptedTotal++;
                 partition.AcceptedNanos += record.QuantityNanos;
                 _seenIds.Add((record.Fingerprint, record.TimeTicks));
                 return;
             default:
                 partition.Rejected++;
+                Observability.MeteringMetrics.RecordsRejected(1, _chunkReasons[index].Code());
                 _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, _chunkReasons[index].Code(), _chunkDetails[index], result.Message.Value ?? []));
                 return;
         }
@@ -442,12 +471,15 @@ public sealed class StreamingEngine
         {
             try
             {
+                var attemptClock = Stopwatch.StartNew();
                 await _ledger.WriteAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                Observability.MeteringMetrics.PostgresWriteCompleted(attemptClock.Elapsed);
                 return clock.Elapsed.TotalMilliseconds;
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < 60)
             {
                 FlushRetries++;
+                Observability.MeteringMetrics.PostgresWriteCompleted(TimeSpan.Zero, failed: true);
                 NpgsqlConnection.ClearAllPools(); // connections died with the server
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2_000, 100 * attempt))).ConfigureAwait(false);
             }
@@ -488,6 +520,12 @@ public sealed class StreamingEngine
 
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
+        Observability.MeteringMetrics.FlushCompleted(TimeSpan.FromMilliseconds(milliseconds));
+        foreach (var currency in batch.TotalChanges.GroupBy(c => c.Currency))
+        {
+            Observability.MeteringMetrics.Rated(currency.Sum(c => c.AmountAfter - c.AmountBefore), currency.Key.Trim());
+        }
+
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
         _options.LiveCounters?.Publish(batch.TotalChanges);
         PublishDeadLetters(batch.DeadLetters);
@@ -565,8 +603,40 @@ public sealed class StreamingEngine
         }
     }
 
+    /// <summary>
+    /// Per-partition lag for the metrics scrape, from librdkafka's cached high watermarks and positions (no broker
+    /// call; both are safe to read from the scrape thread).
+    /// </summary>
+    private static List<Observability.PartitionLag> Lag(IConsumer<Ignore, byte[]> consumer)
+    {
+        var lags = new List<Observability.PartitionLag>();
+        try
+        {
+            foreach (var tp in consumer.Assignment)
+            {
+                var high = consumer.GetWatermarkOffsets(tp).High;
+                var position = consumer.Position(tp);
+                if (high.Value >= 0 && position.Value >= 0)
+                {
+                    lags.Add(new(tp.Topic, tp.Partition.Value, Math.Max(0, high.Value - position.Value)));
+                }
+            }
+        }
+        catch (Exception e) when (e is KafkaException or ObjectDisposedException or InvalidOperationException)
+        {
+            // the consumer is closing: no lag to report
+        }
+
+        return lags;
+    }
+
+    private long _acceptedTotal;
+    private long _duplicatesTotal;
+    private long _rewinds;
+
     private void DiscardAndRewind()
     {
+        _rewinds++;
         _ = _aggregator.Flush(); // drop the unflushed aggregates
         _deadLetters.Clear();
         _seenIds.Clear();

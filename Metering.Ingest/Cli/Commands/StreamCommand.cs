@@ -15,6 +15,7 @@ public sealed class StreamCommand : ICliCommand
     /// <inheritdoc />
     public string Usage => "usage: metering stream --bootstrap-servers HOSTS [options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
+        "  --metrics-listen URL       serve /metrics (Prometheus) and /healthz from this process, e.g. http://0.0.0.0:9464\n" +
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
@@ -32,6 +33,7 @@ public sealed class StreamCommand : ICliCommand
         var group = args.String("group", "metering")!;
         var topic = args.String("topic", "usage")!;
         var deadLetterTopic = args.String("dead-letter-topic");
+        var metricsListen = args.String("metrics-listen");
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var security = Kafka.KafkaSecurity.FromArguments(args);
@@ -52,9 +54,21 @@ public sealed class StreamCommand : ICliCommand
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
+        await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen);
+        if (metrics is not null)
+        {
+            await metrics.StartAsync(cancellationToken).ConfigureAwait(false);
+            Console.Error.WriteLine($"stream: metrics at {metricsListen!.TrimEnd('/')}/metrics");
+        }
+
         using (new ProgressReporter("stream", () => engine.Read))
         {
             await Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap().ConfigureAwait(false);
+        }
+
+        if (metrics is not null)
+        {
+            await metrics.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         Console.Error.WriteLine($"stream: stopped after {engine.Read:N0} records and {engine.Flushes} flushes");
