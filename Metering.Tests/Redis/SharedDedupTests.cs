@@ -66,7 +66,7 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
             await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, topic, new MemoryStream(workload.ToArray()), null, CancellationToken.None);
             var options = new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, ConsumerGroup = "metering-" + region, FlushInterval = TimeSpan.FromMilliseconds(200), SharedDedup = shared() };
             var engine = new StreamingEngine(options, db, null);
-            await RunUntilCommittedAsync(engine, db, options, truth.Read);
+            await RunUntilCommittedAsync(engine, db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, topic));
             engines.Add(engine);
             await Task.Delay(300); // the marks are sent after each commit, asynchronously
         }
@@ -120,9 +120,9 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
         // persisted horizon still has those ids); no uncommitted record was marked.
         Assert.InRange(dedup.Marked, 1, committed);
 
-        await RunUntilCommittedAsync(new StreamingEngine(options with { CrashAfterRecords = 0 }, db, null), db, options, truth.Read);
+        await RunUntilCommittedAsync(new StreamingEngine(options with { CrashAfterRecords = 0 }, db, null), db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, options.Topic));
         Assert.Equal(Expected(truth, 1), await TotalsAsync(db));
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
     }
 
     [Fact]
@@ -157,7 +157,8 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
         await redis.StartAsync();
         await producing;
         deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < truth.Read && DateTime.UtcNow < deadline)
+        var messages = Streaming.TopicLog.Messages(_kafka.BootstrapServers, options.Topic);
+        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < messages && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
@@ -166,6 +167,6 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
         await run;
         Assert.True(engine.SharedDedupDegradedChunks > 0, "the outage should have been noticed");
         Assert.False(dedup.Degraded, "Redis is back: the store should have recovered");
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
     }
 }

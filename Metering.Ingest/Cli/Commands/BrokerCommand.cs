@@ -46,7 +46,10 @@ public sealed class BrokerCommand : ICliCommand
         cluster.CreateTopic(topic + ".dead-letters", Math.Min(partitions, 8), Math.Min(3, brokers));
         if (bootstrapFile is not null)
         {
-            await File.WriteAllTextAsync(bootstrapFile, cluster.BootstrapServers + "\n", cancellationToken).ConfigureAwait(false);
+            // Written aside and renamed: a script polling for the file never reads it half written.
+            var partial = bootstrapFile + ".partial";
+            await File.WriteAllTextAsync(partial, cluster.BootstrapServers + "\n", cancellationToken).ConfigureAwait(false);
+            File.Move(partial, bootstrapFile, overwrite: true);
         }
 
         Console.Out.WriteLine($"bootstrap: {cluster.BootstrapServers}");
