@@ -318,6 +318,11 @@ public sealed class StreamingEngine
     {
         var partition = Progress(result.Partition.Value);
         var offset = result.Offset.Value;
+        if (partition.NextOffset >= 0 && offset > partition.NextOffset && !_options.AllowOffsetHoles)
+        {
+            RecordGap(partition, partition.NextOffset, offset, "the broker delivered a later offset: the records between were deleted (retention) before they were read");
+        }
+
         partition.NextOffset = offset + 1;
         partition.Read++;
         Read++;
@@ -392,18 +397,25 @@ public sealed class StreamingEngine
                 continue;
             }
 
-            var gap = new OffsetGap(p.Partition, p.NextOffset, marks.Low.Value);
-            Console.Error.WriteLine($"DATA LOSS: {_options.Topic}[{p.Partition}] offsets {gap.From}..{gap.To - 1} ({gap.To - gap.From:N0} records) were deleted by the broker before they were consumed ({error.Reason}); resuming at {gap.To}");
-            p.Gaps.Add(gap);
-            p.NextOffset = gap.To;
-            LostRecords += gap.To - gap.From;
-            _pending++; // the gap is made durable with the next flush
+            var to = marks.Low.Value;
+            RecordGap(p, p.NextOffset, to, error.Reason);
+            p.NextOffset = to;
             // librdkafka stops fetching a partition whose offset reset failed, and refuses a seek on it (ERR__STATE);
             // re-assigning it at the new offset restarts the fetcher (the group assignment is unchanged).
             var tp = new TopicPartition(_options.Topic, p.Partition);
             _consumer.IncrementalUnassign([tp]);
-            _consumer.IncrementalAssign([new TopicPartitionOffset(tp, gap.To)]);
+            _consumer.IncrementalAssign([new TopicPartitionOffset(tp, to)]);
         }
+    }
+
+    /// <summary>Records offsets [from, to) of a partition as lost: reported now, made durable with the next flush.</summary>
+    private void RecordGap(PartitionProgress partition, long from, long to, string why)
+    {
+        var gap = new OffsetGap(partition.Partition, from, to);
+        Console.Error.WriteLine($"DATA LOSS: {_options.Topic}[{partition.Partition}] offsets {from}..{to - 1} ({to - from:N0} records) were never consumed ({why}); resuming at {to}");
+        partition.Gaps.Add(gap);
+        LostRecords += to - from;
+        _pending++;
     }
 
     private PartitionProgress Progress(int partition) =>

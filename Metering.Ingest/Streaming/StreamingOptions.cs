@@ -41,6 +41,13 @@ public sealed record StreamingOptions
     /// </summary>
     public string? DeadLetterTopic { get; init; }
 
+    /// <summary>
+    /// Accept holes in a partition's offsets (a transactional producer's commit markers take offsets). Off by default:
+    /// the engine's producers are not transactional, so a hole means records deleted before they were read, and it is
+    /// recorded as data loss (offset_gaps) like an offset-out-of-range.
+    /// </summary>
+    public bool AllowOffsetHoles { get; init; }
+
     /// <summary>Kafka authentication (default plaintext).</summary>
     public Kafka.KafkaSecurity KafkaSecurity { get; init; } = Kafka.KafkaSecurity.Plaintext;
 

@@ -16,6 +16,7 @@ public sealed class StreamCommand : ICliCommand
     public string Usage => "usage: metering stream --bootstrap-servers HOSTS [options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
         "  --metrics-listen URL       serve /metrics (Prometheus) and /healthz from this process, e.g. http://0.0.0.0:9464\n" +
+        "  --allow-offset-holes       do not report holes in offsets as data loss (topics with transactional producers)\n" +
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
@@ -50,7 +51,7 @@ public sealed class StreamCommand : ICliCommand
         {
             BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
             MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
-            DeadLetterTopic = deadLetterTopic,
+            DeadLetterTopic = deadLetterTopic, AllowOffsetHoles = args.Has("allow-offset-holes"),
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
