@@ -5,8 +5,8 @@ using Xunit.Abstractions;
 namespace Metering.Tests.Analytics;
 
 /// <summary>
-/// The analytics issue's latency question: a month of minute windows for one account (3 SKUs, 2 regions, 259,200
-/// windows, among 8 other accounts' 777,600), queried by day and by hour for the whole month through the usage store
+/// The analytics issue's latency question: a month of minute windows for one account (3 SKUs, 2 regions, 267,840
+/// windows, among 8 other accounts' 2,142,720), queried by day and by hour for the whole month through the usage store
 /// on embedded chDB. Prints p50/p99; asserts only that every answer is right (the machine is shared).
 /// </summary>
 public sealed class MonthOfMinutesMeasurement(ITestOutputHelper output)
