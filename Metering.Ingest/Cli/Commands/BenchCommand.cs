@@ -22,6 +22,7 @@ public sealed class BenchCommand : ICliCommand
     /// <inheritdoc />
     public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n" +
         "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
+        "  --freshness [--rate N] [--seconds S]   arrival -> queryable latency (Kafka -> PostgreSQL -> ClickHouse) under load\n" +
         "  --redis-dedup [--ids N] [--redis HOST:PORT]   shared dedup marks and lookups/s vs redis-benchmark -t set -P 16\n" +
         "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
@@ -39,6 +40,11 @@ public sealed class BenchCommand : ICliCommand
         if (args.Has("pipeline"))
         {
             return await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (args.Has("freshness"))
+        {
+            return await RunFreshnessAsync(args, cancellationToken).ConfigureAwait(false);
         }
 
         if (args.Has("redis-dedup"))
@@ -199,6 +205,34 @@ public sealed class BenchCommand : ICliCommand
         @out.WriteLine($"engine / consume-only:       {engineRate / consumeRate,12:F2}");
         @out.WriteLine($"flush transaction p99:       {Median(engine.Select(r => r.FlushP99Milliseconds).ToList()),12:F0} ms (median over rounds)");
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--freshness</c>: arrival-to-queryable latency under a steady load, on embedded Kafka, PostgreSQL and chDB.
+    /// </summary>
+    private static async Task<int> RunFreshnessAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var rate = (int)args.Int64("rate", 100_000, 100, 10_000_000);
+        var seconds = (int)args.Int64("seconds", 20, 2, 3_600);
+        var exportInterval = args.Duration("export-interval", TimeSpan.FromMilliseconds(200));
+        var flushInterval = args.Duration("flush-interval", TimeSpan.FromSeconds(1));
+        var clickhouseDir = args.String("clickhouse-dir", Analytics.ChDbTransport.DefaultDataDirectory)!;
+        var prices = LedgerArguments.Prices(args);
+        var database = "fresh_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
+        args.RejectUnknown();
+        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 1);
+        kafka.CreateTopic("usage", 32, 1);
+        kafka.CreateTopic("usage.dead-letters", 4, 1);
+        using var transport = new Analytics.ChDbTransport(clickhouseDir);
+        var options = new Streaming.StreamingOptions { BootstrapServers = kafka.BootstrapServers, FlushInterval = flushInterval };
+        Console.Error.WriteLine($"bench: freshness at {rate:N0} records/s for {seconds}s (flush every {flushInterval.TotalMilliseconds:F0} ms, export every {exportInterval.TotalMilliseconds:F0} ms)");
+        var result = await Analytics.FreshnessBenchmark.RunAsync(options, db, prices, transport, new Analytics.AnalyticsSchema(database), rate, TimeSpan.FromSeconds(seconds), exportInterval, Console.Error, cancellationToken).ConfigureAwait(false);
+        var l = result.LatenciesMs;
+        double P(double q) => l.Count == 0 ? double.NaN : l[Math.Clamp((int)Math.Ceiling(l.Count * q) - 1, 0, l.Count - 1)];
+        Console.Out.WriteLine($"freshness: {result.Sent:N0} records in {result.Elapsed.TotalSeconds:F1}s = {result.Sent / result.Elapsed.TotalSeconds:N0} records/s sent; {l.Count} probes queryable, {result.Missing} not within 30 s after the load");
+        Console.Out.WriteLine($"arrival -> queryable: p50 {P(0.5):N0} ms, p99 {P(0.99):N0} ms, max {(l.Count == 0 ? double.NaN : l[^1]):N0} ms");
+        return result.Missing == 0 ? 0 : 1;
     }
 
     /// <summary>
