@@ -20,5 +20,8 @@ public static class CommandRegistry
         new PostgresCommand(),
         new PeriodCloseCommand(),
         new MigrateCommand(),
+        new QuotaSetCommand(),
+        new QuotaListCommand(),
+        new AlertsDispatchCommand(),
     ];
 }
