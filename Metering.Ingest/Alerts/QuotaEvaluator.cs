@@ -19,7 +19,10 @@ namespace Metering.Ingest.Alerts;
 /// <remarks>
 /// The hot path stays cheap: the accounts that have quotas are cached per database for <see cref="CacheTtl"/>, a
 /// flush touching none of them costs no query, and only the changes of those accounts are sent. A quota created
-/// while the engine runs is therefore seen within <see cref="CacheTtl"/>. Thread-safe.
+/// while the engine runs is therefore seen within <see cref="CacheTtl"/>. Amount quotas sum totals that concurrent
+/// flushes of other engine instances may be moving: their evaluation takes a transaction-scoped advisory lock per
+/// account first, so two flushes of one account are evaluated one after the other and no crossing falls between
+/// them. Thread-safe.
 /// </remarks>
 public static class QuotaEvaluator
 {
@@ -28,6 +31,9 @@ public static class QuotaEvaluator
 
     /// <summary>Above this many accounts with quotas, changes are not filtered in memory (the SQL join filters them).</summary>
     private const int MaxCachedAccounts = 100_000;
+
+    /// <summary>Advisory lock class of the per-account amount-quota lock (two-key space: never meets the one-key locks).</summary>
+    private const int AccountLockClass = 0x51554F54; // "QUOT"
 
     private static readonly ConcurrentDictionary<string, QuotaAccounts> Cache = new(StringComparer.Ordinal);
 
@@ -65,6 +71,26 @@ public static class QuotaEvaluator
         if (relevant.Count == 0)
         {
             return 0;
+        }
+
+        // Amount quotas sum totals that other flushes (other engine instances) may be changing right now. Serialize the
+        // evaluation per account: lock in sorted order (no deadlock between evaluators), in a statement of its own, so
+        // the evaluation statement's snapshot sees every total a flush that held the lock before us committed.
+        var lockAccounts = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var c in relevant)
+        {
+            if (c.AmountAfter != c.AmountBefore)
+            {
+                lockAccounts.Add(c.Account);
+            }
+        }
+
+        if (lockAccounts.Count > 0)
+        {
+            await using var lockCmd = new NpgsqlCommand("SELECT count(pg_advisory_xact_lock($1, hashtext(a))) FROM unnest($2::text[]) AS a", connection, tx);
+            lockCmd.Parameters.Add(new() { Value = AccountLockClass });
+            lockCmd.Parameters.Add(new() { Value = lockAccounts.ToArray() });
+            await lockCmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
         }
 
         // One statement: quantity quotas per changed (account, sku); amount quotas per changed (account, currency,

@@ -215,4 +215,54 @@ public sealed class QuotaAlertTests(PostgresFixture postgres) : IDisposable
             await tx.CommitAsync();
         }
     }
+    [Fact]
+    public async Task Concurrent_flushes_of_one_account_are_evaluated_one_after_the_other_so_an_amount_crossing_between_them_is_not_missed()
+    {
+        var cs = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(cs);
+        await using var db = NpgsqlDataSource.Create(cs);
+        await QuotaStore.SetAsync(db, "acct-c", null, QuotaMetric.Amount, 115m, "USD", CancellationToken.None);
+        var period = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        async Task SetTotalAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string sku, decimal amount)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+                VALUES ('acct-c', $1, $2, $3, 1, 1, $4, 'USD', 'b', 'v', 'h')
+                ON CONFLICT (account, sku, period_start) DO UPDATE SET amount = EXCLUDED.amount
+                """, connection, tx);
+            cmd.Parameters.Add(new() { Value = sku });
+            cmd.Parameters.Add(new() { Value = period.UtcDateTime });
+            cmd.Parameters.Add(new() { Value = period.AddMonths(1).UtcDateTime });
+            cmd.Parameters.Add(new() { Value = amount });
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        TotalChange Change(string sku, decimal before, decimal after) => new("acct-c", sku, period, period.AddMonths(1), "USD", 1m, 1m, 1, 1, before, after);
+        await using (var setup = await db.OpenConnectionAsync())
+        {
+            await SetTotalAsync(setup, null, "api.calls", 70m);
+        }
+
+        // Flush 1 (api.calls 70 -> 90) and flush 2 (storage.gb 0 -> 30) of two engine instances, interleaved. Neither
+        // alone reaches 115; together they do (120). Without the per-account lock flush 2 would sum 70 + 30 = 100.
+        await using var c1 = await db.OpenConnectionAsync();
+        await using var tx1 = await c1.BeginTransactionAsync();
+        await SetTotalAsync(c1, tx1, "api.calls", 90m);
+        Assert.Equal(0, await QuotaEvaluator.EvaluateAsync(c1, tx1, [Change("api.calls", 70m, 90m)], CancellationToken.None));
+
+        await using var c2 = await db.OpenConnectionAsync();
+        await using var tx2 = await c2.BeginTransactionAsync();
+        await SetTotalAsync(c2, tx2, "storage.gb", 30m);
+        var second = QuotaEvaluator.EvaluateAsync(c2, tx2, [Change("storage.gb", 0m, 30m)], CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(second.IsCompleted, "flush 2's evaluation waits for flush 1's transaction");
+        await tx1.CommitAsync();
+        Assert.Equal(1, await second.WaitAsync(TimeSpan.FromSeconds(10)));
+        await tx2.CommitAsync();
+
+        await using var cmd = db.CreateCommand("SELECT value_before, value_at_crossing FROM alerts");
+        await using var r = await cmd.ExecuteReaderAsync();
+        Assert.True(await r.ReadAsync());
+        Assert.Equal((90m, 120m), (r.GetDecimal(0), r.GetDecimal(1)));
+    }
 }
