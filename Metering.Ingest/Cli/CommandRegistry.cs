@@ -22,6 +22,7 @@ public static class CommandRegistry
         new MigrateCommand(),
         new QuotaSetCommand(),
         new QuotaListCommand(),
+        new QuotaRemoveCommand(),
         new AlertsDispatchCommand(),
     ];
 }

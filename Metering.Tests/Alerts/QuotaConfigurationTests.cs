@@ -122,5 +122,12 @@ public sealed class QuotaConfigurationTests(PostgresFixture postgres)
         var listed = listOutput.ToString();
         Assert.Contains("api        acct-1: amount in USD >= 250.5 per period", listed, StringComparison.Ordinal);
         Assert.Contains("api        acct-1: quantity of api.calls >= 1000 per period", listed, StringComparison.Ordinal);
+
+        using var removeOutput = new StringWriter();
+        Assert.Equal(0, await Run(new QuotaRemoveCommand(removeOutput), "--id", "1"));
+        Assert.Equal(1, await Run(new QuotaRemoveCommand(removeOutput), "--id", "1"));
+        Assert.Equal("quota 1: removed\nquota 1: no such quota\n", removeOutput.ToString().ReplaceLineEndings("\n"));
+        await using var db = NpgsqlDataSource.Create(cs);
+        Assert.Equal([2L], (await QuotaStore.ListAsync(db, "acct-1", CancellationToken.None)).Select(q => q.Id));
     }
 }
