@@ -17,28 +17,82 @@ namespace Metering.Ingest.Alerts;
 /// At most one alert per quota and period (<c>alert_key</c> is unique; <c>ON CONFLICT DO NOTHING</c> is the belt).
 /// </summary>
 /// <remarks>
-/// The hot path stays cheap: the accounts that have quotas are cached per database for <see cref="CacheTtl"/>, a
-/// flush touching none of them costs no query, and only the changes of those accounts are sent. A quota created
-/// while the engine runs is therefore seen within <see cref="CacheTtl"/>. Amount quotas sum totals that concurrent
-/// flushes of other engine instances may be moving: their evaluation takes a transaction-scoped advisory lock per
-/// account first, so two flushes of one account are evaluated one after the other and no crossing falls between
-/// them. Thread-safe.
+/// <para>
+/// The hot path stays cheap: the quotas are cached per database for <see cref="CacheTtl"/> (up to
+/// <see cref="MaxCachedQuotas"/>; beyond that every change is a candidate and the SQL join filters). Only candidates
+/// are sent: a quantity change that passes one of its (account, SKU)'s cached thresholds, and, per (account, currency,
+/// period) with an amount quota, the sum of the amount deltas. A flush with no candidate costs no query. A quota
+/// created while the engine runs is therefore seen within <see cref="CacheTtl"/>.
+/// </para>
+/// <para>
+/// Amount quotas sum totals that concurrent flushes of other engine instances may be moving: their evaluation first
+/// takes transaction-scoped advisory locks on the accounts' stripes (<see cref="LockStripes"/> of them, so a flush holds
+/// a bounded number of locks), in ascending order, in a statement of its own, so two flushes of one account are
+/// evaluated one after the other and the later one's statement sees the earlier one's committed totals.
+/// </para>
+/// Thread-safe.
 /// </remarks>
 public static class QuotaEvaluator
 {
-    /// <summary>How long the set of accounts with quotas is reused before it is read again.</summary>
+    /// <summary>How long the cached quotas are reused before they are read again.</summary>
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
 
-    /// <summary>Above this many accounts with quotas, changes are not filtered in memory (the SQL join filters them).</summary>
-    private const int MaxCachedAccounts = 100_000;
+    /// <summary>Most quotas held in the cache; with more, every change is sent and the SQL join filters.</summary>
+    public const int MaxCachedQuotas = 200_000;
 
-    /// <summary>Advisory lock class of the per-account amount-quota lock (two-key space: never meets the one-key locks).</summary>
+    /// <summary>Advisory-lock stripes for amount-quota accounts: a flush takes at most this many locks.</summary>
+    public const int LockStripes = 64;
+
+    /// <summary>Advisory lock class of the amount-quota stripes (two-key space: never meets the one-key locks).</summary>
     private const int AccountLockClass = 0x51554F54; // "QUOT"
 
-    private static readonly ConcurrentDictionary<string, QuotaAccounts> Cache = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The evaluation statement. $1..$6: quantity candidates (account, sku, period start, period end, quantity before,
+    /// after); $7..$11: amount candidates per (account, currency, period start): period end and the flush's amount delta.
+    /// The "after" sum is read from the totals this transaction already wrote; "before" = after - delta, so the totals
+    /// the flush did not touch count in both.
+    /// </summary>
+    internal const string EvaluateSql = """
+        WITH quantity_crossings AS (
+          SELECT q.id, q.account, q.sku, q.metric, q.threshold, c.qb AS before, c.qa AS after, NULL::char(3) AS currency, c.period_start, c.period_end
+          FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::numeric[]) AS c(account, sku, period_start, period_end, qb, qa)
+          JOIN quotas q ON q.account = c.account AND coalesce(q.sku, '') = c.sku AND q.metric = 'quantity'
+          WHERE c.qb < q.threshold AND q.threshold <= c.qa
+        ),
+        sums AS (
+          SELECT m.*, (SELECT coalesce(sum(t.amount), 0) FROM billing_period_totals t
+                       WHERE t.account = m.account AND t.period_start = m.period_start AND t.currency = m.currency::char(3)) AS after
+          FROM unnest($7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::numeric[]) AS m(account, currency, period_start, period_end, delta)
+        ),
+        amount_crossings AS (
+          SELECT q.id, q.account, NULL::text AS sku, q.metric, q.threshold, s.after - s.delta AS before, s.after, q.currency, s.period_start, s.period_end
+          FROM sums s
+          JOIN quotas q ON q.account = s.account AND coalesce(q.sku, '') = '' AND q.metric = 'amount' AND coalesce(q.currency, '') = s.currency::char(3)
+          WHERE s.after - s.delta < q.threshold AND q.threshold <= s.after
+        )
+        INSERT INTO alerts (alert_key, quota_id, account, sku, metric, threshold, value_before, value_at_crossing, currency, period_start, period_end)
+        SELECT x.id::text || ':' || to_char(x.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+               x.id, x.account, x.sku, x.metric, x.threshold, x.before, x.after, x.currency, x.period_start, x.period_end
+        FROM (SELECT * FROM quantity_crossings UNION ALL SELECT * FROM amount_crossings) x
+        ON CONFLICT (alert_key) DO NOTHING
+        """;
 
-    /// <summary>Accounts that have quotas, read at <see cref="ReadAt"/> (Stopwatch ticks); <see cref="All"/> = too many to list.</summary>
-    private sealed record QuotaAccounts(HashSet<string> Accounts, bool All, long ReadAt);
+    private static readonly ConcurrentDictionary<string, QuotaSnapshot> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>The quotas of one database as read at <see cref="ReadAt"/> (Stopwatch ticks). Immutable once published.</summary>
+    private sealed class QuotaSnapshot
+    {
+        public required long ReadAt { get; init; }
+
+        /// <summary>Too many quotas to hold: every change is a candidate.</summary>
+        public bool All { get; init; }
+
+        /// <summary>Quantity thresholds per (account, sku).</summary>
+        public Dictionary<(string Account, string Sku), List<decimal>> Quantity { get; } = [];
+
+        /// <summary>(account, currency) pairs with an amount quota.</summary>
+        public HashSet<(string Account, string Currency)> Amount { get; } = [];
+    }
 
     /// <summary>
     /// Records an alert (in <paramref name="tx"/>) for every quota that <paramref name="changes"/> carried across its
@@ -53,121 +107,93 @@ public static class QuotaEvaluator
             return 0;
         }
 
-        var quotaAccounts = await QuotaAccountsAsync(connection, tx, ct).ConfigureAwait(false);
-        if (!quotaAccounts.All && quotaAccounts.Accounts.Count == 0)
+        var quotas = await SnapshotAsync(connection, tx, ct).ConfigureAwait(false);
+        if (!quotas.All && quotas.Quantity.Count == 0 && quotas.Amount.Count == 0)
         {
             return 0;
         }
 
-        var relevant = new List<TotalChange>();
+        var quantity = new List<TotalChange>();
+        var amount = new Dictionary<(string Account, string Currency, DateTimeOffset PeriodStart), (DateTimeOffset PeriodEnd, decimal Delta)>();
         foreach (var c in changes)
         {
-            if (quotaAccounts.All || quotaAccounts.Accounts.Contains(c.Account))
+            if (quotas.All || (quotas.Quantity.TryGetValue((c.Account, c.Sku), out var thresholds) && Passes(thresholds, c.QuantityBefore, c.QuantityAfter)))
             {
-                relevant.Add(c);
+                quantity.Add(c);
+            }
+
+            if (c.AmountAfter != c.AmountBefore && (quotas.All || quotas.Amount.Contains((c.Account, c.Currency))))
+            {
+                var key = (c.Account, c.Currency, c.PeriodStart);
+                amount[key] = amount.TryGetValue(key, out var sum) ? (sum.PeriodEnd, sum.Delta + c.AmountAfter - c.AmountBefore) : (c.PeriodEnd, c.AmountAfter - c.AmountBefore);
             }
         }
 
-        if (relevant.Count == 0)
+        if (quantity.Count == 0 && amount.Count == 0)
         {
             return 0;
         }
 
-        // Amount quotas sum totals that other flushes (other engine instances) may be changing right now. Serialize the
-        // evaluation per account: lock in sorted order (no deadlock between evaluators), in a statement of its own, so
-        // the evaluation statement's snapshot sees every total a flush that held the lock before us committed.
-        var lockAccounts = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var c in relevant)
+        if (amount.Count > 0)
         {
-            if (c.AmountAfter != c.AmountBefore)
+            // Serialize amount evaluations per account (stripe) across concurrent flushes: ascending order, no deadlock
+            // between evaluators; a statement of its own, so the evaluation below takes its snapshot after the lock.
+            var stripes = new SortedSet<int>();
+            foreach (var key in amount.Keys)
             {
-                lockAccounts.Add(c.Account);
+                stripes.Add(Stripe(key.Account));
             }
-        }
 
-        if (lockAccounts.Count > 0)
-        {
-            await using var lockCmd = new NpgsqlCommand("SELECT count(pg_advisory_xact_lock($1, hashtext(a))) FROM unnest($2::text[]) AS a", connection, tx);
+            await using var lockCmd = new NpgsqlCommand("SELECT count(pg_advisory_xact_lock($1, s)) FROM unnest($2::int[]) AS s", connection, tx);
             lockCmd.Parameters.Add(new() { Value = AccountLockClass });
-            lockCmd.Parameters.Add(new() { Value = lockAccounts.ToArray() });
+            lockCmd.Parameters.Add(new() { Value = stripes.ToArray() });
             await lockCmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
         }
 
-        // One statement: quantity quotas per changed (account, sku); amount quotas per changed (account, currency,
-        // period), the "after" sum read from the totals this transaction already wrote, the "before" sum = after minus
-        // this flush's deltas (so untouched totals count in both).
-        await using var cmd = new NpgsqlCommand("""
-            WITH c AS (
-              SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[])
-                AS c(account, sku, period_start, period_end, currency, qb, qa, ab, aa)
-            ),
-            quantity_crossings AS (
-              SELECT q.id, q.account, q.sku, q.metric, q.threshold, c.qb AS before, c.qa AS after, NULL::char(3) AS currency, c.period_start, c.period_end
-              FROM c JOIN quotas q ON q.metric = 'quantity' AND q.account = c.account AND q.sku = c.sku
-              WHERE c.qb < q.threshold AND q.threshold <= c.qa
-            ),
-            moved AS (
-              SELECT c.account, c.currency, c.period_start, min(c.period_end) AS period_end, sum(c.aa - c.ab) AS delta
-              FROM c
-              WHERE c.aa <> c.ab AND EXISTS (SELECT 1 FROM quotas q WHERE q.metric = 'amount' AND q.account = c.account AND q.currency = c.currency)
-              GROUP BY c.account, c.currency, c.period_start
-            ),
-            sums AS (
-              SELECT m.*, (SELECT coalesce(sum(t.amount), 0) FROM billing_period_totals t
-                           WHERE t.account = m.account AND t.period_start = m.period_start AND t.currency = m.currency) AS after
-              FROM moved m
-            ),
-            amount_crossings AS (
-              SELECT q.id, q.account, NULL::text AS sku, q.metric, q.threshold, s.after - s.delta AS before, s.after, q.currency, s.period_start, s.period_end
-              FROM sums s JOIN quotas q ON q.metric = 'amount' AND q.account = s.account AND q.currency = s.currency
-              WHERE s.after - s.delta < q.threshold AND q.threshold <= s.after
-            )
-            INSERT INTO alerts (alert_key, quota_id, account, sku, metric, threshold, value_before, value_at_crossing, currency, period_start, period_end)
-            SELECT x.id::text || ':' || to_char(x.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                   x.id, x.account, x.sku, x.metric, x.threshold, x.before, x.after, x.currency, x.period_start, x.period_end
-            FROM (SELECT * FROM quantity_crossings UNION ALL SELECT * FROM amount_crossings) x
-            ON CONFLICT (alert_key) DO NOTHING
-            """, connection, tx);
-        var n = relevant.Count;
-        var account = new string[n];
-        var sku = new string[n];
-        var periodStart = new DateTime[n];
-        var periodEnd = new DateTime[n];
-        var currency = new string[n];
-        var quantityBefore = new decimal[n];
-        var quantityAfter = new decimal[n];
-        var amountBefore = new decimal[n];
-        var amountAfter = new decimal[n];
-        for (var i = 0; i < n; i++)
-        {
-            var c = relevant[i];
-            account[i] = c.Account;
-            sku[i] = c.Sku;
-            periodStart[i] = c.PeriodStart.UtcDateTime;
-            periodEnd[i] = c.PeriodEnd.UtcDateTime;
-            currency[i] = c.Currency;
-            quantityBefore[i] = c.QuantityBefore;
-            quantityAfter[i] = c.QuantityAfter;
-            amountBefore[i] = c.AmountBefore;
-            amountAfter[i] = c.AmountAfter;
-        }
-
-        cmd.Parameters.Add(new() { Value = account });
-        cmd.Parameters.Add(new() { Value = sku });
-        cmd.Parameters.Add(new() { Value = periodStart });
-        cmd.Parameters.Add(new() { Value = periodEnd });
-        cmd.Parameters.Add(new() { Value = currency });
-        cmd.Parameters.Add(new() { Value = quantityBefore });
-        cmd.Parameters.Add(new() { Value = quantityAfter });
-        cmd.Parameters.Add(new() { Value = amountBefore });
-        cmd.Parameters.Add(new() { Value = amountAfter });
+        await using var cmd = new NpgsqlCommand(EvaluateSql, connection, tx);
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.Account).ToArray() });
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.Sku).ToArray() });
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.PeriodStart.UtcDateTime).ToArray() });
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.PeriodEnd.UtcDateTime).ToArray() });
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.QuantityBefore).ToArray() });
+        cmd.Parameters.Add(new() { Value = quantity.Select(c => c.QuantityAfter).ToArray() });
+        cmd.Parameters.Add(new() { Value = amount.Keys.Select(k => k.Account).ToArray() });
+        cmd.Parameters.Add(new() { Value = amount.Keys.Select(k => k.Currency).ToArray() });
+        cmd.Parameters.Add(new() { Value = amount.Keys.Select(k => k.PeriodStart.UtcDateTime).ToArray() });
+        cmd.Parameters.Add(new() { Value = amount.Values.Select(v => v.PeriodEnd.UtcDateTime).ToArray() });
+        cmd.Parameters.Add(new() { Value = amount.Values.Select(v => v.Delta).ToArray() });
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Forgets the cached accounts with quotas of every database (after a quota change made in this process).</summary>
+    /// <summary>Forgets the cached quotas of every database (after a quota change made in this process).</summary>
     public static void Invalidate() => Cache.Clear();
 
-    private static async Task<QuotaAccounts> QuotaAccountsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    private static bool Passes(List<decimal> thresholds, decimal before, decimal after)
+    {
+        foreach (var t in thresholds)
+        {
+            if (before < t && t <= after)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The account's lock stripe: FNV-1a over its UTF-16 code units, the same in every process (unlike string.GetHashCode).</summary>
+    private static int Stripe(string account)
+    {
+        var hash = 2166136261u;
+        foreach (var ch in account)
+        {
+            hash = (hash ^ ch) * 16777619u;
+        }
+
+        return (int)(hash % LockStripes);
+    }
+
+    private static async Task<QuotaSnapshot> SnapshotAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
         var key = connection.ConnectionString;
         var now = Stopwatch.GetTimestamp();
@@ -176,25 +202,42 @@ public static class QuotaEvaluator
             return cached;
         }
 
-        var accounts = new HashSet<string>(StringComparer.Ordinal);
-        var all = false;
-        await using (var cmd = new NpgsqlCommand("SELECT DISTINCT account FROM quotas LIMIT $1", connection, tx))
+        var rows = new List<(string Account, string? Sku, bool IsAmount, decimal Threshold, string? Currency)>();
+        await using (var cmd = new NpgsqlCommand("SELECT account, sku, metric = 'amount', threshold, currency FROM quotas LIMIT $1", connection, tx))
         {
-            cmd.Parameters.Add(new() { Value = MaxCachedAccounts + 1 });
+            cmd.Parameters.Add(new() { Value = MaxCachedQuotas + 1 });
             await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                accounts.Add(reader.GetString(0));
+                rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetBoolean(2), reader.GetDecimal(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
 
-        if (accounts.Count > MaxCachedAccounts)
+        QuotaSnapshot fresh;
+        if (rows.Count > MaxCachedQuotas)
         {
-            accounts.Clear();
-            all = true;
+            fresh = new QuotaSnapshot { ReadAt = now, All = true };
+        }
+        else
+        {
+            fresh = new QuotaSnapshot { ReadAt = now };
+            foreach (var (account, sku, isAmount, threshold, currency) in rows)
+            {
+                if (isAmount)
+                {
+                    fresh.Amount.Add((account, currency!));
+                }
+                else if (fresh.Quantity.TryGetValue((account, sku!), out var list))
+                {
+                    list.Add(threshold);
+                }
+                else
+                {
+                    fresh.Quantity[(account, sku!)] = [threshold];
+                }
+            }
         }
 
-        var fresh = new QuotaAccounts(accounts, all, now);
         Cache[key] = fresh;
         return fresh;
     }
