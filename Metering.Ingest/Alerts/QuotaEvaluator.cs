@@ -77,6 +77,9 @@ public static class QuotaEvaluator
         ON CONFLICT (alert_key) DO NOTHING
         """;
 
+    /// <summary>The cache limit in force (<see cref="MaxCachedQuotas"/>; tests lower it to exercise the uncached path).</summary>
+    internal static int CacheLimit { get; set; } = MaxCachedQuotas;
+
     private static readonly ConcurrentDictionary<string, QuotaSnapshot> Cache = new(StringComparer.Ordinal);
 
     /// <summary>The quotas of one database as read at <see cref="ReadAt"/> (Stopwatch ticks). Immutable once published.</summary>
@@ -205,7 +208,7 @@ public static class QuotaEvaluator
         var rows = new List<(string Account, string? Sku, bool IsAmount, decimal Threshold, string? Currency)>();
         await using (var cmd = new NpgsqlCommand("SELECT account, sku, metric = 'amount', threshold, currency FROM quotas LIMIT $1", connection, tx))
         {
-            cmd.Parameters.Add(new() { Value = MaxCachedQuotas + 1 });
+            cmd.Parameters.Add(new() { Value = CacheLimit + 1 });
             await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
@@ -214,7 +217,7 @@ public static class QuotaEvaluator
         }
 
         QuotaSnapshot fresh;
-        if (rows.Count > MaxCachedQuotas)
+        if (rows.Count > CacheLimit)
         {
             fresh = new QuotaSnapshot { ReadAt = now, All = true };
         }

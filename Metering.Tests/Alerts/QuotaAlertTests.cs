@@ -265,4 +265,41 @@ public sealed class QuotaAlertTests(PostgresFixture postgres) : IDisposable
         Assert.True(await r.ReadAsync());
         Assert.Equal((90m, 120m), (r.GetDecimal(0), r.GetDecimal(1)));
     }
+    [Fact]
+    public async Task With_more_quotas_than_the_cache_holds_every_change_is_checked_in_sql()
+    {
+        var cs = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(cs);
+        await using var db = NpgsqlDataSource.Create(cs);
+        await QuotaStore.SetAsync(db, "acct-u", "api.calls", QuotaMetric.Quantity, 10m, null, CancellationToken.None);
+        await QuotaStore.SetAsync(db, "acct-u", null, QuotaMetric.Amount, 1m, "USD", CancellationToken.None);
+        await QuotaStore.SetAsync(db, "acct-v", "api.calls", QuotaMetric.Quantity, 10m, null, CancellationToken.None);
+        var period = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        await using (var totals = db.CreateCommand("""
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+            VALUES ('acct-u', 'api.calls', '2026-11-01', '2026-12-01', 20, 2, 2, 'USD', 'b', 'v', 'h')
+            """))
+        {
+            await totals.ExecuteNonQueryAsync();
+        }
+
+        QuotaEvaluator.CacheLimit = 1;
+        QuotaEvaluator.Invalidate();
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            await using var tx = await connection.BeginTransactionAsync();
+            Assert.Equal(2, await QuotaEvaluator.EvaluateAsync(connection, tx, [
+                new TotalChange("acct-u", "api.calls", period, period.AddMonths(1), "USD", 5m, 20m, 1, 2, 0.5m, 2m),  // both quotas
+                new TotalChange("acct-v", "api.calls", period, period.AddMonths(1), "USD", 1m, 2m, 1, 2, 0m, 0m),     // below
+                new TotalChange("acct-w", "api.calls", period, period.AddMonths(1), "USD", 0m, 50m, 0, 1, 0m, 5m),    // no quota
+            ], CancellationToken.None));
+            await tx.CommitAsync();
+        }
+        finally
+        {
+            QuotaEvaluator.CacheLimit = QuotaEvaluator.MaxCachedQuotas;
+            QuotaEvaluator.Invalidate();
+        }
+    }
 }
