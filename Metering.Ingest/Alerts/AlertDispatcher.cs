@@ -119,7 +119,7 @@ public sealed class AlertDispatcher : IDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or KafkaException)
             {
                 FailedRounds++;
                 Console.Error.WriteLine($"alerts: round failed, retrying in {interval.TotalSeconds:F1}s: {e.Message}");
@@ -215,14 +215,20 @@ public sealed class AlertDispatcher : IDisposable
 
     private async Task<List<Pending>> LoadDueAsync(CancellationToken cancellationToken)
     {
+        // The predicate names the configured channels literally, so the planner reads their partial indexes
+        // (alerts_*_pending) instead of every alert ever raised.
+        var pending = (_producer is not null, _http is not null) switch
+        {
+            (true, true) => "(delivered_kafka_at IS NULL OR delivered_webhook_at IS NULL)",
+            (true, false) => "delivered_kafka_at IS NULL",
+            _ => "delivered_webhook_at IS NULL",
+        };
         await using var cmd = _db.CreateCommand($"""
             SELECT {Alert.Columns}, delivered_kafka_at IS NULL, delivered_webhook_at IS NULL FROM alerts
-            WHERE (($1 AND delivered_kafka_at IS NULL) OR ($2 AND delivered_webhook_at IS NULL)) AND next_attempt_at <= now()
+            WHERE {pending} AND next_attempt_at <= now()
             ORDER BY crossed_at, id
-            LIMIT $3
+            LIMIT $1
             """);
-        cmd.Parameters.Add(new() { Value = _producer is not null });
-        cmd.Parameters.Add(new() { Value = _http is not null });
         cmd.Parameters.Add(new() { Value = _options.BatchSize });
         var list = new List<Pending>();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -41,4 +41,6 @@ CREATE TABLE alerts (
     next_attempt_at       timestamptz   NOT NULL DEFAULT now(),  -- back-off between dispatcher rounds
     last_error            text
 );
-CREATE INDEX alerts_undelivered ON alerts (crossed_at, id) WHERE delivered_kafka_at IS NULL OR delivered_webhook_at IS NULL;
+-- The dispatcher's work lists, one per channel (an unconfigured channel's index just holds every alert, unread).
+CREATE INDEX alerts_kafka_pending ON alerts (crossed_at) WHERE delivered_kafka_at IS NULL;
+CREATE INDEX alerts_webhook_pending ON alerts (crossed_at) WHERE delivered_webhook_at IS NULL;
