@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -19,79 +16,6 @@ public sealed class AlertDispatcherTests(PostgresFixture postgres) : IDisposable
     private readonly EmbeddedKafkaCluster _kafka = new(brokers: 1);
 
     public void Dispose() => _kafka.Dispose();
-
-    /// <summary>A webhook on 127.0.0.1 that records every request and answers with the queued status codes (then 200).</summary>
-    private sealed class Webhook : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Task _loop;
-
-        public Webhook(params int[] statuses)
-        {
-            foreach (var s in statuses)
-            {
-                Statuses.Enqueue(s);
-            }
-
-            for (var attempt = 0; ; attempt++)
-            {
-                var probe = new TcpListener(IPAddress.Loopback, 0);
-                probe.Start();
-                var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-                probe.Stop();
-                Url = new Uri($"http://127.0.0.1:{port}/alerts/");
-                _listener.Prefixes.Clear();
-                _listener.Prefixes.Add(Url.ToString());
-                try
-                {
-                    _listener.Start();
-                    break;
-                }
-                catch (HttpListenerException) when (attempt < 5)
-                {
-                    // the port was taken between the probe and the listener: try another
-                }
-            }
-
-            _loop = Task.Run(ServeAsync);
-        }
-
-        public Uri Url { get; private set; } = null!;
-
-        public ConcurrentQueue<int> Statuses { get; } = new();
-
-        public ConcurrentQueue<(string? Id, string ContentType, string Body, int Status)> Requests { get; } = new();
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
-                var body = await reader.ReadToEndAsync();
-                var status = Statuses.TryDequeue(out var s) ? s : 200;
-                Requests.Enqueue((context.Request.Headers[AlertDispatcher.AlertIdHeader], context.Request.ContentType ?? "", body, status));
-                context.Response.StatusCode = status;
-                context.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-    }
 
     private static async Task<NpgsqlDataSource> LedgerWithAlertsAsync(PostgresFixture postgres, int alerts)
     {
@@ -155,7 +79,7 @@ public sealed class AlertDispatcherTests(PostgresFixture postgres) : IDisposable
     {
         const string Topic = "alerts-deliver";
         _kafka.CreateTopic(Topic, 1, 1);
-        using var webhook = new Webhook(500);
+        using var webhook = new RecordingWebhook(500);
         await using var db = await LedgerWithAlertsAsync(postgres, 2);
         using (var dispatcher = new AlertDispatcher(db, new AlertDispatcherOptions
         {
@@ -198,7 +122,7 @@ public sealed class AlertDispatcherTests(PostgresFixture postgres) : IDisposable
     {
         const string Topic = "alerts-crash";
         _kafka.CreateTopic(Topic, 1, 1);
-        using var webhook = new Webhook();
+        using var webhook = new RecordingWebhook();
         await using var db = await LedgerWithAlertsAsync(postgres, 2);
         var options = new AlertDispatcherOptions { BootstrapServers = _kafka.BootstrapServers, Topic = Topic, Webhook = webhook.Url };
         using (var crashing = new AlertDispatcher(db, options with { CrashBeforeMark = true }))
@@ -224,7 +148,7 @@ public sealed class AlertDispatcherTests(PostgresFixture postgres) : IDisposable
     [Fact]
     public async Task A_webhook_that_keeps_failing_leaves_the_alert_undelivered_with_the_error_and_backs_off()
     {
-        using var webhook = new Webhook(503, 503, 503);
+        using var webhook = new RecordingWebhook(503, 503, 503);
         await using var db = await LedgerWithAlertsAsync(postgres, 1);
         using var dispatcher = new AlertDispatcher(db, new AlertDispatcherOptions { Webhook = webhook.Url, RetryDelay = TimeSpan.FromMilliseconds(10) });
         Assert.Equal(new DispatchResult(1, 0, 0, 1), await dispatcher.DispatchOnceAsync(CancellationToken.None));

@@ -158,6 +158,21 @@ public sealed class QuotaAlertTests(PostgresFixture postgres) : IDisposable
 
             var alert = Assert.Single(await AlertsAsync(db));
             Assert.Equal(("acct-a", (string?)null, "amount", 100m, 70m, 110m, (string?)"USD"), alert);
+
+            // And out to a webhook, as the receiver sees it.
+            using var webhook = new RecordingWebhook();
+            using (var dispatcher = new AlertDispatcher(db, new AlertDispatcherOptions { Webhook = webhook.Url }))
+            {
+                Assert.Equal(new DispatchResult(1, 0, 1, 0), await dispatcher.DispatchOnceAsync(CancellationToken.None));
+            }
+
+            var request = Assert.Single(webhook.Requests);
+            using var body = System.Text.Json.JsonDocument.Parse(request.Body);
+            var json = body.RootElement;
+            Assert.Equal(request.Id, json.GetProperty("id").GetString());
+            Assert.Equal(("acct-a", "amount", "100", "70", "110", "USD"), (json.GetProperty("account").GetString(), json.GetProperty("metric").GetString(),
+                json.GetProperty("threshold").GetString(), json.GetProperty("value_before").GetString(), json.GetProperty("value").GetString(), json.GetProperty("currency").GetString()));
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("sku").ValueKind);
         }
     }
 
