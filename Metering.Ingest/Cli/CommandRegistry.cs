@@ -24,5 +24,9 @@ public static class CommandRegistry
         new ExportCommand(),
         new ReconcileCommand(),
         new UsageCommand(),
+        new QuotaSetCommand(),
+        new QuotaListCommand(),
+        new QuotaRemoveCommand(),
+        new AlertsDispatchCommand(),
     ];
 }

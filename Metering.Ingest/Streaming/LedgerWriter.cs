@@ -60,6 +60,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             await StoreSeenIdsAsync(connection, tx, batch.SeenIds, cancellationToken).ConfigureAwait(false);
         }
 
+        await Alerts.QuotaEvaluator.EvaluateAsync(connection, tx, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

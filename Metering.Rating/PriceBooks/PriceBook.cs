@@ -10,8 +10,10 @@ namespace Metering.Rating.PriceBooks;
 /// </summary>
 public sealed class PriceBook
 {
-    internal PriceBook(string id, Currency currency, RoundingMode rounding, BillingPeriodRule periods, string? account, string? parent, IReadOnlyList<PriceBookVersion> versions)
+    internal PriceBook(string id, Currency currency, RoundingMode rounding, BillingPeriodRule periods, string? account, string? parent, IReadOnlyList<PriceBookVersion> versions,
+        IReadOnlyList<PriceBookQuota>? quotas = null)
     {
+        Quotas = quotas ?? [];
         Id = id;
         Currency = currency;
         Rounding = rounding;
@@ -41,6 +43,9 @@ public sealed class PriceBook
 
     /// <summary>Versions ordered by effective-from.</summary>
     public IReadOnlyList<PriceBookVersion> Versions { get; }
+
+    /// <summary>Quotas configured in the book (its <c>quotas</c> section); empty when none.</summary>
+    public IReadOnlyList<PriceBookQuota> Quotas { get; }
 
     /// <summary>True for a contract book.</summary>
     public bool IsContract => Account is not null;

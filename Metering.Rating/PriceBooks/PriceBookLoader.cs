@@ -162,7 +162,7 @@ public static class PriceBookLoader
 
         public PriceBook? ReadBook(JsonElement root, PriceBook? parent)
         {
-            if (!Object(root, "$", "id", "currency", "rounding", "billing_period", "account", "parent", "versions", "description"))
+            if (!Object(root, "$", "id", "currency", "rounding", "billing_period", "account", "parent", "versions", "description", "quotas"))
             {
                 return null;
             }
@@ -236,7 +236,87 @@ public static class PriceBookLoader
                 CheckVersionRanges(versions);
             }
 
-            return id is null || currency is null ? null : new PriceBook(id, currency, rounding, periods, account, parentId, versions.OrderBy(v => v.EffectiveFrom).ToList());
+            var quotas = root.TryGetProperty("quotas", out var qs) ? ReadQuotas(qs, "$.quotas", account, currency) : [];
+            return id is null || currency is null ? null : new PriceBook(id, currency, rounding, periods, account, parentId, versions.OrderBy(v => v.EffectiveFrom).ToList(), quotas);
+        }
+
+        private List<PriceBookQuota> ReadQuotas(JsonElement e, string path, string? bookAccount, Currency? currency)
+        {
+            var quotas = new List<PriceBookQuota>();
+            if (e.ValueKind != JsonValueKind.Array)
+            {
+                Error(path, "must be an array of quotas");
+                return quotas;
+            }
+
+            var seen = new Dictionary<PriceBookQuota, int>();
+            var i = 0;
+            foreach (var q in e.EnumerateArray())
+            {
+                var qpath = $"{path}[{i}]";
+                var index = i++;
+                if (!Object(q, qpath, "account", "sku", "metric", "threshold", "description"))
+                {
+                    continue;
+                }
+
+                var account = String(q, "account", qpath, bookAccount is null);
+                if (bookAccount is not null && account is not null && account != bookAccount)
+                {
+                    Error($"{qpath}.account", $"'{account}' is not this contract's account '{bookAccount}' (omit it: a contract's quotas are its account's)");
+                    continue;
+                }
+
+                account ??= bookAccount;
+                var sku = String(q, "sku", qpath, false);
+                QuotaMetric? metric = String(q, "metric", qpath, true) switch
+                {
+                    "quantity" => QuotaMetric.Quantity,
+                    "amount" => QuotaMetric.Amount,
+                    null => null,
+                    var other => Unknown(other),
+                };
+                QuotaMetric? Unknown(string other)
+                {
+                    Error($"{qpath}.metric", $"'{other}' is not 'quantity' (per SKU) or 'amount' (all SKUs, in the book's currency)");
+                    return null;
+                }
+
+                if (metric == QuotaMetric.Quantity && (!q.TryGetProperty("sku", out var skuElement) || skuElement.ValueKind == JsonValueKind.Null))
+                {
+                    Error($"{qpath}.sku", "is required for a quantity quota (the SKU whose quantity is limited)");
+                    continue;
+                }
+
+                if (metric == QuotaMetric.Amount && sku is not null)
+                {
+                    Error($"{qpath}.sku", "must be absent for an amount quota (it sums all the account's SKUs)");
+                    continue;
+                }
+
+                var threshold = Decimal(q, "threshold", qpath, true);
+                if (threshold == 0)
+                {
+                    Error($"{qpath}.threshold", "must be above zero");
+                    continue;
+                }
+
+                if (account is null || metric is null || threshold is null || currency is null || (metric == QuotaMetric.Quantity && sku is null))
+                {
+                    continue;
+                }
+
+                var quota = new PriceBookQuota(account, sku, metric.Value, threshold.Value, metric == QuotaMetric.Amount ? currency.Code : null);
+                if (!seen.TryAdd(quota, index))
+                {
+                    Error(qpath, $"repeats {path}[{seen[quota]}]");
+                    continue;
+                }
+
+                quotas.Add(quota);
+            }
+
+            return quotas;
         }
 
         private BillingPeriodRule? ReadPeriods(JsonElement e, string path)

@@ -42,6 +42,9 @@ public sealed class PriceCatalog
     /// <summary>The list (default) book.</summary>
     public PriceBook? List { get; }
 
+    /// <summary>Every contract book.</summary>
+    public IEnumerable<PriceBook> Contracts => _contracts.Values;
+
     /// <summary>The contract book of <paramref name="account"/>, if any.</summary>
     public PriceBook? ContractOf(string account) => _contracts.GetValueOrDefault(account);
 

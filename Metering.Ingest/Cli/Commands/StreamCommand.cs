@@ -41,6 +41,12 @@ public sealed class StreamCommand : ICliCommand
         using var redis = RedisArguments.Connect(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
+        var (quotasAdded, quotasRemoved) = await Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, cancellationToken).ConfigureAwait(false);
+        if (quotasAdded + quotasRemoved > 0)
+        {
+            Console.Error.WriteLine($"stream: price-book quotas synced: {quotasAdded} added, {quotasRemoved} removed");
+        }
+
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {

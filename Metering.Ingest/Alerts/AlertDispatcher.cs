@@ -1,0 +1,347 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using Confluent.Kafka;
+using Npgsql;
+
+namespace Metering.Ingest.Alerts;
+
+/// <summary>Settings of the <see cref="AlertDispatcher"/>. At least one of Kafka and the webhook must be configured.</summary>
+public sealed record AlertDispatcherOptions
+{
+    /// <summary>Kafka to produce alerts to; null = no Kafka delivery.</summary>
+    public string? BootstrapServers { get; init; }
+
+    /// <summary>The alerts topic (default "alerts").</summary>
+    public string Topic { get; init; } = "alerts";
+
+    /// <summary>Webhook that receives a POST per alert; null = no webhook delivery.</summary>
+    public Uri? Webhook { get; init; }
+
+    /// <summary>Most alerts read and delivered per round (default 100).</summary>
+    public int BatchSize { get; init; } = 100;
+
+    /// <summary>POST attempts per alert within one round (default 3), with <see cref="RetryDelay"/> doubling in between.</summary>
+    public int WebhookAttemptsPerRound { get; init; } = 3;
+
+    /// <summary>First delay between attempts within a round (default 200 ms; doubled after each).</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest wait before an alert that failed a round is tried again (default 5 min; 2^attempts s below it).</summary>
+    public TimeSpan MaxBackOff { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Timeout of one webhook request (default 10 s).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Fault injection: deliver a round, then stop before recording the deliveries, as a crash at that instant would
+    /// (throws <see cref="SimulatedCrashException"/>). The next round delivers the same alerts again, with the same ids.
+    /// </summary>
+    public bool CrashBeforeMark { get; init; }
+}
+
+/// <summary>Thrown by a dispatcher with <see cref="AlertDispatcherOptions.CrashBeforeMark"/>.</summary>
+public sealed class SimulatedCrashException(string message) : Exception(message);
+
+/// <summary>What one round delivered.</summary>
+public readonly record struct DispatchResult(int Alerts, int KafkaDelivered, int WebhookDelivered, int Failed);
+
+/// <summary>
+/// Delivers the <c>alerts</c> outbox at least once: reads alerts not yet delivered, produces each to the alerts topic
+/// (idempotent producer, acks=all, key = account, value = <see cref="Alert.ToJson"/>, header Metering-Alert-Id) and
+/// POSTs it to the webhook (JSON body, header <c>Metering-Alert-Id</c>, any 2xx = delivered), then records
+/// delivered_kafka_at / delivered_webhook_at. A crash after a delivery and before its record re-sends the alert with
+/// the same id (receivers dedup by it). Failures count in <c>attempts</c>, keep <c>last_error</c>, and back off
+/// exponentially between rounds (<c>next_attempt_at</c>). Run one dispatcher per ledger; two would only send more
+/// duplicates. Not thread-safe: one round at a time.
+/// </summary>
+public sealed class AlertDispatcher : IDisposable
+{
+    /// <summary>The header (Kafka and HTTP) that carries the alert id.</summary>
+    public const string AlertIdHeader = "Metering-Alert-Id";
+
+    private readonly NpgsqlDataSource _db;
+    private readonly AlertDispatcherOptions _options;
+    private readonly IProducer<string, byte[]>? _producer;
+    private readonly HttpClient? _http;
+    private readonly bool _ownsHttp;
+
+    /// <summary>Creates a dispatcher over a migrated ledger; <paramref name="http"/> defaults to a client of its own.</summary>
+    public AlertDispatcher(NpgsqlDataSource db, AlertDispatcherOptions options, HttpClient? http = null)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.BootstrapServers is null && options.Webhook is null)
+        {
+            throw new ArgumentException("configure Kafka (bootstrap servers) or a webhook, or both: otherwise alerts go nowhere", nameof(options));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.WebhookAttemptsPerRound, 1);
+        _db = db;
+        _options = options;
+        if (options.BootstrapServers is not null)
+        {
+            _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+            {
+                BootstrapServers = options.BootstrapServers,
+                EnableIdempotence = true,
+                Acks = Acks.All,
+                MessageTimeoutMs = 30_000,
+                LingerMs = 5,
+            }).Build();
+        }
+
+        if (options.Webhook is not null)
+        {
+            _ownsHttp = http is null;
+            _http = http ?? new HttpClient { Timeout = options.RequestTimeout };
+        }
+    }
+
+    /// <summary>Rounds completed.</summary>
+    public long Rounds { get; private set; }
+
+    /// <summary>Rounds that failed as a whole (e.g. PostgreSQL unreachable); retried after the interval.</summary>
+    public long FailedRounds { get; private set; }
+
+    /// <summary>Runs rounds until cancelled: back to back while full batches come, else every <paramref name="interval"/>.</summary>
+    public async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var full = false;
+            try
+            {
+                var result = await DispatchOnceAsync(cancellationToken).ConfigureAwait(false);
+                full = result.Alerts >= _options.BatchSize;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or KafkaException)
+            {
+                FailedRounds++;
+                Console.Error.WriteLine($"alerts: round failed, retrying in {interval.TotalSeconds:F1}s: {e.Message}");
+            }
+
+            if (!full)
+            {
+                try
+                {
+                    await Task.Delay(interval, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One round: delivers up to <see cref="AlertDispatcherOptions.BatchSize"/> due alerts, then records the outcome.</summary>
+    public async Task<DispatchResult> DispatchOnceAsync(CancellationToken cancellationToken)
+    {
+        var pending = await LoadDueAsync(cancellationToken).ConfigureAwait(false);
+        if (pending.Count == 0)
+        {
+            return default;
+        }
+
+        var outcomes = new Outcome[pending.Count];
+        var bodies = new byte[pending.Count][];
+        for (var i = 0; i < pending.Count; i++)
+        {
+            bodies[i] = pending[i].Alert.ToJson();
+            outcomes[i] = new Outcome();
+        }
+
+        if (_producer is not null)
+        {
+            await ProduceAsync(pending, bodies, outcomes).ConfigureAwait(false);
+        }
+
+        if (_http is not null)
+        {
+            for (var i = 0; i < pending.Count; i++)
+            {
+                if (pending[i].NeedsWebhook)
+                {
+                    await PostAsync(pending[i].Alert, bodies[i], outcomes[i], cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        for (var i = 0; i < pending.Count; i++)
+        {
+            outcomes[i].Failed = (pending[i].NeedsKafka && !outcomes[i].Kafka) || (pending[i].NeedsWebhook && !outcomes[i].Webhook);
+        }
+
+        if (_options.CrashBeforeMark)
+        {
+            throw new SimulatedCrashException($"simulated crash after delivering {pending.Count} alert(s), before recording them");
+        }
+
+        await MarkAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
+        Rounds++;
+        return new DispatchResult(pending.Count, outcomes.Count(o => o.Kafka), outcomes.Count(o => o.Webhook), outcomes.Count(o => o.Failed));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_producer is not null)
+        {
+            _producer.Flush(TimeSpan.FromSeconds(5));
+            _producer.Dispose();
+        }
+
+        if (_ownsHttp)
+        {
+            _http!.Dispose();
+        }
+    }
+
+    private sealed record Pending(Alert Alert, bool NeedsKafka, bool NeedsWebhook);
+
+    private sealed class Outcome
+    {
+        public bool Kafka;
+        public bool Webhook;
+        public int Attempts;
+        public string? Error;
+        public bool Failed;
+    }
+
+    private async Task<List<Pending>> LoadDueAsync(CancellationToken cancellationToken)
+    {
+        // The predicate names the configured channels literally, so the planner reads their partial indexes
+        // (alerts_*_pending) instead of every alert ever raised.
+        var pending = (_producer is not null, _http is not null) switch
+        {
+            (true, true) => "(delivered_kafka_at IS NULL OR delivered_webhook_at IS NULL)",
+            (true, false) => "delivered_kafka_at IS NULL",
+            _ => "delivered_webhook_at IS NULL",
+        };
+        await using var cmd = _db.CreateCommand($"""
+            SELECT {Alert.Columns}, delivered_kafka_at IS NULL, delivered_webhook_at IS NULL FROM alerts
+            WHERE {pending} AND next_attempt_at <= now()
+            ORDER BY crossed_at, id
+            LIMIT $1
+            """);
+        cmd.Parameters.Add(new() { Value = _options.BatchSize });
+        var list = new List<Pending>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new Pending(Alert.Read(reader), _producer is not null && reader.GetBoolean(13), _http is not null && reader.GetBoolean(14)));
+        }
+
+        return list;
+    }
+
+    private async Task ProduceAsync(List<Pending> pending, byte[][] bodies, Outcome[] outcomes)
+    {
+        // All at once (the producer batches them); each acknowledgement is awaited before it is recorded.
+        var sends = new List<(int Index, Task<DeliveryResult<string, byte[]>> Task)>();
+        for (var i = 0; i < pending.Count; i++)
+        {
+            if (!pending[i].NeedsKafka)
+            {
+                continue;
+            }
+
+            var alert = pending[i].Alert;
+            var message = new Message<string, byte[]>
+            {
+                Key = alert.Account,
+                Value = bodies[i],
+                Headers = new Headers { { AlertIdHeader, System.Text.Encoding.ASCII.GetBytes(alert.Id.ToString("D")) } },
+            };
+            outcomes[i].Attempts++;
+            sends.Add((i, _producer!.ProduceAsync(_options.Topic, message)));
+        }
+
+        foreach (var (index, task) in sends)
+        {
+            try
+            {
+                var result = await task.ConfigureAwait(false);
+                outcomes[index].Kafka = result.Status == PersistenceStatus.Persisted;
+                if (!outcomes[index].Kafka)
+                {
+                    outcomes[index].Error = $"kafka: delivery not confirmed ({result.Status})";
+                }
+            }
+            catch (ProduceException<string, byte[]> e)
+            {
+                outcomes[index].Error = "kafka: " + e.Error.Reason;
+            }
+        }
+    }
+
+    private async Task PostAsync(Alert alert, byte[] body, Outcome outcome, CancellationToken cancellationToken)
+    {
+        var delay = _options.RetryDelay;
+        for (var attempt = 1; attempt <= _options.WebhookAttemptsPerRound; attempt++)
+        {
+            outcome.Attempts++;
+            string error;
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, _options.Webhook) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Headers.Add(AlertIdHeader, alert.Id.ToString("D"));
+                using var response = await _http!.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    outcome.Webhook = true;
+                    return;
+                }
+
+                error = string.Create(CultureInfo.InvariantCulture, $"webhook: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+            catch (HttpRequestException e)
+            {
+                error = "webhook: " + e.Message;
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                error = $"webhook: no answer within {_options.RequestTimeout.TotalSeconds:F0}s";
+            }
+
+            outcome.Error = outcome.Error is null || outcome.Error.StartsWith("webhook", StringComparison.Ordinal) ? error : outcome.Error + "; " + error;
+            if (attempt < _options.WebhookAttemptsPerRound)
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay *= 2;
+            }
+        }
+    }
+
+    private async Task MarkAsync(List<Pending> pending, Outcome[] outcomes, CancellationToken cancellationToken)
+    {
+        // One statement for the round. A channel that failed keeps its delivered_* null; the alert backs off
+        // 2^attempts seconds (capped) before the next round tries it again.
+        await using var cmd = _db.CreateCommand("""
+            UPDATE alerts a SET
+              delivered_kafka_at = CASE WHEN u.kafka THEN coalesce(a.delivered_kafka_at, now()) ELSE a.delivered_kafka_at END,
+              delivered_webhook_at = CASE WHEN u.webhook THEN coalesce(a.delivered_webhook_at, now()) ELSE a.delivered_webhook_at END,
+              attempts = a.attempts + u.attempts,
+              last_error = coalesce(u.error, a.last_error),
+              next_attempt_at = CASE WHEN u.failed
+                THEN now() + least($7::interval, interval '1 second' * power(2, least(a.attempts + u.attempts, 20)))
+                ELSE a.next_attempt_at END
+            FROM unnest($1::uuid[], $2::boolean[], $3::boolean[], $4::int[], $5::text[], $6::boolean[]) AS u(id, kafka, webhook, attempts, error, failed)
+            WHERE a.id = u.id
+            """);
+        cmd.Parameters.Add(new() { Value = pending.Select(p => p.Alert.Id).ToArray() });
+        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Kafka).ToArray() });
+        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Webhook).ToArray() });
+        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Attempts).ToArray() });
+        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Error).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Failed).ToArray() });
+        cmd.Parameters.Add(new() { Value = _options.MaxBackOff });
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
