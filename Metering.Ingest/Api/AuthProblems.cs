@@ -13,6 +13,11 @@ internal static class AuthProblems
     public static async Task Challenge(JwtBearerChallengeContext context)
     {
         context.HandleResponse();
+        if (context.Response.HasStarted)
+        {
+            return; // the ApiKey scheme already answered a presented but unknown key
+        }
+
         var detail = context.AuthenticateFailure switch
         {
             null => "a bearer token is required (Authorization: Bearer <JWT>)",
