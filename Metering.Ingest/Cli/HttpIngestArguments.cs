@@ -10,8 +10,8 @@ public static class HttpIngestArguments
 {
     /// <summary>Usage text of the options.</summary>
     public const string Usage = """
-        POST /v1/events (HTTP ingest; enabled by --bootstrap-servers):
-          --topic NAME                         usage topic records are produced to (default usage)
+
+        POST /v1/events (HTTP ingest into --topic; enabled by --bootstrap-servers):
           --ingest-max-body-bytes N            largest request body (default 10485760 = 10 MiB; more: 413)
           --ingest-max-records N               most records per request (default 10000; more: 413)
           --ingest-max-record-bytes N          largest record (default 16384; longer: receipt line_too_long)
