@@ -20,6 +20,7 @@ internal static class AuthProblems
 
         var detail = context.AuthenticateFailure switch
         {
+            null when context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>()?.Policy == ApiScopes.IngestWrite => "a bearer token (Authorization: Bearer <JWT>) or an API key (X-Api-Key: <key>) is required",
             null => "a bearer token is required (Authorization: Bearer <JWT>)",
             SecurityTokenExpiredException e => $"the token expired at {e.Expires:yyyy-MM-dd'T'HH:mm:ss'Z'}",
             SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException => "the token's signature does not verify",

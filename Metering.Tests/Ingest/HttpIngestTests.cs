@@ -227,6 +227,7 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         {
             Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
             Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("API key", (await Json(r)).GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
 
         using (var r = await host.ApiKey("wrong-key").PostAsync("/v1/events", IngestTestHost.Ndjson(one)))
