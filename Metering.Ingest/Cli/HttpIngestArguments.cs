@@ -14,7 +14,8 @@ public static class HttpIngestArguments
         POST /v1/events (HTTP ingest into --topic; enabled by --bootstrap-servers):
           --ingest-max-body-bytes N            largest request body (default 10485760 = 10 MiB; more: 413)
           --ingest-max-records N               most records per request (default 10000; more: 413)
-          --ingest-max-record-bytes N          largest record (default 16384; longer: receipt line_too_long)
+          --max-line-bytes N                   largest record, as the engine's (default 16384; longer: receipt line_too_long)
+          --max-future-skew DURATION           how far ahead of the clock an event time may be, as the engine's (default 10m)
           --ingest-max-inflight-records N      records waiting for Kafka acks over all requests (default 200000; more: 429)
           --ingest-retry-after SECONDS         Retry-After of a 429 (default 1)
           --api-keys-file FILE                 API keys: [{"id","key_sha256","accounts": [..] | null}] (default: JWTs only)
@@ -31,10 +32,16 @@ public static class HttpIngestArguments
         var topic = args.String("topic", "usage")!;
         var maxBody = args.Int64("ingest-max-body-bytes", 10L << 20, 1024, 1L << 30);
         var maxRecords = (int)args.Int64("ingest-max-records", 10_000, 1, 1_000_000);
-        var maxRecordBytes = (int)args.Int64("ingest-max-record-bytes", 16 * 1024, 64, 16 << 20);
+        // The engine's own option names (and METERING_ variables): the edge must not accept what the engine dead-letters.
+        var maxRecordBytes = (int)args.Int64("max-line-bytes", 16 * 1024, 64, 16 << 20);
+        var futureSkew = args.Duration("max-future-skew", TimeSpan.FromMinutes(10));
         var maxInflight = (int)args.Int64("ingest-max-inflight-records", 200_000, 1, 100_000_000);
         var retryAfter = (int)args.Int64("ingest-retry-after", 1, 1, 3600);
         var horizon = args.Duration("dedup-horizon", TimeSpan.FromHours(24));
+        if (horizon < TimeSpan.FromHours(1))
+        {
+            throw new CliUsageException("--dedup-horizon must be at least 1h");
+        }
         var keysFile = args.String("api-keys-file");
         if (args.String("bootstrap-servers") is not { } bootstrap)
         {
@@ -74,7 +81,7 @@ public static class HttpIngestArguments
             MaxInflightRecords = maxInflight,
             RetryAfterSeconds = retryAfter,
             DedupHorizon = horizon,
-            Decoder = new DecoderOptions { MaxLineBytes = maxRecordBytes },
+            Decoder = new DecoderOptions { MaxLineBytes = maxRecordBytes, MaxFutureSkew = futureSkew },
         };
         return new HttpIngestService(options, redis, keys);
     }

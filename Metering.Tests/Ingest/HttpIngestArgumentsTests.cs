@@ -16,7 +16,7 @@ public sealed class HttpIngestArgumentsTests
     [Fact]
     public void Options_reach_the_service_and_inconsistent_limits_are_usage_errors()
     {
-        using (var service = HttpIngestArguments.Create(Args("--bootstrap-servers", "127.0.0.1:1", "--topic", "t", "--ingest-max-records", "50", "--ingest-max-inflight-records", "100", "--ingest-max-body-bytes", "4096", "--ingest-max-record-bytes", "512"), null))
+        using (var service = HttpIngestArguments.Create(Args("--bootstrap-servers", "127.0.0.1:1", "--topic", "t", "--ingest-max-records", "50", "--ingest-max-inflight-records", "100", "--ingest-max-body-bytes", "4096", "--max-line-bytes", "512", "--max-future-skew", "1m"), null))
         {
             Assert.NotNull(service);
             Assert.Equal("t", service.Options.Topic);
@@ -24,6 +24,7 @@ public sealed class HttpIngestArgumentsTests
             Assert.Equal(100, service.Options.MaxInflightRecords);
             Assert.Equal(4096, service.Options.MaxBodyBytes);
             Assert.Equal(512, service.Options.Decoder.MaxLineBytes);
+            Assert.Equal(TimeSpan.FromMinutes(1), service.Options.Decoder.MaxFutureSkew);
         }
 
         var e = Assert.Throws<CliUsageException>(() => HttpIngestArguments.Create(Args("--bootstrap-servers", "127.0.0.1:1", "--ingest-max-records", "50", "--ingest-max-inflight-records", "10"), null));
