@@ -148,6 +148,48 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task The_edge_marks_its_own_redis_keys_only_after_kafka_acked_and_treats_ids_the_engine_counted_as_duplicates()
+    {
+        var (service, topic) = Service(withRedis: true);
+        await using var host = await IngestTestHost.StartAsync(service);
+        using var mux = redis.Connect();
+        // The engine counted e-counted before (its shared horizon, as StreamingEngine marks it after its commit).
+        var probe = service.NewParser().Parser;
+        Assert.Equal(Metering.Aggregates.Records.RejectReason.None, probe.Parse(Encoding.UTF8.GetBytes(Record("e-counted", "acct-1")), out var counted, out _));
+        await new Metering.Ingest.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([(counted.Fingerprint, counted.TimeTicks)]);
+
+        using var response = await host.Bearer("ingest:write").PostAsync("/v1/events", IngestTestHost.Ndjson(Record("e-counted", "acct-1") + "\n" + Record("e-new", "acct-1")));
+        Assert.Equal(["duplicate", "accepted"], Statuses(await Json(response)));
+        var server = mux.GetServer(redis.Endpoint);
+        var edgeKeys = server.Keys(pattern: $"metering:{topic}:edge:d:*").Count();
+        var engineKeys = server.Keys(pattern: $"metering:{topic}:d:*").Count();
+        Assert.Equal(1, edgeKeys);   // e-new, after its ack
+        Assert.Equal(1, engineKeys); // only the engine's own mark: the edge never writes the engine's keys
+        AssertConsumed(service.Options.BootstrapServers, topic, ("acct-1", "e-new"));
+    }
+
+    [Fact]
+    public async Task With_redis_down_records_are_still_accepted_and_the_engine_is_left_as_the_guard()
+    {
+        var (service, topic) = Service(withRedis: true);
+        await using var host = await IngestTestHost.StartAsync(service);
+        await redis.KillAsync();
+        try
+        {
+            using var response = await host.Bearer("ingest:write").PostAsync("/v1/events", IngestTestHost.Ndjson(Record("rd1", "acct-1")));
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal(["accepted"], Statuses(await Json(response)));
+            Assert.True(service.DedupDegraded);
+        }
+        finally
+        {
+            await redis.StartAsync();
+        }
+
+        AssertConsumed(service.Options.BootstrapServers, topic, ("acct-1", "rd1"));
+    }
+
+    [Fact]
     public async Task A_full_in_flight_queue_answers_429_with_retry_after_and_produces_nothing()
     {
         var (service, topic) = Service(tune: o => o with { MaxRecords = 5, MaxInflightRecords = 5, RetryAfterSeconds = 2 });
