@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Metering.Ingest.Analytics;
+using Metering.Ingest.HttpIngest;
 using Metering.Ingest.Observability;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -69,12 +71,13 @@ public static class ApiHost
                 ClockSkew = options.ClockSkew,
             };
             o.Events = new JwtBearerEvents { OnChallenge = AuthProblems.Challenge, OnForbidden = AuthProblems.Forbidden };
-        });
+        }).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(ApiScopes.UsageRead, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.UsageRead)))
             .AddPolicy(ApiScopes.BillingRead, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.BillingRead)))
             .AddPolicy(ApiScopes.PriceBooksWrite, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)))
+            .AddPolicy(ApiScopes.IngestWrite, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, JwtBearerDefaults.AuthenticationScheme).RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.IngestWrite)))
             .AddPolicy(ApiScopes.Admin, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.Admin)))
             .AddPolicy(PriceBookEndpoints.ReadPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => ApiScopes.Has(c.User, ApiScopes.BillingRead) || ApiScopes.Has(c.User, ApiScopes.PriceBooksWrite)));
         services.AddOpenApi(o =>
@@ -104,6 +107,7 @@ public static class ApiHost
         PeriodEndpoints.Map(app);
         PriceBookEndpoints.Map(app);
         PeriodCloseEndpoints.Map(app);
+        IngestEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         return app;
@@ -121,7 +125,14 @@ public static class ApiHost
             Type = SecuritySchemeType.Http,
             Scheme = "bearer",
             BearerFormat = "JWT",
-            Description = "HS256-signed JWT with iss, aud, exp; scopes in 'scope' (space-separated): usage:read, billing:read, pricebooks:write, admin. An 'account' claim restricts the token to that account.",
+            Description = "HS256-signed JWT with iss, aud, exp; scopes in 'scope' (space-separated): usage:read, billing:read, pricebooks:write, ingest:write, admin. An 'account' claim restricts the token to that account.",
+        };
+        document.Components.SecuritySchemes["apiKey"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.ApiKey,
+            In = ParameterLocation.Header,
+            Name = "X-Api-Key",
+            Description = "POST /v1/events only: an API key from --api-keys-file, as X-Api-Key: <key> or Authorization: ApiKey <key>.",
         };
         foreach (var (path, item) in document.Paths)
         {
@@ -134,6 +145,10 @@ public static class ApiHost
             {
                 operation.Security ??= [];
                 operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] });
+                if (path == "/v1/events")
+                {
+                    operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("apiKey", document)] = [] });
+                }
             }
         }
     }

@@ -30,6 +30,9 @@ public sealed class ApiOptions
     /// <summary>The price books the engine rates with (<c>--pricebook</c>, <c>--contracts</c>); when set, the invoice preview of an open period also shows recurring fees and the minimum-commitment true-up.</summary>
     public PriceCatalog? Prices { get; init; }
 
+    /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
+    public Metering.Ingest.HttpIngest.HttpIngestService? HttpIngest { get; init; }
+
     /// <summary>Time a readiness check may take before it counts as failed (default 2 s).</summary>
     public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

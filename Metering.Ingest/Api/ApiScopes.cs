@@ -14,6 +14,9 @@ public static class ApiScopes
     /// <summary><c>PUT /v1/pricebooks/{id}/versions/{version}</c> (and reading price books).</summary>
     public const string PriceBooksWrite = "pricebooks:write";
 
+    /// <summary><c>POST /v1/events</c> (HTTP ingest; API keys hold only this scope).</summary>
+    public const string IngestWrite = "ingest:write";
+
     /// <summary><c>POST /v1/periods/{period}/close</c>; implies every other scope.</summary>
     public const string Admin = "admin";
 

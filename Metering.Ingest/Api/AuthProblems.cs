@@ -13,8 +13,14 @@ internal static class AuthProblems
     public static async Task Challenge(JwtBearerChallengeContext context)
     {
         context.HandleResponse();
+        if (context.Response.HasStarted)
+        {
+            return; // the ApiKey scheme already answered a presented but unknown key
+        }
+
         var detail = context.AuthenticateFailure switch
         {
+            null when context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>()?.Policy == ApiScopes.IngestWrite => "a bearer token (Authorization: Bearer <JWT>) or an API key (X-Api-Key: <key>) is required",
             null => "a bearer token is required (Authorization: Bearer <JWT>)",
             SecurityTokenExpiredException e => $"the token expired at {e.Expires:yyyy-MM-dd'T'HH:mm:ss'Z'}",
             SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException => "the token's signature does not verify",

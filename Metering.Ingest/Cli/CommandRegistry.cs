@@ -19,6 +19,7 @@ public static class CommandRegistry
         new StreamCommand(),
         new PostgresCommand(),
         new ServeCommand(),
+        new LoadgenCommand(),
         new PeriodCloseCommand(),
         new MigrateCommand(),
         new ExportCommand(),

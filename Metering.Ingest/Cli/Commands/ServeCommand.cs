@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Metering.Ingest.Analytics;
 using Metering.Ingest.Api;
+using Metering.Ingest.Kafka;
 using Metering.Rating.Periods;
 using Microsoft.AspNetCore.Hosting;
 
@@ -24,11 +25,11 @@ public sealed class ServeCommand : ICliCommand
         "  --jwt-audience AUD         required token audience\n" +
         "  --jwt-key-file FILE        HS256 signing key file: base64:... text or raw bytes, at least 32 bytes\n" +
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
-        "  --bootstrap-servers HOSTS  Kafka checked by /readyz (default: none, reported not_configured)\n" +
+        "  --bootstrap-servers HOSTS  Kafka checked by /readyz and written by POST /v1/events (default: none, not_configured)\n" +
         "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
         "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
         "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
-        LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" +
+        LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaSecurity.Usage +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
         "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
@@ -62,6 +63,8 @@ public sealed class ServeCommand : ICliCommand
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
+        using var redis = RedisArguments.Connect(args);
+        using var ingest = HttpIngestArguments.Create(args, redis);
         args.RejectUnknown();
         var options = new ApiOptions
         {
@@ -71,6 +74,7 @@ public sealed class ServeCommand : ICliCommand
             BillingPeriods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
             Prices = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, ct),
+            HttpIngest = ingest,
         };
 
         await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));

@@ -1,0 +1,88 @@
+using Metering.Aggregates.Decoding;
+using Metering.Ingest.HttpIngest;
+using Metering.Ingest.Kafka;
+using StackExchange.Redis;
+
+namespace Metering.Ingest.Cli;
+
+/// <summary>The options of <c>metering serve</c> for <c>POST /v1/events</c>.</summary>
+public static class HttpIngestArguments
+{
+    /// <summary>Usage text of the options.</summary>
+    public const string Usage = """
+
+        POST /v1/events (HTTP ingest into --topic; enabled by --bootstrap-servers):
+          --ingest-max-body-bytes N            largest request body (default 10485760 = 10 MiB; more: 413)
+          --ingest-max-records N               most records per request (default 10000; more: 413)
+          --max-line-bytes N                   largest record, as the engine's (default 16384; longer: receipt line_too_long)
+          --max-future-skew DURATION           how far ahead of the clock an event time may be, as the engine's (default 10m)
+          --ingest-max-inflight-records N      records waiting for Kafka acks over all requests (default 200000; more: 429)
+          --ingest-retry-after SECONDS         Retry-After of a 429 (default 1)
+          --api-keys-file FILE                 API keys: [{"id","key_sha256","accounts": [..] | null}] (default: JWTs only)
+          --redis HOST:PORT                    shared dedup: a record already accepted is answered duplicate
+          --dedup-horizon DURATION             how long Redis remembers accepted ids (default 24h)
+
+        """;
+
+    /// <summary>The ingest service, or null when no --bootstrap-servers is given (the endpoint then answers 503).</summary>
+    public static HttpIngestService? Create(CliArguments args, IConnectionMultiplexer? redis)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var security = KafkaSecurity.FromArguments(args);
+        var topic = args.String("topic", "usage")!;
+        var maxBody = args.Int64("ingest-max-body-bytes", 10L << 20, 1024, 1L << 30);
+        var maxRecords = (int)args.Int64("ingest-max-records", 10_000, 1, 1_000_000);
+        // The engine's own option names (and METERING_ variables): the edge must not accept what the engine dead-letters.
+        var maxRecordBytes = (int)args.Int64("max-line-bytes", 16 * 1024, 64, 16 << 20);
+        var futureSkew = args.Duration("max-future-skew", TimeSpan.FromMinutes(10));
+        var maxInflight = (int)args.Int64("ingest-max-inflight-records", 200_000, 1, 100_000_000);
+        var retryAfter = (int)args.Int64("ingest-retry-after", 1, 1, 3600);
+        var horizon = args.Duration("dedup-horizon", TimeSpan.FromHours(24));
+        if (horizon < TimeSpan.FromHours(1))
+        {
+            throw new CliUsageException("--dedup-horizon must be at least 1h");
+        }
+        var keysFile = args.String("api-keys-file");
+        if (args.String("bootstrap-servers") is not { } bootstrap)
+        {
+            return null;
+        }
+
+        if (maxInflight < maxRecords)
+        {
+            throw new CliUsageException($"--ingest-max-inflight-records ({maxInflight}) must be at least --ingest-max-records ({maxRecords}), or a full request could never be produced");
+        }
+
+        ApiKeyStore? keys = null;
+        if (keysFile is not null)
+        {
+            if (!File.Exists(keysFile))
+            {
+                throw new CliUsageException($"--api-keys-file {keysFile}: no such file");
+            }
+
+            try
+            {
+                keys = ApiKeyStore.Parse(File.ReadAllText(keysFile), keysFile);
+            }
+            catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
+            {
+                throw new CliUsageException($"--api-keys-file: {e.Message}");
+            }
+        }
+
+        var options = new HttpIngestOptions
+        {
+            BootstrapServers = bootstrap,
+            Topic = topic,
+            Security = security,
+            MaxBodyBytes = maxBody,
+            MaxRecords = maxRecords,
+            MaxInflightRecords = maxInflight,
+            RetryAfterSeconds = retryAfter,
+            DedupHorizon = horizon,
+            Decoder = new DecoderOptions { MaxLineBytes = maxRecordBytes, MaxFutureSkew = futureSkew },
+        };
+        return new HttpIngestService(options, redis, keys);
+    }
+}

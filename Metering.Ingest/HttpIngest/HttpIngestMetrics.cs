@@ -1,0 +1,34 @@
+using System.Diagnostics.Metrics;
+using Metering.Ingest.Observability;
+
+namespace Metering.Ingest.HttpIngest;
+
+/// <summary>
+/// Metrics of <c>POST /v1/events</c> (docs/operations.md, Metrics). Separate from the engine's
+/// <c>metering.records.*</c>: the engine counts the same records again when it consumes them, and adding the edge's
+/// counts there would count every record twice.
+/// </summary>
+internal static class HttpIngestMetrics
+{
+    private static readonly Meter Meter = new(MeteringMetrics.MeterName, "1.0");
+    private static readonly Counter<long> Records = Meter.CreateCounter<long>("metering.ingest.http.records", "{record}", "Records received by POST /v1/events, by receipt status (accepted, duplicate, rejected) and reason.");
+    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("metering.ingest.http.requests", "{request}", "POST /v1/events requests, by response status code.");
+    private static long _inflight;
+
+    static HttpIngestMetrics()
+    {
+        Meter.CreateObservableGauge("metering.ingest.http.inflight", () => Volatile.Read(ref _inflight), "{record}", "Records produced by POST /v1/events and not yet acknowledged by Kafka.");
+    }
+
+    public static void Record(string status, string? reason, long n)
+    {
+        if (n > 0)
+        {
+            Records.Add(n, new KeyValuePair<string, object?>("status", status), new KeyValuePair<string, object?>("reason", reason ?? ""));
+        }
+    }
+
+    public static void Request(int statusCode) => Requests.Add(1, new KeyValuePair<string, object?>("code", statusCode));
+
+    public static void SetInflight(long records) => Volatile.Write(ref _inflight, records);
+}

@@ -1,0 +1,55 @@
+using Metering.Aggregates.Decoding;
+using Metering.Ingest.Kafka;
+
+namespace Metering.Ingest.HttpIngest;
+
+/// <summary>Configuration of <c>POST /v1/events</c> (docs/api.md, "Ingesting usage over HTTP").</summary>
+public sealed record HttpIngestOptions
+{
+    /// <summary>Kafka bootstrap servers the usage records are produced to.</summary>
+    public required string BootstrapServers { get; init; }
+
+    /// <summary>The usage topic (default <c>usage</c>, as the engine's <c>--topic</c>).</summary>
+    public string Topic { get; init; } = "usage";
+
+    /// <summary>Kafka security of the producer.</summary>
+    public KafkaSecurity Security { get; init; } = KafkaSecurity.Plaintext;
+
+    /// <summary>Largest request body in bytes (default 10 MiB); a larger body is answered 413 and nothing of it is produced.</summary>
+    public long MaxBodyBytes { get; init; } = 10L << 20;
+
+    /// <summary>Most records in one request (default 10,000); more is answered 413 and nothing is produced.</summary>
+    public int MaxRecords { get; init; } = 10_000;
+
+    /// <summary>
+    /// Most records produced and not yet acknowledged by Kafka, over all requests (default 200,000). A request whose
+    /// records do not fit is answered 429 with Retry-After: the edge never queues without bound.
+    /// Must be at least <see cref="MaxRecords"/>, or a full request could never fit.
+    /// </summary>
+    public int MaxInflightRecords { get; init; } = 200_000;
+
+    /// <summary>Seconds a 429 asks the client to wait (Retry-After, default 1).</summary>
+    public int RetryAfterSeconds { get; init; } = 1;
+
+    /// <summary>How long Kafka may take to acknowledge a record before its receipt says kafka_unavailable (default 15 s).</summary>
+    public TimeSpan DeliveryTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long an accepted (account, id) is remembered in Redis (default 24 h, as the engine's --dedup-horizon).</summary>
+    public TimeSpan DedupHorizon { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Record limits; <see cref="DecoderOptions.MaxLineBytes"/> is the largest record (default 16 KiB).</summary>
+    public DecoderOptions Decoder { get; init; } = new();
+
+    /// <summary>Throws when a limit is out of range, naming it.</summary>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(BootstrapServers, nameof(BootstrapServers));
+        ArgumentException.ThrowIfNullOrWhiteSpace(Topic, nameof(Topic));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1024, nameof(MaxBodyBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRecords, 1, nameof(MaxRecords));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxInflightRecords, MaxRecords, nameof(MaxInflightRecords));
+        ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfterSeconds, 1, nameof(RetryAfterSeconds));
+        ArgumentOutOfRangeException.ThrowIfLessThan(DeliveryTimeout, TimeSpan.FromSeconds(1), nameof(DeliveryTimeout));
+        Decoder.Validate();
+    }
+}
