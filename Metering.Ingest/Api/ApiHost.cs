@@ -108,6 +108,7 @@ public static class ApiHost
         PriceBookEndpoints.Map(app);
         PeriodCloseEndpoints.Map(app);
         IngestEndpoints.Map(app);
+        LiveUsageEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         return app;

@@ -33,6 +33,9 @@ public sealed class ApiOptions
     /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
     public Metering.Ingest.HttpIngest.HttpIngestService? HttpIngest { get; init; }
 
+    /// <summary>Redis live counters read by <c>/v1/accounts/{account}/usage/live</c>; null = answer from PostgreSQL.</summary>
+    public Metering.Ingest.Redis.RedisLiveCounters? LiveCounters { get; init; }
+
     /// <summary>Time a readiness check may take before it counts as failed (default 2 s).</summary>
     public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -60,6 +60,9 @@ public sealed class ClickHouseHttpTransportTests(PostgresFixture postgres)
                     try
                     {
                         context.Response.StatusCode = status;
+                        // A known length, not chunked: the managed HttpListener can leave a chunked body's final "0"
+                        // on a kept-alive connection, which the next request then reads as its status line.
+                        context.Response.ContentLength64 = reply.Length;
                         await context.Response.OutputStream.WriteAsync(reply);
                         context.Response.Close();
                     }

@@ -34,13 +34,14 @@ public sealed class ApiTestHost : IAsyncDisposable
 
     public InMemoryUsageStore Store { get; }
 
-    public static async Task<ApiTestHost> StartAsync(PostgresFixture postgres, Func<CancellationToken, Task<bool>>? kafka = null, bool kestrel = false, Metering.Rating.PriceBooks.PriceCatalog? prices = null)
+    public static async Task<ApiTestHost> StartAsync(PostgresFixture postgres, Func<CancellationToken, Task<bool>>? kafka = null, bool kestrel = false, Metering.Rating.PriceBooks.PriceCatalog? prices = null,
+        Func<NpgsqlDataSource, Metering.Ingest.Redis.RedisLiveCounters>? liveCounters = null)
     {
         var cs = await postgres.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(cs);
         var db = NpgsqlDataSource.Create(cs);
         var store = new InMemoryUsageStore();
-        var options = new ApiOptions { JwtIssuer = Issuer, JwtAudience = Audience, JwtSigningKey = Key, KafkaCheck = kafka, MaxPriceBookBytes = 64 * 1024, Prices = prices };
+        var options = new ApiOptions { JwtIssuer = Issuer, JwtAudience = Audience, JwtSigningKey = Key, KafkaCheck = kafka, MaxPriceBookBytes = 64 * 1024, Prices = prices, LiveCounters = liveCounters?.Invoke(db) };
         var app = ApiHost.Build(options, db, store, b =>
         {
             if (kestrel)

@@ -75,6 +75,7 @@ public sealed class ServeCommand : ICliCommand
             Prices = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, ct),
             HttpIngest = ingest,
+            LiveCounters = redis is null ? null : new Metering.Ingest.Redis.RedisLiveCounters(redis, "metering:", db),
         };
 
         await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
