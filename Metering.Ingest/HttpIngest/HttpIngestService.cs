@@ -110,7 +110,7 @@ public sealed class HttpIngestService : IDisposable
     }
 
     /// <summary>Sets <c>seen[i]</c> for fingerprints accepted before (by the edge or counted by the engine); false when Redis did not answer.</summary>
-    internal bool TryFindSeen(ReadOnlySpan<UInt128> fingerprints, Span<bool> seen)
+    internal bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> fingerprints, Span<bool> seen)
     {
         if (_edgeDedup is null || _engineDedup is null)
         {

@@ -94,10 +94,10 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
             return true;
         }
 
-        var fingerprints = new UInt128[_pending.Count];
+        var fingerprints = new (UInt128, long)[_pending.Count];
         for (var i = 0; i < fingerprints.Length; i++)
         {
-            fingerprints[i] = _pending[i].Fingerprint;
+            fingerprints[i] = (_pending[i].Fingerprint, _pending[i].TimeTicks);
         }
 
         var seen = new bool[fingerprints.Length];

@@ -1,36 +1,37 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Globalization;
 using Metering.Ingest.Streaming;
 using StackExchange.Redis;
 
 namespace Metering.Ingest.Redis;
 
 /// <summary>
-/// The shared dedup horizon in Redis: one key per accepted id, <c>{prefix}d:</c> + the record's 16-byte
-/// tenant-scoped fingerprint (binary), value "1", expiring after the dedup horizon. Lookups are one MGET per chunk
-/// of records; marks are <c>SET NX PX</c> run by a script per 1,000 ids, after the flush that counted them committed.
+/// The shared dedup horizon in Redis. Accepted ids are members of one Redis set per minute of event time,
+/// <c>{prefix}d:{minute}</c>, holding the records' 16-byte tenant-scoped fingerprints (binary); a set expires one
+/// dedup horizon after its last mark. A duplicate is the same record again, so it has the same event time and lands
+/// in the same minute's set: a lookup is one <c>SMISMEMBER</c> per minute a chunk of records spans (usually one or
+/// two), a mark is one <c>SADD</c> + <c>EXPIRE</c> per minute, after the flush that counted the records committed.
+/// Compared with a key per id this costs a command per minute instead of per id, and less memory per id.
 /// Redis down: lookups answer "not seen" (the engine's own horizon, rebuilt from PostgreSQL, still applies), marks
 /// wait in a bounded backlog and are replayed when Redis is back; <see cref="Degraded"/> says so.
-/// Needs a single Redis (or a primary with replicas): a chunk's MGET spans hash slots, which Redis Cluster refuses.
 /// </summary>
 public sealed class RedisDedup : ISharedDedup
 {
-    private const string MarkScript = "for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[1], 'NX') end return #KEYS";
-
     private readonly IDatabase _db;
-    private readonly byte[] _prefix;
+    private readonly string _prefix;
     private readonly TimeSpan _horizon;
     private readonly int _maxBacklog;
     private readonly ConcurrentQueue<(UInt128 Fingerprint, long TimeTicks)[]> _backlog = new();
     private long _backlogIds;
     private int _degraded;
 
-    /// <summary>Uses <paramref name="redis"/>; keys start with <paramref name="prefix"/> (e.g. "metering:group:topic:").</summary>
+    /// <summary>Uses <paramref name="redis"/>; keys start with <paramref name="prefix"/> (e.g. "metering:topic:").</summary>
     public RedisDedup(IConnectionMultiplexer redis, string prefix, TimeSpan horizon, int maxBacklog = 5_000_000)
     {
         ArgumentNullException.ThrowIfNull(redis);
         _db = redis.GetDatabase();
-        _prefix = System.Text.Encoding.UTF8.GetBytes(prefix + "d:");
+        _prefix = prefix + "d:";
         _horizon = horizon;
         _maxBacklog = maxBacklog;
     }
@@ -52,37 +53,57 @@ public sealed class RedisDedup : ISharedDedup
     private long _backlogDropped;
 
     /// <inheritdoc />
-    public bool TryFindSeen(ReadOnlySpan<UInt128> fingerprints, Span<bool> seen)
+    public bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids, Span<bool> seen)
     {
-        seen[..fingerprints.Length].Clear();
-        if (fingerprints.Length == 0)
+        seen[..ids.Length].Clear();
+        if (ids.Length == 0)
         {
             return true;
         }
 
-        var keys = new RedisKey[fingerprints.Length];
-        for (var i = 0; i < fingerprints.Length; i++)
+        var byMinute = new Dictionary<long, List<int>>();
+        for (var i = 0; i < ids.Length; i++)
         {
-            keys[i] = Key(fingerprints[i]);
+            var minute = ids[i].TimeTicks / TimeSpan.TicksPerMinute;
+            if (!byMinute.TryGetValue(minute, out var indexes))
+            {
+                byMinute[minute] = indexes = [];
+            }
+
+            indexes.Add(i);
         }
 
-        RedisValue[] values;
         try
         {
-            values = _db.StringGet(keys);
+            var asks = new List<(List<int> Indexes, Task<bool[]> Answer)>(byMinute.Count);
+            foreach (var (minute, indexes) in byMinute)
+            {
+                var members = new RedisValue[indexes.Count];
+                for (var j = 0; j < members.Length; j++)
+                {
+                    members[j] = Member(ids[indexes[j]].Fingerprint);
+                }
+
+                asks.Add((indexes, _db.SetContainsAsync(Key(minute), members)));
+            }
+
+            foreach (var (indexes, answer) in asks)
+            {
+                var found = answer.GetAwaiter().GetResult(); // the engine thread is synchronous; all asks are already pipelined
+                for (var j = 0; j < found.Length; j++)
+                {
+                    seen[indexes[j]] = found[j];
+                }
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
+            seen[..ids.Length].Clear();
             Volatile.Write(ref _degraded, 1);
             return false;
         }
 
-        Lookups += fingerprints.Length;
-        for (var i = 0; i < values.Length; i++)
-        {
-            seen[i] = values[i].HasValue;
-        }
-
+        Lookups += ids.Length;
         if (Degraded)
         {
             Volatile.Write(ref _degraded, 0);
@@ -102,25 +123,18 @@ public sealed class RedisDedup : ISharedDedup
         }
     }
 
-    /// <summary>Marks and awaits (tests, benchmarks); failures go to the backlog and set <see cref="Degraded"/>.</summary>
+    /// <summary>Marks and awaits (tests, benchmarks, the HTTP edge); failures go to the backlog and set <see cref="Degraded"/>.</summary>
     public async Task MarkAsync((UInt128 Fingerprint, long TimeTicks)[] ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         try
         {
-            // One script call per 1,000 ids (SET NX PX each, server-side), pipelined: a command per id would cost a
-            // task and a reply each, and the marks would run at a quarter of the server's pipelined SET rate.
-            var expiry = (long)_horizon.TotalMilliseconds;
             var calls = new List<Task>();
-            foreach (var chunk in ids.Chunk(1_000))
+            foreach (var minute in ids.GroupBy(i => i.TimeTicks / TimeSpan.TicksPerMinute))
             {
-                var keys = new RedisKey[chunk.Length];
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    keys[i] = Key(chunk[i].Fingerprint);
-                }
-
-                calls.Add(_db.ScriptEvaluateAsync(MarkScript, keys, [expiry]));
+                var key = Key(minute.Key);
+                calls.Add(_db.SetAddAsync(key, [.. minute.Select(i => Member(i.Fingerprint))]));
+                calls.Add(_db.KeyExpireAsync(key, _horizon));
             }
 
             await Task.WhenAll(calls).ConfigureAwait(false);
@@ -150,11 +164,12 @@ public sealed class RedisDedup : ISharedDedup
         }
     }
 
-    private RedisKey Key(UInt128 fingerprint)
+    private RedisKey Key(long minute) => _prefix + minute.ToString(CultureInfo.InvariantCulture);
+
+    private static RedisValue Member(UInt128 fingerprint)
     {
-        var key = new byte[_prefix.Length + 16];
-        _prefix.CopyTo(key, 0);
-        BinaryPrimitives.WriteUInt128BigEndian(key.AsSpan(_prefix.Length), fingerprint);
-        return key;
+        var bytes = new byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, fingerprint);
+        return bytes;
     }
 }

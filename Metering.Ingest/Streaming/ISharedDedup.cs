@@ -16,11 +16,11 @@ public interface ISharedDedup
     bool Degraded { get; }
 
     /// <summary>
-    /// Sets <c>seen[i]</c> for each fingerprint some instance durably accepted within the horizon. Returns false
+    /// Sets <c>seen[i]</c> for each (fingerprint, event time) some instance durably accepted within the horizon. Returns false
     /// (and leaves <paramref name="seen"/> all false) when the store cannot answer in time: the engine then relies on
     /// its own horizon only, and says so in its metrics.
     /// </summary>
-    bool TryFindSeen(ReadOnlySpan<UInt128> fingerprints, Span<bool> seen);
+    bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids, Span<bool> seen);
 
     /// <summary>Marks ids whose records were durably counted; never blocks the caller, retries while degraded.</summary>
     void MarkAccepted(IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids);

@@ -193,7 +193,7 @@ public sealed class StreamingEngine
     private readonly Verdict[] _chunkVerdicts = new Verdict[ChunkSize];
     private readonly RejectReason[] _chunkReasons = new RejectReason[ChunkSize];
     private readonly string[] _chunkDetails = new string[ChunkSize];
-    private readonly UInt128[] _sharedCandidates = new UInt128[ChunkSize];
+    private readonly (UInt128, long)[] _sharedCandidates = new (UInt128, long)[ChunkSize];
     private readonly int[] _sharedIndexes = new int[ChunkSize];
     private readonly bool[] _sharedSeen = new bool[ChunkSize];
 
@@ -248,7 +248,7 @@ public sealed class StreamingEngine
                             _chunkVerdicts[i] = Verdict.Accept;
                             if (_options.SharedDedup is not null)
                             {
-                                _sharedCandidates[candidates] = record.Fingerprint;
+                                _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
                                 _sharedIndexes[candidates++] = i;
                             }
 
