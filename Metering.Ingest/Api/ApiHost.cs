@@ -109,6 +109,7 @@ public static class ApiHost
         PeriodCloseEndpoints.Map(app);
         IngestEndpoints.Map(app);
         LiveUsageEndpoints.Map(app);
+        QuotaEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         return app;
