@@ -44,6 +44,7 @@ USER 10001:10001
 ENV HOME=/tmp \
     TMPDIR=/tmp \
     DOTNET_NOLOGO=1
-EXPOSE 8080
+# 8080: metering serve (--port); 9464: metering stream --metrics-listen (the chart's stream.metrics.port).
+EXPOSE 8080 9464
 ENTRYPOINT ["/app/metering"]
 CMD ["--help"]

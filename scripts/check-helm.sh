@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the Helm chart helm/metering without a cluster: helm lint and helm template on the default values and on
 # the production-like values, the rendered manifests against the deployment rules (scripts/lib/check-manifests.js:
-# limits, non-root, read-only root, no inline credentials, API probes, the migration hook, ...), and that bad values
+# limits, non-root, read-only root, no inline credentials, API probes and JWT settings, worker /healthz probe, the
+# exporter, the migration hook, ...), and that bad values
 # are REJECTED (each must make helm template fail with the expected message). Installs helm on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +59,9 @@ done
 # 2. The production render must contain what production relies on.
 if [[ -f "$work/production.yaml" ]]; then
   for expect in "kind: ServiceMonitor" "kind: HorizontalPodAutoscaler" "name: METERING_KAFKA_SASL_PASSWORD" "name: METERING_JWT_KEY" \
-                "name: METERING_CONTRACTS" "name: metering-ledger-owner"; do
+                "name: METERING_CONTRACTS" "name: metering-ledger-owner" \
+                "name: METERING_JWT_ISSUER" "name: METERING_CLICKHOUSE_PASSWORD" "METERING_CLICKHOUSE_URL:" "name: METERING_REDIS" \
+                "name: METERING_METRICS_LISTEN" "component: export" "port: metrics"; do
     grep -q "$expect" "$work/production.yaml" || bad "production render lacks '$expect'"
   done
 fi
@@ -109,6 +112,16 @@ rejections=(
   "stream.replica=3|additional properties 'replica' not allowed"
   "extraEnv[0].name=DB_PASSWORD,extraEnv[0].value=hunter2|inline value"
   "engine.extra.PG_PASSWORD=hunter2|looks like a credential"
+  "api.auth.jwt.issuer=|minLength"
+  "api.auth.jwt.audience=|minLength"
+  "api.auth.jwt.enabled=false|value must be true"
+  "secrets.jwt.existingSecret=|minLength"
+  "clickhouse.url=|minLength"
+  "clickhouse.url=clickhouse:8123|does not match pattern"
+  "clickhouse.enabled=false|api.enabled needs clickhouse.enabled"
+  "secrets.clickhouse.connectionStringKey=x|additional properties"
+  "stream.metrics.enabled=false|stream.probes.enabled needs stream.metrics.enabled"
+  "engine.extra.CLICKHOUSE_PASSWORD=x|looks like a credential"
 )
 rejected=0
 for case in "${rejections[@]}"; do

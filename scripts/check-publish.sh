@@ -2,7 +2,8 @@
 # Checks what the Dockerfile's build stage produces, without Docker: publishes the engine exactly as the image does
 # (framework-dependent, linux-x64, Release), then starts the published binary and checks it works from that layout:
 # help and usage exit 0, Npgsql loads (migrate against an unreachable server exits 1 with a clean message), the
-# native librdkafka loads (the embedded broker starts and stops). Prints size and time.
+# native librdkafka loads (the embedded broker starts and stops), and `serve` answers /healthz and /readyz over an
+# embedded PostgreSQL and stops on SIGTERM. Prints size and time.
 # Usage: bash scripts/check-publish.sh [--keep DIR]   (--keep leaves the published files in DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,24 +87,47 @@ check_kafka() {
 }
 check_kafka
 
-# 4. Once `metering serve` exists: start it on a free port and require /healthz (and /readyz where it needs no
-#    dependencies) to answer 200, then stop it with SIGTERM. Enable by uncommenting the call below.
+# 4. The REST API from the published layout: `metering serve` with a throwaway JWT configuration on a free loopback
+#    port, over an embedded PostgreSQL (--pg-dir; as root it runs as the postgres OS user). /healthz must answer 200
+#    and /readyz must answer with JSON (503 is expected: no ClickHouse, no Kafka configured); SIGTERM must stop it.
 check_serve() {
-  local port=18080 pid code
-  METERING_PORT=$port "$bin" serve >"$work/serve.txt" 2>&1 &
+  local port pid code="" ready body pgbase rc=0
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  pgbase="$(mktemp -d /tmp/metering-publish-pg.XXXXXX)"
+  chmod 755 "$pgbase"
+  METERING_JWT_KEY="base64:$(head -c 32 /dev/urandom | base64 -w0)" \
+    "$bin" serve --listen "http://127.0.0.1:$port" --jwt-issuer publish-check --jwt-audience metering-api \
+    --pg-dir "$pgbase/pg" >"$work/serve.txt" 2>&1 &
   pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 450); do
     code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)"
     [[ "$code" == 200 ]] && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  if [[ "$code" == 200 ]]; then say "ok   metering serve: /healthz 200"; else bad "metering serve: /healthz answered '$code': $(head -n 5 "$work/serve.txt")"; fi
+  if [[ "$code" == 200 ]]; then say "ok   metering serve: /healthz 200"; else bad "metering serve: /healthz answered '$code': $(tail -n 5 "$work/serve.txt")"; fi
+  ready="$(curl -s -o "$work/readyz.json" -w '%{http_code}' --max-time 15 "http://127.0.0.1:$port/readyz" || true)"
+  body="$(head -c 300 "$work/readyz.json" 2>/dev/null || true)"
+  if [[ "$ready" =~ ^(200|503)$ && "$body" == "{"* ]]; then
+    say "ok   metering serve: /readyz $ready $body"
+  else
+    bad "metering serve: /readyz answered '$ready' with '$body'"
+  fi
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null && bad "metering serve still running 15s after SIGTERM"
-  wait "$pid" 2>/dev/null || true
+  if kill -KILL "$pid" 2>/dev/null; then bad "metering serve still running 15s after SIGTERM"; fi
+  wait "$pid" 2>/dev/null || rc=$?
+  if [[ "$rc" == 0 ]]; then say "ok   metering serve stopped on SIGTERM (exit 0)"; else bad "metering serve exited $rc after SIGTERM: $(tail -n 3 "$work/serve.txt")"; fi
+  # The embedded PostgreSQL outlives the program (it is reused by the next start): stop the one this check started.
+  local postmaster
+  postmaster="$(head -n 1 "$pgbase/pg/data/postmaster.pid" 2>/dev/null || true)"
+  if [[ "$postmaster" =~ ^[0-9]+$ ]]; then
+    kill -INT "$postmaster" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$pgbase"
 }
-# check_serve
+check_serve
 
 if (( failures > 0 )); then
   say "check-publish: $failures failure(s)"

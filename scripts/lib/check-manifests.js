@@ -34,7 +34,7 @@ const fail = (where, what) => problems.push(`${where}: ${what}`);
 const name = m => `${m.kind}/${m.metadata && m.metadata.name}`;
 
 // Credentials: env vars whose name says so must come from a Secret, never from a literal value or a ConfigMap.
-const credential = /(PASSWORD|SECRET|TOKEN|_KEY$|^METERING_PG$|CONNECTION|^METERING_CLICKHOUSE$|^METERING_REDIS$|SASL_USERNAME)/i;
+const credential = /(PASSWORD|SECRET|TOKEN|_KEY$|^METERING_PG$|CONNECTION|^METERING_REDIS$|SASL_USERNAME)/i;
 // Literal credentials inside any value (connection strings with a password, PEM keys).
 const inlineSecret = /(password\s*=|pwd\s*=|-----BEGIN [A-Z ]*PRIVATE KEY-----)/i;
 
@@ -110,10 +110,55 @@ for (const m of apis) {
   }
 }
 
-// The workers run `metering stream`.
+// Env names the engine no longer reads (a typo or a stale option is silently ignored by the program).
+const stale = new Set(["METERING_CLICKHOUSE", "METERING_CLICKHOUSE_CONNECTION"]);
+const envOf = c => Object.fromEntries((c.env || []).map(e => [e.name, e]));
+for (const m of workloads) {
+  for (const c of podSpecOf(m).containers) {
+    for (const e of c.env || []) if (stale.has(e.name)) fail(`${name(m)} container ${c.name} env ${e.name}`, "not an option of metering (ClickHouse is METERING_CLICKHOUSE_URL, _USER, _PASSWORD, _DATABASE)");
+  }
+}
+
+// `metering serve` refuses to start without --jwt-issuer, --jwt-audience and a key (METERING_JWT_KEY from a Secret).
+for (const m of apis) {
+  for (const c of podSpecOf(m).containers) {
+    const env = envOf(c);
+    for (const v of ["METERING_JWT_ISSUER", "METERING_JWT_AUDIENCE"]) {
+      if (!env[v] || !String(env[v].value || "").trim()) fail(`${name(m)} container ${c.name}`, `${v} must be set (serve requires it)`);
+    }
+    if (!env.METERING_JWT_KEY && !env.METERING_JWT_KEY_FILE) fail(`${name(m)} container ${c.name}`, "METERING_JWT_KEY (from a Secret) or METERING_JWT_KEY_FILE is required");
+  }
+}
+
+// The workers run `metering stream`; with --metrics-listen the liveness probe hits its /healthz on a declared port.
 const streams = workloads.filter(m => m.kind === "Deployment" && component(m) === "stream");
 for (const m of streams) {
-  if ((podSpecOf(m).containers[0].args || [])[0] !== "stream") fail(name(m), "the workers run `metering stream`");
+  const c = podSpecOf(m).containers[0];
+  if ((c.args || [])[0] !== "stream") fail(name(m), "the workers run `metering stream`");
+  const listen = envOf(c).METERING_METRICS_LISTEN;
+  const ports = new Set((c.ports || []).flatMap(p => [p.name, p.containerPort]));
+  if (listen) {
+    const port = Number((/:(\d+)\/?$/.exec(String(listen.value)) || [])[1]);
+    if (!(c.ports || []).some(p => p.containerPort === port)) fail(name(m), `METERING_METRICS_LISTEN ${listen.value} is on no declared container port`);
+  }
+  const get = c.livenessProbe && c.livenessProbe.httpGet;
+  if (get) {
+    if (!listen) fail(name(m), "a liveness probe without METERING_METRICS_LISTEN: the worker serves no HTTP");
+    if (get.path !== "/healthz") fail(name(m), `livenessProbe must probe /healthz, not ${get.path}`);
+    if (!ports.has(get.port)) fail(name(m), `livenessProbe port ${get.port} is not a declared container port`);
+  }
+  if (c.readinessProbe) fail(name(m), "the worker has no /readyz: no readiness probe");
+}
+
+// The analytics exporter runs `metering export --follow` against a ClickHouse server.
+const exporters = workloads.filter(m => m.kind === "Deployment" && component(m) === "export");
+for (const m of exporters) {
+  const c = podSpecOf(m).containers[0];
+  const args = c.args || [];
+  if (args[0] !== "export" || !args.includes("--follow")) fail(name(m), "the exporter runs `metering export --follow`");
+  const cm = manifests.find(x => x.kind === "ConfigMap" && ((c.envFrom || []).some(f => f.configMapRef && f.configMapRef.name === x.metadata.name)));
+  const url = (envOf(c).METERING_CLICKHOUSE_URL || {}).value || (cm && cm.data && cm.data.METERING_CLICKHOUSE_URL);
+  if (!url) fail(name(m), "METERING_CLICKHOUSE_URL is required (without it export writes to an embedded chDB inside the pod)");
 }
 
 // The migration hook: a Job running `metering migrate` before install and upgrade.

@@ -87,6 +87,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.stream.autoscaling.enabled (gt (int .Values.stream.autoscaling.minReplicas) (int .Values.stream.autoscaling.maxReplicas)) }}
 {{- fail "stream.autoscaling.minReplicas must not exceed stream.autoscaling.maxReplicas" }}
 {{- end }}
+{{- if and .Values.api.enabled (not .Values.clickhouse.enabled) }}
+{{- fail "api.enabled needs clickhouse.enabled (with clickhouse.url): without a usage store `metering serve` answers /v1/usage with 503 and /readyz with 503, so the API pods would never become Ready. Configure ClickHouse or set api.enabled=false." }}
+{{- end }}
+{{- if and .Values.stream.enabled .Values.stream.probes.enabled (not .Values.stream.metrics.enabled) }}
+{{- fail "stream.probes.enabled needs stream.metrics.enabled: the worker serves /healthz only on its --metrics-listen port" }}
+{{- end }}
 {{- if and .Values.api.autoscaling.enabled (gt (int .Values.api.autoscaling.minReplicas) (int .Values.api.autoscaling.maxReplicas)) }}
 {{- fail "api.autoscaling.minReplicas must not exceed api.autoscaling.maxReplicas" }}
 {{- end }}
@@ -96,7 +102,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 {{- range $k, $v := .Values.engine.extra }}
-{{- if regexMatch "(?i)(PASSWORD|SECRET|TOKEN|_KEY$|^PG$|CONNECTION|^CLICKHOUSE$|^REDIS$|^JWT)" $k }}
+{{- if regexMatch "(?i)(PASSWORD|SECRET|TOKEN|_KEY$|^PG$|CONNECTION|^CLICKHOUSE_PASSWORD$|^REDIS$|^JWT_KEY)" $k }}
 {{- fail (printf "engine.extra.%s looks like a credential; it would land in a ConfigMap. Use secrets.* or extraEnv with valueFrom.secretKeyRef" $k) }}
 {{- end }}
 {{- end }}
@@ -126,7 +132,7 @@ imagePullSecrets:
     secretKeyRef:
       name: {{ $v.secrets.postgres.existingSecret }}
       key: {{ $v.secrets.postgres.connectionStringKey }}
-{{- if hasPrefix "SASL" $v.kafka.securityProtocol }}
+{{- if and (eq .component "stream") (hasPrefix "SASL" $v.kafka.securityProtocol) }}
 - name: METERING_KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef:
@@ -138,26 +144,35 @@ imagePullSecrets:
       name: {{ $v.secrets.kafkaSasl.existingSecret }}
       key: {{ $v.secrets.kafkaSasl.passwordKey }}
 {{- end }}
-{{- if $v.clickhouse.enabled }}
-- name: METERING_CLICKHOUSE
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.secrets.clickhouse.existingSecret }}
-      key: {{ $v.secrets.clickhouse.connectionStringKey }}
-{{- end }}
-{{- if $v.redis.enabled }}
+{{- if and (eq .component "stream") $v.redis.enabled }}
 - name: METERING_REDIS
   valueFrom:
     secretKeyRef:
       name: {{ $v.secrets.redis.existingSecret }}
-      key: {{ $v.secrets.redis.connectionStringKey }}
+      key: {{ $v.secrets.redis.configurationKey }}
 {{- end }}
-{{- if and (eq .component "api") $v.api.auth.jwt.enabled }}
+{{- if and (has .component (list "api" "export")) $v.clickhouse.enabled $v.secrets.clickhouse.existingSecret }}
+- name: METERING_CLICKHOUSE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.secrets.clickhouse.existingSecret }}
+      key: {{ $v.secrets.clickhouse.passwordKey }}
+{{- end }}
+{{- if eq .component "api" }}
+- name: METERING_JWT_ISSUER
+  value: {{ $v.api.auth.jwt.issuer | quote }}
+- name: METERING_JWT_AUDIENCE
+  value: {{ $v.api.auth.jwt.audience | quote }}
 - name: METERING_JWT_KEY
   valueFrom:
     secretKeyRef:
       name: {{ $v.secrets.jwt.existingSecret }}
       key: {{ $v.secrets.jwt.key }}
+{{- if ne $v.kafka.securityProtocol "PLAINTEXT" }}
+# serve's /readyz Kafka check connects without the security options: an empty value leaves it unconfigured.
+- name: METERING_BOOTSTRAP_SERVERS
+  value: ""
+{{- end }}
 {{- end }}
 {{- if include "metering.hasPriceBook" $root }}
 - name: METERING_PRICEBOOK
