@@ -63,6 +63,7 @@ public sealed class ServeCommand : ICliCommand
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
+        var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
         using var redis = RedisArguments.Connect(args);
         using var ingest = HttpIngestArguments.Create(args, redis);
         args.RejectUnknown();
@@ -73,7 +74,7 @@ public sealed class ServeCommand : ICliCommand
             JwtSigningKey = key,
             BillingPeriods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
             Prices = prices,
-            KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, ct),
+            KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
             HttpIngest = ingest,
             LiveCounters = redis is null ? null : new Metering.Ingest.Redis.RedisLiveCounters(redis, "metering:", db),
         };
@@ -148,9 +149,9 @@ public sealed class ServeCommand : ICliCommand
         return key.Length >= 32 ? key : throw new CliUsageException($"{source}: an HS256 key needs at least 32 bytes, got {key.Length}");
     }
 
-    private static Task<bool> KafkaReachable(string bootstrap, CancellationToken cancellationToken) => Task.Run(() =>
+    private static Task<bool> KafkaReachable(string bootstrap, Kafka.KafkaSecurity security, CancellationToken cancellationToken) => Task.Run(() =>
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap, SocketTimeoutMs = 2000 }).Build();
+        using var admin = new AdminClientBuilder(security.Apply(new AdminClientConfig { BootstrapServers = bootstrap, SocketTimeoutMs = 2000 })).Build();
         return admin.GetMetadata(TimeSpan.FromSeconds(2)).Brokers.Count > 0;
     }, cancellationToken);
 }

@@ -132,7 +132,7 @@ imagePullSecrets:
     secretKeyRef:
       name: {{ $v.secrets.postgres.existingSecret }}
       key: {{ $v.secrets.postgres.connectionStringKey }}
-{{- if and (eq .component "stream") (hasPrefix "SASL" $v.kafka.securityProtocol) }}
+{{- if and (has .component (list "stream" "api")) (hasPrefix "SASL" $v.kafka.securityProtocol) }}
 - name: METERING_KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef:
@@ -144,7 +144,7 @@ imagePullSecrets:
       name: {{ $v.secrets.kafkaSasl.existingSecret }}
       key: {{ $v.secrets.kafkaSasl.passwordKey }}
 {{- end }}
-{{- if and (eq .component "stream") $v.redis.enabled }}
+{{- if and (has .component (list "stream" "api")) $v.redis.enabled }}
 - name: METERING_REDIS
   valueFrom:
     secretKeyRef:
@@ -168,11 +168,6 @@ imagePullSecrets:
     secretKeyRef:
       name: {{ $v.secrets.jwt.existingSecret }}
       key: {{ $v.secrets.jwt.key }}
-{{- if ne $v.kafka.securityProtocol "PLAINTEXT" }}
-# serve's /readyz Kafka check connects without the security options: an empty value leaves it unconfigured.
-- name: METERING_BOOTSTRAP_SERVERS
-  value: ""
-{{- end }}
 {{- end }}
 {{- if include "metering.hasPriceBook" $root }}
 - name: METERING_PRICEBOOK
