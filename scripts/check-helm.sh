@@ -118,6 +118,8 @@ rejections=(
   "secrets.jwt.existingSecret=|minLength"
   "clickhouse.url=|minLength"
   "clickhouse.url=clickhouse:8123|does not match pattern"
+  "alerts.enabled=true,alerts.webhook=ftp://hooks|does not match pattern"
+  "alerts.replicas=0|minimum"
   "clickhouse.enabled=false|api.enabled needs clickhouse.enabled"
   "secrets.clickhouse.connectionStringKey=x|additional properties"
   "stream.metrics.enabled=false|stream.probes.enabled needs stream.metrics.enabled"

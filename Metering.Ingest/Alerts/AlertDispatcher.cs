@@ -14,6 +14,9 @@ public sealed record AlertDispatcherOptions
     /// <summary>The alerts topic (default "alerts").</summary>
     public string Topic { get; init; } = "alerts";
 
+    /// <summary>Kafka authentication of the alerts producer (default plaintext).</summary>
+    public Kafka.KafkaSecurity KafkaSecurity { get; init; } = Kafka.KafkaSecurity.Plaintext;
+
     /// <summary>Webhook that receives a POST per alert; null = no webhook delivery.</summary>
     public Uri? Webhook { get; init; }
 
@@ -81,14 +84,14 @@ public sealed class AlertDispatcher : IDisposable
         _options = options;
         if (options.BootstrapServers is not null)
         {
-            _producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+            _producer = new ProducerBuilder<string, byte[]>(options.KafkaSecurity.Apply(new ProducerConfig
             {
                 BootstrapServers = options.BootstrapServers,
                 EnableIdempotence = true,
                 Acks = Acks.All,
                 MessageTimeoutMs = 30_000,
                 LingerMs = 5,
-            }).Build();
+            })).Build();
         }
 
         if (options.Webhook is not null)

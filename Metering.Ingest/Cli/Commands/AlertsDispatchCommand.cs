@@ -20,7 +20,7 @@ public sealed class AlertsDispatchCommand : ICliCommand
         "  --once                     deliver what is due once and exit (exit 1 if an alert stays undelivered)\n" +
         "  --interval DURATION        pause between rounds when nothing is due (default 1s)\n" +
         "  --batch N                  alerts per round (default 100)\n" +
-        LedgerArguments.Usage +
+        Kafka.KafkaSecurity.Usage + LedgerArguments.Usage +
         "\nAt least one of --bootstrap-servers and --webhook is required. Receivers dedup by the alert id: a crash between a\n" +
         "delivery and its record re-sends it. SIGTERM or Ctrl-C stops after the current round.";
 
@@ -29,6 +29,7 @@ public sealed class AlertsDispatchCommand : ICliCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         var bootstrap = args.String("bootstrap-servers");
+        var security = Kafka.KafkaSecurity.FromArguments(args);
         var topic = args.String("alerts-topic", "alerts")!;
         var webhookText = args.String("webhook");
         var once = args.Has("once");
@@ -47,7 +48,7 @@ public sealed class AlertsDispatchCommand : ICliCommand
 
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
-        var options = new AlertDispatcherOptions { BootstrapServers = bootstrap, Topic = topic, Webhook = webhook, BatchSize = batch };
+        var options = new AlertDispatcherOptions { BootstrapServers = bootstrap, Topic = topic, Webhook = webhook, BatchSize = batch, KafkaSecurity = security };
         using var dispatcher = new AlertDispatcher(db, options);
         var targets = string.Join(" and ", new[] { bootstrap is null ? null : $"Kafka topic '{topic}' at {bootstrap}", webhook is null ? null : $"webhook {webhook}" }.Where(t => t is not null));
         if (once)

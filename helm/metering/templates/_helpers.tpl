@@ -132,7 +132,7 @@ imagePullSecrets:
     secretKeyRef:
       name: {{ $v.secrets.postgres.existingSecret }}
       key: {{ $v.secrets.postgres.connectionStringKey }}
-{{- if and (has .component (list "stream" "api")) (hasPrefix "SASL" $v.kafka.securityProtocol) }}
+{{- if and (has .component (list "stream" "api" "alerts")) (hasPrefix "SASL" $v.kafka.securityProtocol) }}
 - name: METERING_KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef:
