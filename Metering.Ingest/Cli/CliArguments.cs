@@ -125,6 +125,20 @@ public sealed class CliArguments
     public string Required(string name) =>
         String(name) ?? throw new CliUsageException($"--{name} is required (or set {EnvironmentVariableFor(name)})");
 
+    /// <summary>A required billing-period option: YYYY-MM-DD (a period start) or YYYY-MM (the 1st), as every route takes it.</summary>
+    public DateTimeOffset RequiredPeriodStart(string name)
+    {
+        var value = Required(name);
+        try
+        {
+            return Ledger.PeriodCloser.ParsePeriodStart(value);
+        }
+        catch (FormatException e)
+        {
+            throw new CliUsageException($"--{name}: {e.Message}");
+        }
+    }
+
     /// <summary>An integer option (underscores allowed as digit separators, e.g. 10_000_000).</summary>
     public long Int64(string name, long fallback, long min = long.MinValue, long max = long.MaxValue)
     {

@@ -1,7 +1,6 @@
 using Metering.Ingest;
 using Metering.Ingest.Analytics;
 using Metering.Ingest.Cli;
-using Metering.Ingest.Cli.Commands;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;
@@ -99,9 +98,9 @@ public sealed class ReconcileTests(PostgresFixture postgres)
     [InlineData("2026-11", "2026-11-01")]
     [InlineData("2026-02-15", "2026-02-15")]
     public void Period_accepts_a_month_or_a_day(string input, string start) =>
-        Assert.Equal(DateTimeOffset.Parse(start + "T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture), ReconcileCommand.ParsePeriod(input));
+        Assert.Equal(DateTimeOffset.Parse(start + "T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture), CliArguments.Parse(["--period", input]).RequiredPeriodStart("period"));
 
     [Fact]
     public void Period_rejects_anything_else() =>
-        Assert.Throws<CliUsageException>(() => ReconcileCommand.ParsePeriod("11/2026"));
+        Assert.Throws<CliUsageException>(() => CliArguments.Parse(["--period", "11/2026"]).RequiredPeriodStart("period"));
 }

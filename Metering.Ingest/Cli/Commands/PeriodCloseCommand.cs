@@ -24,15 +24,7 @@ public sealed class PeriodCloseCommand : ICliCommand
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
-        DateTimeOffset start;
-        try
-        {
-            start = PeriodCloser.ParsePeriodStart(args.Required("period"));
-        }
-        catch (FormatException e)
-        {
-            throw new CliUsageException(e.Message);
-        }
+        var start = args.RequiredPeriodStart("period");
 
         var force = args.Has("force");
         var prices = LedgerArguments.Prices(args);

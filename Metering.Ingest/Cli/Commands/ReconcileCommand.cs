@@ -1,4 +1,3 @@
-using System.Globalization;
 using Metering.Ingest.Analytics;
 
 namespace Metering.Ingest.Cli.Commands;
@@ -20,23 +19,6 @@ public sealed class ReconcileCommand : ICliCommand
         "\nCompares quantity, record_count and amount per (account, sku) exactly; outbox rows not yet exported count on\n" +
         "the ClickHouse side. exit codes: 0 clean, 1 any drift (each printed), 2 usage error";
 
-    /// <summary>Parses YYYY-MM-DD or YYYY-MM (the 1st) as a UTC period start.</summary>
-    public static DateTimeOffset ParsePeriod(string value)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        var styles = DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal;
-        if (DateTime.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, styles, out var day))
-        {
-            return new DateTimeOffset(day, TimeSpan.Zero);
-        }
-
-        if (DateTime.TryParseExact(value, "yyyy-MM", CultureInfo.InvariantCulture, styles, out var month))
-        {
-            return new DateTimeOffset(month, TimeSpan.Zero);
-        }
-
-        throw new CliUsageException($"--period '{value}': expected YYYY-MM-DD (a period start) or YYYY-MM (the period starting on the 1st)");
-    }
 
     /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
@@ -55,7 +37,7 @@ public sealed class ReconcileCommand : ICliCommand
     private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var period = ParsePeriod(args.Required("period"));
+        var period = args.RequiredPeriodStart("period");
         var export = !args.Has("no-export");
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var schema = AnalyticsArguments.Schema(args, db);
