@@ -24,18 +24,24 @@ public sealed class EmbeddedRedis : IDisposable
     /// <summary>"127.0.0.1:PORT".</summary>
     public string Endpoint => $"127.0.0.1:{Port}";
 
-    /// <summary>Starts redis-server and waits until it accepts connections.</summary>
-    public static async Task<EmbeddedRedis> StartAsync(CancellationToken cancellationToken)
+    /// <summary>A free loopback port (for a server to start on now).</summary>
+    public static int FreePort()
     {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// Starts redis-server on <paramref name="port"/> (default: a free one) and waits until it accepts connections.
+    /// A fixed port lets a test restart "the same" Redis after killing it.
+    /// </summary>
+    public static async Task<EmbeddedRedis> StartAsync(CancellationToken cancellationToken, int? port = null)
+    {
+        var listenPort = port ?? FreePort();
 
         var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" })
+        foreach (var a in new[] { "--port", listenPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" })
         {
             info.ArgumentList.Add(a);
         }
@@ -54,14 +60,14 @@ public sealed class EmbeddedRedis : IDisposable
         server.ErrorDataReceived += (_, _) => { };
         server.BeginOutputReadLine();
         server.BeginErrorReadLine();
-        var redis = new EmbeddedRedis(server, port);
+        var redis = new EmbeddedRedis(server, listenPort);
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
             try
             {
                 using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken).ConfigureAwait(false);
+                await client.ConnectAsync(IPAddress.Loopback, listenPort, cancellationToken).ConfigureAwait(false);
                 return redis;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !server.HasExited)

@@ -1,20 +1,19 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using Metering.Ingest.Redis;
 using StackExchange.Redis;
 
 namespace Metering.Tests.Redis;
 
 /// <summary>
 /// A real redis-server (Debian's package; scripts/test.sh installs it) on a free loopback port, without persistence,
-/// for the test run. <see cref="KillAsync"/> and <see cref="StartAsync"/> simulate an outage.
+/// for the test run: the engine's own <see cref="EmbeddedRedis"/>. <see cref="KillAsync"/> and <see cref="StartAsync"/>
+/// simulate an outage; the restarted server listens on the same port and has lost its data.
 /// </summary>
 public sealed class RedisFixture : IAsyncLifetime
 {
-    private Process? _server;
+    private EmbeddedRedis? _server;
 
     /// <summary>The port the server listens on (kept across restarts).</summary>
-    public int Port { get; } = FreePort();
+    public int Port { get; } = EmbeddedRedis.FreePort();
 
     /// <summary>"127.0.0.1:PORT".</summary>
     public string Endpoint => $"127.0.0.1:{Port}";
@@ -33,74 +32,16 @@ public sealed class RedisFixture : IAsyncLifetime
 
     public async Task InitializeAsync() => await StartAsync();
 
-    public Task DisposeAsync()
-    {
-        Kill();
-        return Task.CompletedTask;
-    }
+    public Task DisposeAsync() => KillAsync();
 
-    /// <summary>Starts the server and waits until it answers PING.</summary>
-    public async Task StartAsync()
-    {
-        var info = new ProcessStartInfo("redis-server") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        _server = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start (is it installed? scripts/test.sh installs it)");
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, Port);
-                await using var stream = client.GetStream();
-                await stream.WriteAsync("PING\r\n"u8.ToArray());
-                var buffer = new byte[16];
-                if (await stream.ReadAsync(buffer) > 0)
-                {
-                    return;
-                }
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50);
-            }
-        }
-
-        throw new InvalidOperationException($"redis-server did not answer on {Endpoint}");
-    }
+    /// <summary>Starts the server on <see cref="Port"/> and waits until it accepts connections.</summary>
+    public async Task StartAsync() => _server = await EmbeddedRedis.StartAsync(CancellationToken.None, Port);
 
     /// <summary>SIGKILLs the server (its data is gone: no persistence).</summary>
-    public void Kill()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill();
-            _server.WaitForExit();
-        }
-
-        _server?.Dispose();
-        _server = null;
-    }
-
-    /// <summary>SIGKILLs the server, as <see cref="Kill"/>, awaiting nothing more.</summary>
     public Task KillAsync()
     {
-        Kill();
+        _server?.Dispose();
+        _server = null;
         return Task.CompletedTask;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
