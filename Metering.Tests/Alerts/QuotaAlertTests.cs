@@ -42,20 +42,8 @@ public sealed class QuotaAlertTests(PostgresFixture postgres) : IDisposable
         return (NpgsqlDataSource.Create(cs), new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200) });
     }
 
-    private static async Task RunUntilCommittedAsync(NpgsqlDataSource db, StreamingOptions options, long expectedRead)
-    {
-        var engine = new StreamingEngine(options, db, Prices());
-        using var stop = new CancellationTokenSource();
-        var run = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expectedRead && DateTime.UtcNow < deadline && !run.IsCompleted)
-        {
-            await Task.Delay(50);
-        }
-
-        await stop.CancelAsync();
-        await run;
-    }
+    private static Task RunUntilCommittedAsync(NpgsqlDataSource db, StreamingOptions options, long expectedRead) =>
+        Streaming.EngineRuns.RunUntilCommittedAsync(new StreamingEngine(options, db, Prices()), db, options, expectedRead, timeoutSeconds: 60);
 
     private async Task ProduceAsync(string topic, StringBuilder records) =>
         await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, topic, new MemoryStream(Encoding.UTF8.GetBytes(records.ToString())), null, CancellationToken.None);

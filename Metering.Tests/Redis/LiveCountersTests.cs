@@ -73,15 +73,7 @@ public sealed class LiveCountersTests(PostgresFixture postgres, RedisFixture red
         await using (db)
         {
             await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(workload), null, CancellationToken.None);
-            using var stop = new CancellationTokenSource();
-            var run = Task.Factory.StartNew(() => new StreamingEngine(options, db, Prices()).RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
-            while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < truth.Read)
-            {
-                await Task.Delay(50);
-            }
-
-            await stop.CancelAsync();
-            await run;
+            await Streaming.EngineRuns.RunUntilCommittedAsync(new StreamingEngine(options, db, Prices()), db, options, truth.Read);
             await Task.Delay(300); // publishes follow each commit asynchronously
             Assert.Empty(await DifferencesAsync(db, counters!));
         }

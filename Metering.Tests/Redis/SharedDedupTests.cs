@@ -33,20 +33,6 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
     private static Dictionary<(string, string), decimal> Expected(GroundTruth truth, int copies) =>
         truth.Totals.ToDictionary(t => (t.Account, t.Sku), t => decimal.Parse(t.Quantity, System.Globalization.CultureInfo.InvariantCulture) * copies);
 
-    private static async Task RunUntilCommittedAsync(StreamingEngine engine, NpgsqlDataSource db, StreamingOptions options, long expected)
-    {
-        using var stop = new CancellationTokenSource();
-        var run = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline && !run.IsCompleted)
-        {
-            await Task.Delay(50);
-        }
-
-        await stop.CancelAsync();
-        await run;
-    }
-
     /// <summary>
     /// Two pipelines (say two regions: their own topic and consumer group, one ledger) receive the same records, as a
     /// client retrying against the other region would send them. Returns the ledger's totals and the second engine.
@@ -66,7 +52,7 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
             await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, topic, new MemoryStream(workload.ToArray()), null, CancellationToken.None);
             var options = new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, ConsumerGroup = "metering-" + region, FlushInterval = TimeSpan.FromMilliseconds(200), SharedDedup = shared() };
             var engine = new StreamingEngine(options, db, null);
-            await RunUntilCommittedAsync(engine, db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, topic));
+            await Streaming.EngineRuns.RunUntilCommittedAsync(engine, db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, topic));
             engines.Add(engine);
             await Task.Delay(300); // the marks are sent after each commit, asynchronously
         }
@@ -120,7 +106,7 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
         // persisted horizon still has those ids); no uncommitted record was marked.
         Assert.InRange(dedup.Marked, 1, committed);
 
-        await RunUntilCommittedAsync(new StreamingEngine(options with { CrashAfterRecords = 0 }, db, null), db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, options.Topic));
+        await Streaming.EngineRuns.RunUntilCommittedAsync(new StreamingEngine(options with { CrashAfterRecords = 0 }, db, null), db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, options.Topic));
         Assert.Equal(Expected(truth, 1), await TotalsAsync(db));
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
     }

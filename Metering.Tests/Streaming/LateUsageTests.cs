@@ -53,17 +53,7 @@ public sealed class LateUsageTests(PostgresFixture postgres) : IDisposable
     private async Task ProduceAndDrainAsync(NpgsqlDataSource db, StreamingOptions options, byte[] records, long expectedRead)
     {
         await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(records), null, CancellationToken.None);
-        var engine = new StreamingEngine(options, db, Prices());
-        using var stop = new CancellationTokenSource();
-        var run = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expectedRead && DateTime.UtcNow < deadline && !run.IsCompleted)
-        {
-            await Task.Delay(50);
-        }
-
-        await stop.CancelAsync();
-        await run;
+        await EngineRuns.RunUntilCommittedAsync(new StreamingEngine(options, db, Prices()), db, options, expectedRead, timeoutSeconds: 60);
         Assert.Equal(expectedRead, await PipelineRun.CommittedAsync(db, options, CancellationToken.None));
     }
 

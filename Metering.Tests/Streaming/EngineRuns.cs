@@ -1,0 +1,26 @@
+using Metering.Ingest.Streaming;
+using Npgsql;
+
+namespace Metering.Tests.Streaming;
+
+/// <summary>Runs a streaming engine on a thread of its own until the ledger has committed a number of records.</summary>
+internal static class EngineRuns
+{
+    /// <summary>
+    /// Starts <paramref name="engine"/>, waits until <paramref name="expected"/> records are committed (or the engine
+    /// stops, or <paramref name="timeoutSeconds"/> pass), then stops it cleanly. The caller asserts what it expects.
+    /// </summary>
+    public static async Task RunUntilCommittedAsync(StreamingEngine engine, NpgsqlDataSource db, StreamingOptions options, long expected, int timeoutSeconds = 90)
+    {
+        using var stop = new CancellationTokenSource();
+        var run = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline && !run.IsCompleted)
+        {
+            await Task.Delay(50);
+        }
+
+        await stop.CancelAsync();
+        await run;
+    }
+}
