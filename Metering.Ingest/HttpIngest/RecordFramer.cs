@@ -117,14 +117,25 @@ public sealed class RecordFramer
         }
     }
 
+    /// <summary>Ends a record that outgrew the limit: reports its length and resets; false when none is open.</summary>
+    private bool EndOversize(IFramedRecordTarget target)
+    {
+        if (_oversizeLength <= 0)
+        {
+            return false;
+        }
+
+        var length = _oversizeLength;
+        _oversizeLength = 0;
+        _length = 0;
+        target.OnOversize(length);
+        return true;
+    }
+
     private void EndLine(IFramedRecordTarget target)
     {
-        if (_oversizeLength > 0)
+        if (EndOversize(target))
         {
-            var length = _oversizeLength;
-            _oversizeLength = 0;
-            _length = 0;
-            target.OnOversize(length);
             return;
         }
 
@@ -296,12 +307,8 @@ public sealed class RecordFramer
 
     private void EndElement(IFramedRecordTarget target)
     {
-        if (_oversizeLength > 0)
+        if (EndOversize(target))
         {
-            var length = _oversizeLength;
-            _oversizeLength = 0;
-            _length = 0;
-            target.OnOversize(length);
             return;
         }
 
