@@ -126,6 +126,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         public decimal LateAmount;
         public DateTimeOffset FirstWindow = DateTimeOffset.MaxValue;
         public DateTimeOffset LastWindowEnd = DateTimeOffset.MinValue;
+
+        /// <summary>Cumulative quantity, count and charge before this batch (for <see cref="TotalChange"/>).</summary>
+        public (decimal Quantity, long Count, decimal Charged) Before;
         public PeriodRatingState State;
         public long Count;
         public string Currency = "XXX";
@@ -164,7 +167,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await LoadTotalsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
-        var before = totals.Where(t => t.Value.BookedIn is null).ToDictionary(t => t.Key, t => (t.Value.State.Quantity, t.Value.Count, t.Value.State.Charged));
+        foreach (var total in totals.Values)
+        {
+            total.Before = (total.State.Quantity, total.Count, total.State.Charged); // what the batch moves from
+        }
         if (totals.Values.Any(t => t.BookedIn is not null))
         {
             await LoadAdjustmentsAsync(connection, tx, totals, cancellationToken).ConfigureAwait(false);
@@ -260,7 +266,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         {
             if (total.BookedIn is null)
             {
-                var (quantity, count, amount) = before[key];
+                var (quantity, count, amount) = total.Before;
                 changes.Add(new TotalChange(key.Account, key.Sku, key.PeriodStart, total.Period.End, total.Currency,
                     quantity, total.State.Quantity, count, total.Count, amount, total.State.Charged));
             }
