@@ -84,14 +84,14 @@ public sealed class AlertDispatcher : IDisposable
         _options = options;
         if (options.BootstrapServers is not null)
         {
-            _producer = new ProducerBuilder<string, byte[]>(options.KafkaSecurity.Apply(new ProducerConfig
+            _producer = new ProducerBuilder<string, byte[]>(options.KafkaSecurity.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
             {
                 BootstrapServers = options.BootstrapServers,
                 EnableIdempotence = true,
                 Acks = Acks.All,
                 MessageTimeoutMs = 30_000,
                 LingerMs = 5,
-            })).Build();
+            }))).Build();
         }
 
         if (options.Webhook is not null)

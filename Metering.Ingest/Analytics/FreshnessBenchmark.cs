@@ -65,10 +65,10 @@ public static class FreshnessBenchmark
         }, stop.Token);
 
         long sent = 0;
-        using (var producer = new ProducerBuilder<string, byte[]>(options.KafkaSecurity.Apply(new ProducerConfig
+        using (var producer = new ProducerBuilder<string, byte[]>(options.KafkaSecurity.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5, CompressionType = CompressionType.Lz4,
-        })).Build())
+        }))).Build())
         {
             var random = new Random(7);
             var lastProbe = TimeSpan.Zero;

@@ -29,7 +29,7 @@ public sealed class HttpIngestService : IDisposable
         options.Validate();
         Options = options;
         ApiKeys = apiKeys;
-        var config = options.Security.Apply(new ProducerConfig
+        var config = options.Security.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
             EnableIdempotence = true,
@@ -41,7 +41,7 @@ public sealed class HttpIngestService : IDisposable
             QueueBufferingMaxMessages = Math.Max(100_000, options.MaxInflightRecords * 2),
             QueueBufferingMaxKbytes = 1 << 20,
             MessageTimeoutMs = (int)options.DeliveryTimeout.TotalMilliseconds,
-        });
+        }));
         _producer = new ProducerBuilder<string?, byte[]>(config).Build();
         if (redis is not null)
         {

@@ -575,14 +575,14 @@ public sealed class StreamingEngine
             return;
         }
 
-        _deadLetterProducer ??= new ProducerBuilder<byte[]?, byte[]>(_options.KafkaSecurity.Apply(new ProducerConfig
+        _deadLetterProducer ??= new ProducerBuilder<byte[]?, byte[]>(_options.KafkaSecurity.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 20,
             MessageTimeoutMs = 60_000,
-        })).Build();
+        }))).Build();
         foreach (var letter in letters)
         {
             var headers = new Headers

@@ -5,7 +5,8 @@ namespace Metering.Ingest.Streaming;
 
 /// <summary>
 /// Produces NDJSON usage lines into the usage topic, one record per message, keyed by account (so an account's
-/// records share a partition: dedup and rating stay partition-local). Idempotent producer, acks=all, lz4.
+/// records share a partition: dedup and rating stay partition-local) with the murmur2 partitioner of
+/// <see cref="Kafka.KafkaPartitioning"/>. Idempotent producer, acks=all, lz4.
 /// A line without a readable account (a bad record) is produced without a key.
 /// </summary>
 public static class WorkloadProducer
@@ -18,7 +19,7 @@ public static class WorkloadProducer
     public static async Task<long> ProduceAsync(string bootstrapServers, string topic, Stream input, IProgress<long>? progress, CancellationToken cancellationToken,
         double? recordsPerSecond = null, CompressionType compression = CompressionType.Lz4)
     {
-        var config = new ProducerConfig
+        var config = Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
             EnableIdempotence = true,
@@ -28,7 +29,7 @@ public static class WorkloadProducer
             BatchSize = 1 << 20,
             QueueBufferingMaxMessages = 500_000,
             MessageTimeoutMs = 120_000,
-        };
+        });
         using var producer = new ProducerBuilder<string?, byte[]>(config).Build();
         long sent = 0, acknowledged = 0, failed = 0;
         Error? lastError = null;
