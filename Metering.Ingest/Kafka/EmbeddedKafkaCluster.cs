@@ -62,6 +62,34 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     /// <summary>Brings broker <paramref name="brokerId"/> back up.</summary>
     public void SetBrokerUp(int brokerId) => Check(LibrdkafkaNative.rd_kafka_mock_broker_set_up(Cluster, brokerId), $"set broker {brokerId} up");
 
+    /// <summary>
+    /// Delays every response of broker <paramref name="brokerId"/> by <paramref name="rtt"/> (fault injection: a
+    /// coordinator that slow makes members miss their session timeout; <see cref="TimeSpan.Zero"/> restores it).
+    /// </summary>
+    public void SetBrokerRtt(int brokerId, TimeSpan rtt) =>
+        Check(LibrdkafkaNative.rd_kafka_mock_broker_set_rtt(Cluster, brokerId, (int)rtt.TotalMilliseconds), $"set broker {brokerId} rtt");
+
+    /// <summary>
+    /// Makes the next requests of Kafka API <paramref name="apiKey"/> (e.g. 12 = Heartbeat) to any broker fail with
+    /// the given Kafka error codes, one per request, in order (fault injection).
+    /// </summary>
+    public void PushRequestErrors(short apiKey, params int[] errorCodes)
+    {
+        ArgumentNullException.ThrowIfNull(errorCodes);
+        LibrdkafkaNative.rd_kafka_mock_push_request_errors_array(Cluster, apiKey, (nuint)errorCodes.Length, errorCodes);
+    }
+
+    /// <summary>
+    /// How long the group coordinator waits for more members before the first rebalance of an empty group (the
+    /// mock's default is 3 s, like Kafka's group.initial.rebalance.delay.ms).
+    /// </summary>
+    public void SetGroupInitialRebalanceDelay(TimeSpan delay) =>
+        LibrdkafkaNative.rd_kafka_mock_group_initial_rebalance_delay_ms(Cluster, (int)delay.TotalMilliseconds);
+
+    /// <summary>Deletes a partition's records before <paramref name="beforeOffset"/>, as retention would (the low watermark moves).</summary>
+    public void DeleteRecords(string topic, int partition, long beforeOffset) =>
+        Check(LibrdkafkaNative.rd_kafka_mock_partition_delete_records(Cluster, topic, partition, beforeOffset), $"delete records of {topic}[{partition}] before {beforeOffset}");
+
     private IntPtr Cluster => _cluster != IntPtr.Zero ? _cluster : throw new ObjectDisposedException(nameof(EmbeddedKafkaCluster));
 
     private static void Check(int error, string what)

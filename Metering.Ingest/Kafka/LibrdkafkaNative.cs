@@ -99,5 +99,17 @@ internal static partial class LibrdkafkaNative
     internal static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
 
     [LibraryImport(Library)]
+    internal static partial int rd_kafka_mock_broker_set_rtt(IntPtr cluster, int brokerId, int rttMs);
+
+    [LibraryImport(Library)]
+    internal static partial void rd_kafka_mock_push_request_errors_array(IntPtr cluster, short apiKey, nuint count, int[] errors);
+
+    [LibraryImport(Library)]
+    internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr cluster, int delayMs);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_partition_delete_records(IntPtr cluster, string topic, int partition, long beforeOffset);
+
+    [LibraryImport(Library)]
     internal static partial IntPtr rd_kafka_err2str(int err);
 }

@@ -36,13 +36,18 @@ public static class MeteringMetrics
     private static readonly Counter<long> ClickHouseErrors = Meter.CreateCounter<long>("metering.clickhouse.write.errors", "{error}", "ClickHouse inserts that failed (retried later from the outbox).");
     private static readonly Counter<double> RatedAmount = Meter.CreateCounter<double>("metering.rated.amount", "{currency_unit}", "Amount rated, per currency, in major units (approximate: a double; never use for billing).");
 
+    private static readonly Counter<long> Fenced = Meter.CreateCounter<long>("metering.flush.fenced", "{batch}", "Flush batches refused by the offset fence (another member committed the partition first) and rolled back.");
+    private static readonly Counter<long> Stalls = Meter.CreateCounter<long>("metering.consumer.stalls", "{stall}", "Times the watchdog found assigned partitions with lag and nothing consumed for the stall timeout (the member then reports unhealthy).");
+    private static readonly Counter<long> DeadLetterOutboxPublished = Meter.CreateCounter<long>("metering.dead_letters.published", "{record}", "Dead letters from the outbox acknowledged by the dead-letter topic.");
     private static readonly ConcurrentDictionary<long, Func<IEnumerable<PartitionLag>>> LagSources = new();
+    private static readonly ConcurrentDictionary<long, Func<double>> StallSources = new();
     private static long _nextLagSource;
     private static long _activeKeys;
 
     static MeteringMetrics()
     {
         Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
+        Meter.CreateObservableGauge("metering.consumer.stalled", ObserveStalls, "s", "Seconds the member has held partitions with lag without consuming, once the watchdog declared it stalled; 0 when healthy.");
         Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
     }
 
@@ -91,6 +96,35 @@ public static class MeteringMetrics
     public static void Rated(decimal amount, string currency) =>
         RatedAmount.Add((double)amount, new KeyValuePair<string, object?>("currency", currency));
 
+    /// <summary>Counts one flush batch refused by the offset fence and rolled back.</summary>
+    public static void FlushFenced() => Fenced.Add(1);
+
+    /// <summary>Counts one stall the watchdog detected.</summary>
+    public static void ConsumerStalled() => Stalls.Add(1);
+
+    /// <summary>Counts <paramref name="n"/> dead letters the dead-letter topic acknowledged from the outbox.</summary>
+    public static void DeadLettersPublished(long n) => DeadLetterOutboxPublished.Add(n);
+
+    /// <summary>Registers a watchdog's stalled seconds (0 when healthy), read at each scrape; dispose to unregister.</summary>
+    public static IDisposable RegisterStallSource(Func<double> stalledSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(stalledSeconds);
+        var id = Interlocked.Increment(ref _nextLagSource);
+        StallSources[id] = stalledSeconds;
+        return new Registration(id);
+    }
+
+    private static List<Measurement<double>> ObserveStalls()
+    {
+        var measurements = new List<Measurement<double>>();
+        foreach (var source in StallSources.Values)
+        {
+            measurements.Add(new Measurement<double>(source()));
+        }
+
+        return measurements;
+    }
+
     /// <summary>
     /// Registers a source of per-partition consumer lag, called at each scrape (keep it cheap: read cached
     /// watermarks, do not call the broker). Dispose the result to unregister (e.g. on partitions revoked).
@@ -131,6 +165,10 @@ public static class MeteringMetrics
 
     private sealed class Registration(long id) : IDisposable
     {
-        public void Dispose() => LagSources.TryRemove(id, out _);
+        public void Dispose()
+        {
+            LagSources.TryRemove(id, out _);
+            StallSources.TryRemove(id, out _);
+        }
     }
 }

@@ -27,8 +27,10 @@ public static class MetricsExport
     /// <summary>
     /// A minimal server with only <c>/metrics</c> and <c>/healthz</c> (both anonymous) listening on <paramref name="listenUrl"/>,
     /// e.g. <c>http://0.0.0.0:9464</c>. Start it with <c>StartAsync</c> next to the engine and dispose it at the end.
+    /// <paramref name="health"/> (e.g. the engine's watchdog) makes <c>/healthz</c> answer 503 with its detail while it
+    /// reports unhealthy, so a liveness probe restarts the process; without it <c>/healthz</c> answers "ok".
     /// </summary>
-    public static WebApplication BuildServer(string listenUrl, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication BuildServer(string listenUrl, Action<WebApplicationBuilder>? configure = null, Func<(bool Healthy, string Detail)>? health = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(listenUrl);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(MetricsExport).Assembly.GetName().Name });
@@ -37,7 +39,9 @@ public static class MetricsExport
         builder.Services.AddMeteringMetrics();
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/healthz", () => health?.Invoke() is (false, var detail)
+            ? Results.Text("unhealthy: " + detail, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ok"));
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

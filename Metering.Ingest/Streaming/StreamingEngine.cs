@@ -61,6 +61,22 @@ public sealed class StreamingEngine
 
     private int _assignedCount;
 
+    private ConsumptionWatchdog? _watchdog;
+    private volatile bool _rejoining;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _resumeOffsets = new();
+
+    /// <summary>
+    /// False while the watchdog finds this member stalled: partitions assigned, lag, nothing consumed for
+    /// <see cref="StreamingOptions.StallTimeout"/> (served as 503 on <c>/healthz</c>). True when not running.
+    /// </summary>
+    public bool Healthy => _watchdog?.Healthy ?? true;
+
+    /// <summary>"ok" or why <see cref="Healthy"/> is false.</summary>
+    public string HealthDetail => _watchdog?.Detail ?? "ok";
+
+    /// <summary>Stalls the watchdog detected since start.</summary>
+    public long Stalls => _watchdog?.Stalls ?? 0;
+
     /// <summary>Records the broker deleted before they were consumed (offset gaps; data loss, reported).</summary>
     public long LostRecords { get; private set; }
 
@@ -81,6 +97,13 @@ public sealed class StreamingEngine
     {
         await ReloadDedupAsync(CancellationToken.None).ConfigureAwait(false);
         var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
+        config.SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds;
+        config.HeartbeatIntervalMs = Math.Max(100, config.SessionTimeoutMs.Value / 10);
+        if (!string.IsNullOrEmpty(_options.InstanceId))
+        {
+            config.GroupInstanceId = _options.InstanceId; // static membership: a restart takes its partitions back, no rebalance
+        }
+
         using var consumer = new ConsumerBuilder<Ignore, byte[]>(config)
             .SetPartitionsAssignedHandler((c, assigned) => OnAssigned(assigned))
             .SetPartitionsRevokedHandler((c, revoked) => OnRevoked(revoked))
@@ -88,6 +111,10 @@ public sealed class StreamingEngine
             .Build();
         _consumer = consumer;
         using var lag = Observability.MeteringMetrics.RegisterConsumerLag(() => Lag(consumer));
+        using var watchdog = _options.StallTimeout > TimeSpan.Zero
+            ? new ConsumptionWatchdog(_options.StallTimeout, () => new ConsumptionSample(AssignedPartitions, Read, _rejoining), () => BrokerLag(consumer), _options.Log)
+            : null;
+        _watchdog = watchdog;
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
         _writer.BeginBatch();
@@ -158,14 +185,18 @@ public sealed class StreamingEngine
     }
 
     /// <summary>
-    /// The consumer settings of the engine (and of the benchmark's consume-only baseline): manual offsets (PostgreSQL
-    /// holds the truth), cooperative-sticky assignment, large fetches so a 2-core machine is not busy with requests.
+    /// The consumer settings of the engine (and of the benchmark's consume-only baseline): PostgreSQL holds the
+    /// offsets that count; Kafka's committed offsets are informational (lag tools), stored after each durable flush
+    /// and committed by librdkafka's background auto-commit, so the poll thread never waits for the coordinator (a
+    /// synchronous commit did, for up to a socket timeout per flush, also inside rebalance callbacks, while the group
+    /// rejoined). Cooperative-sticky assignment, large fetches so a 2-core machine is not busy with requests.
     /// </summary>
     internal static ConsumerConfig ConsumerConfig(string bootstrapServers, string groupId) => new()
     {
         BootstrapServers = bootstrapServers,
         GroupId = groupId,
-        EnableAutoCommit = false,
+        EnableAutoCommit = true,
+        AutoCommitIntervalMs = 1_000,
         EnableAutoOffsetStore = false,
         // Never reset silently: the engine seeks to PostgreSQL's offsets itself, so a reset only happens when the
         // broker no longer has them (retention overtook us). That is data loss; it is reported, not papered over.
@@ -173,8 +204,8 @@ public sealed class StreamingEngine
         ConsumeResultFields = "none", // no topic/timestamp/headers marshalling per message: the hot path needs offset and value
         QueuedMinMessages = 200_000,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-        SessionTimeoutMs = 6_000,
-        HeartbeatIntervalMs = 500,
+        SessionTimeoutMs = 30_000,
+        HeartbeatIntervalMs = 3_000,
         FetchWaitMaxMs = 50,
     };
 
@@ -412,7 +443,7 @@ public sealed class StreamingEngine
     private void RecordGap(PartitionProgress partition, long from, long to, string why)
     {
         var gap = new OffsetGap(partition.Partition, from, to);
-        Console.Error.WriteLine($"DATA LOSS: {_options.Topic}[{partition.Partition}] offsets {from}..{to - 1} ({to - from:N0} records) were never consumed ({why}); resuming at {to}");
+        _options.Log.WriteLine($"DATA LOSS: {_options.Topic}[{partition.Partition}] offsets {from}..{to - 1} ({to - from:N0} records) were never consumed ({why}); resuming at {to}");
         partition.Gaps.Add(gap);
         LostRecords += to - from;
         _pending++;
@@ -514,9 +545,10 @@ public sealed class StreamingEngine
         {
             milliseconds = flight.GetAwaiter().GetResult();
         }
-        catch (FencedException)
+        catch (FencedException e)
         {
             // Another member committed these partitions: this batch and everything after it is void.
+            ReportFenced(batch, e);
             _writer.EndBatch();
             try
             {
@@ -541,16 +573,41 @@ public sealed class StreamingEngine
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
         _options.LiveCounters?.Publish(batch.TotalChanges);
         PublishDeadLetters(batch.DeadLetters);
-        // Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth, so a commit
-        // refused mid-rebalance is harmless and only counted.
-        try
+        StoreKafkaOffsets(batch);
+    }
+
+    /// <summary>
+    /// Kafka's committed offsets are informational (lag tools); PostgreSQL holds the truth. They are only stored here
+    /// (local, never blocks) and committed in the background; a partition no longer assigned refuses the store,
+    /// which is harmless and only counted.
+    /// </summary>
+    private void StoreKafkaOffsets(FlushBatch batch)
+    {
+        foreach (var p in batch.Partitions)
         {
-            _consumer?.Commit(batch.Partitions.Select(p => new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset)));
+            try
+            {
+                _consumer?.StoreOffset(new TopicPartitionOffset(_options.Topic, p.Partition, p.NextOffset));
+            }
+            catch (KafkaException)
+            {
+                KafkaCommitFailures++;
+            }
         }
-        catch (KafkaException)
-        {
-            KafkaCommitFailures++;
-        }
+    }
+
+    private long _fencedBatches;
+
+    /// <summary>Flush batches refused by the offset fence (another member committed first) and rolled back (replayed from PostgreSQL).</summary>
+    public long FencedBatches => Interlocked.Read(ref _fencedBatches);
+
+    private void ReportFenced(FlushBatch batch, FencedException e)
+    {
+        Interlocked.Increment(ref _fencedBatches);
+        Observability.MeteringMetrics.FlushFenced();
+        var records = batch.Partitions.Sum(p => p.Read);
+        var partitions = string.Join(",", batch.Partitions.Select(p => p.Partition));
+        _options.Log.WriteLine($"stream: FENCED flush: {e.Message}; the batch ({records:N0} records of partitions {partitions}) was rolled back and everything unflushed is re-read from PostgreSQL's offsets");
     }
 
     private IProducer<byte[]?, byte[]>? _deadLetterProducer;
@@ -642,6 +699,25 @@ public sealed class StreamingEngine
         return lags;
     }
 
+    /// <summary>
+    /// The watchdog's lag: the broker's high watermarks (asked, not cached: cached marks freeze when fetching stops)
+    /// minus the position, or minus where the partition was told to resume if nothing was fetched since.
+    /// </summary>
+    private long BrokerLag(IConsumer<Ignore, byte[]> consumer)
+    {
+        long lag = 0;
+        foreach (var (partition, resume) in _resumeOffsets)
+        {
+            var tp = new TopicPartition(_options.Topic, partition);
+            var marks = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(5));
+            var position = consumer.Position(tp).Value;
+            var from = position >= 0 ? position : resume >= 0 ? resume : marks.Low.Value;
+            lag += Math.Max(0, marks.High.Value - from);
+        }
+
+        return lag;
+    }
+
     private long _acceptedTotal;
     private long _duplicatesTotal;
     private long _rewinds;
@@ -660,6 +736,7 @@ public sealed class StreamingEngine
             var next = offsets.GetValueOrDefault(p.Partition, -1);
             p.NextOffset = next;
             p.Reset();
+            _resumeOffsets[p.Partition] = next;
             _consumer?.Seek(new TopicPartitionOffset(_options.Topic, p.Partition, next < 0 ? Offset.Beginning : new Offset(next)));
         }
     }
@@ -683,9 +760,11 @@ public sealed class StreamingEngine
             var next = offsets.GetValueOrDefault(tp.Partition.Value, -1);
             _partitions[tp.Partition.Value] = new PartitionProgress { Partition = tp.Partition.Value, StartOffset = next, NextOffset = next };
             positions.Add(new TopicPartitionOffset(tp, next < 0 ? Offset.Beginning : new Offset(next)));
+            _resumeOffsets[tp.Partition.Value] = next;
         }
 
         Volatile.Write(ref _assignedCount, _partitions.Count);
+        _rejoining = false;
         return positions;
     }
 
@@ -696,6 +775,7 @@ public sealed class StreamingEngine
         foreach (var tp in revoked)
         {
             _partitions.Remove(tp.Partition.Value);
+            _resumeOffsets.TryRemove(tp.Partition.Value, out _);
         }
 
         Volatile.Write(ref _assignedCount, _partitions.Count);
@@ -709,9 +789,11 @@ public sealed class StreamingEngine
         foreach (var tp in lost)
         {
             _partitions.Remove(tp.Partition.Value);
+            _resumeOffsets.TryRemove(tp.Partition.Value, out _);
         }
 
         Volatile.Write(ref _assignedCount, _partitions.Count);
+        _rejoining = true; // until the group assigns again (the watchdog's clock runs meanwhile)
 
         _writer.EndBatch();
         try

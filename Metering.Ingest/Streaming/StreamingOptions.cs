@@ -48,6 +48,38 @@ public sealed record StreamingOptions
     /// </summary>
     public bool AllowOffsetHoles { get; init; }
 
+    /// <summary>
+    /// Watchdog: a member that holds partitions with lag and has consumed nothing for this long is reported unhealthy
+    /// (<see cref="StreamingEngine.Healthy"/>, <c>/healthz</c> answers 503) with a log line and the
+    /// <c>metering.consumer.stalls</c> metric, so an orchestrator restarts it (default 30 s; <see cref="TimeSpan.Zero"/> = off).
+    /// </summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Static group membership (<c>group.instance.id</c>): a restarted member with the same id takes its partitions back
+    /// without a rebalance and without waiting for the old session to time out. Must be unique per running member
+    /// (the pod name; the CLI defaults to the host name). Null = dynamic membership.
+    /// </summary>
+    public string? InstanceId { get; init; }
+
+    /// <summary>
+    /// Kafka session timeout (default 30 s): how long a member may go without a heartbeat before the coordinator
+    /// gives its partitions away. Short timeouts turn a loaded machine's hiccup into a rebalance storm; a restart is
+    /// fast anyway with <see cref="InstanceId"/>.
+    /// </summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// What a partition with no offset in PostgreSQL (its first assignment) may start from. Default
+    /// <see cref="StartOffsetPolicy.FromZero"/>: the partition's history must begin at offset 0, so records retention
+    /// already deleted ([0, low watermark)) are recorded as data loss. <see cref="StartOffsetPolicy.EarliestIsComplete"/>:
+    /// the operator states that whatever the broker still holds is the whole history (a new group on an old topic).
+    /// </summary>
+    public StartOffsetPolicy StartOffset { get; init; } = StartOffsetPolicy.FromZero;
+
+    /// <summary>Where the engine's log lines go (data loss, fences, watchdog; default standard error).</summary>
+    public TextWriter Log { get; init; } = Console.Error;
+
     /// <summary>Kafka authentication (default plaintext).</summary>
     public Kafka.KafkaSecurity KafkaSecurity { get; init; } = Kafka.KafkaSecurity.Plaintext;
 

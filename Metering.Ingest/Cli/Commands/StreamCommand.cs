@@ -61,7 +61,7 @@ public sealed class StreamCommand : ICliCommand
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
-        await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen);
+        await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen, health: () => (engine.Healthy, engine.HealthDetail));
         if (metrics is not null)
         {
             await metrics.StartAsync(cancellationToken).ConfigureAwait(false);
