@@ -439,6 +439,31 @@ public sealed class StreamingEngine
         }
     }
 
+    /// <summary>
+    /// A partition this group never consumed (no offset in PostgreSQL) starts at the broker's log start. Unless the
+    /// operator said the log start is the whole history (<see cref="StartOffsetPolicy.EarliestIsComplete"/>), records
+    /// before it were deleted unread: [0, low watermark) is recorded as a gap (offset_gaps, in the next flush, which
+    /// also stores the partition's first offset) and the partition starts at the low watermark. Returns the offset
+    /// to start from, or -1 for the beginning.
+    /// </summary>
+    private long FirstAssignmentStart(PartitionProgress partition)
+    {
+        if (_options.StartOffset == StartOffsetPolicy.EarliestIsComplete)
+        {
+            return -1;
+        }
+
+        var low = _consumer!.QueryWatermarkOffsets(new TopicPartition(_options.Topic, partition.Partition), TimeSpan.FromSeconds(10)).Low.Value;
+        if (low <= 0)
+        {
+            return -1;
+        }
+
+        RecordGap(partition, 0, low, "first assignment of the partition to this group: the broker's log starts there, retention deleted the records before; if that history was billed elsewhere, use --start-offset earliest-is-complete");
+        partition.NextOffset = low;
+        return low;
+    }
+
     /// <summary>Records offsets [from, to) of a partition as lost: reported now, made durable with the next flush.</summary>
     private void RecordGap(PartitionProgress partition, long from, long to, string why)
     {
@@ -736,6 +761,11 @@ public sealed class StreamingEngine
             var next = offsets.GetValueOrDefault(p.Partition, -1);
             p.NextOffset = next;
             p.Reset();
+            if (next < 0)
+            {
+                next = FirstAssignmentStart(p); // the discarded batch held its first-assignment gap: record it again
+            }
+
             _resumeOffsets[p.Partition] = next;
             _consumer?.Seek(new TopicPartitionOffset(_options.Topic, p.Partition, next < 0 ? Offset.Beginning : new Offset(next)));
         }
@@ -758,7 +788,13 @@ public sealed class StreamingEngine
         foreach (var tp in assigned)
         {
             var next = offsets.GetValueOrDefault(tp.Partition.Value, -1);
-            _partitions[tp.Partition.Value] = new PartitionProgress { Partition = tp.Partition.Value, StartOffset = next, NextOffset = next };
+            var progress = new PartitionProgress { Partition = tp.Partition.Value, StartOffset = next, NextOffset = next };
+            _partitions[tp.Partition.Value] = progress;
+            if (next < 0)
+            {
+                next = FirstAssignmentStart(progress);
+            }
+
             positions.Add(new TopicPartitionOffset(tp, next < 0 ? Offset.Beginning : new Offset(next)));
             _resumeOffsets[tp.Partition.Value] = next;
         }

@@ -17,6 +17,13 @@ public sealed class StreamCommand : ICliCommand
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
         "  --metrics-listen URL       serve /metrics (Prometheus) and /healthz from this process, e.g. http://0.0.0.0:9464\n" +
         "  --allow-offset-holes       do not report holes in offsets as data loss (topics with transactional producers)\n" +
+        "  --start-offset zero|earliest-is-complete   a partition this group never consumed: its history starts at offset 0, so\n" +
+        "                             records retention deleted before the log start are data loss (default zero); or the log start\n" +
+        "                             is the whole history (a new group on an old topic whose earlier records were billed elsewhere)\n" +
+        "  --instance-id ID           static group membership (group.instance.id; default the host name, the pod name in Kubernetes;\n" +
+        "                             '' = dynamic): a restarted worker takes its partitions back without a rebalance. Unique per worker\n" +
+        "  --session-timeout DURATION Kafka session timeout (default 30s)\n" +
+        "  --stall-timeout DURATION   watchdog: partitions with lag and nothing consumed this long = /healthz 503 (default 30s; 0 = off)\n" +
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
@@ -35,6 +42,15 @@ public sealed class StreamCommand : ICliCommand
         var topic = args.String("topic", "usage")!;
         var deadLetterTopic = args.String("dead-letter-topic");
         var metricsListen = args.String("metrics-listen");
+        var startOffset = args.String("start-offset", "zero") switch
+        {
+            "zero" => StartOffsetPolicy.FromZero,
+            "earliest-is-complete" => StartOffsetPolicy.EarliestIsComplete,
+            var other => throw new CliUsageException($"--start-offset: '{other}' is not one of zero, earliest-is-complete"),
+        };
+        var instanceId = args.String("instance-id", Environment.MachineName);
+        var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(30));
+        var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var security = Kafka.KafkaSecurity.FromArguments(args);
@@ -57,10 +73,11 @@ public sealed class StreamCommand : ICliCommand
         {
             BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
             MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
-            DeadLetterTopic = deadLetterTopic, AllowOffsetHoles = args.Has("allow-offset-holes"),
+            DeadLetterTopic = deadLetterTopic, AllowOffsetHoles = args.Has("allow-offset-holes"), StartOffset = startOffset,
+            InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout,
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
-        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
+        Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}'{(options.InstanceId is null ? "" : $" (instance '{options.InstanceId}')")} from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
         await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen, health: () => (engine.Healthy, engine.HealthDetail));
         if (metrics is not null)
         {
