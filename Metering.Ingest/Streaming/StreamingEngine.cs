@@ -115,8 +115,10 @@ public sealed class StreamingEngine
             ? new ConsumptionWatchdog(_options.StallTimeout, () => new ConsumptionSample(AssignedPartitions, Read, _rejoining), () => BrokerLag(consumer), _options.Log)
             : null;
         _watchdog = watchdog;
+        _outbox = StartOutbox();
         consumer.Subscribe(_options.Topic);
         var lastFlush = Stopwatch.StartNew();
+        var crashed = false;
         _writer.BeginBatch();
         try
         {
@@ -144,6 +146,7 @@ public sealed class StreamingEngine
 
                 if (!ProcessChunk())
                 {
+                    crashed = true;
                     return; // injected crash: nothing flushed, no clean leave
                 }
 
@@ -170,17 +173,25 @@ public sealed class StreamingEngine
             Flush();
             consumer.Close();
         }
+        catch (InjectedCrashException)
+        {
+            crashed = true; // as if killed right after a commit: nothing after it happens
+        }
         finally
         {
             _writer.EndBatch();
             _consumer = null;
-            if (_deadLetterProducer is not null && !abandonOnCancel)
+            if (_outbox is { } outbox)
             {
-                _deadLetterProducer.Flush(TimeSpan.FromSeconds(10));
-            }
+                if (!abandonOnCancel && !crashed)
+                {
+                    await outbox.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); // what this run committed
+                }
 
-            _deadLetterProducer?.Dispose();
-            _deadLetterProducer = null;
+                await outbox.DisposeAsync().ConfigureAwait(false);
+                _deadLettersPublishedBefore = outbox.Published;
+                _outbox = null;
+            }
         }
     }
 
@@ -595,6 +606,11 @@ public sealed class StreamingEngine
             Observability.MeteringMetrics.Rated(currency.Sum(c => c.AmountAfter - c.AmountBefore), currency.Key.Trim());
         }
 
+        if (_options.CrashAfterFlushes > 0 && Flushes >= _options.CrashAfterFlushes)
+        {
+            throw new InjectedCrashException(); // fault injection: committed, nothing after the commit done
+        }
+
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
         _options.LiveCounters?.Publish(batch.TotalChanges);
         PublishDeadLetters(batch.DeadLetters);
@@ -635,66 +651,44 @@ public sealed class StreamingEngine
         _options.Log.WriteLine($"stream: FENCED flush: {e.Message}; the batch ({records:N0} records of partitions {partitions}) was rolled back and everything unflushed is re-read from PostgreSQL's offsets");
     }
 
-    private IProducer<byte[]?, byte[]>? _deadLetterProducer;
-    private long _deadLettersPublished;
-    private long _deadLetterPublishFailures;
+    private DeadLetterOutbox? _outbox;
 
-    /// <summary>Dead letters produced to the dead-letter topic (acknowledged).</summary>
-    public long DeadLettersPublished => Interlocked.Read(ref _deadLettersPublished);
+    /// <summary>Dead letters produced to the dead-letter topic (acknowledged and marked published in the outbox).</summary>
+    public long DeadLettersPublished => _outbox?.Published ?? _deadLettersPublishedBefore;
 
-    /// <summary>Dead letters the dead-letter topic refused (they are in the dead_letters table all the same).</summary>
-    public long DeadLetterPublishFailures => Interlocked.Read(ref _deadLetterPublishFailures);
+    /// <summary>Dead letters the dead-letter topic refused (they stay in the outbox and are produced by a later drain).</summary>
+    public long DeadLetterPublishFailures => _outbox?.Failures ?? 0;
+
+    private long _deadLettersPublishedBefore;
 
     /// <summary>
-    /// Produces committed dead letters to the dead-letter topic: value = the raw record, key = "partition:offset" (a
-    /// consumer can dedup redeliveries by it), headers = reason, detail, source topic, partition, offset.
+    /// Committed dead letters reach the dead-letter topic through the outbox (the dead_letters table, written in
+    /// the flush transaction): this only wakes its drainer, which produces and marks them off the poll thread.
     /// </summary>
     private void PublishDeadLetters(IReadOnlyList<KafkaDeadLetter> letters)
     {
-        var topic = _options.DeadLetterTopic ?? _options.Topic + ".dead-letters";
-        if (letters.Count == 0 || topic.Length == 0)
+        if (letters.Count > 0)
         {
-            return;
+            _outbox?.Kick();
+        }
+    }
+
+    private DeadLetterOutbox? StartOutbox()
+    {
+        var topic = _options.DeadLetterTopic ?? _options.Topic + ".dead-letters";
+        if (topic.Length == 0)
+        {
+            return null;
         }
 
-        _deadLetterProducer ??= new ProducerBuilder<byte[]?, byte[]>(_options.KafkaSecurity.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
+        return new DeadLetterOutbox(_db, _options.Topic, topic, () => new ProducerBuilder<byte[]?, byte[]>(_options.KafkaSecurity.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = _options.BootstrapServers,
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 20,
             MessageTimeoutMs = 60_000,
-        }))).Build();
-        foreach (var letter in letters)
-        {
-            var headers = new Headers
-            {
-                { "reason", System.Text.Encoding.UTF8.GetBytes(letter.Reason) },
-                { "detail", System.Text.Encoding.UTF8.GetBytes(letter.Detail) },
-                { "source-topic", System.Text.Encoding.UTF8.GetBytes(_options.Topic) },
-                { "source-partition", System.Text.Encoding.UTF8.GetBytes(letter.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-                { "source-offset", System.Text.Encoding.UTF8.GetBytes(letter.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-            };
-            var key = System.Text.Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{letter.Partition}:{letter.Offset}"));
-            try
-            {
-                _deadLetterProducer.Produce(topic, new Message<byte[]?, byte[]> { Key = key, Value = letter.Raw, Headers = headers }, report =>
-                {
-                    if (report.Error.IsError)
-                    {
-                        Interlocked.Increment(ref _deadLetterPublishFailures);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref _deadLettersPublished);
-                    }
-                });
-            }
-            catch (ProduceException<byte[]?, byte[]>)
-            {
-                Interlocked.Increment(ref _deadLetterPublishFailures); // queue full: the table has it
-            }
-        }
+        }))).Build(), _options.Log);
     }
 
     /// <summary>

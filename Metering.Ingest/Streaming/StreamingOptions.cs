@@ -29,6 +29,12 @@ public sealed record StreamingOptions
     /// </summary>
     public long CrashAfterRecords { get; init; }
 
+    /// <summary>
+    /// Fault injection: stop abruptly right after this many flushes committed, before anything that follows a commit
+    /// (dead-letter topic, Redis marks, Kafka offsets), as a SIGKILL at that instant would. 0 = never.
+    /// </summary>
+    public long CrashAfterFlushes { get; init; }
+
     /// <summary>The dedup horizon shared by all instances (Redis), consulted after the engine's own; null = none.</summary>
     public ISharedDedup? SharedDedup { get; init; }
 
@@ -36,8 +42,8 @@ public sealed record StreamingOptions
     public ILiveCounters? LiveCounters { get; init; }
 
     /// <summary>
-    /// Topic the dead letters are also produced to after the flush that recorded them committed (the
-    /// <c>dead_letters</c> table is the durable record); null = "{Topic}.dead-letters", empty = none.
+    /// Topic the dead letters are also produced to from their outbox, the <c>dead_letters</c> table written in the
+    /// flush transaction (<see cref="DeadLetterOutbox"/>, at least once); null = "{Topic}.dead-letters", empty = none.
     /// </summary>
     public string? DeadLetterTopic { get; init; }
 
