@@ -38,6 +38,10 @@ public sealed class EmbeddedKafkaCluster : IDisposable
             throw new InvalidOperationException("embedded Kafka: rd_kafka_mock_cluster_new failed");
         }
 
+        // Kafka's (and the mock's) 3 s wait for more members before an empty group's first rebalance is paid by
+        // every (re)start of a single worker: after a crash, once the dead member's session expired, the group is
+        // empty again. Embedded, there is no fleet of members to wait for.
+        LibrdkafkaNative.rd_kafka_mock_group_initial_rebalance_delay_ms(_cluster, 300);
         Brokers = brokers;
         BootstrapServers = Marshal.PtrToStringUTF8(LibrdkafkaNative.rd_kafka_mock_cluster_bootstraps(_cluster))
             ?? throw new InvalidOperationException("embedded Kafka: no bootstrap address");

@@ -95,7 +95,7 @@ public sealed class StreamingEngine
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken, bool abandonOnCancel = false)
     {
-        await ReloadDedupAsync(CancellationToken.None).ConfigureAwait(false);
+        await StartupRetry.RunAsync("PostgreSQL", ReloadDedupAsync, _options.StartupTimeout, _options.Log, cancellationToken).ConfigureAwait(false);
         var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
         config.SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds;
         config.HeartbeatIntervalMs = Math.Max(100, config.SessionTimeoutMs.Value / 10);
@@ -215,8 +215,8 @@ public sealed class StreamingEngine
         ConsumeResultFields = "none", // no topic/timestamp/headers marshalling per message: the hot path needs offset and value
         QueuedMinMessages = 200_000,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-        SessionTimeoutMs = 30_000,
-        HeartbeatIntervalMs = 3_000,
+        SessionTimeoutMs = 10_000,
+        HeartbeatIntervalMs = 1_000,
         FetchWaitMaxMs = 50,
     };
 

@@ -69,11 +69,12 @@ public sealed record StreamingOptions
     public string? InstanceId { get; init; }
 
     /// <summary>
-    /// Kafka session timeout (default 30 s): how long a member may go without a heartbeat before the coordinator
-    /// gives its partitions away. Short timeouts turn a loaded machine's hiccup into a rebalance storm; a restart is
-    /// fast anyway with <see cref="InstanceId"/>.
+    /// Kafka session timeout (default 10 s): how long a member may go without a heartbeat before the coordinator
+    /// gives its partitions away. Shorter turns a loaded machine's hiccup into a rejoin; longer makes a crashed
+    /// member's partitions wait longer, unless the broker honours <see cref="InstanceId"/> (Kafka does; the embedded
+    /// mock broker does not, docs/operations.md).
     /// </summary>
-    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// What a partition with no offset in PostgreSQL (its first assignment) may start from. Default
@@ -82,6 +83,12 @@ public sealed record StreamingOptions
     /// the operator states that whatever the broker still holds is the whole history (a new group on an old topic).
     /// </summary>
     public StartOffsetPolicy StartOffset { get; init; } = StartOffsetPolicy.FromZero;
+
+    /// <summary>
+    /// How long start-up retries PostgreSQL and Kafka when they are unreachable (default 60 s), with a line per
+    /// attempt; then <see cref="StartupFailedException"/>.
+    /// </summary>
+    public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Where the engine's log lines go (data loss, fences, watchdog; default standard error).</summary>
     public TextWriter Log { get; init; } = Console.Error;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Metering.Ingest.Streaming;
+using Npgsql;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -22,7 +23,8 @@ public sealed class StreamCommand : ICliCommand
         "                             is the whole history (a new group on an old topic whose earlier records were billed elsewhere)\n" +
         "  --instance-id ID           static group membership (group.instance.id; default the host name, the pod name in Kubernetes;\n" +
         "                             '' = dynamic): a restarted worker takes its partitions back without a rebalance. Unique per worker\n" +
-        "  --session-timeout DURATION Kafka session timeout (default 30s)\n" +
+        "  --session-timeout DURATION Kafka session timeout (default 10s; with a real Kafka and --instance-id, 30s is safer under load)\n" +
+        "  --startup-timeout DURATION how long start-up retries an unreachable PostgreSQL or Kafka, a line per attempt, before exit 1 (default 60s)\n" +
         "  --stall-timeout DURATION   watchdog: partitions with lag and nothing consumed this long = /healthz 503 (default 30s; 0 = off)\n" +
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
@@ -49,15 +51,40 @@ public sealed class StreamCommand : ICliCommand
             var other => throw new CliUsageException($"--start-offset: '{other}' is not one of zero, earliest-is-complete"),
         };
         var instanceId = args.String("instance-id", Environment.MachineName);
-        var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(30));
+        var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(10));
         var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var security = Kafka.KafkaSecurity.FromArguments(args);
+        var startupTimeout = args.Duration("startup-timeout", TimeSpan.FromSeconds(60));
         using var redis = RedisArguments.Connect(args);
-        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(args, cancellationToken, bootstrap, flushInterval, maxRecordsPerFlush, group, topic, deadLetterTopic, metricsListen, startOffset, instanceId,
+                sessionTimeout, stallTimeout, startupTimeout, pipeline, prices, security, redis).ConfigureAwait(false);
+        }
+        catch (StartupFailedException e)
+        {
+            Console.Error.WriteLine($"stream: {e.Message}");
+            return 1;
+        }
+        catch (NpgsqlException e) when (!StartupRetry.IsInfrastructure(e))
+        {
+            Console.Error.WriteLine($"stream: PostgreSQL refused: {StartupRetry.OneLine(e)}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken, string bootstrap, TimeSpan flushInterval, int maxRecordsPerFlush, string group, string topic,
+        string? deadLetterTopic, string? metricsListen, StartOffsetPolicy startOffset, string? instanceId, TimeSpan sessionTimeout, TimeSpan stallTimeout, TimeSpan startupTimeout,
+        Pipeline.AggregationPipelineOptions pipeline, Rating.PriceBooks.PriceCatalog? prices, Kafka.KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
+    {
+        // Infrastructure at start-up (PostgreSQL starting, shutting down or unreachable; Kafka unreachable) is
+        // retried for --startup-timeout, one line per attempt, then exit 1 with one line.
+        await using var db = await StartupRetry.RunAsync("PostgreSQL", ct => LedgerArguments.OpenAsync(args, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         args.RejectUnknown();
-        var (quotasAdded, quotasRemoved) = await Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, cancellationToken).ConfigureAwait(false);
+        await StartupRetry.RunAsync("Kafka", _ => Task.Run(() => StartupRetry.CheckKafka(bootstrap, security), CancellationToken.None), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
+        var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         if (quotasAdded + quotasRemoved > 0)
         {
             Console.Error.WriteLine($"stream: price-book quotas synced: {quotasAdded} added, {quotasRemoved} removed");
@@ -74,7 +101,7 @@ public sealed class StreamCommand : ICliCommand
             BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
             MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
             DeadLetterTopic = deadLetterTopic, AllowOffsetHoles = args.Has("allow-offset-holes"), StartOffset = startOffset,
-            InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout,
+            InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout, StartupTimeout = startupTimeout,
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}'{(options.InstanceId is null ? "" : $" (instance '{options.InstanceId}')")} from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
