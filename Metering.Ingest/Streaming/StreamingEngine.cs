@@ -215,8 +215,8 @@ public sealed class StreamingEngine
         ConsumeResultFields = "none", // no topic/timestamp/headers marshalling per message: the hot path needs offset and value
         QueuedMinMessages = 200_000,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-        SessionTimeoutMs = 10_000,
-        HeartbeatIntervalMs = 1_000,
+        SessionTimeoutMs = 6_000,
+        HeartbeatIntervalMs = 600,
         FetchWaitMaxMs = 50,
     };
 

@@ -69,12 +69,12 @@ public sealed record StreamingOptions
     public string? InstanceId { get; init; }
 
     /// <summary>
-    /// Kafka session timeout (default 10 s): how long a member may go without a heartbeat before the coordinator
-    /// gives its partitions away. Shorter turns a loaded machine's hiccup into a rejoin; longer makes a crashed
-    /// member's partitions wait longer, unless the broker honours <see cref="InstanceId"/> (Kafka does; the embedded
-    /// mock broker does not, docs/operations.md).
+    /// Kafka session timeout (default 6 s): how long a member may go without a heartbeat before the coordinator
+    /// gives its partitions away. Shorter turns a loaded machine's hiccup into a rejoin (seconds, nothing lost);
+    /// longer makes a crashed member's partitions wait longer, unless the broker honours <see cref="InstanceId"/>
+    /// (Kafka does, so with a real cluster use 30 s; the embedded mock broker does not, docs/operations.md).
     /// </summary>
-    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(6);
 
     /// <summary>
     /// What a partition with no offset in PostgreSQL (its first assignment) may start from. Default

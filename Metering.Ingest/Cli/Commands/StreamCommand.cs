@@ -23,7 +23,7 @@ public sealed class StreamCommand : ICliCommand
         "                             is the whole history (a new group on an old topic whose earlier records were billed elsewhere)\n" +
         "  --instance-id ID           static group membership (group.instance.id; default the host name, the pod name in Kubernetes;\n" +
         "                             '' = dynamic): a restarted worker takes its partitions back without a rebalance. Unique per worker\n" +
-        "  --session-timeout DURATION Kafka session timeout (default 10s; with a real Kafka and --instance-id, 30s is safer under load)\n" +
+        "  --session-timeout DURATION Kafka session timeout (default 6s; with a real Kafka and --instance-id, use 30s: safer under load)\n" +
         "  --startup-timeout DURATION how long start-up retries an unreachable PostgreSQL or Kafka, a line per attempt, before exit 1 (default 60s)\n" +
         "  --stall-timeout DURATION   watchdog: partitions with lag and nothing consumed this long = /healthz 503 (default 30s; 0 = off)\n" +
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
@@ -51,7 +51,7 @@ public sealed class StreamCommand : ICliCommand
             var other => throw new CliUsageException($"--start-offset: '{other}' is not one of zero, earliest-is-complete"),
         };
         var instanceId = args.String("instance-id", Environment.MachineName);
-        var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(10));
+        var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(6));
         var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
