@@ -1,3 +1,4 @@
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Ingest.HttpIngest;
 using Metering.Ingest.Kafka;
@@ -20,7 +21,13 @@ public static class HttpIngestArguments
           --ingest-retry-after SECONDS         Retry-After of a 429 (default 1)
           --api-keys-file FILE                 API keys: [{"id","key_sha256","accounts": [..] | null}] (default: JWTs only)
           --redis HOST:PORT                    shared dedup: a record already accepted is answered duplicate
-          --dedup-horizon DURATION             how long Redis remembers accepted ids (default 24h)
+          --dedup-horizon DURATION             how long Redis remembers accepted ids, as the engine's (default 24h)
+          --ingest-lag-grace DURATION          records older than dedup horizon - future skew - this are refused
+                                               expired_time, as the engine would once it lags this much (default 1h)
+          --unknown-sku accept|reject          as the engine's: a SKU in no --pricebook is accepted (default) or refused
+          --ingest-max-skus-per-account N      distinct SKUs unknown to the price books per account per UTC day
+                                               (default 1000, 0 = none; more: receipt edge_cardinality_limit)
+          --ingest-max-skus-per-credential N   the same per API key or JWT subject (default 10000, 0 = none)
 
         """;
 
@@ -42,6 +49,27 @@ public static class HttpIngestArguments
         {
             throw new CliUsageException("--dedup-horizon must be at least 1h");
         }
+        var lagGrace = args.Duration("ingest-lag-grace", TimeSpan.FromHours(1));
+        if (horizon - futureSkew - lagGrace <= TimeSpan.Zero)
+        {
+            throw new CliUsageException($"--dedup-horizon ({horizon}) must exceed --max-future-skew ({futureSkew}) plus --ingest-lag-grace ({lagGrace})");
+        }
+
+        var unknownText = args.String("unknown-sku", "accept");
+        var unknownSkus = unknownText switch
+        {
+            "accept" => UnknownSkuPolicy.Accept,
+            "reject" => UnknownSkuPolicy.Reject,
+            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{unknownText}'"),
+        };
+        var knownSkus = LedgerArguments.Prices(args)?.KnownSkus();
+        if (unknownSkus == UnknownSkuPolicy.Reject && knownSkus is null)
+        {
+            throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)");
+        }
+
+        var maxSkusPerAccount = (int)args.Int64("ingest-max-skus-per-account", 1_000, 0, 10_000_000);
+        var maxSkusPerCredential = (int)args.Int64("ingest-max-skus-per-credential", 10_000, 0, 10_000_000);
         var keysFile = args.String("api-keys-file");
         if (args.String("bootstrap-servers") is not { } bootstrap)
         {
@@ -82,6 +110,11 @@ public static class HttpIngestArguments
             RetryAfterSeconds = retryAfter,
             DedupHorizon = horizon,
             Decoder = new DecoderOptions { MaxLineBytes = maxRecordBytes, MaxFutureSkew = futureSkew },
+            ConsumerLagGrace = lagGrace,
+            UnknownSkus = unknownSkus,
+            KnownSkus = knownSkus,
+            MaxSkusPerAccount = maxSkusPerAccount,
+            MaxSkusPerCredential = maxSkusPerCredential,
         };
         return new HttpIngestService(options, redis, keys);
     }

@@ -1,3 +1,4 @@
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Ingest.Kafka;
 
@@ -40,9 +41,45 @@ public sealed record HttpIngestOptions
     /// <summary>Record limits; <see cref="DecoderOptions.MaxLineBytes"/> is the largest record (default 16 KiB).</summary>
     public DecoderOptions Decoder { get; init; } = new();
 
+    /// <summary>What a SKU no price book knows gets; set it as the engine's <c>--unknown-sku</c> (default accept).</summary>
+    public UnknownSkuPolicy UnknownSkus { get; init; } = UnknownSkuPolicy.Accept;
+
+    /// <summary>The SKUs the price books know (needed to reject unknown SKUs; also exempts them from the SKU limits).</summary>
+    public IReadOnlySet<string>? KnownSkus { get; init; }
+
+    /// <summary>
+    /// How far the engine may lag behind the edge before an accepted record's time falls out of its dedup horizon
+    /// (default 1 h). The edge refuses, as <c>expired_time</c>, records older than
+    /// <see cref="DedupHorizon"/> - max future skew - this grace, judged by its own clock.
+    /// </summary>
+    public TimeSpan ConsumerLagGrace { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Distinct SKUs unknown to the price books one account may send per UTC day (default 1,000; 0 = no limit).</summary>
+    public int MaxSkusPerAccount { get; init; } = 1_000;
+
+    /// <summary>Distinct SKUs unknown to the price books one credential may send per UTC day (default 10,000; 0 = no limit).</summary>
+    public int MaxSkusPerCredential { get; init; } = 10_000;
+
+    /// <summary>The admission rules of the edge: the engine's, plus the age limit derived from the horizon.</summary>
+    public AdmissionOptions Admission => new()
+    {
+        Decoder = Decoder,
+        UnknownSkus = UnknownSkus,
+        KnownSkus = UnknownSkus == UnknownSkuPolicy.Reject ? KnownSkus ?? new HashSet<string>() : KnownSkus,
+        MaxAge = DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace,
+    };
+
     /// <summary>Throws when a limit is out of range, naming it.</summary>
     public void Validate()
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerAccount, nameof(MaxSkusPerAccount));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerCredential, nameof(MaxSkusPerCredential));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConsumerLagGrace, TimeSpan.Zero, nameof(ConsumerLagGrace));
+        if (DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConsumerLagGrace), $"the dedup horizon ({DedupHorizon}) must exceed the future skew ({Decoder.MaxFutureSkew}) plus the consumer-lag grace ({ConsumerLagGrace})");
+        }
+
         ArgumentException.ThrowIfNullOrWhiteSpace(BootstrapServers, nameof(BootstrapServers));
         ArgumentException.ThrowIfNullOrWhiteSpace(Topic, nameof(Topic));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1024, nameof(MaxBodyBytes));

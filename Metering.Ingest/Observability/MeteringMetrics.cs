@@ -30,6 +30,7 @@ public static class MeteringMetrics
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("metering.records.rejected", "{record}", "Usage records rejected to the dead letters, by reason.");
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram("metering.flush.duration", "s", "Time to flush one batch of aggregates to the ledger (rate, write, commit).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records that hit a cardinality limit (a new account, SKU or dimension set beyond the configured number of keys).");
+    private static readonly Counter<long> CatalogRenewals = Meter.CreateCounter<long>("metering.catalog.renewals", "{renewal}", "Interning catalogs the engine replaced by a fresh one, by why (half full at a flush, or full mid-chunk: then cardinality far beyond normal reached the engine).");
     private static readonly Histogram<double> PostgresWrite = Meter.CreateHistogram("metering.postgres.write.duration", "s", "Latency of one PostgreSQL ledger write transaction.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
     private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
@@ -57,6 +58,9 @@ public static class MeteringMetrics
 
     /// <summary>Counts <paramref name="n"/> records rejected for <paramref name="reason"/> (a dead-letter reason code such as <c>invalid_quantity</c>; keep the set of reasons small and fixed).</summary>
     public static void RecordsRejected(long n, string reason) => Rejected.Add(n, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts one interning-catalog renewal; <paramref name="why"/> is "half full" or "full".</summary>
+    public static void CatalogRenewed(string why) => CatalogRenewals.Add(1, new KeyValuePair<string, object?>("why", why));
 
     /// <summary>Records one flush's duration.</summary>
     public static void FlushCompleted(TimeSpan duration) => FlushDuration.Record(duration.TotalSeconds);

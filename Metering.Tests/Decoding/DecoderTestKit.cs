@@ -80,7 +80,7 @@ internal static class DecoderTestKit
         var catalog = new RecordCatalog();
         options ??= Options();
         var sink = new CollectingSink(catalog);
-        new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options).Decode(input, sink);
+        new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options })).Decode(input, sink);
         return sink;
     }
 }
