@@ -101,13 +101,6 @@ public class RecordAdmissionTests
         Assert.Contains("the limit is 100", detail, StringComparison.Ordinal);
     }
 
-    /// <summary>A clock the test moves.</summary>
-    private sealed class MovableClock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 
     [Fact]
     public void A_quiet_worker_judges_a_new_chunk_by_the_clock_of_that_chunk()

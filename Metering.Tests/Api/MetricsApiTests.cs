@@ -81,6 +81,7 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.FlushCompleted(TimeSpan.FromMilliseconds(12));
         MeteringMetrics.SetActiveAggregateKeys(4242);
         MeteringMetrics.AggregateOverflow(3);
+        MeteringMetrics.CatalogRenewed("full");
         MeteringMetrics.PostgresWriteCompleted(TimeSpan.FromMilliseconds(3), failed: true);
         MeteringMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
         MeteringMetrics.Rated(12.34m, "USD");

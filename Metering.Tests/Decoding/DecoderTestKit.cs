@@ -14,6 +14,14 @@ internal sealed class FixedClock(DateTimeOffset now) : TimeProvider
     public override DateTimeOffset GetUtcNow() => now;
 }
 
+/// <summary>A clock the test moves.</summary>
+internal sealed class MovableClock(DateTimeOffset now) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = now;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+}
+
 /// <summary>Collects what a decoder produced, with record strings resolved.</summary>
 internal sealed class CollectingSink(RecordCatalog catalog) : IRecordSink
 {

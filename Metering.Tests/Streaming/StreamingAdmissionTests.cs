@@ -7,6 +7,7 @@ using Metering.Ingest.Kafka;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Tests.Decoding;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -25,13 +26,6 @@ public sealed class StreamingAdmissionTests(PostgresFixture postgres) : IDisposa
 
     private static readonly DateTimeOffset Now = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
 
-    /// <summary>A clock the test moves.</summary>
-    private sealed class MovableClock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 
     internal static string Record(string id, string account, string sku, string quantity, DateTimeOffset time, string? dimensions = null) =>
         "{\"id\":" + Json(id) + ",\"account\":" + Json(account) + ",\"sku\":" + Json(sku) + ",\"quantity\":\"" + quantity +
