@@ -52,7 +52,7 @@ public static class FlushFaults
     {
         ArgumentNullException.ThrowIfNull(exception);
         var text = exception is PostgresException p
-            ? $"PostgreSQL {p.SqlState}: {p.MessageText}{(string.IsNullOrEmpty(p.Detail) ? "" : " (" + p.Detail + ")")}"
+            ? $"PostgreSQL {p.SqlState}: {p.MessageText}{(string.IsNullOrEmpty(p.Detail) || p.Detail.StartsWith("Detail redacted", StringComparison.Ordinal) ? "" : " (" + p.Detail + ")")}"
             : $"{exception.GetType().Name}: {exception.Message}";
         text = text.Replace("\0", "\\u0000", StringComparison.Ordinal);
         return text.Length <= 1_000 ? text : text[..1_000];
