@@ -3,6 +3,7 @@ using Metering.Ingest.Kafka;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
 using Metering.Ingest.Workload;
+using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -100,5 +101,51 @@ public sealed class LedgerDataFaultTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(3, engine.RecordsIsolated);
         Assert.True(engine.FlushDataFaults >= 3, $"each poison record failed at least its own flush; saw {engine.FlushDataFaults} data faults");
         Assert.Equal(0, engine.FlushRetries); // a data fault is never retried as is
+    }
+
+    [Fact]
+    public async Task A_record_whose_charge_would_carry_its_total_beyond_the_ledger_range_is_isolated_and_the_rest_is_rated()
+    {
+        var connectionString = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(connectionString);
+        await using var db = NpgsqlDataSource.Create(connectionString);
+        var book = PriceBookLoader.Load(System.Text.Encoding.UTF8.GetBytes("""
+            { "id": "steep", "currency": "USD",
+              "versions": [ { "version": "v1", "effective_from": "2026-01-01T00:00:00Z",
+                "prices": { "api.calls": { "model": "per_unit", "unit": "call", "unit_price": "0.01" },
+                            "gold.bars": { "model": "per_unit", "unit": "bar", "unit_price": "100000000000000000" } } } ] }
+            """), "steep");
+        var options = new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = "ledger-range", DeadLetterTopic = "", FlushInterval = TimeSpan.FromMilliseconds(200) };
+        _kafka.CreateTopic(options.Topic, 1, 1);
+        byte[] Record(string id, string sku, string quantity) =>
+            System.Text.Encoding.UTF8.GetBytes($$"""{"id":"{{id}}","account":"acct-1","sku":"{{sku}}","quantity":"{{quantity}}","time":"2026-11-02T00:00:00Z"}""");
+        var poison = Record("g-1", "gold.bars", "100"); // 100 x 10^17 = 10^19 USD: beyond 10^18
+        using (var producer = new ProducerBuilder<string?, byte[]>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 101; i++)
+            {
+                var value = i == 50 ? poison : Record($"c-{i}", "api.calls", "3");
+                await producer.ProduceAsync(options.Topic, new Message<string?, byte[]> { Key = "acct-1", Value = value });
+            }
+        }
+
+        var engine = new StreamingEngine(options, db, new PriceCatalog(book, []));
+        await EngineRuns.RunUntilCommittedAsync(engine, db, options, 101, timeoutSeconds: 60);
+
+        var expected = new GroundTruth { Read = 101, Accepted = 100, Totals = [new GroundTruthTotal { Account = "acct-1", Sku = "api.calls", Count = 100, Quantity = "300" }] };
+        expected.Rejected["ledger_rejected"] = 1;
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
+        await using (var amount = db.CreateCommand("SELECT amount FROM billing_period_totals WHERE account = 'acct-1' AND sku = 'api.calls'"))
+        {
+            Assert.Equal(3.00m, (decimal)(await amount.ExecuteScalarAsync())!);
+        }
+
+        await using var letter = db.CreateCommand("SELECT \"offset\", detail, raw FROM dead_letters WHERE reason = 'ledger_rejected'");
+        await using var reader = await letter.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(50, reader.GetInt64(0));
+        Assert.Contains("10^18", reader.GetString(1), StringComparison.Ordinal);
+        Assert.Equal(poison, (byte[])reader[2]);
+        Assert.False(await reader.ReadAsync());
     }
 }
