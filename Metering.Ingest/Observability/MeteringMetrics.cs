@@ -35,15 +35,19 @@ public static class MeteringMetrics
     private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
     private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> ClickHouseErrors = Meter.CreateCounter<long>("metering.clickhouse.write.errors", "{error}", "ClickHouse inserts that failed (retried later from the outbox).");
+    private static readonly Counter<long> FlushDataFaults = Meter.CreateCounter<long>("metering.flush.data_faults", "{flush}", "Flushes the ledger refused for their data (never retried as is: their records are isolated).");
+    private static readonly Counter<long> Isolated = Meter.CreateCounter<long>("metering.records.isolated", "{record}", "Records the ledger refused, found by isolation and dead-lettered as ledger_rejected.");
     private static readonly Counter<double> RatedAmount = Meter.CreateCounter<double>("metering.rated.amount", "{currency_unit}", "Amount rated, per currency, in major units (approximate: a double; never use for billing).");
 
     private static readonly ConcurrentDictionary<long, Func<IEnumerable<PartitionLag>>> LagSources = new();
     private static long _nextLagSource;
     private static long _activeKeys;
+    private static long _invalidQuotas;
 
     static MeteringMetrics()
     {
         Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
+        Meter.CreateObservableGauge("metering.quotas.invalid", () => Volatile.Read(ref _invalidQuotas), "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
         Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
     }
 
@@ -80,6 +84,15 @@ public static class MeteringMetrics
             PostgresErrors.Add(1);
         }
     }
+
+    /// <summary>Sets the number of quotas skipped by the last quota read for an invalid threshold.</summary>
+    public static void SetInvalidQuotas(long quotas) => Volatile.Write(ref _invalidQuotas, quotas);
+
+    /// <summary>Counts one flush that failed on a data fault.</summary>
+    public static void FlushDataFault() => FlushDataFaults.Add(1);
+
+    /// <summary>Counts <paramref name="n"/> records isolated from a failing flush and dead-lettered as <c>ledger_rejected</c>.</summary>
+    public static void RecordsIsolated(long n) => Isolated.Add(n);
 
     /// <summary>Records one ClickHouse write's latency; <paramref name="failed"/> also counts an error.</summary>
     public static void ClickHouseWriteCompleted(TimeSpan duration, bool failed = false)

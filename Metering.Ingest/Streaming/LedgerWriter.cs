@@ -239,6 +239,17 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             windowPeriod[i] = key.PeriodStart.UtcDateTime;
         }
 
+        // A total outside the ledger's range could be stored (numeric(38,9) holds 10^29) but not always read back into a
+        // decimal, and then every later flush of its key would fail: refuse it here, as a data fault, so isolation
+        // dead-letters the records that push it over (docs/ledger.md).
+        foreach (var (key, total) in totals)
+        {
+            if (!Rating.Money.LedgerDecimal.FitsMagnitude(total.State.Quantity) || !Rating.Money.LedgerDecimal.FitsMagnitude(total.State.Charged))
+            {
+                throw new OverflowException($"{key.Account}/{key.Sku} period {key.PeriodStart:yyyy-MM-dd}: quantity {total.State.Quantity} or amount {total.State.Charged} would leave the ledger's range ({Rating.Money.LedgerDecimal.RangeText})");
+            }
+        }
+
         await using (var upsert = new NpgsqlCommand("""
             INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])

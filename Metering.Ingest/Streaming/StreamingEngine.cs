@@ -30,6 +30,7 @@ public sealed class StreamingEngine
     private readonly Dictionary<int, PartitionProgress> _partitions = [];
     private readonly List<KafkaDeadLetter> _deadLetters = [];
     private readonly List<(UInt128, long)> _seenIds = [];
+    private readonly FlushIsolation _isolation;
     private DedupHorizon _dedup;
     private Task<double>? _inFlight;
     private FlushBatch? _inFlightBatch;
@@ -48,6 +49,7 @@ public sealed class StreamingEngine
         _writer = _aggregator.CreateWriter();
         _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices);
         _dedup = new DedupHorizon(options.Pipeline.DedupHorizon, options.Pipeline.DedupMaxEntries);
+        _isolation = new FlushIsolation(options.Topic);
     }
 
     /// <summary>Records read since start (progress output).</summary>
@@ -66,6 +68,12 @@ public sealed class StreamingEngine
 
     /// <summary>Flush attempts retried after a database error.</summary>
     public long FlushRetries { get; private set; }
+
+    /// <summary>Flushes that failed on a data fault (never retried as is; their records were isolated, see <see cref="FlushIsolation"/>).</summary>
+    public long FlushDataFaults => _isolation.DataFaults;
+
+    /// <summary>Records the ledger refused, dead-lettered as <c>ledger_rejected</c> by isolation.</summary>
+    public long RecordsIsolated => _isolation.Isolated;
 
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
@@ -373,6 +381,22 @@ public sealed class StreamingEngine
 
     private void Apply(ConsumeResult<Ignore, byte[]> result, int index)
     {
+        if (_isolation.Active)
+        {
+            // Isolating a data fault: flushes are capped, and each record's raw bytes are kept until it is durable.
+            if (_pending >= _isolation.Cap)
+            {
+                var rewinds = _rewinds;
+                Flush();
+                if (_rewinds != rewinds)
+                {
+                    return; // that flush failed and rewound: this record is re-consumed
+                }
+            }
+
+            _isolation.Track(result.Partition.Value, result.Offset.Value, result.Message.Value ?? []);
+        }
+
         var partition = Progress(result.Partition.Value);
         var offset = result.Offset.Value;
         if (partition.NextOffset >= 0 && offset > partition.NextOffset && !_options.AllowOffsetHoles)
@@ -541,8 +565,9 @@ public sealed class StreamingEngine
     }
 
     /// <summary>
-    /// Commits a batch, retrying on database errors (a PostgreSQL restart mid-flush). Retrying is safe: the
-    /// transaction is atomic, and if a "failed" attempt did commit, the retry is fenced and the batch replayed.
+    /// Commits a batch, retrying on infrastructure faults (a PostgreSQL restart mid-flush). Retrying is safe: the
+    /// transaction is atomic, and if a "failed" attempt did commit, the retry is fenced and the batch replayed. A data
+    /// fault (<see cref="FlushFaults"/>) is never retried as is: it is thrown to <see cref="WaitForInFlight"/>.
     /// </summary>
     private async Task<double> CommitWithRetryAsync(FlushBatch batch)
     {
@@ -556,7 +581,7 @@ public sealed class StreamingEngine
                 Observability.MeteringMetrics.PostgresWriteCompleted(attemptClock.Elapsed);
                 return clock.Elapsed.TotalMilliseconds;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < 60)
+            catch (Exception e) when (FlushFaults.Classify(e) == FlushFaultKind.Infrastructure && attempt < 60)
             {
                 FlushRetries++;
                 Observability.MeteringMetrics.PostgresWriteCompleted(TimeSpan.Zero, failed: true);
@@ -566,7 +591,10 @@ public sealed class StreamingEngine
         }
     }
 
-    /// <summary>Waits for the flush in flight; on a fence discards everything unflushed and rewinds to PostgreSQL.</summary>
+    /// <summary>
+    /// Waits for the flush in flight; on a fence discards everything unflushed and rewinds to PostgreSQL; on a data
+    /// fault does the same and isolates the offending records (<see cref="FlushIsolation"/>).
+    /// </summary>
     private void WaitForInFlight()
     {
         if (_inFlight is not { } flight)
@@ -597,6 +625,29 @@ public sealed class StreamingEngine
 
             return;
         }
+        catch (Exception e) when (FlushFaults.Classify(e) == FlushFaultKind.Data)
+        {
+            if (_isolation.OnDataFault(batch, e) is { } deadLetter)
+            {
+                // The batch was one record: book it as ledger_rejected before rewinding past it (a data fault here is
+                // not tied to the record and stops the engine).
+                _inFlight = CommitWithRetryAsync(deadLetter);
+                _inFlightBatch = deadLetter;
+                WaitForInFlight();
+            }
+
+            _writer.EndBatch();
+            try
+            {
+                DiscardAndRewind();
+            }
+            finally
+            {
+                _writer.BeginBatch();
+            }
+
+            return;
+        }
 
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
@@ -606,6 +657,7 @@ public sealed class StreamingEngine
             Observability.MeteringMetrics.Rated(currency.Sum(c => c.AmountAfter - c.AmountBefore), currency.Key.Trim());
         }
 
+        _isolation.OnCommitted(batch, _partitions.Keys);
         _options.SharedDedup?.MarkAccepted(batch.SeenIds); // only now: the records behind these ids are durable
         _options.LiveCounters?.Publish(batch.TotalChanges);
         PublishDeadLetters(batch.DeadLetters);

@@ -85,6 +85,8 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.PostgresWriteCompleted(TimeSpan.FromMilliseconds(3), failed: true);
         MeteringMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
         MeteringMetrics.Rated(12.34m, "USD");
+        MeteringMetrics.FlushDataFault();
+        MeteringMetrics.RecordsIsolated(1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Request(202);
         using var lag = MeteringMetrics.RegisterConsumerLag(() => [new PartitionLag("usage-metrics-test", 3, 99)]);
