@@ -109,22 +109,27 @@ public sealed class HttpIngestService : IDisposable
         return (new UsageRecordParser(catalog, Options.Decoder), catalog);
     }
 
-    /// <summary>Sets <c>seen[i]</c> for fingerprints accepted before (by the edge or counted by the engine); false when Redis did not answer.</summary>
-    internal bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> fingerprints, Span<bool> seen)
+    /// <summary>
+    /// Per fingerprint, true when it was accepted before (by the edge) or counted by the engine; null when Redis is not
+    /// configured or did not answer within <see cref="HttpIngestOptions.DedupLookupTimeout"/> (then nothing is known
+    /// to be seen). Both lookups go out at once and no thread waits for them.
+    /// </summary>
+    internal async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] fingerprints)
     {
         if (_edgeDedup is null || _engineDedup is null)
         {
-            seen[..fingerprints.Length].Clear();
-            return false;
+            return null;
         }
 
-        if (!_edgeDedup.TryFindSeen(fingerprints, seen))
+        var timeout = Options.DedupLookupTimeout;
+        var edge = _edgeDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engine = _engineDedup.TryFindSeenAsync(fingerprints, timeout);
+        if (await edge.ConfigureAwait(false) is not { } seen)
         {
-            return false;
+            return null;
         }
 
-        var engineSeen = new bool[fingerprints.Length];
-        if (_engineDedup.TryFindSeen(fingerprints, engineSeen))
+        if (await engine.ConfigureAwait(false) is { } engineSeen)
         {
             for (var i = 0; i < engineSeen.Length; i++)
             {
@@ -132,7 +137,7 @@ public sealed class HttpIngestService : IDisposable
             }
         }
 
-        return true;
+        return seen;
     }
 
     /// <summary>Marks fingerprints Kafka acknowledged; awaits Redis (failures go to RedisDedup's backlog and are replayed).</summary>

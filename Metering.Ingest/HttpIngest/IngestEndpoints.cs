@@ -121,7 +121,7 @@ internal static class IngestEndpoints
 
         try
         {
-            request.DropSeen();
+            await request.DropSeenAsync().ConfigureAwait(false);
             var delivered = await request.ProduceAsync().ConfigureAwait(false);
             if (delivered.Length > 0)
             {
