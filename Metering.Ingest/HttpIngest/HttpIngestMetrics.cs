@@ -14,10 +14,14 @@ internal static class HttpIngestMetrics
     private static readonly Counter<long> Records = Meter.CreateCounter<long>("metering.ingest.http.records", "{record}", "Records received by POST /v1/events, by receipt status (accepted, duplicate, rejected) and reason.");
     private static readonly Counter<long> Requests = Meter.CreateCounter<long>("metering.ingest.http.requests", "{request}", "POST /v1/events requests, by response status code.");
     private static long _inflight;
+    private static long _admittedRequests;
+    private static long _bufferedBytes;
 
     static HttpIngestMetrics()
     {
         Meter.CreateObservableGauge("metering.ingest.http.inflight", () => Volatile.Read(ref _inflight), "{record}", "Records produced by POST /v1/events and not yet acknowledged by Kafka.");
+        Meter.CreateObservableGauge("metering.ingest.http.admitted", () => Volatile.Read(ref _admittedRequests), "{request}", "POST /v1/events requests admitted and not yet answered (bound: --ingest-max-concurrent-requests).");
+        Meter.CreateObservableGauge("metering.ingest.http.buffered", () => Volatile.Read(ref _bufferedBytes), "By", "Bytes of the admission budget held by POST /v1/events bodies being read or produced (bound: --ingest-max-buffered-bytes).");
     }
 
     public static void Record(string status, string? reason, long n)
@@ -31,4 +35,10 @@ internal static class HttpIngestMetrics
     public static void Request(int statusCode) => Requests.Add(1, new KeyValuePair<string, object?>("code", statusCode));
 
     public static void SetInflight(long records) => Volatile.Write(ref _inflight, records);
+
+    public static void SetAdmission(long requests, long bytes)
+    {
+        Volatile.Write(ref _admittedRequests, requests);
+        Volatile.Write(ref _bufferedBytes, bytes);
+    }
 }
