@@ -13,6 +13,7 @@ internal static class HttpIngestMetrics
     private static readonly Meter Meter = new(MeteringMetrics.MeterName, "1.0");
     private static readonly Counter<long> Records = Meter.CreateCounter<long>("metering.ingest.http.records", "{record}", "Records received by POST /v1/events, by receipt status (accepted, duplicate, rejected) and reason.");
     private static readonly Counter<long> Requests = Meter.CreateCounter<long>("metering.ingest.http.requests", "{request}", "POST /v1/events requests, by response status code.");
+    private static readonly Counter<long> DedupUnanswered = Meter.CreateCounter<long>("metering.ingest.http.dedup.unanswered", "{request}", "POST /v1/events Redis dedup lookups that failed or exceeded --ingest-dedup-timeout (their records counted as not seen).");
     private static long _inflight;
     private static long _admittedRequests;
     private static long _bufferedBytes;
@@ -33,6 +34,8 @@ internal static class HttpIngestMetrics
     }
 
     public static void Request(int statusCode) => Requests.Add(1, new KeyValuePair<string, object?>("code", statusCode));
+
+    public static void DedupLookupUnanswered() => DedupUnanswered.Add(1);
 
     public static void SetInflight(long records) => Volatile.Write(ref _inflight, records);
 

@@ -124,12 +124,18 @@ public sealed class HttpIngestService : IDisposable
         var timeout = Options.DedupLookupTimeout;
         var edge = _edgeDedup.TryFindSeenAsync(fingerprints, timeout);
         var engine = _engineDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engineSeen = await engine.ConfigureAwait(false);
         if (await edge.ConfigureAwait(false) is not { } seen)
         {
+            HttpIngestMetrics.DedupLookupUnanswered();
             return null;
         }
 
-        if (await engine.ConfigureAwait(false) is { } engineSeen)
+        if (engineSeen is null)
+        {
+            HttpIngestMetrics.DedupLookupUnanswered();
+        }
+        else
         {
             for (var i = 0; i < engineSeen.Length; i++)
             {
