@@ -38,6 +38,22 @@ public sealed record HttpIngestOptions
     /// <summary>How long an accepted (account, id) is remembered in Redis (default 24 h, as the engine's --dedup-horizon).</summary>
     public TimeSpan DedupHorizon { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>How long a Redis dedup lookup may take before its records count as not seen (default 250 ms); a slow Redis then delays a request by at most this.</summary>
+    public TimeSpan DedupLookupTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Most <c>POST /v1/events</c> requests being read or waiting for Kafka at once (default 256). A request beyond it is
+    /// answered 429 with Retry-After before its body is read.
+    /// </summary>
+    public int MaxConcurrentRequests { get; init; } = 256;
+
+    /// <summary>
+    /// Byte budget of the bodies being read or held at once, over all requests (default 128 MiB). A request takes its
+    /// Content-Length from it before reading; a chunked body takes 1 MiB at a time as it arrives. When the budget is
+    /// spent the request is answered 429 with Retry-After and nothing of it is produced. At least <see cref="MaxBodyBytes"/>.
+    /// </summary>
+    public long MaxBufferedBytes { get; init; } = 128L << 20;
+
     /// <summary>Record limits; <see cref="DecoderOptions.MaxLineBytes"/> is the largest record (default 16 KiB).</summary>
     public DecoderOptions Decoder { get; init; } = new();
 
@@ -87,6 +103,9 @@ public sealed record HttpIngestOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInflightRecords, MaxRecords, nameof(MaxInflightRecords));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfterSeconds, 1, nameof(RetryAfterSeconds));
         ArgumentOutOfRangeException.ThrowIfLessThan(DeliveryTimeout, TimeSpan.FromSeconds(1), nameof(DeliveryTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(DedupLookupTimeout, TimeSpan.FromMilliseconds(1), nameof(DedupLookupTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentRequests, 1, nameof(MaxConcurrentRequests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBufferedBytes, MaxBodyBytes, nameof(MaxBufferedBytes));
         Decoder.Validate();
     }
 }

@@ -117,22 +117,33 @@ public sealed class HttpIngestService : IDisposable
     /// <summary>The per-account and per-credential SKU limits of this edge.</summary>
     public EdgeCardinalityLimits CardinalityLimits { get; }
 
-    /// <summary>Sets <c>seen[i]</c> for fingerprints accepted before (by the edge or counted by the engine); false when Redis did not answer.</summary>
-    internal bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> fingerprints, Span<bool> seen)
+    /// <summary>
+    /// Per fingerprint, true when it was accepted before (by the edge) or counted by the engine; null when Redis is not
+    /// configured or did not answer within <see cref="HttpIngestOptions.DedupLookupTimeout"/> (then nothing is known
+    /// to be seen). Both lookups go out at once and no thread waits for them.
+    /// </summary>
+    internal async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] fingerprints)
     {
         if (_edgeDedup is null || _engineDedup is null)
         {
-            seen[..fingerprints.Length].Clear();
-            return false;
+            return null;
         }
 
-        if (!_edgeDedup.TryFindSeen(fingerprints, seen))
+        var timeout = Options.DedupLookupTimeout;
+        var edge = _edgeDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engine = _engineDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engineSeen = await engine.ConfigureAwait(false);
+        if (await edge.ConfigureAwait(false) is not { } seen)
         {
-            return false;
+            HttpIngestMetrics.DedupLookupUnanswered();
+            return null;
         }
 
-        var engineSeen = new bool[fingerprints.Length];
-        if (_engineDedup.TryFindSeen(fingerprints, engineSeen))
+        if (engineSeen is null)
+        {
+            HttpIngestMetrics.DedupLookupUnanswered();
+        }
+        else
         {
             for (var i = 0; i < engineSeen.Length; i++)
             {
@@ -140,7 +151,7 @@ public sealed class HttpIngestService : IDisposable
             }
         }
 
-        return true;
+        return seen;
     }
 
     /// <summary>Marks fingerprints Kafka acknowledged; awaits Redis (failures go to RedisDedup's backlog and are replayed).</summary>

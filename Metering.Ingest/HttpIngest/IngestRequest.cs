@@ -96,7 +96,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
     }
 
     /// <summary>Drops the records Redis says were accepted before; false when Redis did not answer (all are kept).</summary>
-    public bool DropSeen()
+    public async Task<bool> DropSeenAsync()
     {
         if (_pending.Count == 0 || !service.HasSharedDedup)
         {
@@ -109,8 +109,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
             fingerprints[i] = (_pending[i].Fingerprint, _pending[i].TimeTicks);
         }
 
-        var seen = new bool[fingerprints.Length];
-        if (!service.TryFindSeen(fingerprints, seen))
+        if (await service.TryFindSeenAsync(fingerprints).ConfigureAwait(false) is not { } seen)
         {
             return false;
         }

@@ -89,6 +89,8 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.RecordsIsolated(1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Request(202);
+        Metering.Ingest.HttpIngest.HttpIngestMetrics.DedupLookupUnanswered();
+        Metering.Ingest.Api.ApiMetrics.Rejected(Metering.Ingest.Api.ApiMetrics.RateLimited);
         using var lag = MeteringMetrics.RegisterConsumerLag(() => [new PartitionLag("usage-metrics-test", 3, 99)]);
         using (var usage = await host.Client(ApiTestHost.Token("usage:read")).GetAsync("/v1/usage?account=a&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z"))
         {

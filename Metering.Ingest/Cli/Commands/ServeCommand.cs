@@ -29,6 +29,16 @@ public sealed class ServeCommand : ICliCommand
         "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
         "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
         "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
+        "  --rate-limit N             requests/s per credential (API key id or JWT subject), token bucket (default 1000;\n" +
+        "                             0 = none); more: 429 with Retry-After\n" +
+        "  --rate-limit-burst N       burst of that bucket (default 2 x --rate-limit)\n" +
+        "  --anonymous-rate-limit N   requests/s per remote address without a valid credential (default 100, burst 2x;\n" +
+        "                             0 = none); /healthz, /readyz and /metrics are never limited\n" +
+        "  --max-connections N        open connections (default 4096)\n" +
+        "  --min-body-rate BYTES      slowest request body, bytes/s after --body-grace (default 1024; slower: 408)\n" +
+        "  --body-grace DURATION      how long a body may start slowly (default 5s, more than 1s)\n" +
+        "  --max-header-bytes N       request line + headers (default 32768; more: 431)\n" +
+        "  --headers-timeout DURATION time to receive the headers (default 10s)\n" +
         LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaSecurity.Usage +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
         "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
@@ -64,6 +74,24 @@ public sealed class ServeCommand : ICliCommand
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
+        var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
+        var rateBurst = (int)args.Int64("rate-limit-burst", Math.Max(1, 2L * rateLimit), 1, 20_000_000);
+        var anonymousRateLimit = (int)args.Int64("anonymous-rate-limit", 100, 0, 10_000_000);
+        var maxConnections = args.Int64("max-connections", 4096, 1, 10_000_000);
+        var minBodyRate = args.Int64("min-body-rate", 1024, 1, 1L << 30);
+        var bodyGrace = args.Duration("body-grace", TimeSpan.FromSeconds(5));
+        if (bodyGrace <= TimeSpan.FromSeconds(1))
+        {
+            throw new CliUsageException("--body-grace must be more than 1s (Kestrel checks body rates once a second)");
+        }
+
+        var maxHeaderBytes = (int)args.Int64("max-header-bytes", 32 * 1024, 1024, 1 << 20);
+        var headersTimeout = args.Duration("headers-timeout", TimeSpan.FromSeconds(10));
+        if (headersTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new CliUsageException("--headers-timeout must be at least 1s");
+        }
+
         using var redis = RedisArguments.Connect(args);
         using var ingest = HttpIngestArguments.Create(args, redis);
         args.RejectUnknown();
@@ -77,6 +105,14 @@ public sealed class ServeCommand : ICliCommand
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
             HttpIngest = ingest,
             LiveCounters = redis is null ? null : new Metering.Ingest.Redis.RedisLiveCounters(redis, "metering:", db),
+            RateLimitPerSecond = rateLimit,
+            RateLimitBurst = rateBurst,
+            AnonymousRateLimitPerSecond = anonymousRateLimit,
+            MaxConcurrentConnections = maxConnections,
+            MinRequestBodyBytesPerSecond = minBodyRate,
+            RequestBodyGracePeriod = bodyGrace,
+            MaxRequestHeadersBytes = maxHeaderBytes,
+            RequestHeadersTimeout = headersTimeout,
         };
 
         await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
