@@ -97,7 +97,11 @@ public static class Program
             e = e.InnerException!;
         }
 
-        return $"{OneLine(e.Message)} ({e.GetType().Name})";
+        // librdkafka (the embedded Kafka and every client) ships in the librdkafka.redist package next to the program.
+        var hint = e is DllNotFoundException && e.Message.Contains("librdkafka", StringComparison.Ordinal)
+            ? "; it comes with the build (librdkafka.redist): rebuild or republish the program"
+            : "";
+        return $"{OneLine(e.Message)}{hint} ({e.GetType().Name})";
     }
 
     private static string OneLine(string message) =>

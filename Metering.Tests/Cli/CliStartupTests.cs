@@ -50,6 +50,7 @@ public class CliStartupTests
             if (Directory.Exists(pgDir))
             {
                 await new EmbeddedPostgres(pgDir).StopAsync();
+                Directory.Delete(pgDir, recursive: true);
             }
         }
     }
@@ -61,12 +62,23 @@ public class CliStartupTests
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
         var pgDir = FreshDirectory("pg-never");
-        var (code, stderr) = await Run("stream", "--bootstrap-servers", "127.0.0.1:1", "--metrics-listen", $"http://127.0.0.1:{port}", "--pg-dir", pgDir);
-        Assert.Equal(2, code);
-        Assert.Single(stderr.TrimEnd().Split('\n'));
-        Assert.Contains($"--metrics-listen http://127.0.0.1:{port}", stderr, StringComparison.Ordinal);
-        Assert.Contains("address already in use", stderr, StringComparison.OrdinalIgnoreCase);
-        Assert.False(Directory.Exists(pgDir));
+        try
+        {
+            var (code, stderr) = await Run("stream", "--bootstrap-servers", "127.0.0.1:1", "--metrics-listen", $"http://127.0.0.1:{port}", "--pg-dir", pgDir);
+            Assert.Equal(2, code);
+            Assert.Single(stderr.TrimEnd().Split('\n'));
+            Assert.Contains($"--metrics-listen http://127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+            Assert.Contains("address already in use", stderr, StringComparison.OrdinalIgnoreCase);
+            Assert.False(Directory.Exists(pgDir));
+        }
+        finally
+        {
+            if (Directory.Exists(pgDir))
+            {
+                await new EmbeddedPostgres(pgDir).StopAsync();
+                Directory.Delete(pgDir, recursive: true);
+            }
+        }
     }
 
     [Fact]
