@@ -116,6 +116,7 @@ public sealed partial class EmbeddedPostgres
                 $"the embedded PostgreSQL in {_home} was created by an older metering (trust authentication, no {PasswordFileName}) and is not converted: move it away (metering postgres stop --data-dir {_root}; mv {_home} {_home}.old) and start again for a new one, or give --pg for it");
         }
 
+        _ = ReadPassword(); // a damaged file is named here, not in a pgpass parse error of the driver
         Port = ReadPort();
         if (await RunAsync("pg_ctl", ["status", "-D", DataDirectory], cancellationToken, allowFailure: true).ConfigureAwait(false) == 0)
         {
