@@ -5,6 +5,9 @@ namespace Metering.Ingest;
 /// <summary>Entry point of the <c>metering</c> command line.</summary>
 public static class Program
 {
+    /// <summary>Set to 1 to let unexpected exceptions end the program with their stack trace.</summary>
+    public const string StackTraceVariable = "METERING_STACK_TRACE";
+
     /// <summary>Dispatches to the longest matching command name.</summary>
     public static async Task<int> Main(string[] args)
     {
@@ -86,9 +89,6 @@ public static class Program
             return 1;
         }
     }
-
-    /// <summary>Set to 1 to let unexpected exceptions end the program with their stack trace.</summary>
-    public const string StackTraceVariable = "METERING_STACK_TRACE";
 
     private static string Describe(Exception e)
     {

@@ -113,8 +113,14 @@ public class CliStartupTests
         Assert.Single(redis.Stderr.TrimEnd().Split('\n'));
         Assert.Contains("redis-server is not installed", redis.Stderr, StringComparison.Ordinal);
 
+        var clickhouseDir = FreshDirectory("ch-never");
         var chdb = await MeteringProcess.RunAsync(cwd, new Dictionary<string, string> { ["METERING_CHDB_LIB"] = "/nonexistent/libchdb.so" },
-            "usage", "--account", "a", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--clickhouse-dir", FreshDirectory("ch-never"));
+            "usage", "--account", "a", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-02T00:00:00Z", "--clickhouse-dir", clickhouseDir);
+        if (Directory.Exists(clickhouseDir))
+        {
+            Directory.Delete(clickhouseDir, recursive: true);
+        }
+
         Assert.Equal(1, chdb.Code);
         Assert.Single(chdb.Stderr.TrimEnd().Split('\n'));
         Assert.Contains("/nonexistent/libchdb.so", chdb.Stderr, StringComparison.Ordinal);

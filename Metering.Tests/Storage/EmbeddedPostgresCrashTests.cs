@@ -37,6 +37,7 @@ public class EmbeddedPostgresCrashTests
         finally
         {
             await server.StopAsync();
+            Directory.Delete(dir, recursive: true);
         }
     }
 }
