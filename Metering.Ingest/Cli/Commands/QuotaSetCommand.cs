@@ -63,8 +63,8 @@ public sealed class QuotaSetCommand : ICliCommand
             throw new CliUsageException("an amount quota sums all the account's SKUs in one currency: give --currency (an ISO 4217 code) and no --sku");
         }
 
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var id = await QuotaStore.SetAsync(db, account, sku, metric, threshold, currency, cancellationToken).ConfigureAwait(false);
         (_output ?? Console.Out).WriteLine($"quota {id}: {QuotaListCommand.Describe(account, sku, metric, threshold, currency)}");
         return 0;

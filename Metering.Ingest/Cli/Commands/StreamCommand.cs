@@ -38,9 +38,11 @@ public sealed class StreamCommand : ICliCommand
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var security = Kafka.KafkaSecurity.FromArguments(args);
+        args.RejectUnknown([.. LedgerArguments.Options, .. RedisArguments.Options]);
+        // The listener first: a busy or malformed --metrics-listen is refused before anything else starts.
+        await using var metrics = metricsListen is null ? null : await StartMetricsAsync(metricsListen, cancellationToken).ConfigureAwait(false);
         using var redis = RedisArguments.Connect(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var (quotasAdded, quotasRemoved) = await Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, cancellationToken).ConfigureAwait(false);
         if (quotasAdded + quotasRemoved > 0)
         {
@@ -61,10 +63,8 @@ public sealed class StreamCommand : ICliCommand
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}' from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
-        await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen);
         if (metrics is not null)
         {
-            await metrics.StartAsync(cancellationToken).ConfigureAwait(false);
             Console.Error.WriteLine($"stream: metrics at {metricsListen!.TrimEnd('/')}/metrics");
         }
 
@@ -80,5 +80,21 @@ public sealed class StreamCommand : ICliCommand
 
         Console.Error.WriteLine($"stream: stopped after {engine.Read:N0} records and {engine.Flushes} flushes");
         return 0;
+    }
+
+    /// <summary>Starts the /metrics server; a busy port or a bad URL is a usage error on one line (exit 2).</summary>
+    private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartMetricsAsync(string listen, CancellationToken cancellationToken)
+    {
+        var app = Observability.MetricsExport.BuildServer(listen);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            return app;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or ArgumentException && !cancellationToken.IsCancellationRequested)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new CliUsageException($"--metrics-listen {listen}: {e.Message.ReplaceLineEndings(" ")}", showUsage: false);
+        }
     }
 }
