@@ -35,6 +35,15 @@ public static class HttpIngestArguments
 
         """;
 
+    /// <summary>The options <see cref="Create"/> reads (see <see cref="LedgerArguments.Options"/>).</summary>
+    public static IReadOnlyList<string> Options { get; } =
+    [
+        "api-keys-file", "bootstrap-servers", "dedup-horizon", "ingest-dedup-timeout", "ingest-lag-grace", "ingest-max-body-bytes",
+        "ingest-max-buffered-bytes", "ingest-max-concurrent-requests", "ingest-max-inflight-records", "ingest-max-records",
+        "ingest-max-skus-per-account", "ingest-max-skus-per-credential", "ingest-retry-after", "max-future-skew", "max-line-bytes",
+        "topic", "unknown-sku",
+    ];
+
     /// <summary>The ingest service, or null when no --bootstrap-servers is given (the endpoint then answers 503).</summary>
     public static HttpIngestService? Create(CliArguments args, IConnectionMultiplexer? redis)
     {

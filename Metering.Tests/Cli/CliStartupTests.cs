@@ -82,6 +82,33 @@ public class CliStartupTests
     }
 
     [Fact]
+    public async Task Serve_with_a_busy_listen_port_exits_2_with_one_line_before_starting_postgres()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        var pgDir = FreshDirectory("pg-never-serve");
+        try
+        {
+            var (code, stderr) = await Run("serve", "--listen", $"http://127.0.0.1:{port}", "--jwt-issuer", "i", "--jwt-audience", "a",
+                "--jwt-key", "base64:" + Convert.ToBase64String(new byte[32]), "--pg-dir", pgDir);
+            Assert.Equal(2, code);
+            Assert.Single(stderr.TrimEnd().Split('\n'));
+            Assert.Contains($"--listen http://127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+            Assert.Contains("address already in use", stderr, StringComparison.OrdinalIgnoreCase);
+            Assert.False(Directory.Exists(pgDir));
+        }
+        finally
+        {
+            if (Directory.Exists(pgDir))
+            {
+                await new EmbeddedPostgres(pgDir).StopAsync();
+                Directory.Delete(pgDir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_unreachable_configured_postgres_is_one_line_exit_1_without_the_password()
     {
         var (code, stderr) = await Run("verify", "--pg", "Host=127.0.0.1;Port=1;Username=u;Password=s3cret-value;Database=ledger;Timeout=3");

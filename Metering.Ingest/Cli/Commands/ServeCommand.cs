@@ -59,6 +59,36 @@ public sealed class ServeCommand : ICliCommand
         }
     }
 
+    /// <summary>A busy or unusable <c>--listen</c> address is a one-line usage error before anything starts.</summary>
+    private static void EnsureListenAddressFree(string listen)
+    {
+        if (!Uri.TryCreate(listen, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new CliUsageException($"--listen must be an http:// or https:// URL such as http://127.0.0.1:8080, got '{listen}'", showUsage: false);
+        }
+
+        if (uri.Port == 0)
+        {
+            return; // any free port
+        }
+
+        var address = uri.Host is "0.0.0.0" or "*" or "+" ? System.Net.IPAddress.Any
+            : System.Net.IPAddress.TryParse(uri.Host, out var parsed) ? parsed : System.Net.IPAddress.Loopback;
+        var probe = new System.Net.Sockets.TcpListener(address, uri.Port);
+        try
+        {
+            probe.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new CliUsageException($"--listen {listen}: {e.Message} (is another server on port {uri.Port}?)", showUsage: false);
+        }
+        finally
+        {
+            probe.Stop();
+        }
+    }
+
     private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -70,9 +100,6 @@ public sealed class ServeCommand : ICliCommand
         var bootstrap = args.String("bootstrap-servers");
         var prices = LedgerArguments.Prices(args);
         var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
-        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
-        IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
         var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
         var rateBurst = (int)args.Int64("rate-limit-burst", Math.Max(1, 2L * rateLimit), 1, 20_000_000);
@@ -92,9 +119,15 @@ public sealed class ServeCommand : ICliCommand
             throw new CliUsageException("--headers-timeout must be at least 1s");
         }
 
+        // Every option is read and checked, and the listen address is known to be free, before anything starts:
+        // a typo or a busy port is one line, not a PostgreSQL started for nothing and a hosting stack trace.
+        args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
+        EnsureListenAddressFree(listen);
         using var redis = RedisArguments.Connect(args);
         using var ingest = HttpIngestArguments.Create(args, redis);
-        args.RejectUnknown();
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
+        IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         var options = new ApiOptions
         {
             JwtIssuer = issuer,
@@ -122,7 +155,15 @@ public sealed class ServeCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        await app.StartAsync(stop.Token).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (IOException e) when (!stop.IsCancellationRequested)
+        {
+            throw new CliUsageException($"--listen {listen}: {e.Message}", showUsage: false);
+        }
+
         Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; usage from {transport?.Description ?? "nowhere (no ClickHouse configured: /v1/usage answers 503)"}; OpenAPI at /openapi/v1.json, metrics at /metrics");
         try
         {
