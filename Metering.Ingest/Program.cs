@@ -5,6 +5,9 @@ namespace Metering.Ingest;
 /// <summary>Entry point of the <c>metering</c> command line.</summary>
 public static class Program
 {
+    /// <summary>Set to 1 to let unexpected exceptions end the program with their stack trace.</summary>
+    public const string StackTraceVariable = "METERING_STACK_TRACE";
+
     /// <summary>Dispatches to the longest matching command name.</summary>
     public static async Task<int> Main(string[] args)
     {
@@ -60,8 +63,12 @@ public static class Program
         catch (CliUsageException e)
         {
             stderr.WriteLine($"metering {string.Join(' ', command.Name)}: {e.Message}");
-            stderr.WriteLine();
-            stderr.WriteLine(command.Usage);
+            if (e.ShowUsage)
+            {
+                stderr.WriteLine();
+                stderr.WriteLine(command.Usage);
+            }
+
             return 2;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -69,7 +76,36 @@ public static class Program
             stderr.WriteLine("metering: cancelled");
             return 130;
         }
+        catch (DependencyUnavailableException e)
+        {
+            // PostgreSQL, Redis, ... could not be started or reached: the message already says what to do.
+            stderr.WriteLine($"metering {string.Join(' ', command.Name)}: {OneLine(e.Message)}");
+            return 1;
+        }
+        catch (Exception e) when (System.Environment.GetEnvironmentVariable(StackTraceVariable) is not ("1" or "true"))
+        {
+            // Anything else (chDB or librdkafka missing, a bug): one line, not a stack trace; the variable shows it.
+            stderr.WriteLine($"metering {string.Join(' ', command.Name)}: {Describe(e)} (set {StackTraceVariable}=1 for the stack trace)");
+            return 1;
+        }
     }
+
+    private static string Describe(Exception e)
+    {
+        while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && e.InnerException is not null)
+        {
+            e = e.InnerException!;
+        }
+
+        // librdkafka (the embedded Kafka and every client) ships in the librdkafka.redist package next to the program.
+        var hint = e is DllNotFoundException && e.Message.Contains("librdkafka", StringComparison.Ordinal)
+            ? "; it comes with the build (librdkafka.redist): rebuild or republish the program"
+            : "";
+        return $"{OneLine(e.Message)}{hint} ({e.GetType().Name})";
+    }
+
+    private static string OneLine(string message) =>
+        string.Join(" | ", message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static bool Matches(ICliCommand command, string[] args)
     {

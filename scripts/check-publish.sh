@@ -93,8 +93,9 @@ check_kafka
 check_serve() {
   local port pid code="" ready body pgbase rc=0
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  # mktemp -d is 0700: the postgres OS user cannot enter it, as in a fresh clone under root's home (the server then
+  # lives in /var/tmp/metering-postgres-HASH, named by $pgbase/pg/server-location).
   pgbase="$(mktemp -d /tmp/metering-publish-pg.XXXXXX)"
-  chmod 755 "$pgbase"
   METERING_JWT_KEY="base64:$(head -c 32 /dev/urandom | base64 -w0)" \
     "$bin" serve --listen "http://127.0.0.1:$port" --jwt-issuer publish-check --jwt-audience metering-api \
     --pg-dir "$pgbase/pg" >"$work/serve.txt" 2>&1 &
@@ -119,11 +120,11 @@ check_serve() {
   wait "$pid" 2>/dev/null || rc=$?
   if [[ "$rc" == 0 ]]; then say "ok   metering serve stopped on SIGTERM (exit 0)"; else bad "metering serve exited $rc after SIGTERM: $(tail -n 3 "$work/serve.txt")"; fi
   # The embedded PostgreSQL outlives the program (it is reused by the next start): stop the one this check started.
-  local postmaster
-  postmaster="$(head -n 1 "$pgbase/pg/data/postmaster.pid" 2>/dev/null || true)"
-  if [[ "$postmaster" =~ ^[0-9]+$ ]]; then
-    kill -INT "$postmaster" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
+  expect_exit 0 "metering postgres stop" "$bin" postgres stop --data-dir "$pgbase/pg"
+  if [[ -f "$pgbase/pg/server-location" ]]; then
+    local home
+    home="$(cat "$pgbase/pg/server-location")"
+    [[ "$home" == /var/tmp/metering-postgres-* ]] && rm -rf "$home"
   fi
   rm -rf "$pgbase"
 }

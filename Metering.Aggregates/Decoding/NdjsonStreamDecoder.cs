@@ -1,12 +1,13 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Records;
 
 namespace Metering.Aggregates.Decoding;
 
 /// <summary>
-/// Splits a byte stream into NDJSON lines with <see cref="System.IO.Pipelines"/> and decodes each with a
-/// <see cref="UsageRecordParser"/>. Lines split across buffer segments are handled without copying the stream:
+/// Splits a byte stream into NDJSON lines with <see cref="System.IO.Pipelines"/> and admits each with the shared
+/// <see cref="RecordAdmission"/> (the same rule the streaming engine and the HTTP edge apply). Lines split across buffer segments are handled without copying the stream:
 /// only a line that straddles segments is copied, into one scratch buffer capped at
 /// <see cref="DecoderOptions.MaxLineBytes"/>. An oversize line is dead-lettered (with its first bytes and its
 /// offset and length) and skipped up to its newline, never buffered whole. Blank lines are ignored.
@@ -14,21 +15,20 @@ namespace Metering.Aggregates.Decoding;
 /// </summary>
 public sealed class NdjsonStreamDecoder
 {
-    private readonly UsageRecordParser _parser;
+    private readonly RecordAdmission _admission;
     private readonly DecoderOptions _options;
     private readonly byte[] _lineScratch;
     private RecordBatch? _spareBatch;
     private long _lineNumber;
     private long _offset;
 
-    /// <summary>Creates a decoder; <paramref name="parser"/> must not be shared with another thread.</summary>
-    public NdjsonStreamDecoder(UsageRecordParser parser, DecoderOptions options)
+    /// <summary>Creates a decoder; <paramref name="admission"/> must not be shared with another thread.</summary>
+    public NdjsonStreamDecoder(RecordAdmission admission)
     {
-        ArgumentNullException.ThrowIfNull(parser);
-        ArgumentNullException.ThrowIfNull(options);
-        _parser = parser;
-        _options = options;
-        _lineScratch = new byte[options.MaxLineBytes + 1];
+        ArgumentNullException.ThrowIfNull(admission);
+        _admission = admission;
+        _options = admission.Options.Decoder;
+        _lineScratch = new byte[_options.MaxLineBytes + 1];
     }
 
     /// <summary>Counters of this decoder.</summary>
@@ -44,6 +44,7 @@ public sealed class NdjsonStreamDecoder
         while (true)
         {
             var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _admission.BeginChunk(); // the clock is read at least once per read, however long the input was idle
             var buffer = result.Buffer;
             var consumed = ProcessBuffer(ref buffer, result.IsCompleted, ref batch, sink, ref skipping);
             input.AdvanceTo(consumed, buffer.End);
@@ -60,6 +61,7 @@ public sealed class NdjsonStreamDecoder
     public void Decode(ReadOnlySequence<byte> input, IRecordSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
+        _admission.BeginChunk();
         var batch = TakeBatch();
         var skipping = false;
         ProcessBuffer(ref input, true, ref batch, sink, ref skipping);
@@ -164,7 +166,7 @@ public sealed class NdjsonStreamDecoder
         }
 
         Counters.Read++;
-        var reason = _parser.Parse(span, out var record, out var detail);
+        var reason = _admission.AdmitWithinLimit(span, out var record, out var detail);
         if (reason != RejectReason.None)
         {
             Counters.RejectedByReason[(int)reason]++;

@@ -214,13 +214,24 @@ public sealed class UsageRecordParser
         return RejectReason.None;
     }
 
+    /// <summary>
+    /// Reads the clock now. Callers call it once per chunk or batch (see <see cref="Admission.RecordAdmission.BeginChunk"/>),
+    /// so a record is never judged against a clock older than its own chunk, however quiet the stream was before.
+    /// </summary>
+    public void RefreshClock()
+    {
+        _clockCountdown = ClockRefreshRecords;
+        _latestAllowedTicks = _options.Clock.GetUtcNow().UtcTicks + _futureSkewTicks;
+    }
+
+    /// <summary>Within a long chunk the clock is re-read every this many records (per record is measurable).</summary>
+    private const int ClockRefreshRecords = 1024;
+
     private long LatestAllowedTicks()
     {
         if (--_clockCountdown < 0)
         {
-            // Reading the clock per record is measurable; a 1024-record refresh is far finer than the skew.
-            _clockCountdown = 1024;
-            _latestAllowedTicks = _options.Clock.GetUtcNow().UtcTicks + _futureSkewTicks;
+            RefreshClock();
         }
 
         return _latestAllowedTicks;
@@ -280,6 +291,12 @@ public sealed class UsageRecordParser
         if (value.IsEmpty)
         {
             detail = name + " is empty";
+            return RejectReason.InvalidIdentifier;
+        }
+
+        if (IdentifierRules.Check(value) is { } why)
+        {
+            detail = name + " " + why;
             return RejectReason.InvalidIdentifier;
         }
 
@@ -437,10 +454,25 @@ public sealed class UsageRecordParser
                 return RejectReason.InvalidDimensions;
             }
 
-            if (key.IndexOfAny((byte)'=', (byte)0x1F) >= 0)
+            if (key.IndexOf((byte)'=') >= 0)
             {
-                detail = "a dimension key contains '=' or U+001F";
+                detail = "a dimension key contains '='";
                 return RejectReason.InvalidDimensions;
+            }
+
+            if (IdentifierRules.CheckText(key) is { } keyWhy)
+            {
+                detail = "a dimension key " + keyWhy;
+                return RejectReason.InvalidDimensions;
+            }
+
+            for (var d = 0; d < count; d++)
+            {
+                if (key.SequenceEqual(_dimensionScratch.AsSpan(_dimensionKeyStart[d], _dimensionKeyLength[d])))
+                {
+                    detail = "dimension key '" + System.Text.Encoding.UTF8.GetString(key) + "' appears twice";
+                    return RejectReason.InvalidDimensions;
+                }
             }
 
             StorePair(ref used, key, _dimensionKeyStart, _dimensionKeyLength, count);
@@ -457,9 +489,9 @@ public sealed class UsageRecordParser
                 return RejectReason.InvalidDimensions;
             }
 
-            if (value.IndexOf((byte)0x1F) >= 0)
+            if (IdentifierRules.CheckText(value) is { } valueWhy)
             {
-                detail = "a dimension value contains U+001F";
+                detail = "a dimension value " + valueWhy;
                 return RejectReason.InvalidDimensions;
             }
 

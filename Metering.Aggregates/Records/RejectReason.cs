@@ -43,6 +43,12 @@ public enum RejectReason : byte
     CardinalityLimit,
     /// <summary>The aggregate table reached its active-key limit and the policy is to reject.</summary>
     AggregateKeyLimit,
+    /// <summary>The SKU is in no price book and unknown SKUs are refused by configuration.</summary>
+    UnknownSku,
+    /// <summary>The HTTP edge's per-account or per-credential cardinality limit was reached (edge only).</summary>
+    EdgeCardinalityLimit,
+    /// <summary>The ledger (PostgreSQL) refused the record's data; isolated from its flush so the others commit.</summary>
+    LedgerRejected,
 }
 
 /// <summary>Stable names for <see cref="RejectReason"/>.</summary>
@@ -53,11 +59,11 @@ public static class RejectReasons
         "none", "malformed_json", "invalid_utf8", "line_too_long", "missing_field", "invalid_field",
         "invalid_identifier", "invalid_quantity", "negative_quantity", "quantity_precision", "quantity_too_large",
         "invalid_time", "future_time", "expired_time", "invalid_dimensions", "too_many_dimensions",
-        "cardinality_limit", "aggregate_key_limit",
+        "cardinality_limit", "aggregate_key_limit", "unknown_sku", "edge_cardinality_limit", "ledger_rejected",
     ];
 
     /// <summary>Number of enum values, for per-reason counter arrays.</summary>
-    public const int Count = (int)RejectReason.AggregateKeyLimit + 1;
+    public const int Count = (int)RejectReason.LedgerRejected + 1;
 
     /// <summary>The snake_case code of a reason.</summary>
     public static string Code(this RejectReason reason) => Codes[(int)reason];

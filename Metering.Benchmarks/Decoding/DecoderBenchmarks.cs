@@ -47,7 +47,7 @@ public class DecoderBenchmarks
         var catalog = new RecordCatalog();
         var options = new DecoderOptions { Clock = new FixedClock() };
         _parser = new UsageRecordParser(catalog, options);
-        _decoder = new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options);
+        _decoder = new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options }));
     }
 
     /// <summary>Bytes per record of this input (for MB/s = records/s x this).</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Metering.Ingest.Streaming;
+using Metering.Rating.Money;
 using Npgsql;
 
 namespace Metering.Ingest.Alerts;
@@ -48,7 +49,8 @@ public static class QuotaEvaluator
 
     /// <summary>
     /// The evaluation statement. $1..$6: quantity candidates (account, sku, period start, period end, quantity before,
-    /// after); $7..$11: amount candidates per (account, currency, period start): period end and the flush's amount delta.
+    /// after); $7..$11: amount candidates per (account, currency, period start): period end and the flush's amount delta;
+    /// $12: <see cref="LedgerDecimal.Limit"/> (a quota whose threshold is outside the range is never evaluated).
     /// The "after" sum is read from the totals this transaction already wrote; "before" = after - delta, so the totals
     /// the flush did not touch count in both.
     /// </summary>
@@ -56,7 +58,7 @@ public static class QuotaEvaluator
         WITH quantity_crossings AS (
           SELECT q.id, q.account, q.sku, q.metric, q.threshold, c.qb AS before, c.qa AS after, NULL::char(3) AS currency, c.period_start, c.period_end
           FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::numeric[]) AS c(account, sku, period_start, period_end, qb, qa)
-          JOIN quotas q ON q.account = c.account AND coalesce(q.sku, '') = c.sku AND q.metric = 'quantity'
+          JOIN quotas q ON q.account = c.account AND coalesce(q.sku, '') = c.sku AND q.metric = 'quantity' AND abs(q.threshold) < $12
           WHERE c.qb < q.threshold AND q.threshold <= c.qa
         ),
         sums AS (
@@ -68,6 +70,7 @@ public static class QuotaEvaluator
           SELECT q.id, q.account, NULL::text AS sku, q.metric, q.threshold, s.after - s.delta AS before, s.after, q.currency, s.period_start, s.period_end
           FROM sums s
           JOIN quotas q ON q.account = s.account AND coalesce(q.sku, '') = '' AND q.metric = 'amount' AND coalesce(q.currency, '') = s.currency::char(3)
+            AND abs(q.threshold) < $12
           WHERE s.after - s.delta < q.threshold AND q.threshold <= s.after
         )
         INSERT INTO alerts (alert_key, quota_id, account, sku, metric, threshold, value_before, value_at_crossing, currency, period_start, period_end)
@@ -81,6 +84,9 @@ public static class QuotaEvaluator
     internal static int CacheLimit { get; set; } = MaxCachedQuotas;
 
     private static readonly ConcurrentDictionary<string, QuotaSnapshot> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>Quota ids already reported as invalid (one log line per quota and process, not one per refresh).</summary>
+    private static readonly ConcurrentDictionary<long, byte> ReportedInvalid = new();
 
     /// <summary>The quotas of one database as read at <see cref="ReadAt"/> (Stopwatch ticks). Immutable once published.</summary>
     private sealed class QuotaSnapshot
@@ -165,6 +171,7 @@ public static class QuotaEvaluator
         cmd.Parameters.Add(new() { Value = amount.Keys.Select(k => k.PeriodStart.UtcDateTime).ToArray() });
         cmd.Parameters.Add(new() { Value = amount.Values.Select(v => v.PeriodEnd.UtcDateTime).ToArray() });
         cmd.Parameters.Add(new() { Value = amount.Values.Select(v => v.Delta).ToArray() });
+        cmd.Parameters.Add(new() { Value = LedgerDecimal.Limit });
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
@@ -205,16 +212,37 @@ public static class QuotaEvaluator
             return cached;
         }
 
+        // This runs inside the flush transaction: a threshold outside the range (written around the API, which refuses
+        // it) is never read as a decimal, which could throw and fail every flush; it is reported and skipped instead.
         var rows = new List<(string Account, string? Sku, bool IsAmount, decimal Threshold, string? Currency)>();
-        await using (var cmd = new NpgsqlCommand("SELECT account, sku, metric = 'amount', threshold, currency FROM quotas LIMIT $1", connection, tx))
+        var invalid = 0;
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT account, sku, metric = 'amount', CASE WHEN abs(threshold) < $2 THEN threshold END, currency,
+                   id, CASE WHEN abs(threshold) < $2 THEN NULL ELSE threshold::text END
+            FROM quotas LIMIT $1
+            """, connection, tx))
         {
             cmd.Parameters.Add(new() { Value = CacheLimit + 1 });
+            cmd.Parameters.Add(new() { Value = LedgerDecimal.Limit });
             await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
+                if (reader.IsDBNull(3))
+                {
+                    invalid++;
+                    if (ReportedInvalid.TryAdd(reader.GetInt64(5), 0))
+                    {
+                        Console.Error.WriteLine($"QUOTA SKIPPED: quota {reader.GetInt64(5)} of account '{reader.GetString(0)}' has threshold {reader.GetString(6)}, outside the range ({LedgerDecimal.RangeText}); it is never evaluated: remove it and set it again within the range");
+                    }
+
+                    continue;
+                }
+
                 rows.Add((reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetBoolean(2), reader.GetDecimal(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
+
+        Observability.MeteringMetrics.SetInvalidQuotas(invalid);
 
         QuotaSnapshot fresh;
         if (rows.Count > CacheLimit)

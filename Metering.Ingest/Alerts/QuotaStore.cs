@@ -1,10 +1,16 @@
+using Metering.Rating.Money;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 
 namespace Metering.Ingest.Alerts;
 
-/// <summary>A row of the <c>quotas</c> table.</summary>
-public sealed record Quota(long Id, string Account, string? Sku, QuotaMetric Metric, decimal Threshold, string? Currency, string Source, DateTimeOffset UpdatedAt);
+/// <summary>
+/// A row of the <c>quotas</c> table. <paramref name="InvalidThreshold"/> is the stored threshold as PostgreSQL prints
+/// it when it is outside <see cref="LedgerDecimal"/>'s range (a row written around the API and the CLI): then
+/// <paramref name="Threshold"/> is 0 and the quota is never evaluated, but it can still be listed and removed.
+/// </summary>
+public sealed record Quota(long Id, string Account, string? Sku, QuotaMetric Metric, decimal Threshold, string? Currency, string Source, DateTimeOffset UpdatedAt,
+    string? InvalidThreshold = null);
 
 /// <summary>
 /// The <c>quotas</c> table: operators' quotas (<c>metering quota set</c>, source 'api') and the quotas configured in
@@ -15,7 +21,8 @@ public static class QuotaStore
 {
     /// <summary>
     /// Creates the quota (or finds the identical one); returns its id. Checks the shape first: a quantity quota needs a
-    /// SKU and no currency, an amount quota a currency and no SKU, and the threshold must be above zero.
+    /// SKU and no currency, an amount quota a currency and no SKU, and the threshold must be above zero and inside
+    /// <see cref="LedgerDecimal"/>'s range (an <see cref="ArgumentOutOfRangeException"/> naming the range otherwise).
     /// </summary>
     public static async Task<long> SetAsync(NpgsqlDataSource db, string account, string? sku, QuotaMetric metric, decimal threshold, string? currency,
         CancellationToken cancellationToken, string source = "api")
@@ -49,19 +56,25 @@ public static class QuotaStore
     public static async Task<IReadOnlyList<Quota>> ListAsync(NpgsqlDataSource db, string? account, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
+        // A threshold outside the range is not read as a decimal (Npgsql cannot read every numeric(38,9) into one): it
+        // comes back as text, so one bad row cannot make listing or removing quotas fail.
         await using var cmd = db.CreateCommand("""
-            SELECT id, account, sku, metric, threshold, currency, source, updated_at FROM quotas
+            SELECT id, account, sku, metric, CASE WHEN abs(threshold) < $2 THEN threshold END, currency, source, updated_at,
+                   CASE WHEN abs(threshold) < $2 THEN NULL ELSE threshold::text END
+            FROM quotas
             WHERE $1::text IS NULL OR account = $1
             ORDER BY account, metric, sku NULLS FIRST, currency NULLS FIRST, threshold, id
             """);
         cmd.Parameters.Add(new() { Value = (object?)account ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = LedgerDecimal.Limit });
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var list = new List<Quota>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             list.Add(new Quota(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.GetString(3) == "amount" ? QuotaMetric.Amount : QuotaMetric.Quantity, reader.GetDecimal(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), new DateTimeOffset(reader.GetDateTime(7), TimeSpan.Zero)));
+                reader.GetString(3) == "amount" ? QuotaMetric.Amount : QuotaMetric.Quantity, reader.IsDBNull(4) ? 0 : reader.GetDecimal(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), new DateTimeOffset(reader.GetDateTime(7), TimeSpan.Zero),
+                reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
 
         return list;
@@ -123,9 +136,9 @@ public static class QuotaStore
     private static void Check(string account, string? sku, QuotaMetric metric, decimal threshold, string? currency)
     {
         ArgumentException.ThrowIfNullOrEmpty(account);
-        if (threshold <= 0)
+        if (threshold <= 0 || !LedgerDecimal.Fits(threshold))
         {
-            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "a quota's threshold must be above zero");
+            throw new ArgumentOutOfRangeException(nameof(threshold), threshold, $"a quota's threshold must be above 0 and {LedgerDecimal.RangeText}");
         }
 
         if (metric == QuotaMetric.Quantity && (string.IsNullOrEmpty(sku) || currency is not null))

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using System.Text.Json.Serialization;
 using Metering.Ingest.Analytics;
 using Metering.Ingest.HttpIngest;
@@ -7,6 +8,10 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
@@ -36,6 +41,8 @@ public static class ApiHost
             throw new ArgumentException($"the JWT signing key must be at least 32 bytes for HS256, got {options.JwtSigningKey.Count}", nameof(options));
         }
 
+        options.ValidateLimits();
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(ApiHost).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
@@ -53,6 +60,25 @@ public static class ApiHost
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
         services.AddProblemDetails();
+
+        // A broken body that escapes an endpoint (Kestrel's BadHttpRequestException: too slow, shorter than its
+        // Content-Length) is the client's fault: its own status (408, 400), never a 500.
+        services.AddExceptionHandler(o => o.StatusCodeSelector = e => e is Microsoft.AspNetCore.Http.BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        var ingestOptions = options.HttpIngest?.Options;
+        services.AddSingleton(new IngestAdmission(ingestOptions?.MaxConcurrentRequests ?? 1, ingestOptions?.MaxBufferedBytes ?? 0));
+        services.AddRateLimiter(o =>
+        {
+            o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http => RateLimitPartitionOf(http, options));
+            o.OnRejected = RateLimited;
+        });
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxConcurrentConnections = options.MaxConcurrentConnections;
+            k.Limits.MinRequestBodyDataRate = new MinDataRate(options.MinRequestBodyBytesPerSecond, options.RequestBodyGracePeriod);
+            k.Limits.MaxRequestHeadersTotalSize = options.MaxRequestHeadersBytes;
+            k.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+        });
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(o =>
         {
             o.MapInboundClaims = false;
@@ -99,7 +125,10 @@ public static class ApiHost
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.Use(CredentialGate.RejectAmbiguousAsync);
         app.UseAuthentication();
+        app.Use(CredentialGate.IdentifyAsync);
+        app.UseRateLimiter();
         app.UseAuthorization();
 
         HealthEndpoints.Map(app);
@@ -111,8 +140,44 @@ public static class ApiHost
         LiveUsageEndpoints.Map(app);
         QuotaEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
         return app;
+    }
+
+    // One token bucket per credential (API key id, JWT subject), and a smaller one per remote address for requests
+    // without a valid credential. Buckets of idle partitions are dropped by the partitioned limiter.
+    private static RateLimitPartition<string> RateLimitPartitionOf(HttpContext http, ApiOptions options)
+    {
+        var partition = CredentialGate.Partition(http);
+        var anonymous = CredentialGate.IsAnonymous(partition);
+        var perSecond = anonymous ? options.AnonymousRateLimitPerSecond : options.RateLimitPerSecond;
+        if (perSecond == 0)
+        {
+            return RateLimitPartition.GetNoLimiter(partition);
+        }
+
+        var burst = anonymous ? 2 * perSecond : options.RateLimitBurst;
+        return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = burst,
+            TokensPerPeriod = perSecond,
+            ReplenishmentPeriod = options.RateLimitPeriod,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    private static async ValueTask RateLimited(OnRejectedContext context, CancellationToken cancellationToken)
+    {
+        var http = context.HttpContext;
+        ApiMetrics.Rejected(ApiMetrics.RateLimited);
+        var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var partition = CredentialGate.Partition(http);
+        var who = CredentialGate.IsAnonymous(partition) ? "requests without a valid credential from this address" : "this credential";
+        await AuthProblems.Write(http, StatusCodes.Status429TooManyRequests, "rate limited", "urn:metering:problem:rate-limited",
+            $"{who} sent more requests than the server's rate limit allows; retry after {seconds} s").ConfigureAwait(false);
     }
 
     // The document names the bearer scheme and the requirement on every operation but the anonymous health checks;

@@ -48,7 +48,7 @@ internal static class AuthProblems
         return Write(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden", "urn:metering:problem:missing-scope", detail);
     }
 
-    private static async Task Write(HttpContext http, int status, string title, string type, string detail)
+    public static async Task Write(HttpContext http, int status, string title, string type, string detail)
     {
         var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
         await problems.WriteAsync(new ProblemDetailsContext

@@ -18,13 +18,16 @@ internal static class HealthEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
+        // Probes are never rate limited: a throttled liveness probe would restart a pod that is only busy.
         app.MapGet("/healthz", () => TypedResults.Ok(new LivenessResponse("ok")))
             .AllowAnonymous()
+            .DisableRateLimiting()
             .WithName("Liveness")
             .WithTags("health")
             .WithSummary("Liveness: 200 while the process serves requests (anonymous).");
         app.MapGet("/readyz", Ready)
             .AllowAnonymous()
+            .DisableRateLimiting()
             .WithName("Readiness")
             .WithTags("health")
             .WithSummary("Readiness: 200 when PostgreSQL, the usage store and Kafka (when configured) answer; 503 problem naming the failed dependencies (anonymous).")

@@ -41,10 +41,10 @@ internal static class LiveUsageEndpoints
             errors["account"] = [accountProblem];
         }
 
-        var start = period is null ? options.BillingPeriods.PeriodOf(DateTimeOffset.UtcNow).Start : BillingPeriodParameter.Parse(period);
-        if (start is null)
+        var start = options.BillingPeriods.PeriodOf(DateTimeOffset.UtcNow).Start;
+        if (period is not null && BillingPeriodParameter.Resolve(period, options.BillingPeriods, out start, out _) is { } periodProblem)
         {
-            errors["period"] = [BillingPeriodParameter.Problem(period!)];
+            errors["period"] = [periodProblem];
         }
 
         if (errors.Count > 0)
@@ -61,8 +61,8 @@ internal static class LiveUsageEndpoints
         {
             try
             {
-                var live = await counters.ReadAsync(account, start!.Value).ConfigureAwait(false);
-                return TypedResults.Ok(new LiveUsageResponse(account, start.Value, "redis",
+                var live = await counters.ReadAsync(account, start).ConfigureAwait(false);
+                return TypedResults.Ok(new LiveUsageResponse(account, start, "redis",
                     [.. live.Select(c => new LiveUsageLine(c.Sku, c.Count, DecimalText.Quantity(c.Quantity), DecimalText.Money(c.Amount, c.Currency), c.Currency))]));
             }
             catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
@@ -74,7 +74,7 @@ internal static class LiveUsageEndpoints
         var lines = new List<LiveUsageLine>();
         await using var cmd = db.CreateCommand("SELECT sku, record_count, quantity, amount, trim(currency) FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku");
         cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-        cmd.Parameters.Add(new NpgsqlParameter { Value = start!.Value });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = start });
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -82,6 +82,6 @@ internal static class LiveUsageEndpoints
             lines.Add(new LiveUsageLine(r.GetString(0), r.GetInt64(1), DecimalText.Quantity(r.GetDecimal(2)), DecimalText.Money(r.GetDecimal(3), currency), currency));
         }
 
-        return TypedResults.Ok(new LiveUsageResponse(account, start.Value, "postgres", lines));
+        return TypedResults.Ok(new LiveUsageResponse(account, start, "postgres", lines));
     }
 }

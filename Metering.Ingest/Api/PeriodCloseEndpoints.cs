@@ -35,10 +35,9 @@ internal static class PeriodCloseEndpoints
             return ApiProblems.AccountBound("close a period, which closes it for every account");
         }
 
-        var start = BillingPeriodParameter.Parse(period);
-        if (start is null)
+        if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out var containing) is { } periodProblem)
         {
-            return ApiProblems.Invalid("period", BillingPeriodParameter.Problem(period));
+            return ApiProblems.Invalid("period", periodProblem);
         }
 
         if (force is not (null or "true" or "false"))
@@ -46,15 +45,14 @@ internal static class PeriodCloseEndpoints
             return ApiProblems.Invalid("force", $"must be true or false, got '{force}'");
         }
 
-        var containing = options.BillingPeriods.PeriodOf(start.Value);
-        if (containing.Start != start.Value)
+        if (containing.Start != start)
         {
             return ApiProblems.Invalid("period", $"{period} is not the start of a billing period (the period containing it is {containing})");
         }
 
         try
         {
-            var r = await PeriodCloser.CloseAsync(db, start.Value, cancellationToken, options.BillingPeriods, force: force == "true").ConfigureAwait(false);
+            var r = await PeriodCloser.CloseAsync(db, start, cancellationToken, options.BillingPeriods, force: force == "true").ConfigureAwait(false);
             var sums = r.AmountByCurrency.Select(a => new CurrencySubtotal(a.Key, DecimalText.Money(a.Value, a.Key))).ToList();
             return TypedResults.Ok(new PeriodCloseResponse(r.Period.Start, r.Period.End, r.AlreadyClosed, r.Totals, sums));
         }

@@ -49,10 +49,11 @@ internal static class PeriodEndpoints
             errors["account"] = [accountProblem];
         }
 
-        var start = BillingPeriodParameter.Parse(period);
-        if (start is null)
+        // Resolved under the server's rule even though the reads below key on the start only: the invoice preview
+        // computes the period's end, which must not overflow.
+        if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out _) is { } periodProblem)
         {
-            errors["period"] = [BillingPeriodParameter.Problem(period)];
+            errors["period"] = [periodProblem];
         }
 
         if (errors.Count > 0)
@@ -81,7 +82,7 @@ internal static class PeriodEndpoints
             """, connection, tx))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start!.Value });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -101,7 +102,7 @@ internal static class PeriodEndpoints
             """, connection, tx))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start.Value });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -114,7 +115,7 @@ internal static class PeriodEndpoints
 
         await using (var cmd = new NpgsqlCommand("SELECT period_end FROM closed_periods WHERE period_start = $1", connection, tx))
         {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start.Value });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
             if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is DateTime closedEnd)
             {
                 closed = true;
@@ -125,7 +126,7 @@ internal static class PeriodEndpoints
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         if (lines.Count == 0 && adjustments.Count == 0)
         {
-            return ApiProblems.NotFound($"the ledger has no usage and no adjustment for account '{account}' in the period starting {start.Value:yyyy-MM-dd}");
+            return ApiProblems.NotFound($"the ledger has no usage and no adjustment for account '{account}' in the period starting {start:yyyy-MM-dd}");
         }
 
         var subtotals = sums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList();
@@ -146,7 +147,7 @@ internal static class PeriodEndpoints
             var previewSums = new SortedDictionary<string, decimal>(sums, StringComparer.Ordinal);
             if (options.Prices is { List: not null } prices)
             {
-                foreach (var (kind, description, amount, currency) in PeriodChargeLines(prices, account, start.Value, usageCharged))
+                foreach (var (kind, description, amount, currency) in PeriodChargeLines(prices, account, start, usageCharged))
                 {
                     previewLines.Add(new InvoicePreviewLine(kind, "", description, "1", DecimalText.Money(amount, currency), currency));
                     previewSums[currency] = previewSums.GetValueOrDefault(currency) + amount;
@@ -156,7 +157,7 @@ internal static class PeriodEndpoints
             preview = new InvoicePreview(false, previewLines, previewSums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList());
         }
 
-        return TypedResults.Ok(new PeriodResponse(account, start.Value, end, closed, lines, adjustments, subtotals, preview));
+        return TypedResults.Ok(new PeriodResponse(account, start, end, closed, lines, adjustments, subtotals, preview));
     }
 
     // Recurring fees and the minimum-commitment true-up of the period, as `metering rate --period-lines` computes them:

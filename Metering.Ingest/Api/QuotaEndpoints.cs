@@ -1,5 +1,5 @@
-using System.Globalization;
 using Metering.Ingest.Alerts;
+using Metering.Rating.Money;
 using Metering.Rating.PriceBooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -39,7 +39,7 @@ internal static class QuotaEndpoints
     }
 
     private static QuotaView View(Quota q) =>
-        new(q.Id, q.Account, q.Sku, QuotaStore.MetricName(q.Metric), DecimalText.Quantity(q.Threshold), q.Currency, q.Source, q.UpdatedAt);
+        new(q.Id, q.Account, q.Sku, QuotaStore.MetricName(q.Metric), q.InvalidThreshold ?? DecimalText.Quantity(q.Threshold), q.Currency, q.Source, q.UpdatedAt);
 
     private static async Task<Results<Ok<IReadOnlyList<QuotaView>>, ValidationProblem, ProblemHttpResult>> List(
         HttpContext http, NpgsqlDataSource db, string account, CancellationToken cancellationToken)
@@ -78,9 +78,9 @@ internal static class QuotaEndpoints
             errors["metric"] = [$"must be 'quantity' or 'amount', got '{body.Metric}'"];
         }
 
-        if (!decimal.TryParse(body.Threshold, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var threshold))
+        if (LedgerDecimal.ParsePositive(body.Threshold, out var threshold) is { } thresholdProblem)
         {
-            errors["threshold"] = [$"must be a positive decimal string, got '{body.Threshold}'"];
+            errors["threshold"] = [thresholdProblem];
         }
 
         if (errors.Count > 0)

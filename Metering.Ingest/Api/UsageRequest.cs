@@ -160,15 +160,9 @@ internal static class UsageRequest
             return $"must be at most {MaxIdentifierBytes} bytes (UTF-8)";
         }
 
-        foreach (var c in value)
-        {
-            if (char.IsControl(c))
-            {
-                return "must not contain control characters";
-            }
-        }
-
-        return null;
+        // The admission rule of records (one implementation): every account or SKU that can be ingested can be
+        // asked for, and nothing the engine would refuse is looked up.
+        return Metering.Aggregates.Records.IdentifierRules.Check(Encoding.UTF8.GetBytes(value)) is { } why ? "must not be a value no record can carry: it " + why : null;
     }
 
     private static bool IsDimensionKey(string key)

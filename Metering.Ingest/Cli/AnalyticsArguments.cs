@@ -18,6 +18,9 @@ public static class AnalyticsArguments
           --clickhouse-ttl-days N    retention of rated windows after window_start, 0 = forever (default 400)
         """;
 
+    /// <summary>The options <see cref="Transport"/> and <see cref="Schema(CliArguments, string)"/> read (see <see cref="LedgerArguments.Options"/>).</summary>
+    public static IReadOnlyList<string> Options { get; } = ["clickhouse-url", "clickhouse-user", "clickhouse-dir", "clickhouse-database", "clickhouse-ttl-days"];
+
     /// <summary>The transport the options name: the server over HTTP, or embedded chDB.</summary>
     public static IAnalyticsTransport Transport(CliArguments args)
     {

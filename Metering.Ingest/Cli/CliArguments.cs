@@ -15,7 +15,7 @@ namespace Metering.Ingest.Cli;
 /// <c>--period-lines</c> is on when its variable holds anything but <c>0</c> or <c>false</c>.
 /// </para>
 /// <para>
-/// <see cref="RejectUnknown"/> looks at the command line only: a container's environment is shared by every command
+/// <see cref="RejectUnknown()"/> looks at the command line only: a container's environment is shared by every command
 /// it may run (<c>METERING_BOOTSTRAP_SERVERS</c> means nothing to <c>metering migrate</c>), so a variable no command
 /// reads is ignored, never an error. Values from the environment are checked exactly like command-line values, and
 /// their errors name the variable.
@@ -211,17 +211,23 @@ public sealed class CliArguments
     /// Throws a usage error for any command-line option no command asked for (catches typos such as --seeed).
     /// Environment variables are never checked here: see the class remarks.
     /// </summary>
-    public void RejectUnknown()
+    public void RejectUnknown() => RejectUnknown([]);
+
+    /// <summary>
+    /// As <see cref="RejectUnknown()"/>, before the side effects that read the rest: options in
+    /// <paramref name="readLater"/> (e.g. <see cref="LedgerArguments.Options"/>, read while the ledger opens) count as
+    /// known. Commands call it before they start or connect to anything, so a typo never starts a server first.
+    /// </summary>
+    public void RejectUnknown(IEnumerable<string> readLater)
     {
+        ArgumentNullException.ThrowIfNull(readLater);
+        var later = readLater as IReadOnlyCollection<string> ?? readLater.ToList();
         foreach (var key in _options.Keys)
         {
-            if (!_consumed.Contains(key))
+            if (!_consumed.Contains(key) && !later.Contains(key))
             {
                 throw new CliUsageException($"unknown option --{key}");
             }
         }
     }
 }
-
-/// <summary>A command-line mistake: printed with the command's usage, exit code 2.</summary>
-public sealed class CliUsageException(string message) : Exception(message);

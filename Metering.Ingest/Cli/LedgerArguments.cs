@@ -16,11 +16,27 @@ public static class LedgerArguments
           --topic NAME               usage topic (default usage)
         """;
 
+    /// <summary>
+    /// The options <see cref="OpenAsync"/> and <see cref="ConnectionStringAsync"/> read: a command that calls them after
+    /// checking for unknown options names these as read later (<see cref="CliArguments.RejectUnknown(IEnumerable{string})"/>).
+    /// </summary>
+    public static IReadOnlyList<string> Options { get; } = ["pg", "pg-dir", "database"];
+
     /// <summary>Opens the ledger: the configured server, or the embedded one (started or reused); migrations applied.</summary>
     public static async Task<NpgsqlDataSource> OpenAsync(CliArguments args, CancellationToken cancellationToken, string? database = null)
     {
         var connectionString = await ConnectionStringAsync(args, cancellationToken, database).ConfigureAwait(false);
-        var applied = await MigrationRunner.ApplyAsync(connectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<int> applied;
+        try
+        {
+            applied = await MigrationRunner.ApplyAsync(connectionString, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The first connection of the run: a server that is down or refuses us is a start-up failure, one line.
+            throw Unreachable(connectionString, e);
+        }
+
         if (applied.Count > 0)
         {
             Console.Error.WriteLine($"postgres: applied migration(s) {string.Join(", ", applied)}");
@@ -40,12 +56,28 @@ public static class LedgerArguments
         {
             var server = new EmbeddedPostgres(dir);
             var reused = await server.StartAsync(cancellationToken).ConfigureAwait(false);
-            await server.EnsureDatabaseAsync(database, cancellationToken).ConfigureAwait(false);
             connectionString = server.ConnectionStringFor(database);
-            Console.Error.WriteLine($"postgres: embedded in {Path.GetFullPath(dir)} ({(reused ? "reused" : "started")}), database {database}, port {server.Port}");
+            try
+            {
+                await server.EnsureDatabaseAsync(database, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Unreachable(connectionString, e);
+            }
+
+            Console.Error.WriteLine($"postgres: embedded in {server.ServerDirectory} ({(reused ? "reused" : "started")}), database {database}, port {server.Port}, role {EmbeddedPostgres.Role}");
         }
 
         return connectionString;
+    }
+
+    /// <summary>One line naming the server (host, port, database, user; never the password) and what to check.</summary>
+    private static DependencyUnavailableException Unreachable(string connectionString, NpgsqlException e)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        var reason = (e.InnerException is { } inner && e is not PostgresException ? inner.Message : e.Message).ReplaceLineEndings(" ");
+        return new DependencyUnavailableException($"cannot use PostgreSQL at {b.Host}:{b.Port}/{b.Database} as '{b.Username}': {reason}; check --pg (or METERING_PG), or leave it out for the embedded server", e);
     }
 
     /// <summary>examples/pricebooks/list.json in the working directory, else the copy next to the program; null if neither.</summary>

@@ -1,3 +1,4 @@
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Interning;
@@ -19,6 +20,8 @@ public static class PipelineArguments
           --keep-dimensions SPEC     dimensions kept in the key per SKU: "sku=key1,key2;sku2=key3" (default none)
           --max-line-bytes N         longest accepted line (default 16384)
           --max-future-skew DURATION how far ahead of the clock an event time may be (default 10m)
+          --unknown-sku accept|reject  a SKU in no price book: metered and rated as unpriced (default), or
+                                     dead-lettered unknown_sku (give the edge and the engine the same setting)
         """;
 
     /// <summary>Usage text of <see cref="Workload"/>'s options.</summary>
@@ -60,6 +63,13 @@ public static class PipelineArguments
             throw new CliUsageException("--keep-dimensions: " + e.Message);
         }
 
+        var unknownText = args.String("unknown-sku", "accept");
+        var unknownSkus = unknownText switch
+        {
+            "accept" => UnknownSkuPolicy.Accept,
+            "reject" => UnknownSkuPolicy.Reject,
+            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{unknownText}'"),
+        };
         var window = args.Duration("window", TimeSpan.FromMinutes(1));
         try
         {
@@ -83,6 +93,8 @@ public static class PipelineArguments
                 KeyLimit = (int)args.Int64("key-limit", 4_000_000, 1, 200_000_000),
                 OnKeyLimit = policy,
             },
+            Dimensions = dimensions,
+            UnknownSkus = unknownSkus,
             DedupHorizon = horizon,
             DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
         };

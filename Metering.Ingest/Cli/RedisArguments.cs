@@ -15,6 +15,9 @@ public static class RedisArguments
 
         """;
 
+    /// <summary>The option <see cref="Connect"/> reads (see <see cref="LedgerArguments.Options"/>).</summary>
+    public static IReadOnlyList<string> Options { get; } = ["redis"];
+
     /// <summary>Connects (without failing when Redis is down: it reconnects by itself); null when --redis is not given.</summary>
     public static IConnectionMultiplexer? Connect(CliArguments args)
     {

@@ -1,3 +1,4 @@
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Ingest.Kafka;
 
@@ -37,12 +38,64 @@ public sealed record HttpIngestOptions
     /// <summary>How long an accepted (account, id) is remembered in Redis (default 24 h, as the engine's --dedup-horizon).</summary>
     public TimeSpan DedupHorizon { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>How long a Redis dedup lookup may take before its records count as not seen (default 250 ms); a slow Redis then delays a request by at most this.</summary>
+    public TimeSpan DedupLookupTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Most <c>POST /v1/events</c> requests being read or waiting for Kafka at once (default 256). A request beyond it is
+    /// answered 429 with Retry-After before its body is read.
+    /// </summary>
+    public int MaxConcurrentRequests { get; init; } = 256;
+
+    /// <summary>
+    /// Byte budget of the bodies being read or held at once, over all requests (default 128 MiB). A request takes its
+    /// Content-Length from it before reading; a chunked body takes 1 MiB at a time as it arrives. When the budget is
+    /// spent the request is answered 429 with Retry-After and nothing of it is produced. At least <see cref="MaxBodyBytes"/>.
+    /// </summary>
+    public long MaxBufferedBytes { get; init; } = 128L << 20;
+
     /// <summary>Record limits; <see cref="DecoderOptions.MaxLineBytes"/> is the largest record (default 16 KiB).</summary>
     public DecoderOptions Decoder { get; init; } = new();
+
+    /// <summary>What a SKU no price book knows gets; set it as the engine's <c>--unknown-sku</c> (default accept).</summary>
+    public UnknownSkuPolicy UnknownSkus { get; init; } = UnknownSkuPolicy.Accept;
+
+    /// <summary>The SKUs the price books know (needed to reject unknown SKUs; also exempts them from the SKU limits).</summary>
+    public IReadOnlySet<string>? KnownSkus { get; init; }
+
+    /// <summary>
+    /// How far the engine may lag behind the edge before an accepted record's time falls out of its dedup horizon
+    /// (default 1 h). The edge refuses, as <c>expired_time</c>, records older than
+    /// <see cref="DedupHorizon"/> - max future skew - this grace, judged by its own clock.
+    /// </summary>
+    public TimeSpan ConsumerLagGrace { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Distinct SKUs unknown to the price books one account may send per UTC day (default 1,000; 0 = no limit).</summary>
+    public int MaxSkusPerAccount { get; init; } = 1_000;
+
+    /// <summary>Distinct SKUs unknown to the price books one credential may send per UTC day (default 10,000; 0 = no limit).</summary>
+    public int MaxSkusPerCredential { get; init; } = 10_000;
+
+    /// <summary>The admission rules of the edge: the engine's, plus the age limit derived from the horizon.</summary>
+    public AdmissionOptions Admission => new()
+    {
+        Decoder = Decoder,
+        UnknownSkus = UnknownSkus,
+        KnownSkus = UnknownSkus == UnknownSkuPolicy.Reject ? KnownSkus ?? new HashSet<string>() : KnownSkus,
+        MaxAge = DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace,
+    };
 
     /// <summary>Throws when a limit is out of range, naming it.</summary>
     public void Validate()
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerAccount, nameof(MaxSkusPerAccount));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerCredential, nameof(MaxSkusPerCredential));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConsumerLagGrace, TimeSpan.Zero, nameof(ConsumerLagGrace));
+        if (DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConsumerLagGrace), $"the dedup horizon ({DedupHorizon}) must exceed the future skew ({Decoder.MaxFutureSkew}) plus the consumer-lag grace ({ConsumerLagGrace})");
+        }
+
         ArgumentException.ThrowIfNullOrWhiteSpace(BootstrapServers, nameof(BootstrapServers));
         ArgumentException.ThrowIfNullOrWhiteSpace(Topic, nameof(Topic));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBodyBytes, 1024, nameof(MaxBodyBytes));
@@ -50,6 +103,9 @@ public sealed record HttpIngestOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInflightRecords, MaxRecords, nameof(MaxInflightRecords));
         ArgumentOutOfRangeException.ThrowIfLessThan(RetryAfterSeconds, 1, nameof(RetryAfterSeconds));
         ArgumentOutOfRangeException.ThrowIfLessThan(DeliveryTimeout, TimeSpan.FromSeconds(1), nameof(DeliveryTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(DedupLookupTimeout, TimeSpan.FromMilliseconds(1), nameof(DedupLookupTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentRequests, 1, nameof(MaxConcurrentRequests));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBufferedBytes, MaxBodyBytes, nameof(MaxBufferedBytes));
         Decoder.Validate();
     }
 }

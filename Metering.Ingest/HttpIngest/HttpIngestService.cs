@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Interning;
 using Metering.Ingest.Redis;
 using StackExchange.Redis;
@@ -19,6 +19,7 @@ public sealed class HttpIngestService : IDisposable
     private readonly IProducer<string?, byte[]> _producer;
     private readonly RedisDedup? _edgeDedup;
     private readonly RedisDedup? _engineDedup;
+    private readonly AdmissionOptions _admission;
     private RecordCatalog _catalog = NewCatalog();
     private long _inflight;
 
@@ -29,6 +30,9 @@ public sealed class HttpIngestService : IDisposable
         options.Validate();
         Options = options;
         ApiKeys = apiKeys;
+        _admission = options.Admission;
+        _admission.Validate();
+        CardinalityLimits = new EdgeCardinalityLimits(options.MaxSkusPerAccount, options.MaxSkusPerCredential, options.KnownSkus, options.Decoder.Clock);
         var config = options.Security.Apply(Kafka.KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
@@ -93,11 +97,12 @@ public sealed class HttpIngestService : IDisposable
     public void Release(int records) => HttpIngestMetrics.SetInflight(Interlocked.Add(ref _inflight, -records));
 
     /// <summary>
-    /// A parser over the shared catalog. The catalog only maps strings to ids for the parser (the edge keeps no
-    /// aggregates), so when untrusted input has filled half of it, it is replaced instead of rejecting records
-    /// with cardinality_limit; requests in progress keep the old one.
+    /// The shared admission rule (<see cref="RecordAdmission"/>, the engine's) over the shared catalog, with the
+    /// clock read now. The catalog only maps strings to ids for the parser (the edge keeps no aggregates), so when
+    /// untrusted input has filled half of it, it is replaced instead of rejecting records with cardinality_limit;
+    /// requests in progress keep the old one.
     /// </summary>
-    internal (UsageRecordParser Parser, RecordCatalog Catalog) NewParser()
+    internal RecordAdmission NewAdmission()
     {
         var catalog = Volatile.Read(ref _catalog);
         if (catalog.Accounts.Count > CatalogAccounts / 2 || catalog.Skus.Count > CatalogSkus / 2)
@@ -106,25 +111,39 @@ public sealed class HttpIngestService : IDisposable
             catalog = Volatile.Read(ref _catalog);
         }
 
-        return (new UsageRecordParser(catalog, Options.Decoder), catalog);
+        return new RecordAdmission(catalog, _admission);
     }
 
-    /// <summary>Sets <c>seen[i]</c> for fingerprints accepted before (by the edge or counted by the engine); false when Redis did not answer.</summary>
-    internal bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> fingerprints, Span<bool> seen)
+    /// <summary>The per-account and per-credential SKU limits of this edge.</summary>
+    public EdgeCardinalityLimits CardinalityLimits { get; }
+
+    /// <summary>
+    /// Per fingerprint, true when it was accepted before (by the edge) or counted by the engine; null when Redis is not
+    /// configured or did not answer within <see cref="HttpIngestOptions.DedupLookupTimeout"/> (then nothing is known
+    /// to be seen). Both lookups go out at once and no thread waits for them.
+    /// </summary>
+    internal async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] fingerprints)
     {
         if (_edgeDedup is null || _engineDedup is null)
         {
-            seen[..fingerprints.Length].Clear();
-            return false;
+            return null;
         }
 
-        if (!_edgeDedup.TryFindSeen(fingerprints, seen))
+        var timeout = Options.DedupLookupTimeout;
+        var edge = _edgeDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engine = _engineDedup.TryFindSeenAsync(fingerprints, timeout);
+        var engineSeen = await engine.ConfigureAwait(false);
+        if (await edge.ConfigureAwait(false) is not { } seen)
         {
-            return false;
+            HttpIngestMetrics.DedupLookupUnanswered();
+            return null;
         }
 
-        var engineSeen = new bool[fingerprints.Length];
-        if (_engineDedup.TryFindSeen(fingerprints, engineSeen))
+        if (engineSeen is null)
+        {
+            HttpIngestMetrics.DedupLookupUnanswered();
+        }
+        else
         {
             for (var i = 0; i < engineSeen.Length; i++)
             {
@@ -132,7 +151,7 @@ public sealed class HttpIngestService : IDisposable
             }
         }
 
-        return true;
+        return seen;
     }
 
     /// <summary>Marks fingerprints Kafka acknowledged; awaits Redis (failures go to RedisDedup's backlog and are replayed).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Metering.Ingest.Api;
 using Microsoft.AspNetCore.Builder;
@@ -27,19 +28,23 @@ internal static class IngestEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
     }
 
-    private static async Task Ingest(HttpContext http, ApiOptions api)
+    // A chunked body (no Content-Length) takes the admission budget in steps of this as it arrives.
+    private const long ChunkedBudgetStep = 1 << 20;
+
+    private static async Task Ingest(HttpContext http, ApiOptions api, IngestAdmission admission)
     {
-        var status = await Handle(http, api).ConfigureAwait(false);
+        var status = await Handle(http, api, admission).ConfigureAwait(false);
         HttpIngestMetrics.Request(status);
     }
 
-    private static async Task<int> Handle(HttpContext http, ApiOptions api)
+    private static async Task<int> Handle(HttpContext http, ApiOptions api, IngestAdmission admission)
     {
         if (api.HttpIngest is not { } service)
         {
@@ -57,6 +62,37 @@ internal static class IngestEndpoints
             return await TooLarge(http, $"the body is {http.Request.ContentLength} bytes; the limit is {options.MaxBodyBytes}").ConfigureAwait(false);
         }
 
+        // Admission before reading: a request that cannot be held is refused while its body is still on the wire.
+        if (!admission.TryEnter())
+        {
+            ApiMetrics.Rejected(ApiMetrics.IngestRequestsFull);
+            return await Overloaded(http, options, $"{admission.MaxRequests} ingest requests are in progress (--ingest-max-concurrent-requests); retry after {options.RetryAfterSeconds} s").ConfigureAwait(false);
+        }
+
+        var held = new StrongBox<long>(Math.Min(http.Request.ContentLength ?? ChunkedBudgetStep, options.MaxBodyBytes));
+        try
+        {
+            if (!admission.TryTake(held.Value))
+            {
+                var wanted = held.Value;
+                held.Value = 0;
+                ApiMetrics.Rejected(ApiMetrics.IngestBytesFull);
+                return await Overloaded(http, options, $"the bodies being read hold {admission.Bytes} of {admission.MaxBytes} bytes (--ingest-max-buffered-bytes); this one needs {wanted}; retry after {options.RetryAfterSeconds} s").ConfigureAwait(false);
+            }
+
+            return await ReadAndProduce(http, service, format, admission, held).ConfigureAwait(false);
+        }
+        finally
+        {
+            admission.Give(held.Value);
+            admission.Exit();
+        }
+    }
+
+    private static async Task<int> ReadAndProduce(HttpContext http, HttpIngestService service, BodyFormat format, IngestAdmission admission, StrongBox<long> held)
+    {
+        var options = service.Options;
+
         // The limit is ours (counted below, answered as a problem), not Kestrel's 30 MB default.
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {
@@ -67,33 +103,72 @@ internal static class IngestEndpoints
         var framer = new RecordFramer(format, options.Decoder.MaxLineBytes);
         var reader = http.Request.BodyReader;
         long bytes = 0;
-        while (true)
+        try
         {
-            var result = await reader.ReadAsync(http.RequestAborted).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            bytes += buffer.Length;
-            if (bytes > options.MaxBodyBytes)
+            while (true)
             {
-                await reader.CompleteAsync().ConfigureAwait(false);
-                return await TooLarge(http, $"the body exceeds the limit of {options.MaxBodyBytes} bytes").ConfigureAwait(false);
-            }
+                var result = await reader.ReadAsync(http.RequestAborted).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                bytes += buffer.Length;
+                if (bytes > options.MaxBodyBytes)
+                {
+                    await reader.CompleteAsync().ConfigureAwait(false);
+                    return await TooLarge(http, $"the body exceeds the limit of {options.MaxBodyBytes} bytes").ConfigureAwait(false);
+                }
 
-            var framed = framer.Feed(buffer, request);
-            reader.AdvanceTo(buffer.End);
-            if (request.TooMany)
-            {
-                return await TooLarge(http, $"the body holds more than {options.MaxRecords} records").ConfigureAwait(false);
-            }
+                if (bytes > held.Value)
+                {
+                    // Only a chunked body gets here (Kestrel ends a Content-Length body at its length).
+                    var more = Math.Min(Math.Max(ChunkedBudgetStep, bytes - held.Value), options.MaxBodyBytes - held.Value);
+                    if (!admission.TryTake(more))
+                    {
+                        await reader.CompleteAsync().ConfigureAwait(false);
+                        ApiMetrics.Rejected(ApiMetrics.IngestBytesFull);
+                        return await Overloaded(http, options, $"the bodies being read hold {admission.Bytes} of {admission.MaxBytes} bytes (--ingest-max-buffered-bytes); send a Content-Length or retry after {options.RetryAfterSeconds} s; nothing of this request was produced").ConfigureAwait(false);
+                    }
 
-            if (!framed)
-            {
-                return await Problem(http, 400, "malformed body", "urn:metering:problem:malformed-body", framer.Error!).ConfigureAwait(false);
-            }
+                    held.Value += more;
+                }
 
-            if (result.IsCompleted)
-            {
-                break;
+                var framed = framer.Feed(buffer, request);
+                reader.AdvanceTo(buffer.End);
+                if (request.TooMany)
+                {
+                    return await TooLarge(http, $"the body holds more than {options.MaxRecords} records").ConfigureAwait(false);
+                }
+
+                if (!framed)
+                {
+                    return await Problem(http, 400, "malformed body", "urn:metering:problem:malformed-body", framer.Error!).ConfigureAwait(false);
+                }
+
+                if (result.IsCompleted)
+                {
+                    break;
+                }
             }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's MinRequestBodyDataRate: the body arrived too slowly. Nothing was produced yet.
+            ApiMetrics.Rejected(ApiMetrics.BodyTimeout);
+            return await TryProblem(http, 408, "request body timeout", "urn:metering:problem:body-timeout",
+                $"the body arrived slower than the server's minimum data rate (after {bytes} bytes); nothing of this request was produced, send it again").ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e)
+        {
+            // A body that ended before its Content-Length, or broken chunked framing. Nothing was produced yet.
+            ApiMetrics.Rejected(ApiMetrics.BodyIncomplete);
+            var detail = http.Request.ContentLength is { } length
+                ? $"the body ended after {bytes} of its {length} bytes (Content-Length)"
+                : $"the body is not valid HTTP framing after {bytes} bytes ({e.Message})";
+            return await TryProblem(http, e.StatusCode, "incomplete body", "urn:metering:problem:incomplete-body", detail + "; nothing of this request was produced, send it again").ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException || (e is OperationCanceledException && http.RequestAborted.IsCancellationRequested))
+        {
+            // The connection broke while the body was read: there is nobody to answer, and nothing was produced.
+            ApiMetrics.Rejected(ApiMetrics.BodyAborted);
+            return await TryProblem(http, 400, "incomplete body", "urn:metering:problem:incomplete-body", $"the connection broke after {bytes} bytes of the body; nothing of this request was produced").ConfigureAwait(false);
         }
 
         if (!framer.Complete(request))
@@ -121,7 +196,7 @@ internal static class IngestEndpoints
 
         try
         {
-            request.DropSeen();
+            await request.DropSeenAsync().ConfigureAwait(false);
             var delivered = await request.ProduceAsync().ConfigureAwait(false);
             if (delivered.Length > 0)
             {
@@ -137,6 +212,30 @@ internal static class IngestEndpoints
         }
 
         return await Answer(http, request, service).ConfigureAwait(false);
+    }
+
+    private static Task<int> Overloaded(HttpContext http, HttpIngestOptions options, string detail)
+    {
+        http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(http, 429, "too many ingest requests", "urn:metering:problem:overloaded", detail);
+    }
+
+    // The answer to a broken body: the client may already be gone, and failing to tell it is no error of ours.
+    private static async Task<int> TryProblem(HttpContext http, int status, string title, string type, string detail)
+    {
+        if (http.Response.HasStarted)
+        {
+            return status;
+        }
+
+        try
+        {
+            return await Problem(http, status, title, type, detail).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            return status;
+        }
     }
 
     private static async Task<int> Answer(HttpContext http, IngestRequest request, HttpIngestService service)

@@ -1,13 +1,13 @@
 using System.Security.Claims;
 using Confluent.Kafka;
-using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Records;
 using Metering.Ingest.Api;
 
 namespace Metering.Ingest.HttpIngest;
 
 /// <summary>
-/// The records of one request as they are framed: each is parsed with the foundation <see cref="UsageRecordParser"/>,
+/// The records of one request as they are framed: each is admitted with the shared <see cref="RecordAdmission"/>,
 /// checked against the caller's accounts and against the records before it, and kept (its bytes on one line) when it
 /// is to be produced. Then <see cref="ProduceAsync"/> sends the kept ones and waits for every acknowledgement.
 /// </summary>
@@ -20,7 +20,8 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
     public const string KafkaUnavailable = "kafka_unavailable";
     public const string Overloaded = "overloaded";
 
-    private readonly (UsageRecordParser Parser, Metering.Aggregates.Interning.RecordCatalog Catalog) _parsing = service.NewParser();
+    private readonly RecordAdmission _admission = service.NewAdmission();
+    private readonly string _credential = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous";
     private readonly Dictionary<UInt128, int> _seen = [];
     private readonly List<Pending> _pending = [];
 
@@ -42,17 +43,25 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
         }
 
         var index = Receipts.Count;
-        var reason = _parsing.Parser.Parse(record, out var parsed, out var detail);
+        // The engine's own admission rule (one implementation): what is accepted here is never dead-lettered there
+        // for the same reason.
+        var reason = _admission.Admit(record, out var parsed, out var detail);
         if (reason != RejectReason.None)
         {
             Receipts.Add(new Receipt(Rejected, reason.Code(), detail));
             return;
         }
 
-        var account = _parsing.Catalog.Accounts.GetString(parsed.AccountId);
+        var account = _admission.Catalog.Accounts.GetString(parsed.AccountId);
         if (!ApiScopes.MayRead(user, account))
         {
             Receipts.Add(new Receipt(Rejected, AccountNotAllowed, $"the credentials may not write account '{account}'"));
+            return;
+        }
+
+        if (service.CardinalityLimits.Admit(_credential, account, _admission.Catalog.Skus.GetString(parsed.SkuId)) is { } limited)
+        {
+            Receipts.Add(new Receipt(Rejected, RejectReason.EdgeCardinalityLimit.Code(), limited));
             return;
         }
 
@@ -87,7 +96,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
     }
 
     /// <summary>Drops the records Redis says were accepted before; false when Redis did not answer (all are kept).</summary>
-    public bool DropSeen()
+    public async Task<bool> DropSeenAsync()
     {
         if (_pending.Count == 0 || !service.HasSharedDedup)
         {
@@ -100,8 +109,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
             fingerprints[i] = (_pending[i].Fingerprint, _pending[i].TimeTicks);
         }
 
-        var seen = new bool[fingerprints.Length];
-        if (!service.TryFindSeen(fingerprints, seen))
+        if (await service.TryFindSeenAsync(fingerprints).ConfigureAwait(false) is not { } seen)
         {
             return false;
         }

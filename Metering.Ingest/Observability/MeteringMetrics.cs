@@ -30,10 +30,13 @@ public static class MeteringMetrics
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("metering.records.rejected", "{record}", "Usage records rejected to the dead letters, by reason.");
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram("metering.flush.duration", "s", "Time to flush one batch of aggregates to the ledger (rate, write, commit).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records that hit a cardinality limit (a new account, SKU or dimension set beyond the configured number of keys).");
+    private static readonly Counter<long> CatalogRenewals = Meter.CreateCounter<long>("metering.catalog.renewals", "{renewal}", "Interning catalogs the engine replaced by a fresh one, by why (half full at a flush, or full mid-chunk: then cardinality far beyond normal reached the engine).");
     private static readonly Histogram<double> PostgresWrite = Meter.CreateHistogram("metering.postgres.write.duration", "s", "Latency of one PostgreSQL ledger write transaction.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
     private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> ClickHouseErrors = Meter.CreateCounter<long>("metering.clickhouse.write.errors", "{error}", "ClickHouse inserts that failed (retried later from the outbox).");
+    private static readonly Counter<long> FlushDataFaults = Meter.CreateCounter<long>("metering.flush.data_faults", "{flush}", "Flushes the ledger refused for their data (never retried as is: their records are isolated).");
+    private static readonly Counter<long> Isolated = Meter.CreateCounter<long>("metering.records.isolated", "{record}", "Records the ledger refused, found by isolation and dead-lettered as ledger_rejected.");
     private static readonly Counter<double> RatedAmount = Meter.CreateCounter<double>("metering.rated.amount", "{currency_unit}", "Amount rated, per currency, in major units (approximate: a double; never use for billing).");
 
     private static readonly Counter<long> Fenced = Meter.CreateCounter<long>("metering.flush.fenced", "{batch}", "Flush batches refused by the offset fence (another member committed the partition first) and rolled back.");
@@ -43,11 +46,13 @@ public static class MeteringMetrics
     private static readonly ConcurrentDictionary<long, Func<double>> StallSources = new();
     private static long _nextLagSource;
     private static long _activeKeys;
+    private static long _invalidQuotas;
 
     static MeteringMetrics()
     {
         Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
         Meter.CreateObservableGauge("metering.consumer.stalled", ObserveStalls, "s", "Seconds the member has held partitions with lag without consuming, once the watchdog declared it stalled; 0 when healthy.");
+        Meter.CreateObservableGauge("metering.quotas.invalid", () => Volatile.Read(ref _invalidQuotas), "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
         Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
     }
 
@@ -62,6 +67,9 @@ public static class MeteringMetrics
 
     /// <summary>Counts <paramref name="n"/> records rejected for <paramref name="reason"/> (a dead-letter reason code such as <c>invalid_quantity</c>; keep the set of reasons small and fixed).</summary>
     public static void RecordsRejected(long n, string reason) => Rejected.Add(n, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts one interning-catalog renewal; <paramref name="why"/> is "half full" or "full".</summary>
+    public static void CatalogRenewed(string why) => CatalogRenewals.Add(1, new KeyValuePair<string, object?>("why", why));
 
     /// <summary>Records one flush's duration.</summary>
     public static void FlushCompleted(TimeSpan duration) => FlushDuration.Record(duration.TotalSeconds);
@@ -81,6 +89,15 @@ public static class MeteringMetrics
             PostgresErrors.Add(1);
         }
     }
+
+    /// <summary>Sets the number of quotas skipped by the last quota read for an invalid threshold.</summary>
+    public static void SetInvalidQuotas(long quotas) => Volatile.Write(ref _invalidQuotas, quotas);
+
+    /// <summary>Counts one flush that failed on a data fault.</summary>
+    public static void FlushDataFault() => FlushDataFaults.Add(1);
+
+    /// <summary>Counts <paramref name="n"/> records isolated from a failing flush and dead-lettered as <c>ledger_rejected</c>.</summary>
+    public static void RecordsIsolated(long n) => Isolated.Add(n);
 
     /// <summary>Records one ClickHouse write's latency; <paramref name="failed"/> also counts an error.</summary>
     public static void ClickHouseWriteCompleted(TimeSpan duration, bool failed = false)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Dedup;
@@ -34,6 +35,9 @@ public sealed class AggregationPipeline
         Aggregator = new Aggregator(options.Aggregator);
     }
 
+    /// <summary>The SKUs the price books know, for <see cref="AggregationPipelineOptions.UnknownSkus"/> = reject.</summary>
+    public IReadOnlySet<string>? KnownSkus { get; init; }
+
     /// <summary>The aggregates (exposed for stats).</summary>
     public Aggregator Aggregator { get; }
 
@@ -47,7 +51,7 @@ public sealed class AggregationPipeline
     {
         ArgumentNullException.ThrowIfNull(input);
         var stopwatch = Stopwatch.StartNew();
-        var decoder = new NdjsonStreamDecoder(new UsageRecordParser(_catalog, _options.Decoder), _options.Decoder);
+        var decoder = new NdjsonStreamDecoder(new RecordAdmission(_catalog, _options.Admission(KnownSkus)));
         Volatile.Write(ref _decoder, decoder);
         using var handoff = new BatchHandoff(_options.QueueDepth, _options.Decoder.BatchSize, _deadLetters);
         var stage = new AggregateStage(Aggregator, new DedupHorizon(_options.DedupHorizon, _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit);
@@ -94,7 +98,7 @@ public sealed class AggregationPipeline
     public static async Task<DecodeCounters> DecodeOnlyAsync(Stream input, RecordCatalog catalog, DecoderOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var decoder = new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options);
+        var decoder = new NdjsonStreamDecoder(new RecordAdmission(catalog, new AdmissionOptions { Decoder = options }));
         var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 1 << 20, minimumReadSize: 1 << 18));
         await decoder.DecodeAsync(reader, new DiscardingSink(), cancellationToken).ConfigureAwait(false);
         await reader.CompleteAsync().ConfigureAwait(false);

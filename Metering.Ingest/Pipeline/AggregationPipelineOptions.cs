@@ -1,5 +1,7 @@
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Interning;
 
 namespace Metering.Ingest.Pipeline;
 
@@ -8,6 +10,29 @@ public sealed record AggregationPipelineOptions
 {
     /// <summary>Decoder limits.</summary>
     public DecoderOptions Decoder { get; init; } = new();
+
+    /// <summary>Which dimensions each SKU keeps in its aggregate key (default none).</summary>
+    public DimensionPolicy Dimensions { get; init; } = DimensionPolicy.KeepNone;
+
+    /// <summary>Distinct accounts one interning catalog holds (default 4,000,000; the engine renews a full catalog).</summary>
+    public int MaxAccounts { get; init; } = 4_000_000;
+
+    /// <summary>Distinct SKUs one interning catalog holds (default 100,000).</summary>
+    public int MaxSkus { get; init; } = 100_000;
+
+    /// <summary>Distinct kept-dimension sets one interning catalog holds (default 1,000,000).</summary>
+    public int MaxDimensionSets { get; init; } = 1_000_000;
+
+    /// <summary>What a SKU no price book knows gets (default: accepted and rated as unpriced).</summary>
+    public UnknownSkuPolicy UnknownSkus { get; init; } = UnknownSkuPolicy.Accept;
+
+    /// <summary>The admission rules for these options; <paramref name="knownSkus"/> is needed to reject unknown SKUs.</summary>
+    public AdmissionOptions Admission(IReadOnlySet<string>? knownSkus) => new()
+    {
+        Decoder = Decoder,
+        UnknownSkus = UnknownSkus,
+        KnownSkus = UnknownSkus == UnknownSkuPolicy.Reject ? knownSkus ?? new HashSet<string>() : knownSkus,
+    };
 
     /// <summary>Aggregate windows and key limit.</summary>
     public AggregatorOptions Aggregator { get; init; } = new();

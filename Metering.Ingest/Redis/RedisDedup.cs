@@ -40,7 +40,9 @@ public sealed class RedisDedup : ISharedDedup
     public bool Degraded => Volatile.Read(ref _degraded) != 0;
 
     /// <summary>Lookups answered (records checked) since start.</summary>
-    public long Lookups { get; private set; }
+    public long Lookups => Interlocked.Read(ref _lookups);
+
+    private long _lookups;
 
     /// <summary>Ids marked since start.</summary>
     public long Marked => Interlocked.Read(ref _marked);
@@ -53,6 +55,7 @@ public sealed class RedisDedup : ISharedDedup
     private long _backlogDropped;
 
     /// <inheritdoc />
+    /// <remarks>Blocks the calling thread until Redis answers: for the engine's poll thread only. Request threads use <see cref="TryFindSeenAsync"/>.</remarks>
     public bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids, Span<bool> seen)
     {
         seen[..ids.Length].Clear();
@@ -61,33 +64,9 @@ public sealed class RedisDedup : ISharedDedup
             return true;
         }
 
-        var byMinute = new Dictionary<long, List<int>>();
-        for (var i = 0; i < ids.Length; i++)
-        {
-            var minute = ids[i].TimeTicks / TimeSpan.TicksPerMinute;
-            if (!byMinute.TryGetValue(minute, out var indexes))
-            {
-                byMinute[minute] = indexes = [];
-            }
-
-            indexes.Add(i);
-        }
-
         try
         {
-            var asks = new List<(List<int> Indexes, Task<bool[]> Answer)>(byMinute.Count);
-            foreach (var (minute, indexes) in byMinute)
-            {
-                var members = new RedisValue[indexes.Count];
-                for (var j = 0; j < members.Length; j++)
-                {
-                    members[j] = Member(ids[indexes[j]].Fingerprint);
-                }
-
-                asks.Add((indexes, _db.SetContainsAsync(Key(minute), members)));
-            }
-
-            foreach (var (indexes, answer) in asks)
+            foreach (var (indexes, answer) in Ask(ids))
             {
                 var found = answer.GetAwaiter().GetResult(); // the engine thread is synchronous; all asks are already pipelined
                 for (var j = 0; j < found.Length; j++)
@@ -103,14 +82,61 @@ public sealed class RedisDedup : ISharedDedup
             return false;
         }
 
-        Lookups += ids.Length;
-        if (Degraded)
+        Answered(ids.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// The lookup of <see cref="TryFindSeen"/> without blocking a thread: one flag per id, or null when Redis did not
+    /// answer within <paramref name="timeout"/> (or failed), which sets <see cref="Degraded"/> as a failure does. A slow
+    /// Redis therefore costs a request at most the timeout, and the ids count as not seen (the engine's dedup stays
+    /// the final guard).
+    /// </summary>
+    public async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] ids, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var seen = new bool[ids.Length];
+        if (ids.Length == 0)
         {
-            Volatile.Write(ref _degraded, 0);
-            ReplayBacklog();
+            return seen;
         }
 
-        return true;
+        Task<bool[][]> all;
+        List<(List<int> Indexes, Task<bool[]> Answer)> asks;
+        try
+        {
+            asks = Ask(ids);
+            all = Task.WhenAll(asks.Select(a => a.Answer));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            Volatile.Write(ref _degraded, 1);
+            return null;
+        }
+
+        try
+        {
+            await all.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The abandoned asks may still fail later: observe them, so nothing surfaces as an unobserved exception.
+            _ = all.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Volatile.Write(ref _degraded, 1);
+            return null;
+        }
+
+        foreach (var (indexes, answer) in asks)
+        {
+            var found = answer.Result; // completed: awaited above
+            for (var j = 0; j < found.Length; j++)
+            {
+                seen[indexes[j]] = found[j];
+            }
+        }
+
+        Answered(ids.Length);
+        return seen;
     }
 
     /// <inheritdoc />
@@ -161,6 +187,46 @@ public sealed class RedisDedup : ISharedDedup
         {
             Interlocked.Add(ref _backlogIds, -ids.Length);
             _ = MarkAsync(ids);
+        }
+    }
+
+    // One SMISMEMBER per event minute the ids span, all sent before any answer is awaited (pipelined).
+    private List<(List<int> Indexes, Task<bool[]> Answer)> Ask(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids)
+    {
+        var byMinute = new Dictionary<long, List<int>>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var minute = ids[i].TimeTicks / TimeSpan.TicksPerMinute;
+            if (!byMinute.TryGetValue(minute, out var indexes))
+            {
+                byMinute[minute] = indexes = [];
+            }
+
+            indexes.Add(i);
+        }
+
+        var asks = new List<(List<int> Indexes, Task<bool[]> Answer)>(byMinute.Count);
+        foreach (var (minute, indexes) in byMinute)
+        {
+            var members = new RedisValue[indexes.Count];
+            for (var j = 0; j < members.Length; j++)
+            {
+                members[j] = Member(ids[indexes[j]].Fingerprint);
+            }
+
+            asks.Add((indexes, _db.SetContainsAsync(Key(minute), members)));
+        }
+
+        return asks;
+    }
+
+    private void Answered(int ids)
+    {
+        Interlocked.Add(ref _lookups, ids);
+        if (Degraded)
+        {
+            Volatile.Write(ref _degraded, 0);
+            ReplayBacklog();
         }
     }
 

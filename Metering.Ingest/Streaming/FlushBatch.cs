@@ -54,6 +54,9 @@ public sealed class FlushBatch
     /// <summary>Aggregate rows drained from the aggregator.</summary>
     public required IReadOnlyList<AggregateRow> Rows { get; init; }
 
+    /// <summary>The catalog the rows' account, SKU and dimension-set ids refer to (the engine renews its catalog).</summary>
+    public Metering.Aggregates.Interning.RecordCatalog? Catalog { get; init; }
+
     /// <summary>Per-partition offsets and counters.</summary>
     public required IReadOnlyList<PartitionProgress> Partitions { get; init; }
 

@@ -42,7 +42,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            await RateAndStoreAsync(connection, tx, batch.Rows, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
+            await RateAndStoreAsync(connection, tx, batch.Rows, batch.Catalog ?? catalog, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         }
 
         await AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -137,7 +137,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         public string Hash = "";
     }
 
-    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, List<TotalChange> changes, CancellationToken cancellationToken)
+    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, RecordCatalog names, List<TotalChange> changes, CancellationToken cancellationToken)
     {
         // Windows in time order so each (account, sku, period) is rated window after window.
         var ordered = rows.OrderBy(r => r.WindowIndex).ToList();
@@ -146,7 +146,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         {
             var start = windows.Start(r.WindowIndex);
             var period = _periods.PeriodOf(start);
-            totals.TryAdd(new TotalKey(catalog.Accounts.GetString(r.AccountId), catalog.Skus.GetString(r.SkuId), period.Start), new Total { Period = period });
+            totals.TryAdd(new TotalKey(names.Accounts.GetString(r.AccountId), names.Skus.GetString(r.SkuId), period.Start), new Total { Period = period });
         }
 
         // Late usage: a window whose period is closed is rated on top of that period's frozen total plus the adjustments
@@ -191,7 +191,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         {
             var r = ordered[i];
             var start = windows.Start(r.WindowIndex);
-            var key = new TotalKey(catalog.Accounts.GetString(r.AccountId), catalog.Skus.GetString(r.SkuId), _periods.PeriodOf(start).Start);
+            var key = new TotalKey(names.Accounts.GetString(r.AccountId), names.Skus.GetString(r.SkuId), _periods.PeriodOf(start).Start);
             var total = totals[key];
             if (!FixedPoint.TryToDecimal(r.SumNanos, out var quantity))
             {
@@ -230,13 +230,24 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             windowSku[i] = key.Sku;
             windowStart[i] = start.UtcDateTime;
             windowEnd[i] = (start + windows.Length).UtcDateTime;
-            windowDims[i] = DimensionsJson(r.DimensionSetId);
+            windowDims[i] = DimensionsJson(names, r.DimensionSetId);
             windowQuantity[i] = quantity;
             windowCount[i] = r.Count;
             windowAmount[i] = charge;
             windowCurrency[i] = total.Currency;
             windowHash[i] = total.Hash;
             windowPeriod[i] = key.PeriodStart.UtcDateTime;
+        }
+
+        // A total outside the ledger's range could be stored (numeric(38,9) holds 10^29) but not always read back into a
+        // decimal, and then every later flush of its key would fail: refuse it here, as a data fault, so isolation
+        // dead-letters the records that push it over (docs/ledger.md).
+        foreach (var (key, total) in totals)
+        {
+            if (!Rating.Money.LedgerDecimal.FitsMagnitude(total.State.Quantity) || !Rating.Money.LedgerDecimal.FitsMagnitude(total.State.Charged))
+            {
+                throw new OverflowException($"{key.Account}/{key.Sku} period {key.PeriodStart:yyyy-MM-dd}: quantity {total.State.Quantity} or amount {total.State.Charged} would leave the ledger's range ({Rating.Money.LedgerDecimal.RangeText})");
+            }
         }
 
         await using (var upsert = new NpgsqlCommand("""
@@ -488,14 +499,14 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         return dedup;
     }
 
-    private string DimensionsJson(int dimensionSetId)
+    private static string DimensionsJson(RecordCatalog names, int dimensionSetId)
     {
         if (dimensionSetId == 0)
         {
             return "{}";
         }
 
-        var pairs = catalog.DescribeDimensions(dimensionSetId).ToDictionary(p => p.Key, p => p.Value);
+        var pairs = names.DescribeDimensions(dimensionSetId).ToDictionary(p => p.Key, p => p.Value);
         return System.Text.Json.JsonSerializer.Serialize(pairs, StreamingJson.Default.DictionaryStringString);
     }
 

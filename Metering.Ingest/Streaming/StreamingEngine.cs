@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
+using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
-using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
@@ -22,14 +22,15 @@ public sealed class StreamingEngine
 {
     private readonly StreamingOptions _options;
     private readonly NpgsqlDataSource _db;
-    private readonly RecordCatalog _catalog;
-    private readonly UsageRecordParser _parser;
+    private readonly AdmissionOptions _admissionOptions;
+    private RecordAdmission _admission;
     private readonly Aggregator _aggregator;
     private readonly AggregateWriter _writer;
     private readonly LedgerWriter _ledger;
     private readonly Dictionary<int, PartitionProgress> _partitions = [];
     private readonly List<KafkaDeadLetter> _deadLetters = [];
     private readonly List<(UInt128, long)> _seenIds = [];
+    private readonly FlushIsolation _isolation;
     private DedupHorizon _dedup;
     private Task<double>? _inFlight;
     private FlushBatch? _inFlightBatch;
@@ -42,12 +43,13 @@ public sealed class StreamingEngine
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _db = db;
-        _catalog = new RecordCatalog();
-        _parser = new UsageRecordParser(_catalog, options.Pipeline.Decoder);
+        _admissionOptions = options.Pipeline.Admission(prices?.KnownSkus());
+        _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
         _writer = _aggregator.CreateWriter();
-        _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _catalog, _aggregator.Windows, prices);
+        _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices);
         _dedup = new DedupHorizon(options.Pipeline.DedupHorizon, options.Pipeline.DedupMaxEntries);
+        _isolation = new FlushIsolation(options.Topic);
     }
 
     /// <summary>Records read since start (progress output).</summary>
@@ -82,6 +84,12 @@ public sealed class StreamingEngine
 
     /// <summary>Flush attempts retried after a database error.</summary>
     public long FlushRetries { get; private set; }
+
+    /// <summary>Flushes that failed on a data fault (never retried as is; their records were isolated, see <see cref="FlushIsolation"/>).</summary>
+    public long FlushDataFaults => _isolation.DataFaults;
+
+    /// <summary>Records the ledger refused, dead-lettered as <c>ledger_rejected</c> by isolation.</summary>
+    public long RecordsIsolated => _isolation.Isolated;
 
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
@@ -245,10 +253,15 @@ public sealed class StreamingEngine
     /// <summary>Chunks whose shared-dedup lookup failed (Redis unreachable): only the local horizon applied.</summary>
     public long SharedDedupDegradedChunks { get; private set; }
 
+    /// <summary>Catalog renewals: the interning catalog was replaced by a fresh one (half full at a flush, or full).</summary>
+    public long CatalogRenewals { get; private set; }
+
     /// <summary>
-    /// Decodes and dedups the chunk (own horizon first, then one lookup in the shared store for the records that are
+    /// Admits and dedups the chunk (own horizon first, then one lookup in the shared store for the records that are
     /// new here), then applies the records in offset order. Returns false when the injected crash point was reached.
     /// Called before any rebalance callback acts, so no message of a revoked partition is left in the chunk.
+    /// The catalog never refuses a record: when it is full mid-chunk, the records before are applied and flushed, and
+    /// the rest of the chunk is admitted into a fresh catalog (one tenant's many SKUs cannot starve the others).
     /// </summary>
     private bool ProcessChunk()
     {
@@ -258,74 +271,23 @@ public sealed class StreamingEngine
             return true;
         }
 
+        var (read, accepted, duplicates) = (Read, _acceptedTotal, _duplicatesTotal);
         try
         {
-            var candidates = 0;
-            for (var i = 0; i < chunk.Count; i++)
+            if (_pending == 0 && IsHalfFull(_admission.Catalog))
             {
-                var value = chunk[i].Message.Value ?? [];
-                var detail = "";
-                ref var record = ref _chunkRecords[i];
-                var reason = value.Length > _options.Pipeline.Decoder.MaxLineBytes
-                    ? RejectReason.LineTooLong
-                    : _parser.Parse(value, out record, out detail);
-                if (reason == RejectReason.LineTooLong)
-                {
-                    detail = $"record is {value.Length} bytes; the limit is {_options.Pipeline.Decoder.MaxLineBytes}";
-                }
-
-                _chunkVerdicts[i] = Verdict.Reject;
-                if (reason == RejectReason.None)
-                {
-                    switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
-                    {
-                        case DedupVerdict.Duplicate:
-                            _chunkVerdicts[i] = Verdict.Duplicate;
-                            break;
-                        case DedupVerdict.Expired:
-                            reason = RejectReason.ExpiredTime;
-                            detail = "time is older than the dedup horizon behind the newest record";
-                            break;
-                        default:
-                            _chunkVerdicts[i] = Verdict.Accept;
-                            if (_options.SharedDedup is not null)
-                            {
-                                _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
-                                _sharedIndexes[candidates++] = i;
-                            }
-
-                            break;
-                    }
-                }
-
-                _chunkReasons[i] = reason;
-                _chunkDetails[i] = detail;
+                // Nothing unflushed refers to the old catalog's ids (the in-flight batch carries its own catalog).
+                RenewCatalog("half full");
             }
 
-            if (candidates > 0)
-            {
-                if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
-                {
-                    for (var j = 0; j < candidates; j++)
-                    {
-                        if (_sharedSeen[j])
-                        {
-                            _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
-                            SharedDuplicates++;
-                        }
-                    }
-                }
-                else
-                {
-                    SharedDedupDegradedChunks++;
-                }
-            }
-
-            var (read, accepted, duplicates) = (Read, _acceptedTotal, _duplicatesTotal);
+            _admission.BeginChunk(); // the clock is read per chunk: a quiet worker never judges by a stale clock
             var rewinds = _rewinds;
-            try
+            var start = 0;
+            var fresh = false;
+            while (start < chunk.Count)
             {
-                for (var i = 0; i < chunk.Count; i++)
+                var end = AdmitSegment(start, stopOnFullCatalog: !fresh);
+                for (var i = start; i < end; i++)
                 {
                     Apply(chunk[i], i);
                     if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
@@ -335,17 +297,25 @@ public sealed class StreamingEngine
 
                     if (_rewinds != rewinds)
                     {
-                        break; // a flush inside Apply was fenced and rewound every partition: the rest is re-consumed
+                        return true; // a flush inside Apply was fenced and rewound every partition: the rest is re-consumed
                     }
                 }
-            }
-            finally
-            {
-                // Metrics per chunk, not per record: a counter update is cheap, 512 of them are not free.
-                Observability.MeteringMetrics.RecordsRead(Read - read);
-                Observability.MeteringMetrics.RecordsAccepted(_acceptedTotal - accepted);
-                Observability.MeteringMetrics.RecordsDuplicate(_duplicatesTotal - duplicates);
-                Observability.MeteringMetrics.SetActiveAggregateKeys(_aggregator.ActiveKeys);
+
+                if (end < chunk.Count)
+                {
+                    // chunk[end] found the catalog full: make everything before it durable under the old catalog.
+                    Flush();
+                    if (_rewinds != rewinds)
+                    {
+                        return true;
+                    }
+
+                    RenewCatalog("full");
+                    _admission.BeginChunk();
+                }
+
+                fresh = end < chunk.Count;
+                start = end;
             }
 
             return true;
@@ -353,11 +323,122 @@ public sealed class StreamingEngine
         finally
         {
             chunk.Clear();
+            // Metrics per chunk, not per record: a counter update is cheap, 512 of them are not free.
+            Observability.MeteringMetrics.RecordsRead(Read - read);
+            Observability.MeteringMetrics.RecordsAccepted(_acceptedTotal - accepted);
+            Observability.MeteringMetrics.RecordsDuplicate(_duplicatesTotal - duplicates);
+            Observability.MeteringMetrics.SetActiveAggregateKeys(_aggregator.ActiveKeys);
         }
     }
 
+    /// <summary>
+    /// Admits and dedups chunk[start..] and returns the end of the segment: the chunk's end, or (with
+    /// <paramref name="stopOnFullCatalog"/>) the first record the full catalog refused, which is not judged yet.
+    /// </summary>
+    private int AdmitSegment(int start, bool stopOnFullCatalog)
+    {
+        var chunk = _chunk;
+        var candidates = 0;
+        var end = chunk.Count;
+        for (var i = start; i < chunk.Count; i++)
+        {
+            var value = chunk[i].Message.Value ?? [];
+            ref var record = ref _chunkRecords[i];
+            var reason = _admission.Admit(value, out record, out var detail);
+            if (reason == RejectReason.CardinalityLimit && stopOnFullCatalog)
+            {
+                end = i;
+                break;
+            }
+
+            _chunkVerdicts[i] = Verdict.Reject;
+            if (reason == RejectReason.None)
+            {
+                switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
+                {
+                    case DedupVerdict.Duplicate:
+                        _chunkVerdicts[i] = Verdict.Duplicate;
+                        break;
+                    case DedupVerdict.Expired:
+                        reason = RejectReason.ExpiredTime;
+                        detail = "time is older than the dedup horizon behind the newest record";
+                        break;
+                    default:
+                        _chunkVerdicts[i] = Verdict.Accept;
+                        if (_options.SharedDedup is not null)
+                        {
+                            _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
+                            _sharedIndexes[candidates++] = i;
+                        }
+
+                        break;
+                }
+            }
+
+            _chunkReasons[i] = reason;
+            _chunkDetails[i] = detail;
+        }
+
+        if (candidates > 0)
+        {
+            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
+            {
+                for (var j = 0; j < candidates; j++)
+                {
+                    if (_sharedSeen[j])
+                    {
+                        _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
+                        SharedDuplicates++;
+                    }
+                }
+            }
+            else
+            {
+                SharedDedupDegradedChunks++;
+            }
+        }
+
+        return end;
+    }
+
+    private static bool IsHalfFull(RecordCatalog catalog) =>
+        catalog.Accounts.Count > catalog.Accounts.MaxCount / 2 || catalog.Skus.Count > catalog.Skus.MaxCount / 2 ||
+        catalog.DimensionSets.Count > catalog.DimensionSets.MaxCount / 2;
+
+    /// <summary>
+    /// Replaces the interning catalog. Only called when nothing unflushed holds the old catalog's ids: the batch in
+    /// flight carries its own (<see cref="FlushBatch.Catalog"/>). Loud: a full catalog means cardinality far beyond
+    /// a normal flush interval's, which an operator wants to know about (metering_catalog_renewals_total).
+    /// </summary>
+    private void RenewCatalog(string why)
+    {
+        var old = _admission.Catalog;
+        _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
+        CatalogRenewals++;
+        Observability.MeteringMetrics.CatalogRenewed(why);
+        Console.Error.WriteLine($"stream: interning catalog {why} ({old.Accounts.Count:N0}/{old.Accounts.MaxCount:N0} accounts, {old.Skus.Count:N0}/{old.Skus.MaxCount:N0} SKUs, {old.DimensionSets.Count:N0}/{old.DimensionSets.MaxCount:N0} dimension sets): starting a fresh one; no record was refused");
+    }
+
+    private RecordCatalog NewCatalog() => new(_options.Pipeline.Dimensions, _options.Pipeline.MaxAccounts, _options.Pipeline.MaxSkus, _options.Pipeline.MaxDimensionSets);
+
     private void Apply(ConsumeResult<Ignore, byte[]> result, int index)
     {
+        if (_isolation.Active)
+        {
+            // Isolating a data fault: flushes are capped, and each record's raw bytes are kept until it is durable.
+            if (_pending >= _isolation.Cap)
+            {
+                var rewinds = _rewinds;
+                Flush();
+                if (_rewinds != rewinds)
+                {
+                    return; // that flush failed and rewound: this record is re-consumed
+                }
+            }
+
+            _isolation.Track(result.Partition.Value, result.Offset.Value, result.Message.Value ?? []);
+        }
+
         var partition = Progress(result.Partition.Value);
         var offset = result.Offset.Value;
         if (partition.NextOffset >= 0 && offset > partition.NextOffset && !_options.AllowOffsetHoles)
@@ -378,7 +459,18 @@ public sealed class StreamingEngine
             case Verdict.Accept:
                 ref var record = ref _chunkRecords[index];
                 var rewindsBefore = _rewinds;
-                if (_writer.Add(in record) != AddStatus.Added)
+                var added = _writer.Add(in record);
+                if (added != AddStatus.Added && _options.Pipeline.Aggregator.OnKeyLimit == KeyLimitPolicy.Reject)
+                {
+                    // --on-key-limit reject: the operator chose a dead letter over an early flush.
+                    Observability.MeteringMetrics.AggregateOverflow(1);
+                    partition.Rejected++;
+                    var detail = $"the aggregate table holds {_aggregator.ActiveKeys:N0} keys, its limit (--on-key-limit reject)";
+                    Observability.MeteringMetrics.RecordsRejected(1, RejectReason.AggregateKeyLimit.Code());
+                    _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, RejectReason.AggregateKeyLimit.Code(), detail, result.Message.Value ?? []));
+                    return;
+                }
+                else if (added != AddStatus.Added)
                 {
                     // Key limit: flush everything before this record (its offset is not yet consumed), then count it
                     // in the fresh generation.
@@ -531,7 +623,7 @@ public sealed class StreamingEngine
             p.Reset();
         }
 
-        var batch = new FlushBatch { Rows = rows, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
+        var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
         _deadLetters.Clear();
         _seenIds.Clear();
         _pending = 0;
@@ -540,8 +632,9 @@ public sealed class StreamingEngine
     }
 
     /// <summary>
-    /// Commits a batch, retrying on database errors (a PostgreSQL restart mid-flush). Retrying is safe: the
-    /// transaction is atomic, and if a "failed" attempt did commit, the retry is fenced and the batch replayed.
+    /// Commits a batch, retrying on infrastructure faults (a PostgreSQL restart mid-flush). Retrying is safe: the
+    /// transaction is atomic, and if a "failed" attempt did commit, the retry is fenced and the batch replayed. A data
+    /// fault (<see cref="FlushFaults"/>) is never retried as is: it is thrown to <see cref="WaitForInFlight"/>.
     /// </summary>
     private async Task<double> CommitWithRetryAsync(FlushBatch batch)
     {
@@ -555,7 +648,7 @@ public sealed class StreamingEngine
                 Observability.MeteringMetrics.PostgresWriteCompleted(attemptClock.Elapsed);
                 return clock.Elapsed.TotalMilliseconds;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < 60)
+            catch (Exception e) when (FlushFaults.Classify(e) == FlushFaultKind.Infrastructure && attempt < 60)
             {
                 FlushRetries++;
                 Observability.MeteringMetrics.PostgresWriteCompleted(TimeSpan.Zero, failed: true);
@@ -565,7 +658,10 @@ public sealed class StreamingEngine
         }
     }
 
-    /// <summary>Waits for the flush in flight; on a fence discards everything unflushed and rewinds to PostgreSQL.</summary>
+    /// <summary>
+    /// Waits for the flush in flight; on a fence discards everything unflushed and rewinds to PostgreSQL; on a data
+    /// fault does the same and isolates the offending records (<see cref="FlushIsolation"/>).
+    /// </summary>
     private void WaitForInFlight()
     {
         if (_inFlight is not { } flight)
@@ -597,6 +693,29 @@ public sealed class StreamingEngine
 
             return;
         }
+        catch (Exception e) when (FlushFaults.Classify(e) == FlushFaultKind.Data)
+        {
+            if (_isolation.OnDataFault(batch, e) is { } deadLetter)
+            {
+                // The batch was one record: book it as ledger_rejected before rewinding past it (a data fault here is
+                // not tied to the record and stops the engine).
+                _inFlight = CommitWithRetryAsync(deadLetter);
+                _inFlightBatch = deadLetter;
+                WaitForInFlight();
+            }
+
+            _writer.EndBatch();
+            try
+            {
+                DiscardAndRewind();
+            }
+            finally
+            {
+                _writer.BeginBatch();
+            }
+
+            return;
+        }
 
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
@@ -606,6 +725,7 @@ public sealed class StreamingEngine
             Observability.MeteringMetrics.Rated(currency.Sum(c => c.AmountAfter - c.AmountBefore), currency.Key.Trim());
         }
 
+        _isolation.OnCommitted(batch, _partitions.Keys);
         if (_options.CrashAfterFlushes > 0 && Flushes >= _options.CrashAfterFlushes)
         {
             throw new InjectedCrashException(); // fault injection: committed, nothing after the commit done

@@ -130,7 +130,15 @@ public static class PriceBookLoader
             };
             if (text is null || !decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var d))
             {
-                Error($"{path}.{name}", "must be a decimal number (a JSON number or a string such as \"0.0000004\")");
+                Error($"{path}.{name}", $"must be a decimal number (a JSON number or a string such as \"0.0000004\") less than 10^18 in magnitude");
+                return null;
+            }
+
+            // Every price-book number ends in a ledger column or in a product with a quantity that does: the range of
+            // LedgerDecimal (magnitude; prices may have more than 9 fractional digits, their amounts are rounded).
+            if (!LedgerDecimal.FitsMagnitude(d))
+            {
+                Error($"{path}.{name}", $"must be less than 10^18 in magnitude (the ledger's range), got {text}");
                 return null;
             }
 
@@ -298,6 +306,12 @@ public static class PriceBookLoader
                 if (threshold == 0)
                 {
                     Error($"{qpath}.threshold", "must be above zero");
+                    continue;
+                }
+
+                if (threshold is { } t && !LedgerDecimal.Fits(t))
+                {
+                    Error($"{qpath}.threshold", $"is stored in the quotas table: it must be {LedgerDecimal.RangeText}");
                     continue;
                 }
 

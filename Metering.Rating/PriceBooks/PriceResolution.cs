@@ -48,6 +48,21 @@ public sealed class PriceCatalog
     /// <summary>The contract book of <paramref name="account"/>, if any.</summary>
     public PriceBook? ContractOf(string account) => _contracts.GetValueOrDefault(account);
 
+    /// <summary>Every SKU any version of any book prices (what admission's unknown-SKU policy checks against).</summary>
+    public IReadOnlySet<string> KnownSkus()
+    {
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var book in List is null ? _contracts.Values : _contracts.Values.Prepend(List))
+        {
+            foreach (var version in book.Versions)
+            {
+                skus.UnionWith(version.Prices.Keys);
+            }
+        }
+
+        return skus;
+    }
+
     /// <summary>Resolves the price of <paramref name="sku"/> for <paramref name="account"/> at <paramref name="instant"/>.</summary>
     public PriceResolution Resolve(string account, string sku, DateTimeOffset instant)
     {

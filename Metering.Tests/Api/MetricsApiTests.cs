@@ -81,11 +81,16 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.FlushCompleted(TimeSpan.FromMilliseconds(12));
         MeteringMetrics.SetActiveAggregateKeys(4242);
         MeteringMetrics.AggregateOverflow(3);
+        MeteringMetrics.CatalogRenewed("full");
         MeteringMetrics.PostgresWriteCompleted(TimeSpan.FromMilliseconds(3), failed: true);
         MeteringMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
         MeteringMetrics.Rated(12.34m, "USD");
+        MeteringMetrics.FlushDataFault();
+        MeteringMetrics.RecordsIsolated(1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Request(202);
+        Metering.Ingest.HttpIngest.HttpIngestMetrics.DedupLookupUnanswered();
+        Metering.Ingest.Api.ApiMetrics.Rejected(Metering.Ingest.Api.ApiMetrics.RateLimited);
         using var lag = MeteringMetrics.RegisterConsumerLag(() => [new PartitionLag("usage-metrics-test", 3, 99)]);
         using (var usage = await host.Client(ApiTestHost.Token("usage:read")).GetAsync("/v1/usage?account=a&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z"))
         {

@@ -65,6 +65,11 @@ public class DecoderPropertyTests
             var (reason, record, _, catalog) = ParseOne(bytes);
             var q = root.GetProperty("quantity");
             var expectedQuantity = decimal.Parse(q.ValueKind == JsonValueKind.String ? q.GetString()! : q.GetRawText(), CultureInfo.InvariantCulture);
+            if (!Addressable(t.account) || !Addressable(t.sku))
+            {
+                return (reason == RejectReason.InvalidIdentifier).Label($"{reason} {Encoding.UTF8.GetString(bytes)}: an identifier breaks the identifier rules");
+            }
+
             var ok = reason == RejectReason.None
                 && catalog.Accounts.GetString(record.AccountId) == root.GetProperty("account").GetString()
                 && catalog.Skus.GetString(record.SkuId) == root.GetProperty("sku").GetString()
@@ -75,4 +80,13 @@ public class DecoderPropertyTests
 
         static string FracDigits(int frac, int count) => count == 0 ? "" : frac.ToString("D9", CultureInfo.InvariantCulture)[..count];
     }
+
+    /// <summary>
+    /// The identifier rules written plainly over UTF-16 (docs/usage-records.md), as the reference for the parser's
+    /// byte-level implementation: no control character, no '/' or '\', not '.' or '..', no white space at either end.
+    /// </summary>
+    internal static bool Addressable(string s) =>
+        !s.Any(c => c < 0x20 || c is >= '\u007F' and <= '\u009F' or '/' or '\\' or '\uFFFE' or '\uFFFF')
+        && s is not ("." or "..")
+        && !char.IsWhiteSpace(s[0]) && !char.IsWhiteSpace(s[^1]);
 }

@@ -14,6 +14,14 @@ internal sealed class FixedClock(DateTimeOffset now) : TimeProvider
     public override DateTimeOffset GetUtcNow() => now;
 }
 
+/// <summary>A clock the test moves.</summary>
+internal sealed class MovableClock(DateTimeOffset now) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = now;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+}
+
 /// <summary>Collects what a decoder produced, with record strings resolved.</summary>
 internal sealed class CollectingSink(RecordCatalog catalog) : IRecordSink
 {
@@ -80,7 +88,7 @@ internal static class DecoderTestKit
         var catalog = new RecordCatalog();
         options ??= Options();
         var sink = new CollectingSink(catalog);
-        new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options).Decode(input, sink);
+        new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options })).Decode(input, sink);
         return sink;
     }
 }

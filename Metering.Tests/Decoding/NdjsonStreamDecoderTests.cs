@@ -74,7 +74,7 @@ public class NdjsonStreamDecoderTests
         var catalog = new RecordCatalog();
         var options = Options();
         var sink = new CollectingSink(catalog);
-        var decoding = new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options).DecodeAsync(pipe.Reader, sink);
+        var decoding = new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options })).DecodeAsync(pipe.Reader, sink);
         for (var i = 0; i < Input.Length; i += chunk)
         {
             await pipe.Writer.WriteAsync(Input.AsMemory(i, Math.Min(chunk, Input.Length - i)));
@@ -96,7 +96,7 @@ public class NdjsonStreamDecoderTests
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
         var catalog = new RecordCatalog();
         var options = Options(maxLineBytes: 1024);
-        var decoder = new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options);
+        var decoder = new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options }));
         var sink = new CollectingSink(catalog);
         var decoding = decoder.DecodeAsync(pipe.Reader, sink);
         for (var i = 0; i < data.Length; i += 4096)
@@ -134,7 +134,7 @@ public class NdjsonStreamDecoderTests
     {
         var catalog = new RecordCatalog();
         var options = Options();
-        var decoder = new NdjsonStreamDecoder(new UsageRecordParser(catalog, options), options);
+        var decoder = new NdjsonStreamDecoder(new Metering.Aggregates.Admission.RecordAdmission(catalog, new Metering.Aggregates.Admission.AdmissionOptions { Decoder = options }));
         decoder.Decode(new ReadOnlySequence<byte>(Input), new CollectingSink(catalog));
         Assert.Equal(5, decoder.Counters.Read);
         Assert.Equal(3, decoder.Counters.Decoded);

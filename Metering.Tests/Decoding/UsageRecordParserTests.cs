@@ -148,10 +148,10 @@ public class UsageRecordParserTests
     [Fact]
     public void Unknown_fields_are_ignored_and_escaped_strings_are_unescaped()
     {
-        var (reason, r, _, catalog) = ParseOne("""{"v":2,"extra":{"nested":[1,2]},"id":"e","acc\u006funt":"a\"b","sku":"s\/t","quantity":1,"time":"2026-11-24T10:00:00Z"}""");
+        var (reason, r, _, catalog) = ParseOne("""{"v":2,"extra":{"nested":[1,2]},"id":"e","acc\u006funt":"a\"b","sku":"s\u00e9t","quantity":1,"time":"2026-11-24T10:00:00Z"}""");
         Assert.Equal(RejectReason.None, reason);
         Assert.Equal("a\"b", catalog.Accounts.GetString(r.AccountId));
-        Assert.Equal("s/t", catalog.Skus.GetString(r.SkuId));
+        Assert.Equal("s\u00e9t", catalog.Skus.GetString(r.SkuId));
     }
 
     [Fact]

@@ -154,8 +154,8 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         await using var host = await IngestTestHost.StartAsync(service);
         using var mux = redis.Connect();
         // The engine counted e-counted before (its shared horizon, as StreamingEngine marks it after its commit).
-        var probe = service.NewParser().Parser;
-        Assert.Equal(Metering.Aggregates.Records.RejectReason.None, probe.Parse(Encoding.UTF8.GetBytes(Record("e-counted", "acct-1")), out var counted, out _));
+        var probe = service.NewAdmission();
+        Assert.Equal(Metering.Aggregates.Records.RejectReason.None, probe.Admit(Encoding.UTF8.GetBytes(Record("e-counted", "acct-1")), out var counted, out _));
         await new Metering.Ingest.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([(counted.Fingerprint, counted.TimeTicks)]);
 
         using var response = await host.Bearer("ingest:write").PostAsync("/v1/events", IngestTestHost.Ndjson(Record("e-counted", "acct-1") + "\n" + Record("e-new", "acct-1")));

@@ -21,7 +21,7 @@ public class EmbeddedPostgresCrashTests
                 await cmd.ExecuteNonQueryAsync();
             }
 
-            var pid = int.Parse(File.ReadLines(Path.Combine(dir, "data", "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+            var pid = int.Parse(File.ReadLines(Path.Combine(server.DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
             Process.GetProcessById(pid).Kill();
             NpgsqlConnection.ClearAllPools(); // pooled connections died with the server
             await Task.Delay(500);
@@ -37,6 +37,7 @@ public class EmbeddedPostgresCrashTests
         finally
         {
             await server.StopAsync();
+            Directory.Delete(dir, recursive: true);
         }
     }
 }

@@ -3,8 +3,9 @@ using Metering.Ingest.Storage;
 namespace Metering.Tests.Storage;
 
 /// <summary>
-/// One real PostgreSQL for the whole test run: the server named by METERING_TEST_PG_DIR's embedded instance, or a
-/// private one in a temp directory, stopped at the end. Each test asks for a database of its own.
+/// One real PostgreSQL for the whole test run: the engine's own embedded server in a temp directory (or, when the
+/// postgres OS user cannot enter that, in the /var/tmp directory the server picks), stopped and removed at the end.
+/// Tests connect as the engine does, as the non-superuser role metering. Each test asks for a database of its own.
 /// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
@@ -25,6 +26,11 @@ public sealed class PostgresFixture : IAsyncLifetime
         await Server.StopAsync();
         try
         {
+            if (Server.ServerDirectory != _dir)
+            {
+                System.IO.Directory.Delete(Server.ServerDirectory, recursive: true);
+            }
+
             System.IO.Directory.Delete(_dir, recursive: true);
         }
         catch (UnauthorizedAccessException)

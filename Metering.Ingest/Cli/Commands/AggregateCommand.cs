@@ -31,13 +31,16 @@ public sealed class AggregateCommand : ICliCommand
         var deadLetterPath = args.String("dead-letters") ?? stem + ".dead-letters.ndjson";
         var truthPath = args.String("truth");
         var (options, catalog) = PipelineArguments.Pipeline(args);
+        var knownSkus = options.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject
+            ? (LedgerArguments.Prices(args) ?? throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)")).KnownSkus()
+            : null;
         args.RejectUnknown();
         if (input != "-" && !File.Exists(input))
         {
             throw new CliUsageException($"--input {input}: no such file");
         }
 
-        var result = await FileAggregation.RunAsync(input, deadLetterPath, options, catalog, cancellationToken).ConfigureAwait(false);
+        var result = await FileAggregation.RunAsync(input, deadLetterPath, options, catalog, knownSkus, cancellationToken).ConfigureAwait(false);
         FileAggregation.WriteAggregates(output, result, catalog, options);
 
         var err = Console.Error;

@@ -46,8 +46,8 @@ public sealed class AlertsDispatchCommand : ICliCommand
             throw new CliUsageException("give --bootstrap-servers, --webhook or both (or METERING_BOOTSTRAP_SERVERS / METERING_WEBHOOK): otherwise alerts go nowhere");
         }
 
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var options = new AlertDispatcherOptions { BootstrapServers = bootstrap, Topic = topic, Webhook = webhook, BatchSize = batch, KafkaSecurity = security };
         using var dispatcher = new AlertDispatcher(db, options);
         var targets = string.Join(" and ", new[] { bootstrap is null ? null : $"Kafka topic '{topic}' at {bootstrap}", webhook is null ? null : $"webhook {webhook}" }.Where(t => t is not null));

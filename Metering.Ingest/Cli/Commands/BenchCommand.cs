@@ -136,13 +136,12 @@ public sealed class BenchCommand : ICliCommand
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        args.RejectUnknown(LedgerArguments.Options);
         var databases = new List<Npgsql.NpgsqlDataSource>();
         for (var round = 1; round <= rounds; round++)
         {
             databases.Add(await LedgerArguments.OpenAsync(args, cancellationToken, $"bench_{stamp}_{round}").ConfigureAwait(false));
         }
-
-        args.RejectUnknown();
         var err = Console.Error;
         var file = Path.Combine(dir, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"pipeline-{records}-{workload.Accounts}-{workload.Rate}-{workload.Skew}-{workload.Seed}.ndjson"));
         Directory.CreateDirectory(dir);
@@ -219,8 +218,8 @@ public sealed class BenchCommand : ICliCommand
         var clickhouseDir = args.String("clickhouse-dir", Analytics.ChDbTransport.DefaultDataDirectory)!;
         var prices = LedgerArguments.Prices(args);
         var database = "fresh_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
-        args.RejectUnknown();
         using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 1);
         kafka.CreateTopic("usage", 32, 1);
         kafka.CreateTopic("usage.dead-letters", 4, 1);

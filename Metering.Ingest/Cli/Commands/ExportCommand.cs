@@ -41,10 +41,10 @@ public sealed class ExportCommand : ICliCommand
         var follow = args.Has("follow");
         var interval = args.Duration("interval", TimeSpan.FromSeconds(5));
         var batch = (int)args.Int64("batch", 50_000, 1, 1_000_000);
+        args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var schema = AnalyticsArguments.Schema(args, db);
         using var transport = AnalyticsArguments.Transport(args);
-        args.RejectUnknown();
         var exporter = new AnalyticsExporter(db, transport, schema, batch);
         Console.Error.WriteLine($"export: to {transport.Description}, database {schema.Database}");
         if (!follow)

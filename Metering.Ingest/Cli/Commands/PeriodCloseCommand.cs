@@ -28,8 +28,8 @@ public sealed class PeriodCloseCommand : ICliCommand
 
         var force = args.Has("force");
         var prices = LedgerArguments.Prices(args);
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         try
         {
             var result = await PeriodCloser.CloseAsync(db, start, cancellationToken, prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth, force: force).ConfigureAwait(false);

@@ -34,8 +34,8 @@ public sealed class QuotaListCommand : ICliCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         var account = args.String("account");
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var quotas = await QuotaStore.ListAsync(db, account, cancellationToken).ConfigureAwait(false);
         foreach (var q in quotas)
         {

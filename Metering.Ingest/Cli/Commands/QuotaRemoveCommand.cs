@@ -38,8 +38,8 @@ public sealed class QuotaRemoveCommand : ICliCommand
             throw new CliUsageException("--id is required (the id quota list prints)");
         }
 
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var removed = await QuotaStore.RemoveAsync(db, id, cancellationToken).ConfigureAwait(false);
         (_output ?? Console.Out).WriteLine(removed ? $"quota {id}: removed" : $"quota {id}: no such quota");
         return removed ? 0 : 1;

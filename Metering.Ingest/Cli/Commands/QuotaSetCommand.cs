@@ -1,4 +1,5 @@
 using Metering.Ingest.Alerts;
+using Metering.Rating.Money;
 using Metering.Rating.PriceBooks;
 
 namespace Metering.Ingest.Cli.Commands;
@@ -29,7 +30,8 @@ public sealed class QuotaSetCommand : ICliCommand
         "                             amount: the period's charged amount of all the account's SKUs in --currency\n" +
         "  --sku S                    quantity quotas: the SKU (not allowed for amount quotas)\n" +
         "  --currency C               amount quotas: ISO 4217 code, e.g. USD (not allowed for quantity quotas)\n" +
-        "  --threshold X              decimal above zero; an alert fires when a flush moves the metric from below X to X or more\n" +
+        "  --threshold X              decimal above 0 and below 10^18, at most 9 fractional digits; an alert fires when a\n" +
+        "                             flush moves the metric from below X to X or more\n" +
         LedgerArguments.Usage +
         "\nSetting the same quota again changes nothing (prints its id). Running engines see a new quota within 2 s.";
 
@@ -45,11 +47,10 @@ public sealed class QuotaSetCommand : ICliCommand
             "amount" => QuotaMetric.Amount,
             var other => throw new CliUsageException($"--metric expects quantity or amount, got '{other}'"),
         };
-        var threshold = args.Decimal("threshold", 0);
         var currency = args.String("currency")?.ToUpperInvariant();
-        if (threshold <= 0)
+        if (LedgerDecimal.ParsePositive(args.String("threshold"), out var threshold) is { } problem)
         {
-            throw new CliUsageException("--threshold is required and must be above zero");
+            throw new CliUsageException("--threshold " + problem);
         }
 
         if (metric == QuotaMetric.Quantity && (sku is null || currency is not null))
@@ -62,8 +63,8 @@ public sealed class QuotaSetCommand : ICliCommand
             throw new CliUsageException("an amount quota sums all the account's SKUs in one currency: give --currency (an ISO 4217 code) and no --sku");
         }
 
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var id = await QuotaStore.SetAsync(db, account, sku, metric, threshold, currency, cancellationToken).ConfigureAwait(false);
         (_output ?? Console.Out).WriteLine($"quota {id}: {QuotaListCommand.Describe(account, sku, metric, threshold, currency)}");
         return 0;

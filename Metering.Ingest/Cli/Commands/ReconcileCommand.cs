@@ -39,10 +39,10 @@ public sealed class ReconcileCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(args);
         var period = args.RequiredPeriodStart("period");
         var export = !args.Has("no-export");
+        args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var schema = AnalyticsArguments.Schema(args, db);
         using var transport = AnalyticsArguments.Transport(args);
-        args.RejectUnknown();
         if (export)
         {
             var moved = await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(cancellationToken).ConfigureAwait(false);

@@ -55,10 +55,10 @@ public sealed class RunCommand : ICliCommand
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
-        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
         var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
+        args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
         using var analyticsTransport = analytics is null ? null : AnalyticsArguments.Transport(args);
-        args.RejectUnknown();
         Directory.CreateDirectory(dir);
         var err = Console.Error;
         var input = Path.Combine(dir, "usage.ndjson");

@@ -29,6 +29,16 @@ public sealed class ServeCommand : ICliCommand
         "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
         "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
         "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
+        "  --rate-limit N             requests/s per credential (API key id or JWT subject), token bucket (default 1000;\n" +
+        "                             0 = none); more: 429 with Retry-After\n" +
+        "  --rate-limit-burst N       burst of that bucket (default 2 x --rate-limit)\n" +
+        "  --anonymous-rate-limit N   requests/s per remote address without a valid credential (default 100, burst 2x;\n" +
+        "                             0 = none); /healthz, /readyz and /metrics are never limited\n" +
+        "  --max-connections N        open connections (default 4096)\n" +
+        "  --min-body-rate BYTES      slowest request body, bytes/s after --body-grace (default 1024; slower: 408)\n" +
+        "  --body-grace DURATION      how long a body may start slowly (default 5s, more than 1s)\n" +
+        "  --max-header-bytes N       request line + headers (default 32768; more: 431)\n" +
+        "  --headers-timeout DURATION time to receive the headers (default 10s)\n" +
         LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaSecurity.Usage +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
         "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
@@ -49,6 +59,36 @@ public sealed class ServeCommand : ICliCommand
         }
     }
 
+    /// <summary>A busy or unusable <c>--listen</c> address is a one-line usage error before anything starts.</summary>
+    private static void EnsureListenAddressFree(string listen)
+    {
+        if (!Uri.TryCreate(listen, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new CliUsageException($"--listen must be an http:// or https:// URL such as http://127.0.0.1:8080, got '{listen}'", showUsage: false);
+        }
+
+        if (uri.Port == 0)
+        {
+            return; // any free port
+        }
+
+        var address = uri.Host is "0.0.0.0" or "*" or "+" ? System.Net.IPAddress.Any
+            : System.Net.IPAddress.TryParse(uri.Host, out var parsed) ? parsed : System.Net.IPAddress.Loopback;
+        var probe = new System.Net.Sockets.TcpListener(address, uri.Port);
+        try
+        {
+            probe.Start();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new CliUsageException($"--listen {listen}: {e.Message} (is another server on port {uri.Port}?)", showUsage: false);
+        }
+        finally
+        {
+            probe.Stop();
+        }
+    }
+
     private static async Task<int> RunCoreAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -60,13 +100,34 @@ public sealed class ServeCommand : ICliCommand
         var bootstrap = args.String("bootstrap-servers");
         var prices = LedgerArguments.Prices(args);
         var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
+        var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
+        var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
+        var rateBurst = (int)args.Int64("rate-limit-burst", Math.Max(1, 2L * rateLimit), 1, 20_000_000);
+        var anonymousRateLimit = (int)args.Int64("anonymous-rate-limit", 100, 0, 10_000_000);
+        var maxConnections = args.Int64("max-connections", 4096, 1, 10_000_000);
+        var minBodyRate = args.Int64("min-body-rate", 1024, 1, 1L << 30);
+        var bodyGrace = args.Duration("body-grace", TimeSpan.FromSeconds(5));
+        if (bodyGrace <= TimeSpan.FromSeconds(1))
+        {
+            throw new CliUsageException("--body-grace must be more than 1s (Kestrel checks body rates once a second)");
+        }
+
+        var maxHeaderBytes = (int)args.Int64("max-header-bytes", 32 * 1024, 1024, 1 << 20);
+        var headersTimeout = args.Duration("headers-timeout", TimeSpan.FromSeconds(10));
+        if (headersTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new CliUsageException("--headers-timeout must be at least 1s");
+        }
+
+        // Every option is read and checked, and the listen address is known to be free, before anything starts:
+        // a typo or a busy port is one line, not a PostgreSQL started for nothing and a hosting stack trace.
+        args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
+        EnsureListenAddressFree(listen);
+        using var redis = RedisArguments.Connect(args);
+        using var ingest = HttpIngestArguments.Create(args, redis);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
-        var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
-        using var redis = RedisArguments.Connect(args);
-        using var ingest = HttpIngestArguments.Create(args, redis);
-        args.RejectUnknown();
         var options = new ApiOptions
         {
             JwtIssuer = issuer,
@@ -77,6 +138,14 @@ public sealed class ServeCommand : ICliCommand
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
             HttpIngest = ingest,
             LiveCounters = redis is null ? null : new Metering.Ingest.Redis.RedisLiveCounters(redis, "metering:", db),
+            RateLimitPerSecond = rateLimit,
+            RateLimitBurst = rateBurst,
+            AnonymousRateLimitPerSecond = anonymousRateLimit,
+            MaxConcurrentConnections = maxConnections,
+            MinRequestBodyBytesPerSecond = minBodyRate,
+            RequestBodyGracePeriod = bodyGrace,
+            MaxRequestHeadersBytes = maxHeaderBytes,
+            RequestHeadersTimeout = headersTimeout,
         };
 
         await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
@@ -86,7 +155,15 @@ public sealed class ServeCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        await app.StartAsync(stop.Token).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (IOException e) when (!stop.IsCancellationRequested)
+        {
+            throw new CliUsageException($"--listen {listen}: {e.Message}", showUsage: false);
+        }
+
         Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; usage from {transport?.Description ?? "nowhere (no ClickHouse configured: /v1/usage answers 503)"}; OpenAPI at /openapi/v1.json, metrics at /metrics");
         try
         {

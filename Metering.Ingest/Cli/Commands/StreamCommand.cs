@@ -57,11 +57,17 @@ public sealed class StreamCommand : ICliCommand
         var prices = LedgerArguments.Prices(args);
         var security = Kafka.KafkaSecurity.FromArguments(args);
         var startupTimeout = args.Duration("startup-timeout", TimeSpan.FromSeconds(60));
+        args.RejectUnknown([.. LedgerArguments.Options, .. RedisArguments.Options]);
+        // The listener first: a busy or malformed --metrics-listen is refused before anything else starts. Its
+        // /healthz answers for the engine's watchdog once the engine exists.
+        StreamingEngine? running = null;
+        await using var metrics = metricsListen is null ? null
+            : await StartMetricsAsync(metricsListen, () => running is { } e ? (e.Healthy, e.HealthDetail) : (true, "ok"), cancellationToken).ConfigureAwait(false);
         using var redis = RedisArguments.Connect(args);
         try
         {
-            return await RunAsync(args, cancellationToken, bootstrap, flushInterval, maxRecordsPerFlush, group, topic, deadLetterTopic, metricsListen, startOffset, instanceId,
-                sessionTimeout, stallTimeout, startupTimeout, pipeline, prices, security, redis).ConfigureAwait(false);
+            return await RunAsync(args, cancellationToken, bootstrap, flushInterval, maxRecordsPerFlush, group, topic, deadLetterTopic, metricsListen, metrics, e => running = e,
+                startOffset, instanceId, sessionTimeout, stallTimeout, startupTimeout, pipeline, prices, security, redis).ConfigureAwait(false);
         }
         catch (StartupFailedException e)
         {
@@ -76,13 +82,13 @@ public sealed class StreamCommand : ICliCommand
     }
 
     private static async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken, string bootstrap, TimeSpan flushInterval, int maxRecordsPerFlush, string group, string topic,
-        string? deadLetterTopic, string? metricsListen, StartOffsetPolicy startOffset, string? instanceId, TimeSpan sessionTimeout, TimeSpan stallTimeout, TimeSpan startupTimeout,
+        string? deadLetterTopic, string? metricsListen, Microsoft.AspNetCore.Builder.WebApplication? metrics, Action<StreamingEngine> started, StartOffsetPolicy startOffset, string? instanceId,
+        TimeSpan sessionTimeout, TimeSpan stallTimeout, TimeSpan startupTimeout,
         Pipeline.AggregationPipelineOptions pipeline, Rating.PriceBooks.PriceCatalog? prices, Kafka.KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
     {
         // Infrastructure at start-up (PostgreSQL starting, shutting down or unreachable; Kafka unreachable) is
         // retried for --startup-timeout, one line per attempt, then exit 1 with one line.
         await using var db = await StartupRetry.RunAsync("PostgreSQL", ct => LedgerArguments.OpenAsync(args, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         await StartupRetry.RunAsync("Kafka", _ => Task.Run(() => StartupRetry.CheckKafka(bootstrap, security), CancellationToken.None), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         if (quotasAdded + quotasRemoved > 0)
@@ -104,11 +110,10 @@ public sealed class StreamCommand : ICliCommand
             InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout, StartupTimeout = startupTimeout,
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);
+        started(engine);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}'{(options.InstanceId is null ? "" : $" (instance '{options.InstanceId}')")} from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
-        await using var metrics = metricsListen is null ? null : Observability.MetricsExport.BuildServer(metricsListen, health: () => (engine.Healthy, engine.HealthDetail));
         if (metrics is not null)
         {
-            await metrics.StartAsync(cancellationToken).ConfigureAwait(false);
             Console.Error.WriteLine($"stream: metrics at {metricsListen!.TrimEnd('/')}/metrics");
         }
 
@@ -124,5 +129,21 @@ public sealed class StreamCommand : ICliCommand
 
         Console.Error.WriteLine($"stream: stopped after {engine.Read:N0} records and {engine.Flushes} flushes");
         return 0;
+    }
+
+    /// <summary>Starts the /metrics server; a busy port or a bad URL is a usage error on one line (exit 2).</summary>
+    private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartMetricsAsync(string listen, Func<(bool Healthy, string Detail)> health, CancellationToken cancellationToken)
+    {
+        var app = Observability.MetricsExport.BuildServer(listen, health: health);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            return app;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException or ArgumentException && !cancellationToken.IsCancellationRequested)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new CliUsageException($"--metrics-listen {listen}: {e.Message.ReplaceLineEndings(" ")}", showUsage: false);
+        }
     }
 }

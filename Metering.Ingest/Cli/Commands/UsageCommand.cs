@@ -54,8 +54,8 @@ public sealed class UsageCommand : ICliCommand
         };
         var groupBy = (args.String("group-by") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var schema = AnalyticsArguments.Schema(args, AnalyticsArguments.LedgerDatabaseName(args));
+        args.RejectUnknown(AnalyticsArguments.Options);
         using var transport = AnalyticsArguments.Transport(args);
-        args.RejectUnknown();
         var store = new ClickHouseUsageStore(transport, schema);
         IReadOnlyList<UsagePoint> points;
         try

@@ -25,8 +25,8 @@ public sealed class VerifyCommand : ICliCommand
         var truthPath = args.String("truth");
         var group = args.String("group", "metering")!;
         var topic = args.String("topic", "usage")!;
+        args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        args.RejectUnknown();
         var truth = truthPath is null ? null : GroundTruth.Load(truthPath);
         var problems = await LedgerVerifier.VerifyAsync(db, group, topic, truth, cancellationToken).ConfigureAwait(false);
         foreach (var p in problems.Take(50))

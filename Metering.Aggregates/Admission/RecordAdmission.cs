@@ -1,0 +1,113 @@
+using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Interning;
+using Metering.Aggregates.Records;
+
+namespace Metering.Aggregates.Admission;
+
+/// <summary>
+/// The one admission rule for a raw usage record, used by the streaming engine (per Kafka message), the file mode
+/// (per NDJSON line, through <see cref="NdjsonStreamDecoder"/>) and the HTTP edge (per framed record): size limit,
+/// decoding and field rules (<see cref="UsageRecordParser"/>, <see cref="IdentifierRules"/>), the clock checks, the
+/// SKU policy and interning into the catalog. Duplicates are not decided here (each path has its own dedup state).
+/// Allocation-free for accepted records. Not thread-safe: one instance per decoding thread or request.
+/// </summary>
+public sealed class RecordAdmission
+{
+    private readonly AdmissionOptions _options;
+    private readonly RecordCatalog _catalog;
+    private readonly UsageRecordParser _parser;
+    private readonly long _maxAgeTicks;
+    private long _oldestAllowedTicks = long.MinValue;
+
+    // Per SKU id: 0 = not looked up yet, 1 = known, 2 = unknown (only with UnknownSkuPolicy.Reject).
+    private byte[] _skuKnown = new byte[64];
+
+    /// <summary>Creates an admission over <paramref name="catalog"/>; the clock is read at once.</summary>
+    public RecordAdmission(RecordCatalog catalog, AdmissionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _catalog = catalog;
+        _parser = new UsageRecordParser(catalog, options.Decoder);
+        _maxAgeTicks = options.MaxAge?.Ticks ?? 0;
+        BeginChunk();
+    }
+
+    /// <summary>The catalog records are interned into (their ids are only meaningful with it).</summary>
+    public RecordCatalog Catalog => _catalog;
+
+    /// <summary>The rules.</summary>
+    public AdmissionOptions Options => _options;
+
+    /// <summary>
+    /// Reads the clock. Call it at the start of every chunk, poll or request: the time checks then never use a
+    /// clock older than the chunk, however long the stream was quiet before it.
+    /// </summary>
+    public void BeginChunk()
+    {
+        _parser.RefreshClock();
+        if (_maxAgeTicks > 0)
+        {
+            _oldestAllowedTicks = _options.Decoder.Clock.GetUtcNow().UtcTicks - _maxAgeTicks;
+        }
+    }
+
+    /// <summary>
+    /// Admits <paramref name="raw"/> (one record, no line terminator). Returns <see cref="RejectReason.None"/> and the
+    /// record, or the reason and a detail that names the field and the limit. Ordinary bad input never throws.
+    /// <see cref="RejectReason.CardinalityLimit"/> means the catalog is full: the caller may switch to a fresh catalog
+    /// (a new admission) and admit the record again.
+    /// </summary>
+    public RejectReason Admit(ReadOnlySpan<byte> raw, out UsageRecord record, out string detail)
+    {
+        if (raw.Length > _options.Decoder.MaxLineBytes)
+        {
+            record = default;
+            detail = $"the record is {raw.Length} bytes; the limit is {_options.Decoder.MaxLineBytes}";
+            return RejectReason.LineTooLong;
+        }
+
+        return AdmitWithinLimit(raw, out record, out detail);
+    }
+
+    /// <summary>As <see cref="Admit"/> for a record whose length the caller already checked (the NDJSON decoder).</summary>
+    internal RejectReason AdmitWithinLimit(ReadOnlySpan<byte> raw, out UsageRecord record, out string detail)
+    {
+        var reason = _parser.Parse(raw, out record, out detail);
+        if (reason != RejectReason.None)
+        {
+            return reason;
+        }
+
+        if (record.TimeTicks < _oldestAllowedTicks)
+        {
+            detail = "time is more than " + _options.MaxAge + " behind the clock: older than the dedup horizon can check";
+            return RejectReason.ExpiredTime;
+        }
+
+        if (_options.UnknownSkus == UnknownSkuPolicy.Reject && !IsKnown(record.SkuId))
+        {
+            detail = "sku '" + _catalog.Skus.GetString(record.SkuId) + "' is in no price book (unknown SKUs are refused by configuration)";
+            return RejectReason.UnknownSku;
+        }
+
+        return RejectReason.None;
+    }
+
+    private bool IsKnown(int skuId)
+    {
+        if (skuId >= _skuKnown.Length)
+        {
+            Array.Resize(ref _skuKnown, Math.Max(skuId + 1, _skuKnown.Length * 2));
+        }
+
+        if (_skuKnown[skuId] == 0)
+        {
+            _skuKnown[skuId] = _options.KnownSkus!.Contains(_catalog.Skus.GetString(skuId)) ? (byte)1 : (byte)2;
+        }
+
+        return _skuKnown[skuId] == 1;
+    }
+}
