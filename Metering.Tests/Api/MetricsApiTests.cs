@@ -87,6 +87,10 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.Rated(12.34m, "USD");
         MeteringMetrics.FlushDataFault();
         MeteringMetrics.RecordsIsolated(1);
+        MeteringMetrics.FlushFenced();
+        MeteringMetrics.ConsumerStalled();
+        MeteringMetrics.DeadLettersPublished(1);
+        using var stalled = MeteringMetrics.RegisterStallSource(() => 0);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.Request(202);
         Metering.Ingest.HttpIngest.HttpIngestMetrics.DedupLookupUnanswered();
