@@ -25,7 +25,7 @@ trap cleanup EXIT
 pg=$(metering postgres start --data-dir "$dir/pg" 2>/dev/null | tail -1)
 field() { tr ';' '\n' <<<"$pg" | sed -n "s/^$1=//Ip" | head -1; }
 host=$(field host); port=$(field port); user=$(field username); db=$(field database)
-committed() { PGPASSWORD=$(field password) "$psql" -h "$host" -p "$port" -U "$user" -d "$db" -tAc "SELECT coalesce(sum(read), 0) FROM conservation" 2>/dev/null || echo 0; }
+committed() { PGPASSFILE=$(field passfile) "$psql" -h "$host" -p "$port" -U "$user" -d "$db" -tAc "SELECT coalesce(sum(read), 0) FROM conservation" 2>/dev/null || echo 0; }
 
 dotnet "$dll" broker --brokers 1 --partitions 6 --topic usage --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
 pids+=($!)
