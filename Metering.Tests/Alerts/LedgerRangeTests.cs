@@ -121,6 +121,13 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
         Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
         using var list = JsonDocument.Parse(await listed.Content.ReadAsStringAsync());
         Assert.Contains(list.RootElement.EnumerateArray(), q => q.GetProperty("id").GetInt64() == bad && q.GetProperty("threshold").GetString() == Unreadable + ".000000000");
+        using (var listOutput = new StringWriter())
+        {
+            var args = Metering.Ingest.Cli.CliArguments.Parse(["--account", "acct-1", "--pg", db.ConnectionString], _ => null);
+            Assert.Equal(0, await new Metering.Ingest.Cli.Commands.QuotaListCommand(listOutput).RunAsync(args, CancellationToken.None));
+            Assert.Contains($"acct-1: threshold {Unreadable}.000000000 is outside the ledger range and skipped by every evaluation; remove it (metering quota remove --id {bad})", listOutput.ToString(), StringComparison.Ordinal);
+        }
+
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/accounts/acct-1/quotas/{bad}")).StatusCode);
         Assert.DoesNotContain(await QuotaStore.ListAsync(db, "acct-1", CancellationToken.None), q => q.Id == bad);
     }

@@ -39,7 +39,11 @@ public sealed class QuotaListCommand : ICliCommand
         var quotas = await QuotaStore.ListAsync(db, account, cancellationToken).ConfigureAwait(false);
         foreach (var q in quotas)
         {
-            (_output ?? Console.Out).WriteLine(string.Create(CultureInfo.InvariantCulture, $"{q.Id,6}  {q.Source,-9}  {Describe(q.Account, q.Sku, q.Metric, q.Threshold, q.Currency)}"));
+            // A threshold stored outside the ledger range (written around the API) is shown as stored, flagged.
+            var line = q.InvalidThreshold is { } stored
+                ? $"{q.Account}: threshold {stored} is outside the ledger range and skipped by every evaluation; remove it (metering quota remove --id {q.Id})"
+                : Describe(q.Account, q.Sku, q.Metric, q.Threshold, q.Currency);
+            (_output ?? Console.Out).WriteLine(string.Create(CultureInfo.InvariantCulture, $"{q.Id,6}  {q.Source,-9}  {line}"));
         }
 
         Console.Error.WriteLine($"quota list: {quotas.Count} quota(s)");
