@@ -1,3 +1,5 @@
+using Metering.DevKit;
+using Metering.DevKit.Postgres;
 using Metering.Ingest.Storage;
 using Metering.Rating.PriceBooks;
 using Npgsql;

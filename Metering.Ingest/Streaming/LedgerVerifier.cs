@@ -1,5 +1,5 @@
 using Metering.Aggregates.Records;
-using Metering.Ingest.Workload;
+using Metering.DevKit.Workload;
 using Npgsql;
 
 namespace Metering.Ingest.Streaming;

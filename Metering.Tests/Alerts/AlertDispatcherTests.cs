@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Alerts;
-using Metering.Ingest.Kafka;
 using Metering.Ingest.Storage;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Alerts;
-using Metering.Ingest.Kafka;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
 using Metering.Rating.PriceBooks;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
 using Metering.Tests.Storage;

@@ -1,5 +1,5 @@
 using System.Text;
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Ledger;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;

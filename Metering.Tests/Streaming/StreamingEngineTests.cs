@@ -1,7 +1,7 @@
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,3 +1,4 @@
+using Metering.DevKit.Postgres;
 using Metering.Ingest.Storage;
 
 namespace Metering.Ingest.Cli.Commands;

@@ -1,6 +1,7 @@
 using Metering.Aggregates.Records;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -70,7 +71,7 @@ public sealed class RunCommand : ICliCommand
         }
 
         truth.Save(input + ".truth.json");
-        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 3);
+        using var kafka = new EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
         err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");

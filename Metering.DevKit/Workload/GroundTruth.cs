@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Metering.Ingest.Workload;
+namespace Metering.DevKit.Workload;
 
 /// <summary>
 /// What a generated workload must aggregate to: the balance (read = accepted + duplicates + rejected, rejects by

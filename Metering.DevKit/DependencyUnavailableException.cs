@@ -1,4 +1,4 @@
-namespace Metering.Ingest;
+namespace Metering.DevKit;
 
 /// <summary>
 /// A dependency the command needs (the embedded PostgreSQL, redis-server, a configured server) could not be started or

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Metering.Aggregates.Records;
 
-namespace Metering.Ingest.Workload;
+namespace Metering.DevKit.Workload;
 
 /// <summary>
 /// Writes a deterministic synthetic edge workload as NDJSON usage records, and the <see cref="GroundTruth"/> it

@@ -1,4 +1,4 @@
-namespace Metering.Ingest.Storage;
+namespace Metering.DevKit.Postgres;
 
 /// <summary>
 /// What <see cref="EmbeddedPostgres.StatusAsync"/> found, without starting or creating anything: whether a cluster

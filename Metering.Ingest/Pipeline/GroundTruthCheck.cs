@@ -1,9 +1,9 @@
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
-using Metering.Ingest.Pipeline;
+using Metering.DevKit.Workload;
 
-namespace Metering.Ingest.Workload;
+namespace Metering.Ingest.Pipeline;
 
 /// <summary>Compares a pipeline result with the generator's ground truth; lists every difference.</summary>
 public static class GroundTruthCheck

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Metering.Ingest.Redis;
+namespace Metering.DevKit.Redis;
 
 /// <summary>
 /// A private redis-server (Debian's package) on a free loopback port, without persistence, for benchmarks and

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Metering.Ingest.Kafka;
+namespace Metering.DevKit.Kafka;
 
 /// <summary>
 /// An in-process Kafka cluster: librdkafka's mock cluster, which speaks the real Kafka protocol on 127.0.0.1 ports,

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace Metering.Ingest.Kafka;
+namespace Metering.DevKit.Kafka;
 
 /// <summary>
 /// P/Invoke into librdkafka's mock-cluster API, bound to the very same native file Confluent.Kafka uses.

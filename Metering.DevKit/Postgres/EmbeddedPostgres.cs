@@ -7,7 +7,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Npgsql;
 
-namespace Metering.Ingest.Storage;
+namespace Metering.DevKit.Postgres;
 
 /// <summary>
 /// A private PostgreSQL server started from the machine's server binaries, used when no connection string is

@@ -1,4 +1,4 @@
-namespace Metering.Ingest.Workload;
+namespace Metering.DevKit.Workload;
 
 /// <summary>Shape of a synthetic edge workload. Same options and seed = byte-identical output.</summary>
 public sealed record WorkloadOptions
