@@ -83,6 +83,12 @@ public static class QuotaEvaluator
     /// <summary>The cache limit in force (<see cref="MaxCachedQuotas"/>; tests lower it to exercise the uncached path).</summary>
     internal static int CacheLimit { get; set; } = MaxCachedQuotas;
 
+    // Written by every quota read; the metrics gauge reads it, so this store needs no reference to the metrics.
+    private static long _invalidQuotas;
+
+    /// <summary>Quotas skipped by the last quota read for a threshold outside the ledger's range.</summary>
+    public static long InvalidQuotas => Volatile.Read(ref _invalidQuotas);
+
     private static readonly ConcurrentDictionary<string, QuotaSnapshot> Cache = new(StringComparer.Ordinal);
 
     /// <summary>Quota ids already reported as invalid (one log line per quota and process, not one per refresh).</summary>
@@ -242,7 +248,7 @@ public static class QuotaEvaluator
             }
         }
 
-        Observability.MeteringMetrics.SetInvalidQuotas(invalid);
+        Volatile.Write(ref _invalidQuotas, invalid);
 
         QuotaSnapshot fresh;
         if (rows.Count > CacheLimit)
