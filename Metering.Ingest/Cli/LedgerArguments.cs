@@ -1,6 +1,6 @@
 using Metering.DevKit;
 using Metering.DevKit.Postgres;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Metering.Ledger.Quotas;
 
 namespace Metering.Ingest.Observability;
 
@@ -51,7 +52,7 @@ public static class MeteringMetrics
     {
         Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
         Meter.CreateObservableGauge("metering.consumer.stalled", ObserveStalls, "s", "Seconds the member has held partitions with lag without consuming, once the watchdog declared it stalled; 0 when healthy.");
-        Meter.CreateObservableGauge("metering.quotas.invalid", () => Alerts.QuotaEvaluator.InvalidQuotas, "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
+        Meter.CreateObservableGauge("metering.quotas.invalid", () => QuotaEvaluator.InvalidQuotas, "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
         Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
     }
 

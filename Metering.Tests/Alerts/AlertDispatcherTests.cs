@@ -3,7 +3,7 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Metering.DevKit.Kafka;
 using Metering.Ingest.Alerts;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

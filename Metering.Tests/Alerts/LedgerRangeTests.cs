@@ -4,10 +4,11 @@ using System.Text;
 using System.Text.Json;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Alerts;
 using Metering.Ingest.Cli;
 using Metering.Ingest.Cli.Commands;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Quotas;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
@@ -50,7 +51,7 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
     public async Task Quota_set_refuses_a_threshold_outside_the_range_naming_it_and_the_store_refuses_it_too()
     {
         var cs = await postgres.NewDatabaseAsync();
-        await Metering.Ingest.Storage.MigrationRunner.ApplyAsync(cs);
+        await MigrationRunner.ApplyAsync(cs);
         var command = new QuotaSetCommand(new StringWriter());
         var refused = await Assert.ThrowsAsync<CliUsageException>(() => command.RunAsync(
             CliArguments.Parse(["--account", "a", "--sku", "s", "--metric", "quantity", "--threshold", "1" + new string('0', 30), "--pg", cs], _ => null), CancellationToken.None));

@@ -1,5 +1,5 @@
 using Metering.DevKit.Postgres;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Npgsql;
 
 namespace Metering.Tests.Storage;

@@ -1,8 +1,8 @@
 using Confluent.Kafka;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

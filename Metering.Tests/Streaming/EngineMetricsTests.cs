@@ -5,8 +5,8 @@ using System.Text.RegularExpressions;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Observability;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

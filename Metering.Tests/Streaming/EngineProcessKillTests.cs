@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.Ledger;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.PeriodClose;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,5 +1,5 @@
 using Metering.DevKit.Postgres;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 
 namespace Metering.Ingest.Cli.Commands;
 

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Metering.Ingest.Streaming;
+using Metering.Ledger.Totals;
 using Metering.Rating.Money;
 using Npgsql;
 
-namespace Metering.Ingest.Alerts;
+namespace Metering.Ledger.Quotas;
 
 /// <summary>
 /// Detects quota crossings inside the flush transaction, so detection is exactly once: the alert row commits iff the

@@ -2,10 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
 
-namespace Metering.Ingest.Storage;
+namespace Metering.Ledger.Migrations;
 
 /// <summary>
-/// Applies the versioned SQL migrations embedded in this assembly (<c>Storage/Migrations/NNNN_name.sql</c>) in order,
+/// Applies the versioned SQL migrations embedded in this assembly (<c>Migrations/NNNN_name.sql</c>) in order,
 /// each in its own transaction, under a PostgreSQL advisory lock so that engines starting together apply each once.
 /// Applied migrations are recorded in <c>schema_migrations</c> with a SHA-256 checksum; a migration whose text
 /// changed after it was applied is refused with an error naming it (write a new migration instead).

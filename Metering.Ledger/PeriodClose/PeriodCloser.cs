@@ -2,17 +2,7 @@ using System.Globalization;
 using Metering.Rating.Periods;
 using Npgsql;
 
-namespace Metering.Ingest.Ledger;
-
-/// <summary>The outcome of closing a billing period.</summary>
-/// <param name="Period">The period that is now closed.</param>
-/// <param name="AlreadyClosed">True when it had been closed before (closing is idempotent).</param>
-/// <param name="Totals">Billing-period total rows frozen by the close.</param>
-/// <param name="AmountByCurrency">Sum of the frozen totals' amounts per currency (exact).</param>
-public sealed record PeriodCloseResult(BillingPeriod Period, bool AlreadyClosed, long Totals, IReadOnlyDictionary<string, decimal> AmountByCurrency);
-
-/// <summary>A close that is not allowed (the period has not ended, or the start is not a period boundary).</summary>
-public sealed class PeriodCloseException(string message) : Exception(message);
+namespace Metering.Ledger.PeriodClose;
 
 /// <summary>
 /// Closes billing periods. A closed period's totals never change again: usage that arrives later for it is booked by

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Metering.Ingest.Streaming;
+namespace Metering.Ledger.Flush;
 
 /// <summary>
 /// Sorts a flush failure into infrastructure (retried) and data (isolated) faults, so that one record the ledger

@@ -1,4 +1,4 @@
-namespace Metering.Ingest.Streaming;
+namespace Metering.Ledger.Flush;
 
 /// <summary>What a failed flush's exception says about its cause (see <see cref="FlushFaults.Classify"/>).</summary>
 public enum FlushFaultKind

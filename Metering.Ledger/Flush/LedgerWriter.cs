@@ -1,17 +1,16 @@
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
-using Metering.Ingest.Ledger;
+using Metering.Ledger.PeriodClose;
+using Metering.Ledger.Quotas;
+using Metering.Ledger.Totals;
 using Metering.Rating.Incremental;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Periods;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Metering.Ingest.Streaming;
-
-/// <summary>Another consumer advanced a partition's offset in PostgreSQL first: this batch must be discarded and replayed.</summary>
-public sealed class FencedException(string message) : Exception(message);
+namespace Metering.Ledger.Flush;
 
 /// <summary>
 /// Makes a <see cref="FlushBatch"/> durable in ONE PostgreSQL transaction: the partitions' next offsets (fenced:
@@ -60,7 +59,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             await StoreSeenIdsAsync(connection, tx, batch.SeenIds, cancellationToken).ConfigureAwait(false);
         }
 
-        await Alerts.QuotaEvaluator.EvaluateAsync(connection, tx, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
+        await QuotaEvaluator.EvaluateAsync(connection, tx, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -512,7 +511,3 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
 
     private static NpgsqlParameter Array<T>(IEnumerable<T> values) => new() { Value = values.ToArray() };
 }
-
-/// <summary>Source-generated JSON for the few shapes the streaming path writes.</summary>
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
-internal sealed partial class StreamingJson : System.Text.Json.Serialization.JsonSerializerContext;
