@@ -8,6 +8,7 @@ using Metering.Ingest.Api;
 using Metering.Ingest.HttpIngest;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
 using Metering.Tests.Streaming;

@@ -9,6 +9,7 @@ using Metering.Ingest.Cli.Commands;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Quotas;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
@@ -106,7 +107,7 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
 
         var engine = new StreamingEngine(options, db, null);
         await EngineRuns.RunUntilCommittedAsync(engine, db, options, TopicLog.Messages(kafka.BootstrapServers, options.Topic), timeoutSeconds: 60);
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, kafka.BootstrapServers, options.Topic), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         await using (var alerts = db.CreateCommand("SELECT count(*) FILTER (WHERE threshold = 1), count(DISTINCT period_start) FILTER (WHERE threshold = 1), count(*) FILTER (WHERE quota_id = $1) FROM alerts"))
         {
             alerts.Parameters.Add(new() { Value = bad });

@@ -6,6 +6,7 @@ using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Quotas;
 using Metering.Ledger.Totals;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -3,6 +3,7 @@ using Metering.DevKit.Kafka;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.PeriodClose;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -7,6 +7,7 @@ using Metering.DevKit.Kafka;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Decoding;
 using Metering.Tests.Storage;
 using Npgsql;

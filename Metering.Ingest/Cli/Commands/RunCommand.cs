@@ -2,6 +2,8 @@ using Metering.Aggregates.Records;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
+using Metering.Ingest.Streaming;
+using Metering.Ledger.Verification;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -95,7 +97,7 @@ public sealed class RunCommand : ICliCommand
 
         @out.WriteLine();
         err.WriteLine("[4/5] metering verify against the generator's ground truth");
-        var problems = await Streaming.LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, cancellationToken).ConfigureAwait(false);
+        var problems = await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(truth), cancellationToken).ConfigureAwait(false);
         foreach (var p in problems.Take(20))
         {
             @out.WriteLine("DIFFERENCE " + p);
