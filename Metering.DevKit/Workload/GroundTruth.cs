@@ -32,24 +32,3 @@ public sealed class GroundTruth
         JsonSerializer.Deserialize(File.ReadAllText(path), GroundTruthJson.Default.GroundTruth)
         ?? throw new InvalidDataException($"{path}: empty ground truth");
 }
-
-/// <summary>Expected total of one (account, SKU).</summary>
-public sealed class GroundTruthTotal
-{
-    /// <summary>Account name.</summary>
-    [JsonPropertyName("account")] public string Account { get; set; } = "";
-
-    /// <summary>SKU name.</summary>
-    [JsonPropertyName("sku")] public string Sku { get; set; } = "";
-
-    /// <summary>Accepted records.</summary>
-    [JsonPropertyName("count")] public long Count { get; set; }
-
-    /// <summary>Exact quantity as a decimal string.</summary>
-    [JsonPropertyName("quantity")] public string Quantity { get; set; } = "0";
-}
-
-/// <summary>Source-generated serializer (no reflection).</summary>
-[JsonSourceGenerationOptions(WriteIndented = true)]
-[JsonSerializable(typeof(GroundTruth))]
-internal sealed partial class GroundTruthJson : JsonSerializerContext;
