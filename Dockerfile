@@ -24,10 +24,14 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Metering.Aggregates/Metering.Aggregates.csproj Metering.Aggregates/
 COPY Metering.Rating/Metering.Rating.csproj Metering.Rating/
+COPY Metering.Ledger/Metering.Ledger.csproj Metering.Ledger/
+COPY Metering.DevKit/Metering.DevKit.csproj Metering.DevKit/
 COPY Metering.Ingest/Metering.Ingest.csproj Metering.Ingest/
 RUN dotnet restore Metering.Ingest/Metering.Ingest.csproj -r ${RID}
 COPY Metering.Aggregates/ Metering.Aggregates/
 COPY Metering.Rating/ Metering.Rating/
+COPY Metering.Ledger/ Metering.Ledger/
+COPY Metering.DevKit/ Metering.DevKit/
 COPY Metering.Ingest/ Metering.Ingest/
 COPY examples/ examples/
 RUN dotnet publish Metering.Ingest/Metering.Ingest.csproj -c Release -r ${RID} --self-contained false --no-restore -o /out \

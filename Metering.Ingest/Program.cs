@@ -1,3 +1,4 @@
+using Metering.DevKit;
 using Metering.Ingest.Cli;
 
 namespace Metering.Ingest;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Interning;
-using Metering.Ingest.Workload;
+using Metering.DevKit.Workload;
 
 namespace Metering.Benchmarks.Decoding;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
 using Metering.Ingest.Analytics;
 using Metering.Ingest.HttpIngest;
 using Metering.Ingest.Observability;

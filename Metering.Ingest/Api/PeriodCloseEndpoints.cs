@@ -1,4 +1,4 @@
-using Metering.Ingest.Ledger;
+using Metering.Ledger.PeriodClose;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,4 +1,4 @@
-using Metering.Ingest.Alerts;
+using Metering.Ledger.Quotas;
 using Metering.Rating.Money;
 using Metering.Rating.PriceBooks;
 using Microsoft.AspNetCore.Builder;

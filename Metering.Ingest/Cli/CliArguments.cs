@@ -1,4 +1,5 @@
 using System.Globalization;
+using Metering.Ledger.PeriodClose;
 
 namespace Metering.Ingest.Cli;
 
@@ -131,7 +132,7 @@ public sealed class CliArguments
         var value = Required(name);
         try
         {
-            return Ledger.PeriodCloser.ParsePeriodStart(value);
+            return PeriodCloser.ParsePeriodStart(value);
         }
         catch (FormatException e)
         {

@@ -1,4 +1,6 @@
-using Metering.Ingest.Storage;
+using Metering.DevKit;
+using Metering.DevKit.Postgres;
+using Metering.Ledger.Migrations;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 

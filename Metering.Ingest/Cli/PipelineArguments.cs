@@ -2,8 +2,8 @@ using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Interning;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
 
 namespace Metering.Ingest.Cli;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Metering.Ledger.Quotas;
 
 namespace Metering.Ingest.Observability;
 
@@ -46,13 +47,12 @@ public static class MeteringMetrics
     private static readonly ConcurrentDictionary<long, Func<double>> StallSources = new();
     private static long _nextLagSource;
     private static long _activeKeys;
-    private static long _invalidQuotas;
 
     static MeteringMetrics()
     {
         Meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, "{message}", "Messages not yet consumed, per topic and partition (high watermark - position).");
         Meter.CreateObservableGauge("metering.consumer.stalled", ObserveStalls, "s", "Seconds the member has held partitions with lag without consuming, once the watchdog declared it stalled; 0 when healthy.");
-        Meter.CreateObservableGauge("metering.quotas.invalid", () => Volatile.Read(ref _invalidQuotas), "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
+        Meter.CreateObservableGauge("metering.quotas.invalid", () => QuotaEvaluator.InvalidQuotas, "{quota}", "Quotas whose stored threshold is outside the ledger's range: skipped by every evaluation (remove and set them again).");
         Meter.CreateObservableGauge("metering.aggregate.keys.active", () => Volatile.Read(ref _activeKeys), "{key}", "Distinct (account, SKU, window, dimensions) keys held in memory now.");
     }
 
@@ -89,9 +89,6 @@ public static class MeteringMetrics
             PostgresErrors.Add(1);
         }
     }
-
-    /// <summary>Sets the number of quotas skipped by the last quota read for an invalid threshold.</summary>
-    public static void SetInvalidQuotas(long quotas) => Volatile.Write(ref _invalidQuotas, quotas);
 
     /// <summary>Counts one flush that failed on a data fault.</summary>
     public static void FlushDataFault() => FlushDataFaults.Add(1);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Totals;
 using Npgsql;
 using StackExchange.Redis;
 

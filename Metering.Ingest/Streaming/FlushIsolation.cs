@@ -1,4 +1,5 @@
 using Metering.Aggregates.Records;
+using Metering.Ledger.Flush;
 
 namespace Metering.Ingest.Streaming;
 

@@ -1,3 +1,5 @@
+using Metering.Ledger.Totals;
+
 namespace Metering.Ingest.Streaming;
 
 /// <summary>

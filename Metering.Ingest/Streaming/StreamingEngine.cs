@@ -5,6 +5,7 @@ using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
+using Metering.Ledger.Flush;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Alerts;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

@@ -2,12 +2,14 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Metering.Ingest.Alerts;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Cli;
 using Metering.Ingest.Cli.Commands;
-using Metering.Ingest.Kafka;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Quotas;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
@@ -50,7 +52,7 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
     public async Task Quota_set_refuses_a_threshold_outside_the_range_naming_it_and_the_store_refuses_it_too()
     {
         var cs = await postgres.NewDatabaseAsync();
-        await Metering.Ingest.Storage.MigrationRunner.ApplyAsync(cs);
+        await MigrationRunner.ApplyAsync(cs);
         var command = new QuotaSetCommand(new StringWriter());
         var refused = await Assert.ThrowsAsync<CliUsageException>(() => command.RunAsync(
             CliArguments.Parse(["--account", "a", "--sku", "s", "--metric", "quantity", "--threshold", "1" + new string('0', 30), "--pg", cs], _ => null), CancellationToken.None));
@@ -105,7 +107,7 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
 
         var engine = new StreamingEngine(options, db, null);
         await EngineRuns.RunUntilCommittedAsync(engine, db, options, TopicLog.Messages(kafka.BootstrapServers, options.Topic), timeoutSeconds: 60);
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, kafka.BootstrapServers, options.Topic), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         await using (var alerts = db.CreateCommand("SELECT count(*) FILTER (WHERE threshold = 1), count(DISTINCT period_start) FILTER (WHERE threshold = 1), count(*) FILTER (WHERE quota_id = $1) FROM alerts"))
         {
             alerts.Parameters.Add(new() { Value = bad });

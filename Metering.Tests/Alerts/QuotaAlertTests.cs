@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Text;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Alerts;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Quotas;
+using Metering.Ledger.Totals;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,8 +1,8 @@
 using System.Text;
-using Metering.Ingest.Alerts;
 using Metering.Ingest.Cli;
 using Metering.Ingest.Cli.Commands;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Quotas;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Metering.Ingest.Analytics;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;

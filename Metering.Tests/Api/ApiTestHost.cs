@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Metering.Ingest.Api;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

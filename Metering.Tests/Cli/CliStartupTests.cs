@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using Metering.DevKit;
+using Metering.DevKit.Postgres;
+using Metering.DevKit.Redis;
 using Metering.Ingest;
-using Metering.Ingest.Redis;
-using Metering.Ingest.Storage;
 
 namespace Metering.Tests.Cli;
 

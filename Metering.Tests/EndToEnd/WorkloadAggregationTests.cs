@@ -2,10 +2,10 @@ using System.Security.Cryptography;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
+using Metering.DevKit.Workload;
 using Metering.Ingest;
 using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
 
 namespace Metering.Tests.EndToEnd;
 

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Metering.Tests.Streaming;
 using Npgsql;

@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using Metering.Tests.Api;
 using Metering.Tests.Redis;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using Metering.Tests.Redis;
 
 namespace Metering.Tests.Ingest;

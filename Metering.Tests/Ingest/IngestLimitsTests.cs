@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Api;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using Metering.Tests.Api;
 
 namespace Metering.Tests.Ingest;

@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
 
 namespace Metering.Tests.Kafka;
 

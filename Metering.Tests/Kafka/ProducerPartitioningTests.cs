@@ -1,7 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using Metering.Ingest.Streaming;
 
 namespace Metering.Tests.Kafka;

@@ -1,8 +1,8 @@
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Redis;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,4 +1,4 @@
-using Metering.Ingest.Redis;
+using Metering.DevKit.Redis;
 using StackExchange.Redis;
 
 namespace Metering.Tests.Redis;

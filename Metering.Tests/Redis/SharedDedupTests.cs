@@ -1,8 +1,9 @@
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Redis;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 using StackExchange.Redis;
@@ -108,7 +109,7 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
 
         await Streaming.EngineRuns.RunUntilCommittedAsync(new StreamingEngine(options with { CrashAfterRecords = 0 }, db, null), db, options, Streaming.TopicLog.Messages(_kafka.BootstrapServers, options.Topic));
         Assert.Equal(Expected(truth, 1), await TotalsAsync(db));
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
     }
 
     [Fact]
@@ -153,6 +154,6 @@ public sealed class SharedDedupTests(PostgresFixture postgres, RedisFixture redi
         await run;
         Assert.True(engine.SharedDedupDegradedChunks > 0, "the outage should have been noticed");
         Assert.False(dedup.Degraded, "Redis is back: the store should have recovered");
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(Streaming.TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
     }
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Postgres;
 using Npgsql;
 
 namespace Metering.Tests.Storage;

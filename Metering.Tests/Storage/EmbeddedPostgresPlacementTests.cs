@@ -1,5 +1,6 @@
+using Metering.DevKit;
+using Metering.DevKit.Postgres;
 using Metering.Ingest;
-using Metering.Ingest.Storage;
 using Metering.Tests.Cli;
 using Npgsql;
 

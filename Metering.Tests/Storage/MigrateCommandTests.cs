@@ -1,7 +1,7 @@
 using Metering.Ingest;
 using Metering.Ingest.Cli;
 using Metering.Ingest.Cli.Commands;
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Npgsql;
 
 namespace Metering.Tests.Storage;

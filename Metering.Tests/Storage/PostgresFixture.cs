@@ -1,4 +1,4 @@
-using Metering.Ingest.Storage;
+using Metering.DevKit.Postgres;
 
 namespace Metering.Tests.Storage;
 

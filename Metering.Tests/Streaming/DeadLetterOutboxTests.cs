@@ -1,8 +1,9 @@
 using Confluent.Kafka;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -76,6 +77,6 @@ public sealed class DeadLetterOutboxTests(PostgresFixture postgres) : IDisposabl
         }
 
         Assert.Equal(expected.Order(), keys.Order()); // the topic holds every dead letter, the stranded ones included
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, "outbox"), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, "outbox")), CancellationToken.None));
     }
 }

@@ -2,11 +2,11 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Observability;
-using Metering.Ingest.Storage;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;
 

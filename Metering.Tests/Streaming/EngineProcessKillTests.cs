@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 using Xunit.Abstractions;
@@ -134,6 +135,6 @@ public sealed class EngineProcessKillTests(PostgresFixture postgres, ITestOutput
         }
 
         last.Kill();
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, bootstrap, "usage"), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, bootstrap, "usage")), CancellationToken.None));
     }
 }

@@ -1,8 +1,9 @@
 using Confluent.Kafka;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 

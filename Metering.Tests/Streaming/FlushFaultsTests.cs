@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Metering.Ingest.Streaming;
+using Metering.Ledger.Flush;
 using Metering.Tests.Storage;
 using Npgsql;
 

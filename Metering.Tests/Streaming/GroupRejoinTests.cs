@@ -1,8 +1,9 @@
 using System.Diagnostics;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 using Xunit.Abstractions;
@@ -91,6 +92,6 @@ public sealed class GroupRejoinTests(PostgresFixture postgres, ITestOutputHelper
         await run;
         output.WriteLine(log.ToString());
         Assert.Contains("WATCHDOG: stalled", log.ToString(), StringComparison.Ordinal);
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(expected), CancellationToken.None));
     }
 }

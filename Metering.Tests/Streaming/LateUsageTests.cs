@@ -1,8 +1,9 @@
 using System.Text;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Ledger;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.PeriodClose;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,8 +1,9 @@
 using Confluent.Kafka;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;
@@ -80,7 +81,7 @@ public sealed class LedgerDataFaultTests(PostgresFixture postgres) : IDisposable
         }
 
         expected.Rejected["ledger_rejected"] = 3;
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(expected, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(expected, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
 
         await using var letters = db.CreateCommand("SELECT partition, detail, raw FROM dead_letters WHERE reason = 'ledger_rejected' ORDER BY partition");
         await using var reader = await letters.ExecuteReaderAsync();
@@ -134,7 +135,7 @@ public sealed class LedgerDataFaultTests(PostgresFixture postgres) : IDisposable
 
         var expected = new GroundTruth { Read = 101, Accepted = 100, Totals = [new GroundTruthTotal { Account = "acct-1", Sku = "api.calls", Count = 100, Quantity = "300" }] };
         expected.Rejected["ledger_rejected"] = 1;
-        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
+        Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(expected), CancellationToken.None));
         await using (var amount = db.CreateCommand("SELECT amount FROM billing_period_totals WHERE account = 'acct-1' AND sku = 'api.calls'"))
         {
             Assert.Equal(3.00m, (decimal)(await amount.ExecuteScalarAsync())!);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Streaming;

@@ -1,7 +1,8 @@
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Storage;
 using Npgsql;
@@ -60,7 +61,7 @@ public sealed class StreamingEngineTests(PostgresFixture postgres) : IDisposable
             var engine = new StreamingEngine(options, db, Prices());
             var messages = TopicLog.Messages(_kafka.BootstrapServers, options.Topic);
             await RunUntilAsync(engine, () => engine.Read >= messages);
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
             await using var amount = db.CreateCommand("SELECT count(*) FROM billing_period_totals WHERE amount > 0 AND price_book_hash LIKE 'sha256:%'");
             Assert.True((long)(await amount.ExecuteScalarAsync())! > 0, "rated totals carry amounts and lineage");
         }
@@ -82,7 +83,7 @@ public sealed class StreamingEngineTests(PostgresFixture postgres) : IDisposable
             var second = new StreamingEngine(options, db, Prices());
             var messages = TopicLog.Messages(_kafka.BootstrapServers, options.Topic);
             await RunUntilAsync(second, () => CommittedReadAsync(db).GetAwaiter().GetResult() >= messages);
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         }
     }
 }

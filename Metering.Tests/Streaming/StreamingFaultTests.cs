@@ -1,8 +1,9 @@
 using Confluent.Kafka;
-using Metering.Ingest.Kafka;
-using Metering.Ingest.Storage;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -88,7 +89,7 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             await StopAsync(a);
 
             Assert.True(second.Read > 0, "the second engine should have taken part");
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         }
     }
 
@@ -117,7 +118,7 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
                 doubled.Rejected[reason] = count * 2;
             }
 
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, doubled, CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(doubled), CancellationToken.None));
         }
     }
 
@@ -141,7 +142,7 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             await producing;
             await WaitForCommittedAsync(db, options, truth.Read);
             await StopAsync(run);
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         }
     }
 
@@ -178,7 +179,7 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             }
 
             expected.Rejected["poison"] = 3 * Partitions; // only the sum of rejects is compared
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, expected, CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(expected), CancellationToken.None));
             await using var perPartition = db.CreateCommand("SELECT count(DISTINCT partition) FROM dead_letters WHERE reason IN ('invalid_utf8', 'malformed_json', 'line_too_long')");
             Assert.Equal(Partitions, (long)(await perPartition.ExecuteScalarAsync())!);
 
@@ -231,7 +232,7 @@ public sealed class StreamingFaultTests(PostgresFixture postgres) : IDisposable
             await StopAsync(run);
 
             Assert.True(engine.FlushRetries > 0, "a flush should have failed and been retried while PostgreSQL was down");
-            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic), CancellationToken.None));
+            Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(TopicLog.Expected(truth, _kafka.BootstrapServers, options.Topic)), CancellationToken.None));
         }
     }
 

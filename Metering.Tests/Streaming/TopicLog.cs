@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Metering.Ingest.Workload;
+using Metering.DevKit.Workload;
 
 namespace Metering.Tests.Streaming;
 

@@ -1,5 +1,5 @@
+using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
 
 namespace Metering.Ingest.Cli.Commands;
 

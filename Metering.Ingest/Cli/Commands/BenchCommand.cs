@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Redis;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -152,7 +154,7 @@ public sealed class BenchCommand : ICliCommand
             new SyntheticWorkloadGenerator(workload).Generate(stream).Save(file + ".truth.json");
         }
 
-        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers);
+        using var kafka = new EmbeddedKafkaCluster(brokers);
         kafka.CreateTopic("usage", partitions, brokers);
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), brokers);
         err.WriteLine($"bench: producing {records:N0} records into embedded Kafka ({brokers} broker(s), {partitions} partitions)");
@@ -220,7 +222,7 @@ public sealed class BenchCommand : ICliCommand
         var database = "fresh_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
-        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 1);
+        using var kafka = new EmbeddedKafkaCluster(brokers: 1);
         kafka.CreateTopic("usage", 32, 1);
         kafka.CreateTopic("usage.dead-letters", 4, 1);
         using var transport = new Analytics.ChDbTransport(clickhouseDir);
@@ -244,7 +246,7 @@ public sealed class BenchCommand : ICliCommand
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
         var configured = args.String("redis");
         args.RejectUnknown();
-        using var embedded = configured is null ? await Redis.EmbeddedRedis.StartAsync(cancellationToken).ConfigureAwait(false) : null;
+        using var embedded = configured is null ? await EmbeddedRedis.StartAsync(cancellationToken).ConfigureAwait(false) : null;
         var endpoint = configured ?? embedded!.Endpoint;
         var options = StackExchange.Redis.ConfigurationOptions.Parse(endpoint);
         using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Metering.Ingest.Kafka;
+using Metering.DevKit.Kafka;
 
 namespace Metering.Ingest.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using Metering.Ingest.Workload;
+using Metering.DevKit.Workload;
 
 namespace Metering.Ingest.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using Metering.Ingest.Storage;
+using Metering.Ledger.Migrations;
 using Npgsql;
 
 namespace Metering.Ingest.Cli.Commands;

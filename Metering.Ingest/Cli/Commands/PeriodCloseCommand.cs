@@ -1,4 +1,4 @@
-using Metering.Ingest.Ledger;
+using Metering.Ledger.PeriodClose;
 using Metering.Rating.Periods;
 
 namespace Metering.Ingest.Cli.Commands;

@@ -1,4 +1,5 @@
-using Metering.Ingest.Storage;
+using Metering.DevKit.Postgres;
+using Metering.Ledger.Migrations;
 
 namespace Metering.Ingest.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Metering.Ingest.Alerts;
+using Metering.Ledger.Quotas;
 using Metering.Rating.PriceBooks;
 
 namespace Metering.Ingest.Cli.Commands;

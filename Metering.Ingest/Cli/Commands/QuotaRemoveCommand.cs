@@ -1,4 +1,4 @@
-using Metering.Ingest.Alerts;
+using Metering.Ledger.Quotas;
 
 namespace Metering.Ingest.Cli.Commands;
 

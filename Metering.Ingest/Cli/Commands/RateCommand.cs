@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using Metering.Rating.Incremental;
-using Metering.Rating.PriceBooks;
 using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
 using Metering.Rating.Pricing;
 
 namespace Metering.Ingest.Cli.Commands;

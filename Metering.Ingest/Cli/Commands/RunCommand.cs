@@ -1,6 +1,9 @@
 using Metering.Aggregates.Records;
+using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
-using Metering.Ingest.Workload;
+using Metering.Ingest.Streaming;
+using Metering.Ledger.Verification;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -70,7 +73,7 @@ public sealed class RunCommand : ICliCommand
         }
 
         truth.Save(input + ".truth.json");
-        using var kafka = new Kafka.EmbeddedKafkaCluster(brokers: 3);
+        using var kafka = new EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
         err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
@@ -94,7 +97,7 @@ public sealed class RunCommand : ICliCommand
 
         @out.WriteLine();
         err.WriteLine("[4/5] metering verify against the generator's ground truth");
-        var problems = await Streaming.LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, truth, cancellationToken).ConfigureAwait(false);
+        var problems = await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, GroundTruthExpectation.From(truth), cancellationToken).ConfigureAwait(false);
         foreach (var p in problems.Take(20))
         {
             @out.WriteLine("DIFFERENCE " + p);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Quotas;
 using Npgsql;
 
 namespace Metering.Ingest.Cli.Commands;
@@ -90,7 +91,7 @@ public sealed class StreamCommand : ICliCommand
         // retried for --startup-timeout, one line per attempt, then exit 1 with one line.
         await using var db = await StartupRetry.RunAsync("PostgreSQL", ct => LedgerArguments.OpenAsync(args, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         await StartupRetry.RunAsync("Kafka", _ => Task.Run(() => StartupRetry.CheckKafka(bootstrap, security), CancellationToken.None), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
-        var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => Alerts.QuotaStore.SyncPriceBookQuotasAsync(db, prices, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
+        var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => QuotaStore.SyncPriceBookQuotasAsync(db, prices, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         if (quotasAdded + quotasRemoved > 0)
         {
             Console.Error.WriteLine($"stream: price-book quotas synced: {quotasAdded} added, {quotasRemoved} removed");

@@ -1,5 +1,6 @@
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ingest.Workload;
+using Metering.Ledger.Verification;
 
 namespace Metering.Ingest.Cli.Commands;
 
@@ -28,7 +29,7 @@ public sealed class VerifyCommand : ICliCommand
         args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var truth = truthPath is null ? null : GroundTruth.Load(truthPath);
-        var problems = await LedgerVerifier.VerifyAsync(db, group, topic, truth, cancellationToken).ConfigureAwait(false);
+        var problems = await LedgerVerifier.VerifyAsync(db, group, topic, GroundTruthExpectation.From(truth), cancellationToken).ConfigureAwait(false);
         foreach (var p in problems.Take(50))
         {
             Console.Out.WriteLine("DIFFERENCE " + p);

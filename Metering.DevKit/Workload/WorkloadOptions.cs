@@ -1,0 +1,29 @@
+namespace Metering.DevKit.Workload;
+
+/// <summary>Shape of a synthetic edge workload. Same options and seed = byte-identical output.</summary>
+public sealed record WorkloadOptions
+{
+    /// <summary>Random seed.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Lines to write (good + duplicate + bad).</summary>
+    public long Records { get; init; } = 1_000_000;
+
+    /// <summary>Distinct accounts; traffic follows a Zipf-like law over them (account 1 busiest).</summary>
+    public int Accounts { get; init; } = 10_000;
+
+    /// <summary>Zipf exponent of the account skew (0 = uniform; 1.0 = classic Zipf).</summary>
+    public double Skew { get; init; } = 1.0;
+
+    /// <summary>Records per second of event time (sets the time span, hence the number of windows).</summary>
+    public long Rate { get; init; } = 10_000;
+
+    /// <summary>Share of lines that repeat an earlier record exactly (a producer retry).</summary>
+    public double DuplicateShare { get; init; } = 0.01;
+
+    /// <summary>Share of lines that are bad records of known kinds.</summary>
+    public double BadShare { get; init; } = 0.001;
+
+    /// <summary>Event time of the first record.</summary>
+    public DateTimeOffset Start { get; init; } = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+}

@@ -1,0 +1,10 @@
+using Metering.Rating.Periods;
+
+namespace Metering.Ledger.PeriodClose;
+
+/// <summary>The outcome of closing a billing period.</summary>
+/// <param name="Period">The period that is now closed.</param>
+/// <param name="AlreadyClosed">True when it had been closed before (closing is idempotent).</param>
+/// <param name="Totals">Billing-period total rows frozen by the close.</param>
+/// <param name="AmountByCurrency">Sum of the frozen totals' amounts per currency (exact).</param>
+public sealed record PeriodCloseResult(BillingPeriod Period, bool AlreadyClosed, long Totals, IReadOnlyDictionary<string, decimal> AmountByCurrency);
