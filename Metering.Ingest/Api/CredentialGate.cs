@@ -1,5 +1,4 @@
 using System.Net;
-using Metering.Ingest.HttpIngest;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 

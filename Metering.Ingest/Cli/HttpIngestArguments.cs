@@ -1,7 +1,6 @@
 using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Kafka;
 using StackExchange.Redis;
 
 namespace Metering.Ingest.Cli;
@@ -48,7 +47,7 @@ public static class HttpIngestArguments
     public static HttpIngestService? Create(CliArguments args, IConnectionMultiplexer? redis)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var security = KafkaSecurity.FromArguments(args);
+        var security = KafkaArguments.Security(args);
         var topic = args.String("topic", "usage")!;
         var maxBody = args.Int64("ingest-max-body-bytes", 10L << 20, 1024, 1L << 30);
         var maxRecords = (int)args.Int64("ingest-max-records", 10_000, 1, 1_000_000);

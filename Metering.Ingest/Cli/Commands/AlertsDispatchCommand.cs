@@ -20,7 +20,7 @@ public sealed class AlertsDispatchCommand : ICliCommand
         "  --once                     deliver what is due once and exit (exit 1 if an alert stays undelivered)\n" +
         "  --interval DURATION        pause between rounds when nothing is due (default 1s)\n" +
         "  --batch N                  alerts per round (default 100)\n" +
-        Kafka.KafkaSecurity.Usage + LedgerArguments.Usage +
+        KafkaArguments.Usage + LedgerArguments.Usage +
         "\nAt least one of --bootstrap-servers and --webhook is required. Receivers dedup by the alert id: a crash between a\n" +
         "delivery and its record re-sends it. SIGTERM or Ctrl-C stops after the current round.";
 
@@ -29,7 +29,7 @@ public sealed class AlertsDispatchCommand : ICliCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         var bootstrap = args.String("bootstrap-servers");
-        var security = Kafka.KafkaSecurity.FromArguments(args);
+        var security = KafkaArguments.Security(args);
         var topic = args.String("alerts-topic", "alerts")!;
         var webhookText = args.String("webhook");
         var once = args.Has("once");

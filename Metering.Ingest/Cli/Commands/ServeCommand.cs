@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Metering.Ingest.Analytics;
 using Metering.Ingest.Api;
-using Metering.Ingest.Kafka;
 using Metering.Rating.Periods;
 using Microsoft.AspNetCore.Hosting;
 
@@ -39,7 +38,7 @@ public sealed class ServeCommand : ICliCommand
         "  --body-grace DURATION      how long a body may start slowly (default 5s, more than 1s)\n" +
         "  --max-header-bytes N       request line + headers (default 32768; more: 431)\n" +
         "  --headers-timeout DURATION time to receive the headers (default 10s)\n" +
-        LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaSecurity.Usage +
+        LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaArguments.Usage +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
         "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
@@ -100,7 +99,7 @@ public sealed class ServeCommand : ICliCommand
         var bootstrap = args.String("bootstrap-servers");
         var prices = LedgerArguments.Prices(args);
         var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
-        var kafkaSecurity = Kafka.KafkaSecurity.FromArguments(args);
+        var kafkaSecurity = KafkaArguments.Security(args);
         var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
         var rateBurst = (int)args.Int64("rate-limit-burst", Math.Max(1, 2L * rateLimit), 1, 20_000_000);
         var anonymousRateLimit = (int)args.Int64("anonymous-rate-limit", 100, 0, 10_000_000);

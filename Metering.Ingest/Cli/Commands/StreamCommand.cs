@@ -31,7 +31,7 @@ public sealed class StreamCommand : ICliCommand
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
         "  --pricebook FILE, --contracts FILES   price books (default examples/pricebooks/list.json when present)\n" +
-        LedgerArguments.Usage + RedisArguments.Usage + Kafka.KafkaSecurity.Usage + PipelineArguments.PipelineUsage +
+        LedgerArguments.Usage + RedisArguments.Usage + KafkaArguments.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
 
     /// <inheritdoc />
@@ -56,7 +56,7 @@ public sealed class StreamCommand : ICliCommand
         var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var prices = LedgerArguments.Prices(args);
-        var security = Kafka.KafkaSecurity.FromArguments(args);
+        var security = KafkaArguments.Security(args);
         var startupTimeout = args.Duration("startup-timeout", TimeSpan.FromSeconds(60));
         args.RejectUnknown([.. LedgerArguments.Options, .. RedisArguments.Options]);
         // The listener first: a busy or malformed --metrics-listen is refused before anything else starts. Its

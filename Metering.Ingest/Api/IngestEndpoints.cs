@@ -1,13 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using Metering.Ingest.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Net.Http.Headers;
 
-namespace Metering.Ingest.HttpIngest;
+using Metering.Ingest.HttpIngest;
+
+namespace Metering.Ingest.Api;
 
 /// <summary>
 /// <c>POST /v1/events</c>: usage records over HTTP into the usage topic (docs/api.md, "Ingesting usage over HTTP").

@@ -2,9 +2,10 @@ using System.Security.Claims;
 using Confluent.Kafka;
 using Metering.Aggregates.Admission;
 using Metering.Aggregates.Records;
-using Metering.Ingest.Api;
 
-namespace Metering.Ingest.HttpIngest;
+using Metering.Ingest.HttpIngest;
+
+namespace Metering.Ingest.Api;
 
 /// <summary>
 /// The records of one request as they are framed: each is admitted with the shared <see cref="RecordAdmission"/>,

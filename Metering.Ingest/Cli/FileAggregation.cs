@@ -1,9 +1,10 @@
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
-using Metering.Ingest.Cli;
 using Metering.Ingest.Output;
 
-namespace Metering.Ingest.Pipeline;
+using Metering.Ingest.Pipeline;
+
+namespace Metering.Ingest.Cli;
 
 /// <summary>File-level plumbing shared by the commands: input file (or stdin) -> pipeline -> dead-letter and aggregate files.</summary>
 public static class FileAggregation
