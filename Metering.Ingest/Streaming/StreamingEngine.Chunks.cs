@@ -1,0 +1,289 @@
+using Confluent.Kafka;
+using Metering.Aggregates.Admission;
+using Metering.Aggregates.Aggregation;
+using Metering.Aggregates.Dedup;
+using Metering.Aggregates.Interning;
+using Metering.Aggregates.Records;
+using Metering.Ledger.Flush;
+
+namespace Metering.Ingest.Streaming;
+
+/// <summary>The engine's per-chunk work: admission, dedup, catalog renewal and applying records to the aggregates.</summary>
+public sealed partial class StreamingEngine
+{
+    /// <summary>Messages of one chunk (see <see cref="RunAsync"/>) and their decoded records and verdicts.</summary>
+    private const int ChunkSize = 512;
+
+    private enum Verdict : byte
+    {
+        Accept,
+        Duplicate,
+        Reject,
+    }
+
+    private readonly List<ConsumeResult<Ignore, byte[]>> _chunk = new(ChunkSize);
+    private readonly UsageRecord[] _chunkRecords = new UsageRecord[ChunkSize];
+    private readonly Verdict[] _chunkVerdicts = new Verdict[ChunkSize];
+    private readonly RejectReason[] _chunkReasons = new RejectReason[ChunkSize];
+    private readonly string[] _chunkDetails = new string[ChunkSize];
+    private readonly (UInt128, long)[] _sharedCandidates = new (UInt128, long)[ChunkSize];
+    private readonly int[] _sharedIndexes = new int[ChunkSize];
+    private readonly bool[] _sharedSeen = new bool[ChunkSize];
+
+    /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
+    public long SharedDuplicates { get; private set; }
+
+    /// <summary>Chunks whose shared-dedup lookup failed (Redis unreachable): only the local horizon applied.</summary>
+    public long SharedDedupDegradedChunks { get; private set; }
+
+    /// <summary>Catalog renewals: the interning catalog was replaced by a fresh one (half full at a flush, or full).</summary>
+    public long CatalogRenewals { get; private set; }
+
+    /// <summary>
+    /// Admits and dedups the chunk (own horizon first, then one lookup in the shared store for the records that are
+    /// new here), then applies the records in offset order. Returns false when the injected crash point was reached.
+    /// Called before any rebalance callback acts, so no message of a revoked partition is left in the chunk.
+    /// The catalog never refuses a record: when it is full mid-chunk, the records before are applied and flushed, and
+    /// the rest of the chunk is admitted into a fresh catalog (one tenant's many SKUs cannot starve the others).
+    /// </summary>
+    private bool ProcessChunk()
+    {
+        var chunk = _chunk;
+        if (chunk.Count == 0)
+        {
+            return true;
+        }
+
+        var (read, accepted, duplicates) = (Read, _acceptedTotal, _duplicatesTotal);
+        try
+        {
+            if (_pending == 0 && IsHalfFull(_admission.Catalog))
+            {
+                // Nothing unflushed refers to the old catalog's ids (the in-flight batch carries its own catalog).
+                RenewCatalog("half full");
+            }
+
+            _admission.BeginChunk(); // the clock is read per chunk: a quiet worker never judges by a stale clock
+            var rewinds = _rewinds;
+            var start = 0;
+            var fresh = false;
+            while (start < chunk.Count)
+            {
+                var end = AdmitSegment(start, stopOnFullCatalog: !fresh);
+                for (var i = start; i < end; i++)
+                {
+                    Apply(chunk[i], i);
+                    if (_options.CrashAfterRecords > 0 && Read >= _options.CrashAfterRecords)
+                    {
+                        return false;
+                    }
+
+                    if (_rewinds != rewinds)
+                    {
+                        return true; // a flush inside Apply was fenced and rewound every partition: the rest is re-consumed
+                    }
+                }
+
+                if (end < chunk.Count)
+                {
+                    // chunk[end] found the catalog full: make everything before it durable under the old catalog.
+                    Flush();
+                    if (_rewinds != rewinds)
+                    {
+                        return true;
+                    }
+
+                    RenewCatalog("full");
+                    _admission.BeginChunk();
+                }
+
+                fresh = end < chunk.Count;
+                start = end;
+            }
+
+            return true;
+        }
+        finally
+        {
+            chunk.Clear();
+            // Metrics per chunk, not per record: a counter update is cheap, 512 of them are not free.
+            Observability.MeteringMetrics.RecordsRead(Read - read);
+            Observability.MeteringMetrics.RecordsAccepted(_acceptedTotal - accepted);
+            Observability.MeteringMetrics.RecordsDuplicate(_duplicatesTotal - duplicates);
+            Observability.MeteringMetrics.SetActiveAggregateKeys(_aggregator.ActiveKeys);
+        }
+    }
+
+    /// <summary>
+    /// Admits and dedups chunk[start..] and returns the end of the segment: the chunk's end, or (with
+    /// <paramref name="stopOnFullCatalog"/>) the first record the full catalog refused, which is not judged yet.
+    /// </summary>
+    private int AdmitSegment(int start, bool stopOnFullCatalog)
+    {
+        var chunk = _chunk;
+        var candidates = 0;
+        var end = chunk.Count;
+        for (var i = start; i < chunk.Count; i++)
+        {
+            var value = chunk[i].Message.Value ?? [];
+            ref var record = ref _chunkRecords[i];
+            var reason = _admission.Admit(value, out record, out var detail);
+            if (reason == RejectReason.CardinalityLimit && stopOnFullCatalog)
+            {
+                end = i;
+                break;
+            }
+
+            _chunkVerdicts[i] = Verdict.Reject;
+            if (reason == RejectReason.None)
+            {
+                switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
+                {
+                    case DedupVerdict.Duplicate:
+                        _chunkVerdicts[i] = Verdict.Duplicate;
+                        break;
+                    case DedupVerdict.Expired:
+                        reason = RejectReason.ExpiredTime;
+                        detail = "time is older than the dedup horizon behind the newest record";
+                        break;
+                    default:
+                        _chunkVerdicts[i] = Verdict.Accept;
+                        if (_options.SharedDedup is not null)
+                        {
+                            _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
+                            _sharedIndexes[candidates++] = i;
+                        }
+
+                        break;
+                }
+            }
+
+            _chunkReasons[i] = reason;
+            _chunkDetails[i] = detail;
+        }
+
+        if (candidates > 0)
+        {
+            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
+            {
+                for (var j = 0; j < candidates; j++)
+                {
+                    if (_sharedSeen[j])
+                    {
+                        _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
+                        SharedDuplicates++;
+                    }
+                }
+            }
+            else
+            {
+                SharedDedupDegradedChunks++;
+            }
+        }
+
+        return end;
+    }
+
+    private static bool IsHalfFull(RecordCatalog catalog) =>
+        catalog.Accounts.Count > catalog.Accounts.MaxCount / 2 || catalog.Skus.Count > catalog.Skus.MaxCount / 2 ||
+        catalog.DimensionSets.Count > catalog.DimensionSets.MaxCount / 2;
+
+    /// <summary>
+    /// Replaces the interning catalog. Only called when nothing unflushed holds the old catalog's ids: the batch in
+    /// flight carries its own (<see cref="FlushBatch.Catalog"/>). Loud: a full catalog means cardinality far beyond
+    /// a normal flush interval's, which an operator wants to know about (metering_catalog_renewals_total).
+    /// </summary>
+    private void RenewCatalog(string why)
+    {
+        var old = _admission.Catalog;
+        _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
+        CatalogRenewals++;
+        Observability.MeteringMetrics.CatalogRenewed(why);
+        Console.Error.WriteLine($"stream: interning catalog {why} ({old.Accounts.Count:N0}/{old.Accounts.MaxCount:N0} accounts, {old.Skus.Count:N0}/{old.Skus.MaxCount:N0} SKUs, {old.DimensionSets.Count:N0}/{old.DimensionSets.MaxCount:N0} dimension sets): starting a fresh one; no record was refused");
+    }
+
+    private RecordCatalog NewCatalog() => new(_options.Pipeline.Dimensions, _options.Pipeline.MaxAccounts, _options.Pipeline.MaxSkus, _options.Pipeline.MaxDimensionSets);
+
+    private void Apply(ConsumeResult<Ignore, byte[]> result, int index)
+    {
+        if (_isolation.Active)
+        {
+            // Isolating a data fault: flushes are capped, and each record's raw bytes are kept until it is durable.
+            if (_pending >= _isolation.Cap)
+            {
+                var rewinds = _rewinds;
+                Flush();
+                if (_rewinds != rewinds)
+                {
+                    return; // that flush failed and rewound: this record is re-consumed
+                }
+            }
+
+            _isolation.Track(result.Partition.Value, result.Offset.Value, result.Message.Value ?? []);
+        }
+
+        var partition = Progress(result.Partition.Value);
+        var offset = result.Offset.Value;
+        if (partition.NextOffset >= 0 && offset > partition.NextOffset && !_options.AllowOffsetHoles)
+        {
+            RecordGap(partition, partition.NextOffset, offset, "the broker delivered a later offset: the records between were deleted (retention) before they were read");
+        }
+
+        partition.NextOffset = offset + 1;
+        partition.Read++;
+        Read++;
+        _pending++;
+        switch (_chunkVerdicts[index])
+        {
+            case Verdict.Duplicate:
+                partition.Duplicates++;
+                _duplicatesTotal++;
+                return;
+            case Verdict.Accept:
+                ref var record = ref _chunkRecords[index];
+                var rewindsBefore = _rewinds;
+                var added = _writer.Add(in record);
+                if (added != AddStatus.Added && _options.Pipeline.Aggregator.OnKeyLimit == KeyLimitPolicy.Reject)
+                {
+                    // --on-key-limit reject: the operator chose a dead letter over an early flush.
+                    Observability.MeteringMetrics.AggregateOverflow(1);
+                    partition.Rejected++;
+                    var detail = $"the aggregate table holds {_aggregator.ActiveKeys:N0} keys, its limit (--on-key-limit reject)";
+                    Observability.MeteringMetrics.RecordsRejected(1, RejectReason.AggregateKeyLimit.Code());
+                    _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, RejectReason.AggregateKeyLimit.Code(), detail, result.Message.Value ?? []));
+                    return;
+                }
+                else if (added != AddStatus.Added)
+                {
+                    // Key limit: flush everything before this record (its offset is not yet consumed), then count it
+                    // in the fresh generation.
+                    partition.NextOffset = offset;
+                    partition.Read--;
+                    _pending--;
+                    Observability.MeteringMetrics.AggregateOverflow(1);
+                    Flush();
+                    if (_rewinds != rewindsBefore)
+                    {
+                        return; // fenced: this record is re-consumed after the rewind
+                    }
+
+                    partition = Progress(result.Partition.Value);
+                    partition.NextOffset = offset + 1;
+                    partition.Read++;
+                    _pending++;
+                    _writer.Add(in record);
+                }
+
+                partition.Accepted++;
+                _acceptedTotal++;
+                partition.AcceptedNanos += record.QuantityNanos;
+                _seenIds.Add((record.Fingerprint, record.TimeTicks));
+                return;
+            default:
+                partition.Rejected++;
+                Observability.MeteringMetrics.RecordsRejected(1, _chunkReasons[index].Code());
+                _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, _chunkReasons[index].Code(), _chunkDetails[index], result.Message.Value ?? []));
+                return;
+        }
+    }
+}
