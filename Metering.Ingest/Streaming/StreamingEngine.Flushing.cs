@@ -109,15 +109,7 @@ public sealed partial class StreamingEngine
         {
             // Another member committed these partitions: this batch and everything after it is void.
             ReportFenced(batch, e);
-            _writer.EndBatch();
-            try
-            {
-                DiscardAndRewind();
-            }
-            finally
-            {
-                _writer.BeginBatch();
-            }
+            DiscardAndRewind();
 
             return;
         }
@@ -132,15 +124,7 @@ public sealed partial class StreamingEngine
                 WaitForInFlight();
             }
 
-            _writer.EndBatch();
-            try
-            {
-                DiscardAndRewind();
-            }
-            finally
-            {
-                _writer.BeginBatch();
-            }
+            DiscardAndRewind();
 
             return;
         }

@@ -82,8 +82,24 @@ public sealed partial class StreamingEngine
     private PartitionProgress Progress(int partition) =>
         _partitions.TryGetValue(partition, out var p) ? p : throw new InvalidOperationException($"record from unassigned partition {partition}");
 
-
+    /// <summary>
+    /// Voids everything unflushed (after a fence, a data fault, lost partitions) and seeks every partition back to the
+    /// offsets PostgreSQL holds; the aggregator's writer is closed around the drain and reopened for what comes next.
+    /// </summary>
     private void DiscardAndRewind()
+    {
+        _writer.EndBatch();
+        try
+        {
+            Rewind();
+        }
+        finally
+        {
+            _writer.BeginBatch();
+        }
+    }
+
+    private void Rewind()
     {
         _rewinds++;
         _ = _aggregator.Flush(); // drop the unflushed aggregates
@@ -167,15 +183,7 @@ public sealed partial class StreamingEngine
         Volatile.Write(ref _assignedCount, _partitions.Count);
         _rejoining = true; // until the group assigns again (the watchdog's clock runs meanwhile)
 
-        _writer.EndBatch();
-        try
-        {
-            DiscardAndRewind();
-        }
-        finally
-        {
-            _writer.BeginBatch();
-        }
+        DiscardAndRewind();
     }
 
     private async Task ReloadDedupAsync(CancellationToken cancellationToken) =>
