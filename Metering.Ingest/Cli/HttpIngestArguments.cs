@@ -75,13 +75,7 @@ public static class HttpIngestArguments
             throw new CliUsageException($"--dedup-horizon ({horizon}) must exceed --max-future-skew ({futureSkew}) plus --ingest-lag-grace ({lagGrace})");
         }
 
-        var unknownText = args.String("unknown-sku", "accept");
-        var unknownSkus = unknownText switch
-        {
-            "accept" => UnknownSkuPolicy.Accept,
-            "reject" => UnknownSkuPolicy.Reject,
-            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{unknownText}'"),
-        };
+        var unknownSkus = PipelineArguments.UnknownSkus(args);
         var knownSkus = LedgerArguments.Prices(args)?.KnownSkus();
         if (unknownSkus == UnknownSkuPolicy.Reject && knownSkus is null)
         {

@@ -63,13 +63,7 @@ public static class PipelineArguments
             throw new CliUsageException("--keep-dimensions: " + e.Message);
         }
 
-        var unknownText = args.String("unknown-sku", "accept");
-        var unknownSkus = unknownText switch
-        {
-            "accept" => UnknownSkuPolicy.Accept,
-            "reject" => UnknownSkuPolicy.Reject,
-            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{unknownText}'"),
-        };
+        var unknownSkus = UnknownSkus(args);
         var window = args.Duration("window", TimeSpan.FromMinutes(1));
         try
         {
@@ -99,6 +93,19 @@ public static class PipelineArguments
             DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
         };
         return (options, new RecordCatalog(dimensions));
+    }
+
+    /// <summary>Reads <c>--unknown-sku accept|reject</c>, the one setting the edge (<c>serve</c>) and the engine share.</summary>
+    public static UnknownSkuPolicy UnknownSkus(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var text = args.String("unknown-sku", "accept");
+        return text switch
+        {
+            "accept" => UnknownSkuPolicy.Accept,
+            "reject" => UnknownSkuPolicy.Reject,
+            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{text}'"),
+        };
     }
 
     /// <summary>Reads the workload options.</summary>

@@ -1,5 +1,5 @@
 using System.IO.Hashing;
-using System.Text;
+using System.Runtime.InteropServices;
 
 namespace Metering.Ingest.HttpIngest;
 
@@ -43,8 +43,9 @@ public sealed class EdgeCardinalityLimits(int maxSkusPerAccount, int maxSkusPerC
             return null;
         }
 
-        var accountKey = XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(account));
-        var skuKey = XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(sku));
+        // Hashes of the UTF-16 text: nothing is allocated per record (the keys never leave this process).
+        var accountKey = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(account.AsSpan()));
+        var skuKey = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(sku.AsSpan()));
         lock (_gate)
         {
             var day = clock.GetUtcNow().UtcTicks / TimeSpan.TicksPerDay;

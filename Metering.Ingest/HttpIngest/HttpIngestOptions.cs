@@ -81,7 +81,7 @@ public sealed record HttpIngestOptions
     {
         Decoder = Decoder,
         UnknownSkus = UnknownSkus,
-        KnownSkus = UnknownSkus == UnknownSkuPolicy.Reject ? KnownSkus ?? new HashSet<string>() : KnownSkus,
+        KnownSkus = KnownSkus,
         MaxAge = DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace,
     };
 

@@ -26,12 +26,12 @@ public sealed record AggregationPipelineOptions
     /// <summary>What a SKU no price book knows gets (default: accepted and rated as unpriced).</summary>
     public UnknownSkuPolicy UnknownSkus { get; init; } = UnknownSkuPolicy.Accept;
 
-    /// <summary>The admission rules for these options; <paramref name="knownSkus"/> is needed to reject unknown SKUs.</summary>
+    /// <summary>The admission rules for these options; <paramref name="knownSkus"/> is needed to reject unknown SKUs (else <see cref="AdmissionOptions.Validate"/> says so).</summary>
     public AdmissionOptions Admission(IReadOnlySet<string>? knownSkus) => new()
     {
         Decoder = Decoder,
         UnknownSkus = UnknownSkus,
-        KnownSkus = UnknownSkus == UnknownSkuPolicy.Reject ? knownSkus ?? new HashSet<string>() : knownSkus,
+        KnownSkus = knownSkus,
     };
 
     /// <summary>Aggregate windows and key limit.</summary>
