@@ -4,7 +4,8 @@
 # median reported. Everything runs as processes of its own: `metering broker`, `metering generate`, `metering stream`.
 #   bash scripts/restart-to-first-commit.sh [KILLS] [-- extra stream options]
 #   bash scripts/restart-to-first-commit.sh 7 -- --instance-id '' --session-timeout 6s    # dynamic membership
-# METERING_DLL picks the binary (default: this checkout's Release build).
+# METERING_DLL picks the binary (default: this checkout's Release build; an older release works too: the script reads a
+# password or a password file, whichever its connection string names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=${1:-5}
@@ -25,7 +26,7 @@ trap cleanup EXIT
 pg=$(metering postgres start --data-dir "$dir/pg" 2>/dev/null | tail -1)
 field() { tr ';' '\n' <<<"$pg" | sed -n "s/^$1=//Ip" | head -1; }
 host=$(field host); port=$(field port); user=$(field username); db=$(field database)
-committed() { PGPASSFILE=$(field passfile) "$psql" -h "$host" -p "$port" -U "$user" -d "$db" -tAc "SELECT coalesce(sum(read), 0) FROM conservation" 2>/dev/null || echo 0; }
+committed() { PGPASSWORD=$(field password) PGPASSFILE=$(field passfile) "$psql" -h "$host" -p "$port" -U "$user" -d "$db" -tAc "SELECT coalesce(sum(read), 0) FROM conservation" 2>/dev/null || echo 0; }
 
 dotnet "$dll" broker --brokers 1 --partitions 6 --topic usage --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
 pids+=($!)
