@@ -25,16 +25,24 @@ COPY Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Metering.Aggregates/Metering.Aggregates.csproj Metering.Aggregates/
 COPY Metering.Rating/Metering.Rating.csproj Metering.Rating/
 COPY Metering.Ledger/Metering.Ledger.csproj Metering.Ledger/
-COPY Metering.DevKit/Metering.DevKit.csproj Metering.DevKit/
 COPY Metering.Ingest/Metering.Ingest.csproj Metering.Ingest/
-RUN dotnet restore Metering.Ingest/Metering.Ingest.csproj -r ${RID}
+COPY Metering.Analytics/Metering.Analytics.csproj Metering.Analytics/
+COPY Metering.Redis/Metering.Redis.csproj Metering.Redis/
+COPY Metering.Web/Metering.Web.csproj Metering.Web/
+COPY Metering.DevKit/Metering.DevKit.csproj Metering.DevKit/
+COPY Metering.Cli/Metering.Cli.csproj Metering.Cli/
+RUN dotnet restore Metering.Cli/Metering.Cli.csproj -r ${RID}
 COPY Metering.Aggregates/ Metering.Aggregates/
 COPY Metering.Rating/ Metering.Rating/
 COPY Metering.Ledger/ Metering.Ledger/
-COPY Metering.DevKit/ Metering.DevKit/
 COPY Metering.Ingest/ Metering.Ingest/
+COPY Metering.Analytics/ Metering.Analytics/
+COPY Metering.Redis/ Metering.Redis/
+COPY Metering.Web/ Metering.Web/
+COPY Metering.DevKit/ Metering.DevKit/
+COPY Metering.Cli/ Metering.Cli/
 COPY examples/ examples/
-RUN dotnet publish Metering.Ingest/Metering.Ingest.csproj -c Release -r ${RID} --self-contained false --no-restore -o /out \
+RUN dotnet publish Metering.Cli/Metering.Cli.csproj -c Release -r ${RID} --self-contained false --no-restore -o /out \
  # The example price books must never price production usage: price books come from the chart's ConfigMap.
  && rm -rf /out/examples \
  && test -f /out/runtimes/${RID}/native/centos8-librdkafka.so

@@ -1,5 +1,4 @@
-using Metering.Ingest;
-using Metering.Ingest.Cli;
+using Metering.Cli;
 
 namespace Metering.Tests;
 

@@ -24,7 +24,7 @@ bad() { say "FAIL $*"; failures=$((failures + 1)); }
 
 # 1. Publish, as the Dockerfile does (its RUN line; keep the two in step).
 start=$(date +%s)
-if ! dotnet publish Metering.Ingest/Metering.Ingest.csproj -c Release -r "$rid" --self-contained false -o "$out" \
+if ! dotnet publish Metering.Cli/Metering.Cli.csproj -c Release -r "$rid" --self-contained false -o "$out" \
     --nologo -v quiet -clp:NoSummary >"$work/publish.log" 2>&1; then
   cat "$work/publish.log"
   say "check-publish: dotnet publish failed"

@@ -12,8 +12,8 @@ kills=${1:-5}
 shift || true
 [[ "${1:-}" == "--" ]] && shift
 extra=("$@")
-dll=${METERING_DLL:-Metering.Ingest/bin/Release/net10.0/metering.dll}
-[[ -f "$dll" ]] || dotnet build Metering.Ingest -c Release >/dev/null
+dll=${METERING_DLL:-Metering.Cli/bin/Release/net10.0/metering.dll}
+[[ -f "$dll" ]] || dotnet build Metering.Cli -c Release >/dev/null
 metering() { dotnet "$dll" "$@"; }   # foreground only: a background function would be a subshell, and killing it would leave dotnet running
 psql=/usr/lib/postgresql/15/bin/psql
 

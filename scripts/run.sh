@@ -9,5 +9,5 @@ ensure_dotnet
 ensure_postgres
 ensure_chdb
 
-dotnet build Metering.Ingest -c Release --nologo -v quiet -clp:NoSummary -o out/metering >/dev/null
+dotnet build Metering.Cli -c Release --nologo -v quiet -clp:NoSummary -o out/metering >/dev/null
 exec dotnet out/metering/metering.dll run "$@"

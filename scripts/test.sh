@@ -17,6 +17,12 @@ dotnet test Metering.sln -c Release --nologo \
   --logger "console;verbosity=normal" --logger "trx;LogFileName=tests.trx" --results-directory "$results" \
   | tee "$results/console.txt" || status=$?
 
+# The failures again, just before the closing line, so the tail of a long log names them with their messages.
+if grep -q '^  Failed ' "$results/console.txt"; then
+  echo "failed tests (name, message, first stack lines):"
+  awk '/^  (Passed|Skipped) /{keep=0} /^  Failed /{keep=1; n=0} keep&&n<40{print; n++}' "$results/console.txt" | grep -v '^%[0-9]|' | head -n 200
+fi
+
 # One plain closing line, whatever the runner printed: "tests: N passed, N failed, N skipped".
 trx="$(find "$results" -name '*.trx' | head -n1)"
 if [[ -n "$trx" ]]; then

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Metering.Ledger.Observability;
 using Metering.Ledger.Quotas;
 
 namespace Metering.Ingest.Observability;
@@ -18,13 +19,10 @@ public readonly record struct PartitionLag(string Topic, int Partition, long Lag
 /// </remarks>
 public static class MeteringMetrics
 {
-    /// <summary>The meter's name, for <c>AddMeter</c>.</summary>
-    public const string MeterName = "Metering";
-
     // Latency buckets in seconds: 0.5 ms .. 30 s (a flush or a COPY of a large batch can take seconds).
     private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-    private static readonly Meter Meter = new(MeterName, "1.0");
+    private static readonly Meter Meter = new(MeteringMeter.Name, MeteringMeter.Version);
     private static readonly Counter<long> Read = Meter.CreateCounter<long>("metering.records.read", "{record}", "Usage records read from the source (Kafka or file), before any check.");
     private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("metering.records.accepted", "{record}", "Usage records accepted and counted into an aggregate.");
     private static readonly Counter<long> Duplicate = Meter.CreateCounter<long>("metering.records.duplicate", "{record}", "Usage records dropped as duplicates of an already counted (account, id).");
@@ -34,8 +32,6 @@ public static class MeteringMetrics
     private static readonly Counter<long> CatalogRenewals = Meter.CreateCounter<long>("metering.catalog.renewals", "{renewal}", "Interning catalogs the engine replaced by a fresh one, by why (half full at a flush, or full mid-chunk: then cardinality far beyond normal reached the engine).");
     private static readonly Histogram<double> PostgresWrite = Meter.CreateHistogram("metering.postgres.write.duration", "s", "Latency of one PostgreSQL ledger write transaction.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> PostgresErrors = Meter.CreateCounter<long>("metering.postgres.write.errors", "{error}", "PostgreSQL ledger writes that failed (retried or fatal).");
-    private static readonly Histogram<double> ClickHouseWrite = Meter.CreateHistogram("metering.clickhouse.write.duration", "s", "Latency of one ClickHouse insert of rated windows.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
-    private static readonly Counter<long> ClickHouseErrors = Meter.CreateCounter<long>("metering.clickhouse.write.errors", "{error}", "ClickHouse inserts that failed (retried later from the outbox).");
     private static readonly Counter<long> FlushDataFaults = Meter.CreateCounter<long>("metering.flush.data_faults", "{flush}", "Flushes the ledger refused for their data (never retried as is: their records are isolated).");
     private static readonly Counter<long> Isolated = Meter.CreateCounter<long>("metering.records.isolated", "{record}", "Records the ledger refused, found by isolation and dead-lettered as ledger_rejected.");
     private static readonly Counter<double> RatedAmount = Meter.CreateCounter<double>("metering.rated.amount", "{currency_unit}", "Amount rated, per currency, in major units (approximate: a double; never use for billing).");
@@ -95,16 +91,6 @@ public static class MeteringMetrics
 
     /// <summary>Counts <paramref name="n"/> records isolated from a failing flush and dead-lettered as <c>ledger_rejected</c>.</summary>
     public static void RecordsIsolated(long n) => Isolated.Add(n);
-
-    /// <summary>Records one ClickHouse write's latency; <paramref name="failed"/> also counts an error.</summary>
-    public static void ClickHouseWriteCompleted(TimeSpan duration, bool failed = false)
-    {
-        ClickHouseWrite.Record(duration.TotalSeconds);
-        if (failed)
-        {
-            ClickHouseErrors.Add(1);
-        }
-    }
 
     /// <summary>Adds a rated amount (major units) in <paramref name="currency"/>; approximate, for dashboards only.</summary>
     public static void Rated(decimal amount, string currency) =>

@@ -1,4 +1,6 @@
 using Metering.Ingest.Pipeline;
+using Metering.Ledger.SeenIds;
+using Metering.Ledger.Totals;
 
 namespace Metering.Ingest.Streaming;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Alerts;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;

@@ -1,6 +1,6 @@
 using System.Text;
-using Metering.Ingest.Cli;
-using Metering.Ingest.Cli.Commands;
+using Metering.Cli;
+using Metering.Cli.Commands;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Quotas;
 using Metering.Rating.PriceBooks;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Npgsql;

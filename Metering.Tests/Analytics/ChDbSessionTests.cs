@@ -9,7 +9,7 @@ public sealed class ChDbSessionTests
     {
         var s = ChDbShared.Session;
         Assert.Equal("2\n", Encoding.UTF8.GetString(s.Query("SELECT 1 + 1")));
-        var e = Assert.Throws<Metering.Ingest.Analytics.ClickHouseException>(() => s.Query("SELECT * FROM no_such_table_xyz"));
+        var e = Assert.Throws<Metering.Analytics.ClickHouseException>(() => s.Query("SELECT * FROM no_such_table_xyz"));
         Assert.Contains("no_such_table_xyz", e.Message, StringComparison.Ordinal);
     }
 
@@ -18,7 +18,7 @@ public sealed class ChDbSessionTests
     {
         var s = ChDbShared.Session;
         var evil = "x' OR 1=1 -- \\ \\t";
-        var output = Encoding.UTF8.GetString(s.Query("SELECT {v:String}", "TSVRaw", [new("v", Metering.Ingest.Analytics.ClickHouseWire.EscapeParameter(evil))]));
+        var output = Encoding.UTF8.GetString(s.Query("SELECT {v:String}", "TSVRaw", [new("v", Metering.Analytics.ClickHouseWire.EscapeParameter(evil))]));
         Assert.Equal(evil + "\n", output);
     }
 
@@ -34,9 +34,9 @@ public sealed class ChDbSessionTests
     public void A_second_data_directory_in_the_same_process_is_refused_and_the_same_one_is_shared()
     {
         var s = ChDbShared.Session;
-        var e = Assert.Throws<InvalidOperationException>(() => Metering.Ingest.Analytics.ChDb.ChDbSession.Open(Path.Combine(Path.GetTempPath(), "metering-other-" + Guid.NewGuid().ToString("N"))));
+        var e = Assert.Throws<InvalidOperationException>(() => Metering.Analytics.ChDb.ChDbSession.Open(Path.Combine(Path.GetTempPath(), "metering-other-" + Guid.NewGuid().ToString("N"))));
         Assert.Contains(s.DataDirectory, e.Message, StringComparison.Ordinal);
-        using (var again = Metering.Ingest.Analytics.ChDb.ChDbSession.Open(ChDbShared.Directory))
+        using (var again = Metering.Analytics.ChDb.ChDbSession.Open(ChDbShared.Directory))
         {
             Assert.Same(s, again);
         }

@@ -1,4 +1,4 @@
-using Metering.Ingest.Analytics.ChDb;
+using Metering.Analytics.ChDb;
 
 namespace Metering.Tests.Analytics;
 

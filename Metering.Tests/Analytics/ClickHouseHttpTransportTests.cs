@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 using Xunit.Abstractions;
 
 namespace Metering.Tests.Analytics;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -1,6 +1,5 @@
-using Metering.Ingest;
-using Metering.Ingest.Analytics;
-using Metering.Ingest.Cli;
+using Metering.Analytics;
+using Metering.Cli;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;

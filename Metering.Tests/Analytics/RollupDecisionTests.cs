@@ -1,4 +1,4 @@
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 
 namespace Metering.Tests.Analytics;
 

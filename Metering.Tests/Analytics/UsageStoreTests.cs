@@ -1,4 +1,4 @@
-using Metering.Ingest.Analytics;
+using Metering.Analytics;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;
@@ -87,8 +87,8 @@ public sealed class UsageStoreTests(PostgresFixture postgres)
         await OutboxSeeder.SeedAsync(db, 50, seed: 22);
         await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(default);
         string[] common = ["--clickhouse-dir", ChDbShared.Directory, "--clickhouse-database", schema.Database, "--account", "acct-1", "--from", "2026-10-29T00:00:00Z"];
-        Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "day", "--group-by", "region"], TextWriter.Null, TextWriter.Null, default));
-        Assert.Equal(2, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "week"], TextWriter.Null, TextWriter.Null, default));
-        Assert.Equal(2, await Metering.Ingest.Program.RunAsync(["usage", .. common, "--to", "2026-10-01T00:00:00Z"], TextWriter.Null, TextWriter.Null, default));
+        Assert.Equal(0, await Metering.Cli.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "day", "--group-by", "region"], TextWriter.Null, TextWriter.Null, default));
+        Assert.Equal(2, await Metering.Cli.Program.RunAsync(["usage", .. common, "--to", "2026-11-04T00:00:00Z", "--granularity", "week"], TextWriter.Null, TextWriter.Null, default));
+        Assert.Equal(2, await Metering.Cli.Program.RunAsync(["usage", .. common, "--to", "2026-10-01T00:00:00Z"], TextWriter.Null, TextWriter.Null, default));
     }
 }

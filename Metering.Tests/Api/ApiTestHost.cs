@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Metering.Ingest.Api;
+using Metering.Web.Api;
 using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -35,7 +35,7 @@ public sealed class ApiTestHost : IAsyncDisposable
     public InMemoryUsageStore Store { get; }
 
     public static async Task<ApiTestHost> StartAsync(PostgresFixture postgres, Func<CancellationToken, Task<bool>>? kafka = null, bool kestrel = false, Metering.Rating.PriceBooks.PriceCatalog? prices = null,
-        Func<NpgsqlDataSource, Metering.Ingest.Redis.RedisLiveCounters>? liveCounters = null)
+        Func<NpgsqlDataSource, Metering.Redis.RedisLiveCounters>? liveCounters = null)
     {
         var cs = await postgres.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(cs);

@@ -1,5 +1,5 @@
 using System.Net;
-using Metering.Ingest.Api;
+using Metering.Web.Api;
 using Metering.Tests.Storage;
 using Microsoft.AspNetCore.TestHost;
 using Npgsql;

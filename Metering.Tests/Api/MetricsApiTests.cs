@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
+using Metering.Analytics;
 using Metering.Ingest.Observability;
 using Metering.Tests.Storage;
+using Metering.Web.Observability;
 using Microsoft.AspNetCore.TestHost;
 
 namespace Metering.Tests.Api;
@@ -83,7 +85,7 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.AggregateOverflow(3);
         MeteringMetrics.CatalogRenewed("full");
         MeteringMetrics.PostgresWriteCompleted(TimeSpan.FromMilliseconds(3), failed: true);
-        MeteringMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
+        AnalyticsMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
         MeteringMetrics.Rated(12.34m, "USD");
         MeteringMetrics.FlushDataFault();
         MeteringMetrics.RecordsIsolated(1);
@@ -91,10 +93,10 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.ConsumerStalled();
         MeteringMetrics.DeadLettersPublished(1);
         using var stalled = MeteringMetrics.RegisterStallSource(() => 0);
-        Metering.Ingest.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
-        Metering.Ingest.HttpIngest.HttpIngestMetrics.Request(202);
-        Metering.Ingest.HttpIngest.HttpIngestMetrics.DedupLookupUnanswered();
-        Metering.Ingest.Api.ApiMetrics.Rejected(Metering.Ingest.Api.ApiMetrics.RateLimited);
+        Metering.Web.HttpIngest.HttpIngestMetrics.Record("accepted", null, 1);
+        Metering.Web.HttpIngest.HttpIngestMetrics.Request(202);
+        Metering.Web.HttpIngest.HttpIngestMetrics.DedupLookupUnanswered();
+        Metering.Web.Api.ApiMetrics.Rejected(Metering.Web.Api.ApiMetrics.RateLimited);
         using var lag = MeteringMetrics.RegisterConsumerLag(() => [new PartitionLag("usage-metrics-test", 3, 99)]);
         using (var usage = await host.Client(ApiTestHost.Token("usage:read")).GetAsync("/v1/usage?account=a&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z"))
         {

@@ -1,4 +1,5 @@
-using Metering.Ingest;
+
+using Metering.Cli;
 
 namespace Metering.Tests.Api;
 
@@ -47,17 +48,17 @@ public sealed class ServeCommandTests
     {
         var raw = new byte[32];
         raw[0] = 0xFF;
-        Assert.Equal(raw, await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:" + Convert.ToBase64String(raw), CancellationToken.None));
-        Assert.Equal(32, (await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, new string('k', 32), CancellationToken.None)).Length);
-        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:AAAA", CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Ingest.Cli.CliUsageException>(() => Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
+        Assert.Equal(raw, await Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:" + Convert.ToBase64String(raw), CancellationToken.None));
+        Assert.Equal(32, (await Metering.Cli.Commands.ServeCommand.SigningKey(null, new string('k', 32), CancellationToken.None)).Length);
+        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:AAAA", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
         var file = Path.GetTempFileName();
         try
         {
             await File.WriteAllTextAsync(file, "base64:" + Convert.ToBase64String(raw) + "\n");
-            Assert.Equal(raw, await Metering.Ingest.Cli.Commands.ServeCommand.SigningKey(file, null, CancellationToken.None));
+            Assert.Equal(raw, await Metering.Cli.Commands.ServeCommand.SigningKey(file, null, CancellationToken.None));
         }
         finally
         {

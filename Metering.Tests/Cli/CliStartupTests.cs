@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
+using Metering.Cli;
 using Metering.DevKit;
 using Metering.DevKit.Postgres;
 using Metering.DevKit.Redis;
-using Metering.Ingest;
 
 namespace Metering.Tests.Cli;
 

@@ -2,8 +2,8 @@ using System.Security.Cryptography;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
+using Metering.Cli;
 using Metering.DevKit.Workload;
-using Metering.Ingest;
 using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.HttpIngest;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.HttpIngest;
 using Metering.Tests.Api;
 using Metering.Tests.Redis;
 

@@ -1,5 +1,5 @@
-using Metering.Ingest.Cli;
-using Metering.Ingest.HttpIngest;
+using Metering.Cli;
+using Metering.Web.HttpIngest;
 
 namespace Metering.Tests.Ingest;
 

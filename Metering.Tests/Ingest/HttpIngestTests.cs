@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.HttpIngest;
 using Metering.Tests.Redis;
 
 namespace Metering.Tests.Ingest;
@@ -156,7 +156,7 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         // The engine counted e-counted before (its shared horizon, as StreamingEngine marks it after its commit).
         var probe = service.NewAdmission();
         Assert.Equal(Metering.Aggregates.Records.RejectReason.None, probe.Admit(Encoding.UTF8.GetBytes(Record("e-counted", "acct-1")), out var counted, out _));
-        await new Metering.Ingest.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([(counted.Fingerprint, counted.TimeTicks)]);
+        await new Metering.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([(counted.Fingerprint, counted.TimeTicks)]);
 
         using var response = await host.Bearer("ingest:write").PostAsync("/v1/events", IngestTestHost.Ndjson(Record("e-counted", "acct-1") + "\n" + Record("e-new", "acct-1")));
         Assert.Equal(["duplicate", "accepted"], Statuses(await Json(response)));

@@ -2,8 +2,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.Api;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.Api;
+using Metering.Web.HttpIngest;
 using Metering.Tests.Api;
 
 namespace Metering.Tests.Ingest;

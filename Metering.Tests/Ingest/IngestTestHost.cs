@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using Confluent.Kafka;
-using Metering.Ingest.Api;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.Api;
+using Metering.Web.HttpIngest;
 using Metering.Tests.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;

@@ -1,5 +1,5 @@
 using System.Text;
-using Metering.Ingest.HttpIngest;
+using Metering.Web.HttpIngest;
 
 namespace Metering.Tests.Ingest;
 

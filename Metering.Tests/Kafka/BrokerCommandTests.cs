@@ -1,5 +1,5 @@
 using Confluent.Kafka;
-using Metering.Ingest;
+using Metering.Cli;
 
 namespace Metering.Tests.Kafka;
 

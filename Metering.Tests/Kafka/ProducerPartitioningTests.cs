@@ -1,8 +1,8 @@
 using System.Text;
 using Confluent.Kafka;
 using Metering.DevKit.Kafka;
-using Metering.Ingest.HttpIngest;
-using Metering.Ingest.Streaming;
+using Metering.DevKit.Workload;
+using Metering.Web.HttpIngest;
 
 namespace Metering.Tests.Kafka;
 

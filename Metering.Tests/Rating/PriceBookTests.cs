@@ -1,4 +1,4 @@
-using Metering.Ingest;
+using Metering.Cli;
 using Metering.Rating.PriceBooks;
 
 namespace Metering.Tests.Rating;

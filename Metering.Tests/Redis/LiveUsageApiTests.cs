@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Metering.Ingest.Redis;
+using Metering.Redis;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
 

@@ -1,8 +1,10 @@
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Redis;
+using Metering.Redis;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.SeenIds;
 using Metering.Ledger.Verification;
 using Metering.Tests.Storage;
 using Npgsql;

@@ -1,6 +1,6 @@
+using Metering.Cli;
 using Metering.DevKit;
 using Metering.DevKit.Postgres;
-using Metering.Ingest;
 using Metering.Tests.Cli;
 using Npgsql;
 

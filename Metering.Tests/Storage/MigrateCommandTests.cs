@@ -1,6 +1,5 @@
-using Metering.Ingest;
-using Metering.Ingest.Cli;
-using Metering.Ingest.Cli.Commands;
+using Metering.Cli;
+using Metering.Cli.Commands;
 using Metering.Ledger.Migrations;
 using Npgsql;
 

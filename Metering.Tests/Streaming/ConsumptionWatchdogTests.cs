@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Metering.Ingest.Observability;
 using Metering.Ingest.Streaming;
+using Metering.Web.Observability;
 
 namespace Metering.Tests.Streaming;
 

@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Ingest.Observability;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;
+using Metering.Web.Observability;
 using Npgsql;
 
 namespace Metering.Tests.Streaming;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;

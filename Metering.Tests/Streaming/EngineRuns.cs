@@ -1,3 +1,4 @@
+using Metering.DevKit.Benchmarks;
 using Metering.Ingest.Streaming;
 using Npgsql;
 

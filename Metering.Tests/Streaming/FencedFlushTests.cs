@@ -1,3 +1,4 @@
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;

@@ -1,5 +1,7 @@
 using System.Text;
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
+using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.PeriodClose;
@@ -120,9 +122,9 @@ public sealed class LateUsageTests(PostgresFixture postgres) : IDisposable
             // ClickHouse keeps late windows in the period they belong to; reconcile matches them with the adjustments.
             _ = Analytics.ChDbShared.Session;
             string[] clickhouse = ["--pg", cs, "--clickhouse-dir", Analytics.ChDbShared.Directory, "--clickhouse-database", Analytics.ChDbShared.NewDatabaseName()];
-            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
-            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["reconcile", "--period", "2026-10", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
-            Assert.Equal(0, await Metering.Ingest.Program.RunAsync(["reconcile", "--period", "2026-11", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            Assert.Equal(0, await Metering.Cli.Program.RunAsync(["export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            Assert.Equal(0, await Metering.Cli.Program.RunAsync(["reconcile", "--period", "2026-10", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+            Assert.Equal(0, await Metering.Cli.Program.RunAsync(["reconcile", "--period", "2026-11", "--no-export", .. clickhouse], TextWriter.Null, TextWriter.Null, CancellationToken.None));
         }
     }
 

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;

@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Interning;
+using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;

@@ -1,0 +1,33 @@
+using Metering.Cli.Commands;
+
+namespace Metering.Cli;
+
+/// <summary>The list of every <c>metering</c> command. Add a command here and nowhere else.</summary>
+public static class CommandRegistry
+{
+    /// <summary>All commands, in the order <c>metering help</c> prints them.</summary>
+    public static IReadOnlyList<ICliCommand> All { get; } =
+    [
+        new RunCommand(),
+        new GenerateCommand(),
+        new AggregateCommand(),
+        new BenchCommand(),
+        new RateCommand(),
+        new PriceBookValidateCommand(),
+        new BrokerCommand(),
+        new VerifyCommand(),
+        new StreamCommand(),
+        new PostgresCommand(),
+        new ServeCommand(),
+        new LoadgenCommand(),
+        new PeriodCloseCommand(),
+        new MigrateCommand(),
+        new ExportCommand(),
+        new ReconcileCommand(),
+        new UsageCommand(),
+        new QuotaSetCommand(),
+        new QuotaListCommand(),
+        new QuotaRemoveCommand(),
+        new AlertsDispatchCommand(),
+    ];
+}

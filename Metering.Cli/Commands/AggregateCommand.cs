@@ -1,0 +1,74 @@
+using Metering.DevKit.Workload;
+
+namespace Metering.Cli.Commands;
+
+/// <summary><c>metering aggregate</c>: decode, dedup and aggregate an NDJSON file or stdin.</summary>
+public sealed class AggregateCommand : ICliCommand
+{
+    /// <inheritdoc />
+    public IReadOnlyList<string> Name { get; } = ["aggregate"];
+
+    /// <inheritdoc />
+    public string Summary => "decode, dedup and aggregate usage records; write aggregates and dead letters";
+
+    /// <inheritdoc />
+    public string Usage => "usage: metering aggregate --input FILE|- [--output FILE|-] [--dead-letters FILE] [--truth FILE] [options]\n\n" +
+        "  --input FILE|-             NDJSON usage records ('-' = stdin)\n" +
+        "  --output FILE|-            aggregates NDJSON (default INPUT.aggregates.ndjson; stdout when input is '-')\n" +
+        "  --dead-letters FILE        rejected records with line, offset and reason (default INPUT.dead-letters.ndjson)\n" +
+        "  --truth FILE               compare with a ground truth from 'metering generate'; exit 1 on any difference\n" +
+        PipelineArguments.PipelineUsage +
+        "\nexit codes: 0 done (and matches the truth), 1 ground truth mismatch or unbalanced, 2 usage error";
+
+    /// <inheritdoc />
+    public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var input = args.Required("input");
+        var stem = input == "-" ? "stdin" : input;
+        var output = args.String("output") ?? (input == "-" ? "-" : stem + ".aggregates.ndjson");
+        var deadLetterPath = args.String("dead-letters") ?? stem + ".dead-letters.ndjson";
+        var truthPath = args.String("truth");
+        var (options, catalog) = PipelineArguments.Pipeline(args);
+        var knownSkus = options.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject
+            ? (LedgerArguments.Prices(args) ?? throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)")).KnownSkus()
+            : null;
+        args.RejectUnknown();
+        if (input != "-" && !File.Exists(input))
+        {
+            throw new CliUsageException($"--input {input}: no such file");
+        }
+
+        var result = await FileAggregation.RunAsync(input, deadLetterPath, options, catalog, knownSkus, cancellationToken).ConfigureAwait(false);
+        FileAggregation.WriteAggregates(output, result, catalog, options);
+
+        var err = Console.Error;
+        err.WriteLine(result.Balance());
+        err.WriteLine($"throughput: {result.RecordsPerSecond:N0} records/s, {result.Bytes / 1e6 / result.Elapsed.TotalSeconds:N1} MB/s ({result.Bytes / 1e6:N1} MB in {result.Elapsed.TotalSeconds:F2}s)");
+        err.WriteLine($"aggregates: {result.Rows.Count:N0} keys -> {output}; dead letters: {result.Rejected:N0} -> {deadLetterPath}");
+        err.WriteLine($"dedup: {result.DedupEntries:N0} ids remembered, {result.DedupBytes / 1048576.0:N1} MiB" +
+            (result.DedupEarlyEvictions > 0 ? $", horizon shortened {result.DedupEarlyEvictions} time(s) for lack of room" : "") +
+            (result.EarlyFlushes > 0 ? $"; {result.EarlyFlushes} early flush(es) at the key limit" : ""));
+        if (!result.IsBalanced)
+        {
+            return 1;
+        }
+
+        if (truthPath is null)
+        {
+            return 0;
+        }
+
+        var problems = GroundTruthCheck.Compare(GroundTruth.Load(truthPath), result, catalog);
+        foreach (var p in problems.Take(20))
+        {
+            err.WriteLine("MISMATCH " + p);
+        }
+
+        err.WriteLine(problems.Count == 0
+            ? $"ground truth: OK ({result.Rows.Count:N0} aggregate rows match {truthPath} exactly)"
+            : $"ground truth: {problems.Count} difference(s)");
+        return problems.Count == 0 ? 0 : 1;
+    }
+
+}

@@ -1,0 +1,134 @@
+using Metering.Aggregates.Admission;
+using Metering.Aggregates.Aggregation;
+using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Interning;
+using Metering.DevKit.Workload;
+using Metering.Ingest.Pipeline;
+
+namespace Metering.Cli;
+
+/// <summary>The options shared by every command that decodes and aggregates, and by every command that generates.</summary>
+public static class PipelineArguments
+{
+    /// <summary>Usage text of <see cref="Pipeline"/>'s options.</summary>
+    public const string PipelineUsage = """
+          --window DURATION          tumbling window length, 1s..1h dividing a day (default 1m)
+          --key-limit N              active aggregate keys per generation (default 4000000)
+          --on-key-limit flush|reject  at the key limit: flush early (default) or dead-letter the record
+          --dedup-horizon DURATION   how long ids are remembered, in event time (default 24h, at least 1h)
+          --dedup-max-entries N      most ids remembered (default 16000000; then the horizon shrinks, reported)
+          --keep-dimensions SPEC     dimensions kept in the key per SKU: "sku=key1,key2;sku2=key3" (default none)
+          --max-line-bytes N         longest accepted line (default 16384)
+          --max-future-skew DURATION how far ahead of the clock an event time may be (default 10m)
+          --unknown-sku accept|reject  a SKU in no price book: metered and rated as unpriced (default), or
+                                     dead-lettered unknown_sku (give the edge and the engine the same setting)
+        """;
+
+    /// <summary>Usage text of <see cref="Workload"/>'s options.</summary>
+    public const string WorkloadUsage = """
+          --records N                lines to generate (default 1000000)
+          --seed N                   random seed (default 42): same seed, same bytes
+          --accounts N               distinct accounts, Zipf-skewed (default 10000)
+          --skew X                   Zipf exponent (default 1.0)
+          --rate N                   records per second of event time (default 10000)
+          --duplicates SHARE         share of exact repeats (default 0.01)
+          --bad SHARE                share of bad records (default 0.001)
+          --start TIME               event time of the first record (default 2026-11-01T00:00:00Z)
+        """;
+
+    /// <summary>Reads the pipeline options.</summary>
+    public static (AggregationPipelineOptions Options, RecordCatalog Catalog) Pipeline(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var policyText = args.String("on-key-limit", "flush");
+        var policy = policyText switch
+        {
+            "flush" => KeyLimitPolicy.FlushEarly,
+            "reject" => KeyLimitPolicy.Reject,
+            _ => throw new CliUsageException($"--on-key-limit must be 'flush' or 'reject', got '{policyText}'"),
+        };
+        var horizon = args.Duration("dedup-horizon", TimeSpan.FromHours(24));
+        if (horizon < TimeSpan.FromHours(1))
+        {
+            throw new CliUsageException("--dedup-horizon must be at least 1h");
+        }
+
+        DimensionPolicy dimensions;
+        try
+        {
+            dimensions = DimensionPolicy.Parse(args.String("keep-dimensions"));
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new CliUsageException("--keep-dimensions: " + e.Message);
+        }
+
+        var unknownSkus = UnknownSkus(args);
+        var window = args.Duration("window", TimeSpan.FromMinutes(1));
+        try
+        {
+            _ = new TumblingWindows(window);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new CliUsageException($"--window {window}: must be whole seconds between 1s and 1h that divide a day evenly (e.g. 1s, 10s, 1m, 5m, 15m, 1h)");
+        }
+
+        var options = new AggregationPipelineOptions
+        {
+            Decoder = new DecoderOptions
+            {
+                MaxLineBytes = (int)args.Int64("max-line-bytes", 16 * 1024, 64, 16 * 1024 * 1024),
+                MaxFutureSkew = args.Duration("max-future-skew", TimeSpan.FromMinutes(10)),
+            },
+            Aggregator = new AggregatorOptions
+            {
+                WindowLength = window,
+                KeyLimit = (int)args.Int64("key-limit", 4_000_000, 1, 200_000_000),
+                OnKeyLimit = policy,
+            },
+            Dimensions = dimensions,
+            UnknownSkus = unknownSkus,
+            DedupHorizon = horizon,
+            DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
+        };
+        return (options, new RecordCatalog(dimensions));
+    }
+
+    /// <summary>Reads <c>--unknown-sku accept|reject</c>, the one setting the edge (<c>serve</c>) and the engine share.</summary>
+    public static UnknownSkuPolicy UnknownSkus(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var text = args.String("unknown-sku", "accept");
+        return text switch
+        {
+            "accept" => UnknownSkuPolicy.Accept,
+            "reject" => UnknownSkuPolicy.Reject,
+            _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{text}'"),
+        };
+    }
+
+    /// <summary>Reads the workload options.</summary>
+    public static WorkloadOptions Workload(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var start = args.String("start");
+        DateTimeOffset startTime = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        if (start is not null && !DateTimeOffset.TryParse(start, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out startTime))
+        {
+            throw new CliUsageException($"--start expects an RFC 3339 time, got '{start}'");
+        }
+
+        return new WorkloadOptions
+        {
+            Records = args.Int64("records", 1_000_000, 0),
+            Seed = (int)args.Int64("seed", 42, int.MinValue, int.MaxValue),
+            Accounts = (int)args.Int64("accounts", 10_000, 1, 10_000_000),
+            Skew = (double)args.Decimal("skew", 1.0m),
+            Rate = args.Int64("rate", 10_000, 1, 10_000_000),
+            DuplicateShare = (double)args.Decimal("duplicates", 0.01m),
+            BadShare = (double)args.Decimal("bad", 0.001m),
+            Start = startTime,
+        };
+    }
+}

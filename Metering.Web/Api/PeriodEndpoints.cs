@@ -1,0 +1,189 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Npgsql;
+
+namespace Metering.Web.Api;
+
+/// <summary>One SKU's rated total in a period, from <c>billing_period_totals</c>.</summary>
+internal sealed record PeriodLine(string Sku, string Quantity, long RecordCount, string Amount, string Currency, string PriceBook, string PriceBookVersion, string PriceBookHash);
+
+/// <summary>Late usage of a closed period, booked into this period (table <c>adjustments</c>).</summary>
+internal sealed record PeriodAdjustment(long Id, string Sku, DateTimeOffset OriginalPeriodStart, string Quantity, long RecordCount, string Amount, string Currency, string PriceBookHash, string Reference);
+
+/// <summary>The sum of a period's lines and adjustments in one currency.</summary>
+internal sealed record CurrencySubtotal(string Currency, string Amount);
+
+/// <summary>One line of an invoice preview: a usage total or an adjustment.</summary>
+internal sealed record InvoicePreviewLine(string Kind, string Sku, string Description, string Quantity, string Amount, string Currency);
+
+/// <summary>What the invoice would say if the period closed now: usage and adjustment lines, plus recurring fees and the commitment true-up when the server has the price books; subtotals include them.</summary>
+internal sealed record InvoicePreview(bool Closed, IReadOnlyList<InvoicePreviewLine> Lines, IReadOnlyList<CurrencySubtotal> Subtotals);
+
+/// <summary>A billing period of one account: rated totals, adjustments, subtotals; an invoice preview while open.</summary>
+internal sealed record PeriodResponse(string Account, DateTimeOffset PeriodStart, DateTimeOffset? PeriodEnd, bool Closed, IReadOnlyList<PeriodLine> Lines, IReadOnlyList<PeriodAdjustment> Adjustments, IReadOnlyList<CurrencySubtotal> Subtotals, InvoicePreview? InvoicePreview);
+
+/// <summary><c>GET /v1/accounts/{account}/periods/{period}</c>: what invoicing reads, from the PostgreSQL ledger.</summary>
+internal static class PeriodEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/accounts/{account}/periods/{period}", GetPeriod)
+            .RequireAuthorization(ApiScopes.BillingRead)
+            .WithName("GetAccountPeriod")
+            .WithTags("billing")
+            .WithSummary("Rated totals, adjustments and subtotals of one account's billing period; an invoice preview while the period is open (scope billing:read).")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task<Results<Ok<PeriodResponse>, ValidationProblem, ProblemHttpResult>> GetPeriod(
+        HttpContext http, NpgsqlDataSource db, ApiOptions options, string account, string period, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (UsageRequest.IdentifierProblem(account) is { } accountProblem)
+        {
+            errors["account"] = [accountProblem];
+        }
+
+        // Resolved under the server's rule even though the reads below key on the start only: the invoice preview
+        // computes the period's end, which must not overflow.
+        if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out _) is { } periodProblem)
+        {
+            errors["period"] = [periodProblem];
+        }
+
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Invalid(errors);
+        }
+
+        if (!ApiScopes.MayRead(http.User, account))
+        {
+            return ApiProblems.ForeignAccount(account);
+        }
+
+        var lines = new List<PeriodLine>();
+        var adjustments = new List<PeriodAdjustment>();
+        var sums = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
+        var usageCharged = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        DateTimeOffset? end = null;
+        var closed = false;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // One snapshot for all three reads, so lines, adjustments and the closed flag agree.
+        await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed
+            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku
+            """, connection, tx))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = account });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var currency = r.GetString(4);
+                var amount = r.GetDecimal(3);
+                lines.Add(new PeriodLine(r.GetString(0), DecimalText.Quantity(r.GetDecimal(1)), r.GetInt64(2), DecimalText.Money(amount, currency), currency, r.GetString(5), r.GetString(6), r.GetString(7)));
+                sums[currency] = sums.GetValueOrDefault(currency) + amount;
+                usageCharged[currency] = usageCharged.GetValueOrDefault(currency) + amount;
+                end = r.GetFieldValue<DateTimeOffset>(8);
+                closed |= r.GetBoolean(9);
+            }
+        }
+
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT id, sku, original_period_start, quantity, record_count, amount, trim(currency), price_book_hash, reference
+            FROM adjustments WHERE account = $1 AND period_start = $2 ORDER BY id
+            """, connection, tx))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = account });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
+            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var currency = r.GetString(6);
+                var amount = r.GetDecimal(5);
+                adjustments.Add(new PeriodAdjustment(r.GetInt64(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2), DecimalText.Quantity(r.GetDecimal(3)), r.GetInt64(4), DecimalText.Money(amount, currency), currency, r.GetString(7), r.GetString(8)));
+                sums[currency] = sums.GetValueOrDefault(currency) + amount;
+            }
+        }
+
+        await using (var cmd = new NpgsqlCommand("SELECT period_end FROM closed_periods WHERE period_start = $1", connection, tx))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
+            if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is DateTime closedEnd)
+            {
+                closed = true;
+                end ??= new DateTimeOffset(closedEnd, TimeSpan.Zero);
+            }
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (lines.Count == 0 && adjustments.Count == 0)
+        {
+            return ApiProblems.NotFound($"the ledger has no usage and no adjustment for account '{account}' in the period starting {start:yyyy-MM-dd}");
+        }
+
+        var subtotals = sums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList();
+        InvoicePreview? preview = null;
+        if (!closed)
+        {
+            var previewLines = new List<InvoicePreviewLine>(lines.Count + adjustments.Count);
+            foreach (var l in lines)
+            {
+                previewLines.Add(new InvoicePreviewLine("usage", l.Sku, $"{l.Sku}: {l.Quantity} ({l.PriceBook} {l.PriceBookVersion})", l.Quantity, l.Amount, l.Currency));
+            }
+
+            foreach (var a in adjustments)
+            {
+                previewLines.Add(new InvoicePreviewLine("adjustment", a.Sku, $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd}: {a.Reference}", a.Quantity, a.Amount, a.Currency));
+            }
+
+            var previewSums = new SortedDictionary<string, decimal>(sums, StringComparer.Ordinal);
+            if (options.Prices is { List: not null } prices)
+            {
+                foreach (var (kind, description, amount, currency) in PeriodChargeLines(prices, account, start, usageCharged))
+                {
+                    previewLines.Add(new InvoicePreviewLine(kind, "", description, "1", DecimalText.Money(amount, currency), currency));
+                    previewSums[currency] = previewSums.GetValueOrDefault(currency) + amount;
+                }
+            }
+
+            preview = new InvoicePreview(false, previewLines, previewSums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList());
+        }
+
+        return TypedResults.Ok(new PeriodResponse(account, start, end, closed, lines, adjustments, subtotals, preview));
+    }
+
+    // Recurring fees and the minimum-commitment true-up of the period, as `metering rate --period-lines` computes them:
+    // a contract version's fees or commitment replace the list's when it defines them. The true-up compares the
+    // commitment with the usage charged so far, so it shrinks as usage arrives.
+    private static IEnumerable<(string Kind, string Description, decimal Amount, string Currency)> PeriodChargeLines(
+        Metering.Rating.PriceBooks.PriceCatalog prices, string account, DateTimeOffset start, Dictionary<string, decimal> usageCharged)
+    {
+        var list = prices.List!;
+        var period = list.Periods.PeriodOf(start);
+        var listVersion = list.VersionAt(start);
+        var contract = prices.ContractOf(account);
+        var contractVersion = contract?.VersionAt(start);
+        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract!, contractVersion) : (list, listVersion);
+        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract!, contractVersion) : (list, listVersion);
+        foreach (var fee in feeVersion?.Fees ?? [])
+        {
+            var amount = Metering.Rating.Pricing.PeriodCharges.Fee(fee.Amount, fee.Prorate, period, period.Start, null, feeBook.Currency, feeBook.Rounding);
+            yield return ("fee", $"{fee.Id} ({feeBook.Id} {feeVersion!.Version})", amount, feeBook.Currency.Code);
+        }
+
+        if (commitVersion?.MinimumCommitment is { } commitment)
+        {
+            var charged = usageCharged.GetValueOrDefault(commitBook.Currency.Code);
+            var trueUp = Metering.Rating.Pricing.PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);
+            yield return ("commitment_true_up", $"minimum commitment {commitment} vs usage {charged} so far ({commitBook.Id} {commitVersion.Version})", trueUp, commitBook.Currency.Code);
+        }
+    }
+}
