@@ -1,3 +1,5 @@
+using Metering.Analytics.ChDb;
+
 namespace Metering.Analytics;
 
 /// <summary>

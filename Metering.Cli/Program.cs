@@ -1,3 +1,5 @@
+using Metering.Cli.Arguments;
+using Metering.Cli.Commands;
 using Metering.DevKit;
 
 namespace Metering.Cli;

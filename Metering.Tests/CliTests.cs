@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Cli;
 
 namespace Metering.Tests;

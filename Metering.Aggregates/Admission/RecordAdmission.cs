@@ -1,4 +1,5 @@
 using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 

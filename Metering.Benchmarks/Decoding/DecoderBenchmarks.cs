@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.DevKit.Workload;
 

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.DevKit.Workload;
 
 namespace Metering.Cli.Commands;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Metering.Cli.Arguments;
 using Metering.Ingest.Alerts;
 
 namespace Metering.Cli.Commands;

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Redis;

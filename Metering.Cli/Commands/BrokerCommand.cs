@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Metering.Cli.Arguments;
 using Metering.DevKit.Kafka;
 
 namespace Metering.Cli.Commands;

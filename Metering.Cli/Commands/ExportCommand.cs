@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 
 namespace Metering.Cli.Commands;
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using Metering.Cli.Arguments;
 using Metering.DevKit.Kafka;
 using Metering.Web.Api;
 using Metering.Web.HttpIngest;

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Ledger.Migrations;
 using Npgsql;
 

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Ledger.PeriodClose;
 using Metering.Rating.Periods;
 

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.DevKit.Postgres;
 using Metering.Ledger.Migrations;
 

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Rating.PriceBooks;
 
 namespace Metering.Cli.Commands;

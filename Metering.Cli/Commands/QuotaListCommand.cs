@@ -1,4 +1,5 @@
 using System.Globalization;
+using Metering.Cli.Arguments;
 using Metering.Ledger.Quotas;
 using Metering.Rating.PriceBooks;
 

@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Ledger.Quotas;
 using Metering.Rating.Money;
 using Metering.Rating.PriceBooks;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Metering.Cli.Arguments;
 using Metering.Rating.Incremental;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;

@@ -1,4 +1,5 @@
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 
 namespace Metering.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using Metering.Aggregates.Records;
+using Metering.Cli.Arguments;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 using Metering.Ingest.Kafka;
 using Metering.Web.Api;
 using Metering.Rating.Periods;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Metering.Cli.Arguments;
 using Metering.Ingest.Kafka;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;

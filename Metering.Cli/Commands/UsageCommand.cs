@@ -1,5 +1,6 @@
 using System.Globalization;
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 
 namespace Metering.Cli.Commands;
 

@@ -5,6 +5,7 @@ using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Dedup;
+using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 using Metering.Ingest.Output;

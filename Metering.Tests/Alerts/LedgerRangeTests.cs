@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Metering.Cli.Arguments;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
-using Metering.Cli;
 using Metering.Cli.Commands;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
@@ -125,7 +125,7 @@ public sealed class LedgerRangeTests(PostgresFixture postgres)
         Assert.Contains(list.RootElement.EnumerateArray(), q => q.GetProperty("id").GetInt64() == bad && q.GetProperty("threshold").GetString() == Unreadable + ".000000000");
         using (var listOutput = new StringWriter())
         {
-            var args = Metering.Cli.CliArguments.Parse(["--account", "acct-1", "--pg", db.ConnectionString], _ => null);
+            var args = Metering.Cli.Arguments.CliArguments.Parse(["--account", "acct-1", "--pg", db.ConnectionString], _ => null);
             Assert.Equal(0, await new Metering.Cli.Commands.QuotaListCommand(listOutput).RunAsync(args, CancellationToken.None));
             Assert.Contains($"acct-1: threshold {Unreadable}.000000000 is outside the ledger range and skipped by every evaluation; remove it (metering quota remove --id {bad})", listOutput.ToString(), StringComparison.Ordinal);
         }

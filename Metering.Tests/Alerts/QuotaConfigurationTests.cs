@@ -1,5 +1,5 @@
 using System.Text;
-using Metering.Cli;
+using Metering.Cli.Arguments;
 using Metering.Cli.Commands;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Quotas;

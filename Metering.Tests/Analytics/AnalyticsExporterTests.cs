@@ -1,4 +1,5 @@
 using System.Globalization;
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
 using Metering.Ledger.Migrations;
 using Metering.Tests.Storage;

@@ -1,3 +1,4 @@
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
 
 namespace Metering.Tests.Analytics;

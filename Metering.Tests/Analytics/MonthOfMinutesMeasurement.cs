@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
 using Xunit.Abstractions;
 

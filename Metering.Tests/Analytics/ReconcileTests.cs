@@ -1,4 +1,5 @@
 using Metering.Analytics;
+using Metering.Cli.Arguments;
 using Metering.Cli;
 using Metering.Tests.Storage;
 

@@ -1,3 +1,4 @@
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
 using Metering.Tests.Storage;
 

@@ -50,10 +50,10 @@ public sealed class ServeCommandTests
         raw[0] = 0xFF;
         Assert.Equal(raw, await Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:" + Convert.ToBase64String(raw), CancellationToken.None));
         Assert.Equal(32, (await Metering.Cli.Commands.ServeCommand.SigningKey(null, new string('k', 32), CancellationToken.None)).Length);
-        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:AAAA", CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
-        await Assert.ThrowsAsync<Metering.Cli.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.Arguments.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:AAAA", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.Arguments.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, "base64:%%%", CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.Arguments.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey("f", new string('k', 32), CancellationToken.None));
+        await Assert.ThrowsAsync<Metering.Cli.Arguments.CliUsageException>(() => Metering.Cli.Commands.ServeCommand.SigningKey(null, null, CancellationToken.None));
         var file = Path.GetTempFileName();
         try
         {

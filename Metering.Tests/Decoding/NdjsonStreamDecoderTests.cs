@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
-using Metering.Aggregates.Decoding;
+using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 using static Metering.Tests.Decoding.DecoderTestKit;

@@ -1,4 +1,4 @@
-using Metering.Cli;
+using Metering.Cli.Arguments;
 using Metering.Web.HttpIngest;
 
 namespace Metering.Tests.Ingest;

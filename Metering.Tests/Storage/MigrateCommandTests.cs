@@ -1,3 +1,4 @@
+using Metering.Cli.Arguments;
 using Metering.Cli;
 using Metering.Cli.Commands;
 using Metering.Ledger.Migrations;

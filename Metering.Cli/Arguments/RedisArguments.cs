@@ -3,7 +3,7 @@ using Metering.Ingest.Streaming;
 using Npgsql;
 using StackExchange.Redis;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>The <c>--redis</c> option: the shared dedup horizon and live counters of every engine instance.</summary>
 public static class RedisArguments

@@ -1,4 +1,6 @@
-namespace Metering.Cli;
+using Metering.Cli.Arguments;
+
+namespace Metering.Cli.Commands;
 
 /// <summary>One <c>metering</c> sub-command. Implementations live in Cli/Commands, one file each.</summary>
 public interface ICliCommand

@@ -1,6 +1,5 @@
-using Metering.Analytics.ChDb;
 
-namespace Metering.Analytics;
+namespace Metering.Analytics.ChDb;
 
 /// <summary>
 /// Embedded ClickHouse (chDB) as the analytics store: statements run in this process on the shared

@@ -1,7 +1,8 @@
+using Metering.Analytics.ChDb;
 using Metering.Analytics;
 using Npgsql;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>Options shared by the commands that use the ClickHouse analytics store.</summary>
 public static class AnalyticsArguments

@@ -1,7 +1,7 @@
 using Confluent.Kafka;
 using Metering.Ingest.Kafka;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>The Kafka security options shared by every command that talks to Kafka (<see cref="KafkaSecurity"/>).</summary>
 public static class KafkaArguments

@@ -4,7 +4,7 @@ using Metering.Ledger.Migrations;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>Options shared by the commands that use the PostgreSQL ledger and price books.</summary>
 public static class LedgerArguments

@@ -5,7 +5,7 @@ using Metering.Aggregates.Interning;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Pipeline;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>The options shared by every command that decodes and aggregates, and by every command that generates.</summary>
 public static class PipelineArguments

@@ -1,4 +1,4 @@
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>
 /// A command-line mistake: exit code 2. Printed with the command's usage, unless <see cref="ShowUsage"/> is false

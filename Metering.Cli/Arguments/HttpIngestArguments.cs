@@ -3,7 +3,7 @@ using Metering.Aggregates.Decoding;
 using Metering.Web.HttpIngest;
 using StackExchange.Redis;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>The options of <c>metering serve</c> for <c>POST /v1/events</c>.</summary>
 public static class HttpIngestArguments

@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Metering.Aggregates.Admission;
+using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Records;
 
-namespace Metering.Aggregates.Decoding;
+namespace Metering.Aggregates.Framing;
 
 /// <summary>
 /// Splits a byte stream into NDJSON lines with <see cref="System.IO.Pipelines"/> and admits each with the shared

@@ -4,7 +4,7 @@ using Metering.Ingest.Output;
 
 using Metering.Ingest.Pipeline;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Commands;
 
 /// <summary>File-level plumbing shared by the commands: input file (or stdin) -> pipeline -> dead-letter and aggregate files.</summary>
 public static class FileAggregation

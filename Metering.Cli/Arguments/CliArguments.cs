@@ -1,11 +1,11 @@
 using System.Globalization;
 using Metering.Ledger.PeriodClose;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Arguments;
 
 /// <summary>
 /// The parsed tail of a command line: <c>--name value</c> options, <c>--flag</c> switches and positional words.
-/// Small on purpose: every command documents its own options in <see cref="ICliCommand.Usage"/>.
+/// Small on purpose: every command documents its own options in its <c>Usage</c> text.
 /// </summary>
 /// <remarks>
 /// <para>

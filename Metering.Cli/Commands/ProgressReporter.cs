@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Metering.Cli;
+namespace Metering.Cli.Commands;
 
 /// <summary>
 /// Prints "what: N records, R/s" to stderr while long work runs: in place on a terminal every second, as a new
