@@ -2,6 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
+using Metering.UnitTests.Kafka;
 using Metering.Web.HttpIngest;
 
 namespace Metering.Tests.Kafka;
@@ -17,59 +18,6 @@ public sealed class ProducerPartitioningTests : IDisposable
 
     public void Dispose() => _kafka.Dispose();
 
-    /// <summary>Kafka's <c>Utils.murmur2</c> (Java), in unsigned arithmetic.</summary>
-    private static int Murmur2(byte[] data)
-    {
-        const uint M = 0x5bd1e995;
-        unchecked
-        {
-            var length = data.Length;
-            var h = 0x9747b28c ^ (uint)length;
-            for (var i = 0; i + 4 <= length; i += 4)
-            {
-                var k = data[i] | ((uint)data[i + 1] << 8) | ((uint)data[i + 2] << 16) | ((uint)data[i + 3] << 24);
-                k *= M;
-                k ^= k >> 24;
-                k *= M;
-                h *= M;
-                h ^= k;
-            }
-
-            var tail = length & ~3;
-            switch (length % 4)
-            {
-                case 3:
-                    h ^= (uint)data[tail + 2] << 16;
-                    goto case 2;
-                case 2:
-                    h ^= (uint)data[tail + 1] << 8;
-                    goto case 1;
-                case 1:
-                    h ^= data[tail];
-                    h *= M;
-                    break;
-            }
-
-            h ^= h >> 13;
-            h *= M;
-            h ^= h >> 15;
-            return (int)h;
-        }
-    }
-
-    private static int JavaPartition(string key, int partitions) => (Murmur2(Encoding.UTF8.GetBytes(key)) & 0x7fffffff) % partitions;
-
-    [Fact]
-    public void The_reference_murmur2_matches_the_values_of_Kafkas_own_tests()
-    {
-        Assert.Equal(-973932308, Murmur2("21"u8.ToArray()));
-        Assert.Equal(-790332482, Murmur2("foobar"u8.ToArray()));
-        Assert.Equal(-985981536, Murmur2("a-little-bit-long-string"u8.ToArray()));
-        Assert.Equal(-1486304829, Murmur2("a-little-bit-longer-string"u8.ToArray()));
-        Assert.Equal(-58897971, Murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"u8.ToArray()));
-        Assert.Equal(479470107, Murmur2("abc"u8.ToArray()));
-    }
-
     [Fact]
     public async Task A_key_produced_by_the_http_edge_lands_on_the_partition_murmur2_predicts()
     {
@@ -80,9 +28,9 @@ public sealed class ProducerPartitioningTests : IDisposable
         {
             var account = $"acct-{i}";
             var delivered = await edge.Producer.ProduceAsync("partitioning-edge", new Message<string?, byte[]> { Key = account, Value = [] });
-            if (delivered.Partition.Value != JavaPartition(account, Partitions))
+            if (delivered.Partition.Value != ReferenceMurmur2.JavaPartition(account, Partitions))
             {
-                wrong.Add($"{account}: partition {delivered.Partition.Value}, murmur2 says {JavaPartition(account, Partitions)}");
+                wrong.Add($"{account}: partition {delivered.Partition.Value}, murmur2 says {ReferenceMurmur2.JavaPartition(account, Partitions)}");
             }
         }
 
@@ -110,9 +58,9 @@ public sealed class ProducerPartitioningTests : IDisposable
             if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } m } r)
             {
                 seen++;
-                if (r.Partition.Value != JavaPartition(m.Key, Partitions))
+                if (r.Partition.Value != ReferenceMurmur2.JavaPartition(m.Key, Partitions))
                 {
-                    wrong.Add($"{m.Key}: partition {r.Partition.Value}, murmur2 says {JavaPartition(m.Key, Partitions)}");
+                    wrong.Add($"{m.Key}: partition {r.Partition.Value}, murmur2 says {ReferenceMurmur2.JavaPartition(m.Key, Partitions)}");
                 }
             }
         }

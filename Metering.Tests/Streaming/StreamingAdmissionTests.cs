@@ -9,7 +9,7 @@ using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Verification;
-using Metering.Tests.Decoding;
+using Metering.UnitTests.Decoding;
 using Metering.Tests.Storage;
 using Npgsql;
 

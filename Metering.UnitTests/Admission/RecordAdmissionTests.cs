@@ -3,9 +3,9 @@ using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
-using Metering.Tests.Decoding;
+using Metering.UnitTests.Decoding;
 
-namespace Metering.Tests.Admission;
+namespace Metering.UnitTests.Admission;
 
 public class RecordAdmissionTests
 {

@@ -1,7 +1,7 @@
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Records;
 
-namespace Metering.Tests.Aggregation;
+namespace Metering.UnitTests.Aggregation;
 
 public class AggregatorTests
 {

@@ -1,7 +1,7 @@
 
 using Metering.Cli;
 
-namespace Metering.Tests.Api;
+namespace Metering.UnitTests.Cli;
 
 public sealed class ServeCommandTests
 {

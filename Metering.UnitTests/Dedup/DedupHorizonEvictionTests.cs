@@ -1,6 +1,6 @@
 using Metering.Aggregates.Dedup;
 
-namespace Metering.Tests.Dedup;
+namespace Metering.UnitTests.Dedup;
 
 public class DedupHorizonEvictionTests
 {

@@ -1,7 +1,7 @@
 using Metering.Cli;
 using Metering.Rating.PriceBooks;
 
-namespace Metering.Tests.Rating;
+namespace Metering.UnitTests.Rating;
 
 public class PriceBookTests
 {

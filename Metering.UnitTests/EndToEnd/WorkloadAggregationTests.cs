@@ -7,7 +7,7 @@ using Metering.DevKit.Workload;
 using Metering.Ingest.Output;
 using Metering.Ingest.Pipeline;
 
-namespace Metering.Tests.EndToEnd;
+namespace Metering.UnitTests.EndToEnd;
 
 public sealed class WorkloadAggregationTests : IDisposable
 {

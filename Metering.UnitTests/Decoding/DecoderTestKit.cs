@@ -5,7 +5,7 @@ using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 
-namespace Metering.Tests.Decoding;
+namespace Metering.UnitTests.Decoding;
 
 /// <summary>A fixed clock for the future-time check.</summary>
 internal sealed class FixedClock(DateTimeOffset now) : TimeProvider

@@ -5,9 +5,9 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using Metering.Aggregates.Records;
-using static Metering.Tests.Decoding.DecoderTestKit;
+using static Metering.UnitTests.Decoding.DecoderTestKit;
 
-namespace Metering.Tests.Decoding;
+namespace Metering.UnitTests.Decoding;
 
 public class DecoderPropertyTests
 {

@@ -1,6 +1,6 @@
 using Metering.Aggregates.Records;
 
-namespace Metering.Tests.Records;
+namespace Metering.UnitTests.Records;
 
 public class FixedPointTests
 {

@@ -2,7 +2,7 @@ using Metering.Rating.Money;
 using Metering.Rating.Periods;
 using Metering.Rating.Pricing;
 
-namespace Metering.Tests.Rating;
+namespace Metering.UnitTests.Rating;
 
 public class PeriodChargesTests
 {

@@ -4,9 +4,9 @@ using System.Text;
 using Metering.Aggregates.Framing;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
-using static Metering.Tests.Decoding.DecoderTestKit;
+using static Metering.UnitTests.Decoding.DecoderTestKit;
 
-namespace Metering.Tests.Decoding;
+namespace Metering.UnitTests.Decoding;
 
 public class NdjsonStreamDecoderTests
 {

@@ -1,13 +1,11 @@
 using System.Net.Sockets;
 using Metering.Ledger.Flush;
-using Metering.Tests.Storage;
 using Npgsql;
 
-namespace Metering.Tests.Streaming;
+namespace Metering.UnitTests.Ledger;
 
 /// <summary>Which flush failures are retried (infrastructure) and which are isolated (data): one case per class.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class FlushFaultsTests(PostgresFixture postgres)
+public sealed class FlushFaultsTests
 {
     private static PostgresException Postgres(string sqlState) => new("message", "ERROR", "ERROR", sqlState);
 
@@ -55,28 +53,5 @@ public sealed class FlushFaultsTests(PostgresFixture postgres)
     {
         Assert.Equal(FlushFaultKind.Other, FlushFaults.Classify(new FencedException("moved on")));
         Assert.Equal(FlushFaultKind.Other, FlushFaults.Classify(new InvalidOperationException("bug")));
-    }
-
-    [Fact]
-    public async Task Errors_a_real_server_raises_for_bad_values_are_data_faults_and_a_refused_connection_is_infrastructure()
-    {
-        await using var db = NpgsqlDataSource.Create(await postgres.NewDatabaseAsync());
-        async Task<Exception> Fails(string sql, object value)
-        {
-            await using var cmd = db.CreateCommand(sql);
-            cmd.Parameters.Add(new() { Value = value });
-            return await Assert.ThrowsAnyAsync<Exception>(() => cmd.ExecuteNonQueryAsync());
-        }
-
-        var nul = await Fails("SELECT $1::text", "a\0b");
-        Assert.Equal(FlushFaultKind.Data, FlushFaults.Classify(nul));
-        Assert.DoesNotContain('\0', FlushFaults.Describe(nul));
-        var tooBig = await Fails("SELECT ($1::numeric * 10)::numeric(38,9)", decimal.MaxValue);
-        Assert.Equal("22003", Assert.IsType<PostgresException>(tooBig).SqlState);
-        Assert.Equal(FlushFaultKind.Data, FlushFaults.Classify(tooBig));
-
-        await using var nowhere = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Timeout=2");
-        var refused = await Assert.ThrowsAnyAsync<Exception>(async () => await nowhere.OpenConnectionAsync());
-        Assert.Equal(FlushFaultKind.Infrastructure, FlushFaults.Classify(refused));
     }
 }

@@ -5,7 +5,7 @@ using Metering.Rating.Incremental;
 using Metering.Rating.Money;
 using Metering.Rating.Pricing;
 
-namespace Metering.Tests.Rating;
+namespace Metering.UnitTests.Rating;
 
 public class IncrementalRatingTests
 {

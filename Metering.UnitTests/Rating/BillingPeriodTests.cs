@@ -1,6 +1,6 @@
 using Metering.Rating.Periods;
 
-namespace Metering.Tests.Rating;
+namespace Metering.UnitTests.Rating;
 
 public class BillingPeriodTests
 {

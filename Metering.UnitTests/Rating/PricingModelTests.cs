@@ -1,7 +1,7 @@
 using Metering.Rating.Money;
 using Metering.Rating.Pricing;
 
-namespace Metering.Tests.Rating;
+namespace Metering.UnitTests.Rating;
 
 public class PricingModelTests
 {

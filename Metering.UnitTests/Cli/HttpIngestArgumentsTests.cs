@@ -1,7 +1,7 @@
 using Metering.Cli.Arguments;
 using Metering.Web.HttpIngest;
 
-namespace Metering.Tests.Ingest;
+namespace Metering.UnitTests.Cli;
 
 public sealed class HttpIngestArgumentsTests
 {

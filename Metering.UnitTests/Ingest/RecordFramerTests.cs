@@ -1,7 +1,7 @@
 using System.Text;
 using Metering.Web.HttpIngest;
 
-namespace Metering.Tests.Ingest;
+namespace Metering.UnitTests.Ingest;
 
 public sealed class RecordFramerTests
 {

@@ -1,9 +1,9 @@
 using Metering.Cli.Arguments;
 using Metering.Cli;
 
-namespace Metering.Tests;
+namespace Metering.UnitTests.Cli;
 
-public class CliTests
+public class CliArgumentsTests
 {
     private static Func<string, string?> Environment(params (string Name, string Value)[] variables)
     {
