@@ -115,6 +115,8 @@ public static class ApiHost
             });
             o.AddDocumentTransformer((document, _, _) =>
             {
+                // The product's name, not the assembly's that happens to host the endpoints (it moved once already).
+                document.Info.Title = "metering | v1";
                 DescribeSecurity(document);
                 return Task.CompletedTask;
             });
