@@ -6,13 +6,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering aggregate</c>: decode, dedup and aggregate an NDJSON file or stdin.</summary>
 public sealed class AggregateCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["aggregate"];
 
-    /// <inheritdoc />
     public string Summary => "decode, dedup and aggregate usage records; write aggregates and dead letters";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering aggregate --input FILE|- [--output FILE|-] [--dead-letters FILE] [--truth FILE] [options]\n\n" +
         "  --input FILE|-             NDJSON usage records ('-' = stdin)\n" +
         "  --output FILE|-            aggregates NDJSON (default INPUT.aggregates.ndjson; stdout when input is '-')\n" +
@@ -21,7 +18,6 @@ public sealed class AggregateCommand : ICliCommand
         PipelineArguments.PipelineUsage +
         "\nexit codes: 0 done (and matches the truth), 1 ground truth mismatch or unbalanced, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

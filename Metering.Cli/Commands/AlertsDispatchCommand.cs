@@ -7,13 +7,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering alerts dispatch</c>: delivers the alerts outbox to Kafka and/or a webhook, at least once.</summary>
 public sealed class AlertsDispatchCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["alerts", "dispatch"];
 
-    /// <inheritdoc />
     public string Summary => "deliver quota alerts (at least once, each with a stable id) to the alerts topic and a webhook";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering alerts dispatch [--bootstrap-servers HOSTS] [--alerts-topic T] [--webhook URL] [--once] [ledger options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to produce alerts to (idempotent producer, acks=all, key = account)\n" +
         "  --alerts-topic NAME        the alerts topic (default alerts)\n" +
@@ -25,7 +22,6 @@ public sealed class AlertsDispatchCommand : ICliCommand
         "\nAt least one of --bootstrap-servers and --webhook is required. Receivers dedup by the alert id: a crash between a\n" +
         "delivery and its record re-sends it. SIGTERM or Ctrl-C stops after the current round.";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

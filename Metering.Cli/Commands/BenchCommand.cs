@@ -20,13 +20,10 @@ namespace Metering.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["bench"];
 
-    /// <inheritdoc />
     public string Summary => "end-to-end benchmark: file -> aggregates vs decode-only, and memory per key";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering bench [--file FILE] [--records N] [--rounds N] [--memory-keys N] [pipeline options]\n" +
         "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
         "  --freshness [--rate N] [--seconds S]   arrival -> queryable latency (Kafka -> PostgreSQL -> ClickHouse) under load\n" +
@@ -40,7 +37,6 @@ public sealed class BenchCommand : ICliCommand
         "  --memory-keys N            distinct keys for the memory-per-key measurement (default 10000000; 0 skips it)\n" +
         PipelineArguments.PipelineUsage;
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -11,13 +11,10 @@ namespace Metering.Cli.Commands;
 /// </summary>
 public sealed class BrokerCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["broker"];
 
-    /// <inheritdoc />
     public string Summary => "run the embedded Kafka broker (mock cluster) until Ctrl-C / SIGTERM";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering broker [--brokers N] [--topic NAME] [--partitions N] [--bootstrap-file FILE]\n\n" +
         "  --brokers N                brokers in the cluster (default 3)\n" +
         "  --topic NAME               topic to create (default usage; also NAME.dead-letters)\n" +
@@ -26,7 +23,6 @@ public sealed class BrokerCommand : ICliCommand
         "\nprints 'bootstrap: HOST:PORT,...' on stdout once ready. Ports are chosen by the OS (the mock cluster\n" +
         "cannot bind fixed ports); pass the printed address, or the file, to other processes.";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -7,13 +7,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering export</c>: moves the rated-windows outbox from PostgreSQL into ClickHouse, once or continuously.</summary>
 public sealed class ExportCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["export"];
 
-    /// <inheritdoc />
     public string Summary => "export rated windows (the outbox) from PostgreSQL into ClickHouse analytics, once or continuously";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering export [--follow] [--interval DURATION] [--batch N] [analytics options] [ledger options]\n\n" +
         "  --follow                   keep exporting every --interval until Ctrl-C / SIGTERM (default: one pass, then exit)\n" +
         "  --interval DURATION        pause between passes with --follow (default 5s)\n" +
@@ -22,7 +19,6 @@ public sealed class ExportCommand : ICliCommand
         "\nA re-sent batch (crash between insert and mark) never counts twice: see docs/analytics.md.\n" +
         "exit codes: 0 ok, 1 export failed, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         try

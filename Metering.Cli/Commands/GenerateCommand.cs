@@ -6,13 +6,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering generate</c>: a deterministic synthetic edge workload and its ground truth.</summary>
 public sealed class GenerateCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["generate"];
 
-    /// <inheritdoc />
     public string Summary => "write a deterministic synthetic edge workload (NDJSON) and its ground truth";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering generate --output FILE|- [--truth FILE] [options]\n\n" +
         "  --output FILE|-            where the NDJSON records go ('-' = stdout)\n" +
         "  --truth FILE               ground truth JSON (default: OUTPUT.truth.json; required with '-')\n" +
@@ -21,7 +18,6 @@ public sealed class GenerateCommand : ICliCommand
         "  --produce-rate N           produce at most N records/s (a steady edge load; default: as fast as Kafka takes them)\n" +
         PipelineArguments.WorkloadUsage;
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

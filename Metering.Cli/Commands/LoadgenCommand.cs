@@ -21,13 +21,10 @@ namespace Metering.Cli.Commands;
 /// </summary>
 public sealed class LoadgenCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["loadgen"];
 
-    /// <inheritdoc />
     public string Summary => "load-test POST /v1/events: NDJSON batches over N connections; records/s, p50/p99 latency";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering loadgen [--url URL --api-key KEY] [options]\n\n" +
         "  --url URL            a running metering serve (default: start one in-process on an embedded Kafka broker)\n" +
         "  --api-key KEY        API key for --url (X-Api-Key); in-process runs make their own\n" +
@@ -37,7 +34,6 @@ public sealed class LoadgenCommand : ICliCommand
         "  --accounts N         distinct accounts (default 10000)\n" +
         "  --partitions N       partitions of the in-process topic (default 32)\n";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

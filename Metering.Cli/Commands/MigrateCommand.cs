@@ -21,13 +21,10 @@ public sealed class MigrateCommand : ICliCommand
     /// <summary>A command that prints its report to <paramref name="output"/> (tests).</summary>
     public MigrateCommand(TextWriter output) => _output = output;
 
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["migrate"];
 
-    /// <inheritdoc />
     public string Summary => "apply the ledger's schema migrations to PostgreSQL and print what was applied";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering migrate [--pg CONNECTION_STRING] [--pg-dir DIR] [--database NAME]\n\n" +
         "  --pg CONNECTION_STRING     PostgreSQL to migrate (default: the embedded one in --pg-dir)\n" +
         "  --pg-dir DIR               embedded PostgreSQL directory (default .metering/postgres)\n" +
@@ -37,7 +34,6 @@ public sealed class MigrateCommand : ICliCommand
         "Every option falls back to its METERING_* environment variable (e.g. METERING_PG).\n" +
         "exit codes: 0 applied or nothing to do, 1 a migration or the connection failed, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -7,13 +7,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering period close</c>: freezes a billing period's totals; later usage for it becomes adjustments.</summary>
 public sealed class PeriodCloseCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["period", "close"];
 
-    /// <inheritdoc />
     public string Summary => "close a billing period: its totals are final; late usage is booked as adjustments in the open period";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering period close --period P [--force] [--pricebook FILE] [ledger options]\n\n" +
         "  --period P                 the period: YYYY-MM-DD (its start date) or YYYY-MM (a calendar month)\n" +
         "  --force                    close a period that has not ended yet (the rest of its usage becomes adjustments)\n" +
@@ -21,7 +18,6 @@ public sealed class PeriodCloseCommand : ICliCommand
         LedgerArguments.Usage +
         "\nClosing is idempotent and waits for flushes in flight. exit codes: 0 closed (or already closed), 1 refused, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

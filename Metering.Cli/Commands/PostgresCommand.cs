@@ -7,13 +7,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering postgres start|stop|status</c>: manages the engine's private PostgreSQL.</summary>
 public sealed class PostgresCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["postgres"];
 
-    /// <inheritdoc />
     public string Summary => "start, stop or show the private PostgreSQL (embedded default) and apply migrations";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering postgres start|stop|status [--data-dir DIR]\n\n" +
         "  --data-dir DIR             the server's directory (default .metering/postgres; --pg-dir elsewhere)\n" +
         "start initializes on first use, starts or reuses the server, applies migrations and prints the connection string\n" +
@@ -22,7 +19,6 @@ public sealed class PostgresCommand : ICliCommand
         "server lives in /var/tmp/metering-postgres-HASH and DIR/server-location names it (docs/operations-postgres.md).\n" +
         "exit codes: 0 ok (status: running), 1 status: not running or not initialized, or the server failed, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

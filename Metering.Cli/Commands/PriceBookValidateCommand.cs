@@ -6,19 +6,15 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering pricebook validate</c>: checks price-book files and prints every problem with its JSON path.</summary>
 public sealed class PriceBookValidateCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["pricebook", "validate"];
 
-    /// <inheritdoc />
     public string Summary => "validate a price book (and contract books) and print every problem with its JSON path";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering pricebook validate FILE [--contracts FILE[,FILE...]]\n\n" +
         "  FILE                       the list price book\n" +
         "  --contracts FILES          contract books checked against it (comma-separated)\n" +
         "\nexit codes: 0 valid, 1 problems found (each printed as 'FILE: $.path: message'), 2 usage error";
 
-    /// <inheritdoc />
     public Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -18,19 +18,15 @@ public sealed class QuotaListCommand : ICliCommand
     /// <summary>Writes its output to <paramref name="output"/> (tests).</summary>
     public QuotaListCommand(TextWriter output) => _output = output;
 
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["quota", "list"];
 
-    /// <inheritdoc />
     public string Summary => "list quotas (operators' and price books'), optionally of one account";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering quota list [--account A] [ledger options]\n\n" +
         "  --account A                only this account's quotas\n" +
         LedgerArguments.Usage +
         "\nOne line per quota: id, source (api | pricebook), account, what it limits, threshold.";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -16,20 +16,16 @@ public sealed class QuotaRemoveCommand : ICliCommand
     /// <summary>Writes its output to <paramref name="output"/> (tests).</summary>
     public QuotaRemoveCommand(TextWriter output) => _output = output;
 
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["quota", "remove"];
 
-    /// <inheritdoc />
     public string Summary => "remove a quota by id (see quota list); its alerts stay";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering quota remove --id N [ledger options]\n\n" +
         "  --id N                     the quota's id, as quota list prints it\n" +
         LedgerArguments.Usage +
         "\nA quota from a price book comes back at the next 'metering stream' start unless the book drops it.\n" +
         "exit codes: 0 removed, 1 no such quota, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -18,13 +18,10 @@ public sealed class QuotaSetCommand : ICliCommand
     /// <summary>Writes its output to <paramref name="output"/> (tests).</summary>
     public QuotaSetCommand(TextWriter output) => _output = output;
 
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["quota", "set"];
 
-    /// <inheritdoc />
     public string Summary => "set a quota: alert once per billing period when an account's SKU quantity or spend crosses a threshold";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering quota set --account A [--sku S] --metric quantity|amount --threshold X [--currency C] [ledger options]\n\n" +
         "  --account A                the account\n" +
         "  --metric quantity|amount   quantity: the period's cumulative quantity of --sku (raw metered units);\n" +
@@ -36,7 +33,6 @@ public sealed class QuotaSetCommand : ICliCommand
         LedgerArguments.Usage +
         "\nSetting the same quota again changes nothing (prints its id). Running engines see a new quota within 2 s.";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -15,13 +15,10 @@ namespace Metering.Cli.Commands;
 /// </summary>
 public sealed class RateCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["rate"];
 
-    /// <inheritdoc />
     public string Summary => "rate usage lines with a price book; NDJSON line items with tier breakdown and lineage";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering rate --pricebook FILE [--contracts FILE[,FILE...]] --usage FILE|- [--output FILE|-] [--period-lines]\n\n" +
         "  --pricebook FILE           the list price book\n" +
         "  --contracts FILES          per-account contract books (comma-separated)\n" +
@@ -33,7 +30,6 @@ public sealed class RateCommand : ICliCommand
 
     private sealed record PeriodKey(string Account, string Sku, DateTimeOffset Start);
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

@@ -6,13 +6,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering reconcile --period P</c>: PostgreSQL billing totals against ClickHouse sums for one period.</summary>
 public sealed class ReconcileCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["reconcile"];
 
-    /// <inheritdoc />
     public string Summary => "compare PostgreSQL billing totals with ClickHouse sums for one billing period; every drift printed";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering reconcile --period P [--no-export] [analytics options] [ledger options]\n\n" +
         "  --period P                 the period's start: YYYY-MM-DD, or YYYY-MM for the period starting on the 1st (UTC)\n" +
         "  --no-export                compare as is; by default one export pass runs first so the outbox is drained\n" +
@@ -21,7 +18,6 @@ public sealed class ReconcileCommand : ICliCommand
         "the ClickHouse side. exit codes: 0 clean, 1 any drift (each printed), 2 usage error";
 
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         try

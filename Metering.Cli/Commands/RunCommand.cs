@@ -14,13 +14,10 @@ namespace Metering.Cli.Commands;
 /// </summary>
 public sealed class RunCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["run"];
 
-    /// <inheritdoc />
     public string Summary => "the main job: workload -> Kafka -> aggregate -> rate -> PostgreSQL, verified against the ground truth";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering run [--mode pipeline|file] [--dir DIR] [options]\n\n" +
         "  --mode pipeline            (default) embedded Kafka + PostgreSQL: a generator produces while the engine consumes,\n" +
         "                             rates (--pricebook, default examples/pricebooks/list.json) and flushes; ends with verify\n" +
@@ -33,7 +30,6 @@ public sealed class RunCommand : ICliCommand
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
         "\nexit codes: 0 aggregates equal the ground truth, 1 they differ, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

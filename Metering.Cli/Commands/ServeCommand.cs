@@ -12,13 +12,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering serve</c>: the REST API over the ledger, price books and usage analytics (docs/api.md).</summary>
 public sealed class ServeCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["serve"];
 
-    /// <inheritdoc />
     public string Summary => "serve the REST API (usage, billing periods, price books, period close) with JWT auth, OpenAPI and /metrics";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering serve --jwt-issuer ISS --jwt-audience AUD (--jwt-key-file FILE | --jwt-key KEY) [options]\n\n" +
         "  --listen URL               where to listen (default http://127.0.0.1:8080)\n" +
         "  --port N                   listen on http://0.0.0.0:N instead (containers; --listen wins)\n" +
@@ -46,7 +43,6 @@ public sealed class ServeCommand : ICliCommand
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
         "Anonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         try

@@ -12,13 +12,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering stream</c>: runs the streaming engine (Kafka -> PostgreSQL) until Ctrl-C / SIGTERM.</summary>
 public sealed class StreamCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["stream"];
 
-    /// <inheritdoc />
     public string Summary => "run the streaming engine: consume, aggregate, rate, flush exactly once to PostgreSQL";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering stream --bootstrap-servers HOSTS [options]\n\n" +
         "  --bootstrap-servers HOSTS  Kafka to consume from (e.g. the address 'metering broker' printed)\n" +
         "  --metrics-listen URL       serve /metrics (Prometheus) and /healthz from this process, e.g. http://0.0.0.0:9464\n" +
@@ -38,7 +35,6 @@ public sealed class StreamCommand : ICliCommand
         LedgerArguments.Usage + RedisArguments.Usage + KafkaArguments.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);

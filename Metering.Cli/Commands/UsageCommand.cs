@@ -7,13 +7,10 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering usage</c>: an account's usage from ClickHouse, bucketed (what the REST API's usage endpoint answers).</summary>
 public sealed class UsageCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["usage"];
 
-    /// <inheritdoc />
     public string Summary => "query an account's rated usage from ClickHouse by minute, hour or day, grouped by dimensions";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering usage --account A --from TIME --to TIME [--sku S] [--granularity minute|hour|day] [--group-by k1,k2] [analytics options]\n\n" +
         "  --account A                the account\n" +
         "  --from TIME, --to TIME     half-open range [from, to), RFC 3339 (e.g. 2026-11-01T00:00:00Z)\n" +
@@ -25,7 +22,6 @@ public sealed class UsageCommand : ICliCommand
         "\nprints one tab-separated line per bucket: bucket, sku, dimensions, quantity, records, amount, currency\n" +
         "exit codes: 0 ok, 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         try

@@ -7,19 +7,15 @@ namespace Metering.Cli.Commands;
 /// <summary><c>metering verify</c>: checks the PostgreSQL ledger's conservation and, optionally, a ground truth.</summary>
 public sealed class VerifyCommand : ICliCommand
 {
-    /// <inheritdoc />
     public IReadOnlyList<string> Name { get; } = ["verify"];
 
-    /// <inheritdoc />
     public string Summary => "check the ledger: read = accepted + duplicates + rejected, quantities conserved, ground truth";
 
-    /// <inheritdoc />
     public string Usage => "usage: metering verify [--truth FILE] [ledger options]\n\n" +
         "  --truth FILE               ground truth from 'metering generate'; every total and the balance must match\n" +
         LedgerArguments.Usage +
         "\nexit codes: 0 clean, 1 any difference (each printed), 2 usage error";
 
-    /// <inheritdoc />
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
