@@ -3,15 +3,6 @@ using System.Runtime.CompilerServices;
 
 namespace Metering.Aggregates.Aggregation;
 
-/// <summary>What happened to one update.</summary>
-public enum AddStatus : byte
-{
-    /// <summary>Counted.</summary>
-    Added,
-    /// <summary>Not counted: the key is new and the table holds its limit of active keys.</summary>
-    KeyLimitReached,
-}
-
 /// <summary>
 /// A fixed-capacity, lock-free open-addressing hash table of <see cref="AggregateSlot"/>s (linear probing).
 /// Any number of threads may call <see cref="Add"/> at once; no update is lost (every field is updated with an

@@ -5,9 +5,6 @@ using Metering.Ledger.Quotas;
 
 namespace Metering.Ingest.Observability;
 
-/// <summary>Consumer lag of one partition: messages between the consumer's position and the partition's high watermark.</summary>
-public readonly record struct PartitionLag(string Topic, int Partition, long Lag);
-
 /// <summary>
 /// The engine's metrics: one <see cref="Meter"/> named <c>Metering</c>, exported at <c>/metrics</c> by <c>metering serve</c>
 /// (docs/operations.md, "Metrics", lists every series). Every method is thread-safe, allocation-free on the counting

@@ -2,12 +2,6 @@ using System.Diagnostics;
 
 namespace Metering.Ingest.Streaming;
 
-/// <summary>One look at a consumer for the <see cref="ConsumptionWatchdog"/>.</summary>
-/// <param name="AssignedPartitions">Partitions the member holds now.</param>
-/// <param name="Read">Records consumed since start (any monotonic progress counter).</param>
-/// <param name="Rejoining">The member lost its assignment (session timeout, fenced) and has not been given partitions since.</param>
-public readonly record struct ConsumptionSample(int AssignedPartitions, long Read, bool Rejoining);
-
 /// <summary>
 /// Turns "holds partitions, has lag, consumes nothing" into a visible failure instead of a silent stall: when a
 /// member held partitions and its progress counter has not moved for <c>stallTimeout</c> although the partitions have

@@ -5,9 +5,6 @@ using Npgsql;
 
 namespace Metering.Ingest.Streaming;
 
-/// <summary>The infrastructure a worker needs at start-up stayed unreachable for the whole retry budget.</summary>
-public sealed class StartupFailedException(string message, Exception inner) : Exception(message, inner);
-
 /// <summary>
 /// Start-up steps that touch infrastructure (PostgreSQL connecting or shutting down, Kafka brokers unreachable) are
 /// retried with back-off (0.5 s doubling to 5 s) for a bounded time, one line per failed attempt; then a

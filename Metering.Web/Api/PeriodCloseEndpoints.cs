@@ -8,9 +8,6 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary>The outcome of a close: the frozen totals and their sums per currency (exact decimal strings).</summary>
-internal sealed record PeriodCloseResponse(DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, bool AlreadyClosed, long Totals, IReadOnlyList<CurrencySubtotal> AmountByCurrency);
-
 /// <summary><c>POST /v1/periods/{period}/close</c>: closes a billing period for every account (<see cref="PeriodCloser"/>).</summary>
 internal static class PeriodCloseEndpoints
 {

@@ -9,12 +9,6 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary>A quota as the API shows it: the threshold as an exact decimal string.</summary>
-internal sealed record QuotaView(long Id, string Account, string? Sku, string Metric, string Threshold, string? Currency, string Source, DateTimeOffset UpdatedAt);
-
-/// <summary>The body of a new quota: <c>metric</c> quantity (with a SKU) or amount (with a currency); <c>threshold</c> a decimal string.</summary>
-internal sealed record QuotaRequest(string? Sku, string? Metric, string? Threshold, string? Currency);
-
 /// <summary>
 /// Quotas per account (docs/alerts.md): <c>GET /v1/accounts/{account}/quotas</c> (billing:read),
 /// <c>POST</c> to add one and <c>DELETE .../{id}</c> to remove one (admin, not account-bound). Crossing a quota in a

@@ -2,9 +2,6 @@ using Metering.Analytics;
 
 namespace Metering.Web.Api;
 
-/// <summary>Thrown by a usage store that cannot answer now; the API answers 503.</summary>
-public sealed class UsageStoreUnavailableException(string message) : Exception(message);
-
 /// <summary>The usage store of a <c>metering serve</c> without an analytics store: <c>/v1/usage</c> answers 503 and <c>/readyz</c> reports <c>usage_store</c> failed.</summary>
 internal sealed class UnconfiguredUsageStore : IUsageStore
 {

@@ -7,12 +7,6 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Metering.Web.Api;
 
-/// <summary>One bucket of usage on the wire: quantity and amount as exact decimal strings.</summary>
-internal sealed record UsagePointResponse(DateTimeOffset BucketStart, string Sku, IReadOnlyDictionary<string, string> Dimensions, string Quantity, long RecordCount, string Amount, string Currency);
-
-/// <summary>A page of a usage query's answer; <c>next_cursor</c> is null on the last page.</summary>
-internal sealed record UsageResponse(string Account, string? Sku, DateTimeOffset From, DateTimeOffset To, string Granularity, IReadOnlyList<string> GroupBy, IReadOnlyList<UsagePointResponse> Points, string? NextCursor);
-
 /// <summary><c>GET /v1/usage</c>: bucketed usage from the analytics store (<see cref="IUsageStore"/>).</summary>
 internal static class UsageEndpoints
 {

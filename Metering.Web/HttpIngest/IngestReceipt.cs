@@ -2,6 +2,3 @@ namespace Metering.Web.HttpIngest;
 
 /// <summary>What happened to one record of a request (the order of the body; blank NDJSON lines are not records).</summary>
 public sealed record IngestReceipt(int Index, string Status, string? Reason, string? Detail);
-
-/// <summary>The answer of <c>POST /v1/events</c> (202; also the extension members of its 403 and 503 problems).</summary>
-public sealed record IngestResponse(int Records, int Accepted, int Duplicate, int Rejected, IReadOnlyList<IngestReceipt> Receipts);
