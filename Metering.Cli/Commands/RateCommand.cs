@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Metering.Cli.Arguments;
 using Metering.Rating.Incremental;
+using Metering.Rating.Invoicing;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Pricing;
@@ -148,24 +149,10 @@ public sealed class RateCommand : ICliCommand
 
     private static void WritePeriodLines(Utf8JsonWriter w, Stream sink, PriceCatalog catalog, string account, DateTimeOffset start, decimal charged)
     {
-        var list = catalog.List!;
-        var period = list.Periods.PeriodOf(start);
-        var listVersion = list.VersionAt(start);
-        var contract = catalog.ContractOf(account);
-        var contractVersion = contract?.VersionAt(start);
-        // A contract version's fees or commitment replace the list's when it defines them.
-        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract!, contractVersion) : (list, listVersion);
-        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract!, contractVersion) : (list, listVersion);
-        foreach (var fee in feeVersion?.Fees ?? [])
+        foreach (var line in PeriodChargeLines.Of(catalog, account, start, _ => charged))
         {
-            var amount = PeriodCharges.Fee(fee.Amount, fee.Prorate, period, period.Start, null, feeBook.Currency, feeBook.Rounding);
-            WritePeriodLine(w, sink, "fee", fee.Id, account, period, amount, feeBook, feeVersion!);
-        }
-
-        if (commitVersion?.MinimumCommitment is { } commitment)
-        {
-            var trueUp = PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);
-            WritePeriodLine(w, sink, "commitment_true_up", $"minimum {commitment} vs usage {charged}", account, period, trueUp, commitBook, commitVersion);
+            var what = line.Kind == PeriodChargeLine.Fee ? line.FeeId! : $"minimum {line.Commitment} vs usage {line.UsageCharged}";
+            WritePeriodLine(w, sink, line.Kind, what, account, line.Period, line.Amount, line.Book, line.Version);
         }
     }
 

@@ -1,3 +1,4 @@
+using Metering.Rating.Invoicing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -147,10 +148,15 @@ internal static class PeriodEndpoints
             var previewSums = new SortedDictionary<string, decimal>(sums, StringComparer.Ordinal);
             if (options.Prices is { List: not null } prices)
             {
-                foreach (var (kind, description, amount, currency) in PeriodChargeLines(prices, account, start, usageCharged))
+                // The true-up compares the commitment with the usage charged so far, so it shrinks as usage arrives.
+                foreach (var line in PeriodChargeLines.Of(prices, account, start, c => usageCharged.GetValueOrDefault(c.Code)))
                 {
-                    previewLines.Add(new InvoicePreviewLine(kind, "", description, "1", DecimalText.Money(amount, currency), currency));
-                    previewSums[currency] = previewSums.GetValueOrDefault(currency) + amount;
+                    var currency = line.Currency.Code;
+                    var description = line.Kind == PeriodChargeLine.Fee
+                        ? $"{line.FeeId} ({line.Book.Id} {line.Version.Version})"
+                        : $"minimum commitment {line.Commitment} vs usage {line.UsageCharged} so far ({line.Book.Id} {line.Version.Version})";
+                    previewLines.Add(new InvoicePreviewLine(line.Kind, "", description, "1", DecimalText.Money(line.Amount, currency), currency));
+                    previewSums[currency] = previewSums.GetValueOrDefault(currency) + line.Amount;
                 }
             }
 
@@ -158,32 +164,5 @@ internal static class PeriodEndpoints
         }
 
         return TypedResults.Ok(new PeriodResponse(account, start, end, closed, lines, adjustments, subtotals, preview));
-    }
-
-    // Recurring fees and the minimum-commitment true-up of the period, as `metering rate --period-lines` computes them:
-    // a contract version's fees or commitment replace the list's when it defines them. The true-up compares the
-    // commitment with the usage charged so far, so it shrinks as usage arrives.
-    private static IEnumerable<(string Kind, string Description, decimal Amount, string Currency)> PeriodChargeLines(
-        Metering.Rating.PriceBooks.PriceCatalog prices, string account, DateTimeOffset start, Dictionary<string, decimal> usageCharged)
-    {
-        var list = prices.List!;
-        var period = list.Periods.PeriodOf(start);
-        var listVersion = list.VersionAt(start);
-        var contract = prices.ContractOf(account);
-        var contractVersion = contract?.VersionAt(start);
-        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract!, contractVersion) : (list, listVersion);
-        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract!, contractVersion) : (list, listVersion);
-        foreach (var fee in feeVersion?.Fees ?? [])
-        {
-            var amount = Metering.Rating.Pricing.PeriodCharges.Fee(fee.Amount, fee.Prorate, period, period.Start, null, feeBook.Currency, feeBook.Rounding);
-            yield return ("fee", $"{fee.Id} ({feeBook.Id} {feeVersion!.Version})", amount, feeBook.Currency.Code);
-        }
-
-        if (commitVersion?.MinimumCommitment is { } commitment)
-        {
-            var charged = usageCharged.GetValueOrDefault(commitBook.Currency.Code);
-            var trueUp = Metering.Rating.Pricing.PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);
-            yield return ("commitment_true_up", $"minimum commitment {commitment} vs usage {charged} so far ({commitBook.Id} {commitVersion.Version})", trueUp, commitBook.Currency.Code);
-        }
     }
 }

@@ -1,0 +1,119 @@
+using Metering.Rating.PeriodTotals;
+using Npgsql;
+
+namespace Metering.Ledger.Flush;
+
+/// <summary>
+/// The SQL of the billing-period totals in a flush transaction: reads the touched totals <c>FOR UPDATE</c> (and the
+/// adjustments already booked for closed periods), then writes what <see cref="PeriodTotalsRater"/> made of them:
+/// the open totals (<c>billing_period_totals</c>) and the late-usage lines (<c>adjustments</c>).
+/// </summary>
+internal static class PeriodTotalsStore
+{
+    /// <summary>The stored state of every total of <paramref name="plan"/>; for its late totals also the adjustments so far.</summary>
+    public static async Task<(Dictionary<PeriodTotalKey, StoredPeriodTotal> Stored, Dictionary<PeriodTotalKey, BookedAdjustments> Booked)> LoadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken)
+    {
+        var stored = await LoadTotalsAsync(connection, tx, plan.Totals.Select(t => t.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        var late = plan.Totals.Where(t => t.IsLate).Select(t => t.Key).ToList();
+        var booked = late.Count > 0
+            ? await LoadAdjustmentsAsync(connection, tx, late, cancellationToken).ConfigureAwait(false)
+            : [];
+        return (stored, booked);
+    }
+
+    /// <summary>Writes the open totals (upsert) and the late-usage adjustment lines of <paramref name="result"/>.</summary>
+    public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, CancellationToken cancellationToken)
+    {
+        await using (var upsert = new NpgsqlCommand("""
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])
+            ON CONFLICT (account, sku, period_start) DO UPDATE SET
+              quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
+              price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash, updated_at = now()
+            """, connection, tx))
+        {
+            var list = result.Totals;
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Account)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Sku)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.PeriodStart.UtcDateTime)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PeriodEnd.UtcDateTime)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.QuantityAfter)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.CountAfter)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.AmountAfter)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Currency)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBook)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookVersion)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookHash)));
+            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Adjustments.Count > 0)
+        {
+            await StoreAdjustmentsAsync(connection, tx, result.Adjustments, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<Dictionary<PeriodTotalKey, StoredPeriodTotal>> LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash
+            FROM billing_period_totals b
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p
+            FOR UPDATE OF b
+            """, connection, tx);
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var stored = new Dictionary<PeriodTotalKey, StoredPeriodTotal>(keys.Count);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            stored.Add(key, new StoredPeriodTotal(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9)));
+        }
+
+        return stored;
+    }
+
+    private static async Task<Dictionary<PeriodTotalKey, BookedAdjustments>> LoadAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount)
+            FROM adjustments a
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p
+            GROUP BY a.account, a.sku, a.original_period_start
+            """, connection, tx);
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var booked = new Dictionary<PeriodTotalKey, BookedAdjustments>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            booked.Add(key, new BookedAdjustments(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5)));
+        }
+
+        return booked;
+    }
+
+    private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<LateAdjustment> late, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[])
+            """, connection, tx);
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.BookedIn.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Quantity)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Count)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Amount)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Currency)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.PriceBookHash)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Reference)));
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,190 @@
+using Metering.Rating.Incremental;
+using Metering.Rating.Money;
+using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
+
+namespace Metering.Rating.PeriodTotals;
+
+/// <summary>
+/// The ledger's billing policy for one flush, without the database. Each window books into the billing period its
+/// start falls in (the list book's periods, calendar months without one). A window of a <b>closed</b> period is late
+/// usage: it is rated on top of that period's frozen total plus the adjustments already booked for it (so tiers go on
+/// where they stopped) and becomes an adjustment line in the next open period; the closed total never changes. A window
+/// is rated incrementally against its total's cumulative state (<see cref="WindowRater"/>) with the price effective at
+/// the period's start; unpriced usage (no price, or a price that needs single transactions) is metered exactly with a
+/// charge of 0 and keeps the total's lineage (<c>unpriced</c> for a new total). Thread-safe: holds no state of a flush.
+/// </summary>
+public sealed class PeriodTotalsRater
+{
+    private readonly PriceCatalog? _prices;
+
+    /// <summary>A rater pricing with <paramref name="prices"/> (null: everything unpriced, calendar months).</summary>
+    public PeriodTotalsRater(PriceCatalog? prices)
+    {
+        _prices = prices;
+        Periods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth;
+    }
+
+    /// <summary>How time is cut into billing periods.</summary>
+    public BillingPeriodRule Periods { get; }
+
+    /// <summary>
+    /// Puts <paramref name="windows"/> in time order and finds the totals they touch; a total whose period starts at
+    /// one of <paramref name="closedPeriodStarts"/> books into the first period after it that is not closed.
+    /// </summary>
+    public PeriodTotalsPlan Plan(IReadOnlyList<UsageWindow> windows, IReadOnlySet<DateTimeOffset> closedPeriodStarts)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        ArgumentNullException.ThrowIfNull(closedPeriodStarts);
+
+        // Time order, so each total is rated window after window; OrderBy is stable, ties keep the input order.
+        var order = Enumerable.Range(0, windows.Count).OrderBy(i => windows[i].Start).ToArray();
+        var totalOf = new int[order.Length];
+        var index = new Dictionary<PeriodTotalKey, int>();
+        var totals = new List<TouchedTotal>();
+        for (var j = 0; j < order.Length; j++)
+        {
+            var w = windows[order[j]];
+            var period = Periods.PeriodOf(w.Start);
+            var key = new PeriodTotalKey(w.Account, w.Sku, period.Start);
+            if (!index.TryGetValue(key, out var t))
+            {
+                t = totals.Count;
+                index.Add(key, t);
+                totals.Add(new TouchedTotal(key, period, closedPeriodStarts.Contains(period.Start) ? NextOpenStart(period, closedPeriodStarts) : null));
+            }
+
+            totalOf[j] = t;
+        }
+
+        return new PeriodTotalsPlan(windows, order, totalOf, totals);
+    }
+
+    /// <summary>
+    /// Rates the plan's windows on <paramref name="stored"/> (the ledger's totals of <see cref="PeriodTotalsPlan.Totals"/>;
+    /// a missing key is a new total) and, for late totals, <paramref name="booked"/> (their adjustments so far).
+    /// Throws <see cref="OverflowException"/> when a total's quantity or amount would leave <see cref="LedgerDecimal"/>'s range.
+    /// </summary>
+    public PeriodTotalsResult Rate(PeriodTotalsPlan plan, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(booked);
+        var totals = new TotalAccumulator[plan.Totals.Count];
+        for (var t = 0; t < totals.Length; t++)
+        {
+            totals[t] = Start(plan.Totals[t], stored, booked);
+        }
+
+        var charges = new WindowCharge[plan.Order.Length];
+        for (var j = 0; j < plan.Order.Length; j++)
+        {
+            var w = plan.Windows[plan.Order[j]];
+            var total = totals[plan.TotalOf[j]];
+            var period = total.Touched.Period;
+            decimal charge = 0;
+            var resolution = _prices?.Resolve(w.Account, w.Sku, period.Start);
+            if (resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            {
+                var book = priced.Book!;
+                charge = WindowRater.RateWindow(priced.Price, ref total.State, w.Quantity, w.Count, book.Currency.MinorUnits, book.Rounding);
+                total.Currency = book.Currency.Code;
+                total.Book = book.Id;
+                total.Version = priced.Version!.Version;
+                total.Hash = priced.Version.Hash;
+            }
+            else
+            {
+                // Unpriced usage is still metered exactly; its amount stays 0 and the total says so (price_book = unpriced).
+                total.State.Quantity += w.Quantity;
+                total.State.Transactions += w.Count;
+            }
+
+            total.Count += w.Count;
+            if (total.Touched.IsLate)
+            {
+                total.LateQuantity += w.Quantity;
+                total.LateCount += w.Count;
+                total.LateAmount += charge;
+                total.FirstWindow = w.Start < total.FirstWindow ? w.Start : total.FirstWindow;
+                total.LastWindowEnd = w.End > total.LastWindowEnd ? w.End : total.LastWindowEnd;
+            }
+
+            charges[j] = new WindowCharge(plan.Order[j], period.Start, charge, total.Currency, total.Hash);
+        }
+
+        // A total outside the ledger's range could be stored (numeric(38,9) holds 10^29) but not always read back into a
+        // decimal, and then every later flush of its key would fail: refuse it here, as a data fault, so isolation
+        // dead-letters the records that push it over (docs/ledger.md).
+        foreach (var total in totals)
+        {
+            if (!LedgerDecimal.FitsMagnitude(total.State.Quantity) || !LedgerDecimal.FitsMagnitude(total.State.Charged))
+            {
+                var key = total.Touched.Key;
+                throw new OverflowException($"{key.Account}/{key.Sku} period {key.PeriodStart:yyyy-MM-dd}: quantity {total.State.Quantity} or amount {total.State.Charged} would leave the ledger's range ({LedgerDecimal.RangeText})");
+            }
+        }
+
+        var updates = new List<PeriodTotalUpdate>(totals.Length);
+        var adjustments = new List<LateAdjustment>();
+        foreach (var total in totals)
+        {
+            var touched = total.Touched;
+            if (touched.BookedIn is { } bookedIn)
+            {
+                adjustments.Add(new LateAdjustment(touched.Key, touched.Period, bookedIn, total.LateQuantity, total.LateCount, total.LateAmount,
+                    total.Currency, total.Hash, total.FirstWindow, total.LastWindowEnd));
+            }
+            else
+            {
+                updates.Add(new PeriodTotalUpdate(touched.Key, touched.Period.End, total.QuantityBefore, total.State.Quantity, total.CountBefore, total.Count,
+                    total.AmountBefore, total.State.Charged, total.Currency, total.Book, total.Version, total.Hash));
+            }
+        }
+
+        return new PeriodTotalsResult(updates, adjustments, charges);
+    }
+
+    /// <summary>The start of the first period after <paramref name="closed"/> that is not closed: late usage is booked there.</summary>
+    private DateTimeOffset NextOpenStart(BillingPeriod closed, IReadOnlySet<DateTimeOffset> closedPeriodStarts)
+    {
+        var open = Periods.PeriodOf(closed.End);
+        while (closedPeriodStarts.Contains(open.Start))
+        {
+            open = Periods.PeriodOf(open.End);
+        }
+
+        return open.Start;
+    }
+
+    private static TotalAccumulator Start(TouchedTotal touched, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)
+    {
+        var total = new TotalAccumulator(touched);
+        if (stored.TryGetValue(touched.Key, out var s))
+        {
+            total.State.Quantity = s.Quantity;
+            total.Count = s.Count;
+            total.State.Transactions = s.Count;
+            total.State.Charged = s.Amount;
+            total.Currency = s.Currency;
+            total.Book = s.PriceBook;
+            total.Version = s.PriceBookVersion;
+            total.Hash = s.PriceBookHash;
+        }
+
+        // What a change of this total moves from: the stored total alone (late totals report no change).
+        total.QuantityBefore = total.State.Quantity;
+        total.CountBefore = total.Count;
+        total.AmountBefore = total.State.Charged;
+        if (touched.IsLate && booked.TryGetValue(touched.Key, out var b))
+        {
+            // Late usage is rated on top of the frozen total plus what earlier late usage already booked.
+            total.State.Quantity += b.Quantity;
+            total.Count += b.Count;
+            total.State.Transactions = total.Count;
+            total.State.Charged += b.Amount;
+        }
+
+        return total;
+    }
+}
