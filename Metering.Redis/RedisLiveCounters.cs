@@ -135,23 +135,17 @@ public sealed class RedisLiveCounters : ILiveCounters
         }
 
         Volatile.Write(ref _needsRebuild, 1);
-        var totals = new List<(string, string, DateTimeOffset, DateTimeOffset, long, decimal, decimal, string)>();
+        IReadOnlyList<OpenPeriodTotal> totals;
         try
         {
-            await using var cmd = _ledger.CreateCommand("SELECT account, sku, period_start, period_end, record_count, quantity, amount, currency FROM billing_period_totals WHERE NOT closed");
-            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                totals.Add((reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), new DateTimeOffset(reader.GetDateTime(3), TimeSpan.Zero),
-                    reader.GetInt64(4), reader.GetDecimal(5), reader.GetDecimal(6), reader.GetString(7)));
-            }
+            totals = await TotalsQuery.OpenPeriodsAsync(_ledger, cancellationToken).ConfigureAwait(false);
         }
         catch (NpgsqlException)
         {
             return -1;
         }
 
-        if (!await TryWriteAsync(totals).ConfigureAwait(false))
+        if (!await TryWriteAsync(totals.Select(t => (t.Account, t.Sku, t.PeriodStart, t.PeriodEnd, t.RecordCount, t.Quantity, t.Amount, t.Currency))).ConfigureAwait(false))
         {
             return -1;
         }

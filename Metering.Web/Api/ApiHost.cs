@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Metering.Analytics;
+using Metering.Ledger.PriceBooks;
 using Metering.Web.HttpIngest;
 using Metering.Web.Observability;
 using Microsoft.AspNetCore.Authentication;
@@ -53,7 +54,7 @@ public static class ApiHost
         services.AddSingleton(options);
         services.AddSingleton(db);
         services.AddSingleton(usageStore);
-        services.AddSingleton<PriceBookRepository>();
+        services.AddSingleton<PriceBookStore>();
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;

@@ -1,4 +1,5 @@
 using Metering.Analytics;
+using Metering.Ledger;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -36,11 +37,7 @@ internal static class HealthEndpoints
 
     private static async Task<Results<Ok<ReadinessResponse>, ProblemHttpResult>> Ready(NpgsqlDataSource db, IUsageStore store, ApiOptions options, CancellationToken cancellationToken)
     {
-        var postgres = Check(async ct =>
-        {
-            await using var cmd = db.CreateCommand("SELECT 1");
-            return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is 1;
-        }, options.ReadinessTimeout, cancellationToken);
+        var postgres = Check(ct => LedgerHealth.PingAsync(db, ct), options.ReadinessTimeout, cancellationToken);
         var usage = Check(store.PingAsync, options.ReadinessTimeout, cancellationToken);
         var kafka = options.KafkaCheck is null ? Task.FromResult("not_configured") : Check(options.KafkaCheck, options.ReadinessTimeout, cancellationToken);
         var checks = new SortedDictionary<string, string>(StringComparer.Ordinal)

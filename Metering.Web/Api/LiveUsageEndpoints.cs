@@ -1,3 +1,4 @@
+using Metering.Ledger.Totals;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -71,17 +72,8 @@ internal static class LiveUsageEndpoints
             }
         }
 
-        var lines = new List<LiveUsageLine>();
-        await using var cmd = db.CreateCommand("SELECT sku, record_count, quantity, amount, trim(currency) FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku");
-        cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-        cmd.Parameters.Add(new NpgsqlParameter { Value = start });
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var currency = r.GetString(4);
-            lines.Add(new LiveUsageLine(r.GetString(0), r.GetInt64(1), DecimalText.Quantity(r.GetDecimal(2)), DecimalText.Money(r.GetDecimal(3), currency), currency));
-        }
-
-        return TypedResults.Ok(new LiveUsageResponse(account, start, "postgres", lines));
+        var totals = await TotalsQuery.OfAccountPeriodAsync(db, account, start, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new LiveUsageResponse(account, start, "postgres",
+            [.. totals.Select(t => new LiveUsageLine(t.Sku, t.RecordCount, DecimalText.Quantity(t.Quantity), DecimalText.Money(t.Amount, t.Currency), t.Currency))]));
     }
 }

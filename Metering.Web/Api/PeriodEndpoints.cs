@@ -67,64 +67,26 @@ internal static class PeriodEndpoints
             return ApiProblems.ForeignAccount(account);
         }
 
-        var lines = new List<PeriodLine>();
-        var adjustments = new List<PeriodAdjustment>();
+        var statement = await Metering.Ledger.Statements.PeriodStatementQuery.ReadAsync(db, account, start, cancellationToken).ConfigureAwait(false);
+        var lines = new List<PeriodLine>(statement.Lines.Count);
+        var adjustments = new List<PeriodAdjustment>(statement.Adjustments.Count);
         var sums = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
         var usageCharged = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        DateTimeOffset? end = null;
-        var closed = false;
-        await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-
-        // One snapshot for all three reads, so lines, adjustments and the closed flag agree.
-        await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed
-            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku
-            """, connection, tx))
+        var end = statement.PeriodEnd;
+        var closed = statement.Closed;
+        foreach (var l in statement.Lines)
         {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var currency = r.GetString(4);
-                var amount = r.GetDecimal(3);
-                lines.Add(new PeriodLine(r.GetString(0), DecimalText.Quantity(r.GetDecimal(1)), r.GetInt64(2), DecimalText.Money(amount, currency), currency, r.GetString(5), r.GetString(6), r.GetString(7)));
-                sums[currency] = sums.GetValueOrDefault(currency) + amount;
-                usageCharged[currency] = usageCharged.GetValueOrDefault(currency) + amount;
-                end = r.GetFieldValue<DateTimeOffset>(8);
-                closed |= r.GetBoolean(9);
-            }
+            lines.Add(new PeriodLine(l.Sku, DecimalText.Quantity(l.Quantity), l.RecordCount, DecimalText.Money(l.Amount, l.Currency), l.Currency, l.PriceBook, l.PriceBookVersion, l.PriceBookHash));
+            sums[l.Currency] = sums.GetValueOrDefault(l.Currency) + l.Amount;
+            usageCharged[l.Currency] = usageCharged.GetValueOrDefault(l.Currency) + l.Amount;
         }
 
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT id, sku, original_period_start, quantity, record_count, amount, trim(currency), price_book_hash, reference
-            FROM adjustments WHERE account = $1 AND period_start = $2 ORDER BY id
-            """, connection, tx))
+        foreach (var a in statement.Adjustments)
         {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = account });
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var currency = r.GetString(6);
-                var amount = r.GetDecimal(5);
-                adjustments.Add(new PeriodAdjustment(r.GetInt64(0), r.GetString(1), r.GetFieldValue<DateTimeOffset>(2), DecimalText.Quantity(r.GetDecimal(3)), r.GetInt64(4), DecimalText.Money(amount, currency), currency, r.GetString(7), r.GetString(8)));
-                sums[currency] = sums.GetValueOrDefault(currency) + amount;
-            }
+            adjustments.Add(new PeriodAdjustment(a.Id, a.Sku, a.OriginalPeriodStart, DecimalText.Quantity(a.Quantity), a.RecordCount, DecimalText.Money(a.Amount, a.Currency), a.Currency, a.PriceBookHash, a.Reference));
+            sums[a.Currency] = sums.GetValueOrDefault(a.Currency) + a.Amount;
         }
 
-        await using (var cmd = new NpgsqlCommand("SELECT period_end FROM closed_periods WHERE period_start = $1", connection, tx))
-        {
-            cmd.Parameters.Add(new NpgsqlParameter { Value = start });
-            if (await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is DateTime closedEnd)
-            {
-                closed = true;
-                end ??= new DateTimeOffset(closedEnd, TimeSpan.Zero);
-            }
-        }
-
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         if (lines.Count == 0 && adjustments.Count == 0)
         {
             return ApiProblems.NotFound($"the ledger has no usage and no adjustment for account '{account}' in the period starting {start:yyyy-MM-dd}");

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
+using Metering.Ledger.PriceBooks;
 using Metering.Rating.PriceBooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -60,9 +61,9 @@ internal static class PriceBookEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
     }
 
-    private static async Task<Ok<PriceBookList>> List(HttpContext http, PriceBookRepository repository, CancellationToken cancellationToken)
+    private static async Task<Ok<PriceBookList>> List(HttpContext http, PriceBookStore store, CancellationToken cancellationToken)
     {
-        var rows = await repository.ListAsync(null, cancellationToken).ConfigureAwait(false);
+        var rows = await store.ListAsync(null, cancellationToken).ConfigureAwait(false);
         var books = rows
             .Where(r => r.Account is null || ApiScopes.MayRead(http.User, r.Account))
             .GroupBy(r => r.BookId, StringComparer.Ordinal)
@@ -73,14 +74,14 @@ internal static class PriceBookEndpoints
     }
 
     private static async Task<Results<Ok<PriceBookVersionResponse>, ValidationProblem, ProblemHttpResult>> Get(
-        HttpContext http, PriceBookRepository repository, string id, string version, CancellationToken cancellationToken)
+        HttpContext http, PriceBookStore store, string id, string version, CancellationToken cancellationToken)
     {
         if (RouteProblems(id, version) is { } invalid)
         {
             return invalid;
         }
 
-        var stored = await repository.GetAsync(id, version, cancellationToken).ConfigureAwait(false);
+        var stored = await store.GetAsync(id, version, cancellationToken).ConfigureAwait(false);
         if (stored is null || (stored.Account is not null && !ApiScopes.MayRead(http.User, stored.Account)))
         {
             return ApiProblems.NotFound($"price book '{id}' has no published version '{version}'");
@@ -90,7 +91,7 @@ internal static class PriceBookEndpoints
     }
 
     private static async Task<Results<Created<PriceBookVersionResponse>, Ok<PriceBookVersionResponse>, ValidationProblem, ProblemHttpResult>> Put(
-        HttpContext http, PriceBookRepository repository, ApiOptions options, string id, string version, CancellationToken cancellationToken)
+        HttpContext http, PriceBookStore store, ApiOptions options, string id, string version, CancellationToken cancellationToken)
     {
         if (RouteProblems(id, version) is { } invalid)
         {
@@ -144,14 +145,14 @@ internal static class PriceBookEndpoints
             PriceBook? parent = null;
             if (root.TryGetProperty("parent", out var parentId) && parentId.ValueKind == JsonValueKind.String)
             {
-                var parentVersions = await repository.ListAsync(parentId.GetString(), cancellationToken).ConfigureAwait(false);
+                var parentVersions = await store.ListAsync(parentId.GetString(), cancellationToken).ConfigureAwait(false);
                 if (parentVersions.Count == 0)
                 {
                     errors["$.parent"] = [$"list book '{parentId.GetString()}' is not published; publish it first"];
                 }
                 else
                 {
-                    parent = PriceBookLoader.Validate(PriceBookRepository.Combine(parentVersions)).Book;
+                    parent = PriceBookLoader.Validate(PriceBookStore.Combine(parentVersions)).Book;
                 }
             }
 
@@ -178,8 +179,8 @@ internal static class PriceBookEndpoints
 
             var published = book.Versions[0];
             var candidate = new StoredPriceBookVersion(book.Id, published.Version, book.Currency.Code, book.Account, book.Parent, published.EffectiveFrom, published.EffectiveTo,
-                published.Hash, PriceBookRepository.HeaderHash(root), System.Text.Encoding.UTF8.GetString(body), default);
-            var (result, detail, stored) = await repository.PublishAsync(candidate, cancellationToken).ConfigureAwait(false);
+                published.Hash, PriceBookStore.HeaderHash(root), System.Text.Encoding.UTF8.GetString(body), default);
+            var (result, detail, stored) = await store.PublishAsync(candidate, cancellationToken).ConfigureAwait(false);
             return result switch
             {
                 PublishResult.Created => TypedResults.Created($"/v1/pricebooks/{Uri.EscapeDataString(id)}/versions/{Uri.EscapeDataString(version)}", Response(stored)),

@@ -3,35 +3,20 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
 
-namespace Metering.Web.Api;
-
-/// <summary>A published price-book version as stored in <c>price_book_versions</c>.</summary>
-internal sealed record StoredPriceBookVersion(
-    string BookId, string Version, string Currency, string? Account, string? Parent, DateTimeOffset EffectiveFrom, DateTimeOffset? EffectiveTo,
-    string VersionHash, string HeaderHash, string Document, DateTimeOffset PublishedAt);
-
-/// <summary>How a publish ended.</summary>
-internal enum PublishResult
-{
-    /// <summary>Stored now.</summary>
-    Created,
-
-    /// <summary>The identical version was already published (idempotent repeat).</summary>
-    Unchanged,
-
-    /// <summary>Refused: see the detail.</summary>
-    Conflict,
-}
+namespace Metering.Ledger.PriceBooks;
 
 /// <summary>
 /// Published price-book versions in PostgreSQL. A version is immutable: the same (book, version) published again with
 /// the same version hash and book header is a no-op; anything else is a conflict. Publishing holds a transaction-level
 /// advisory lock per book, so the overlap and header checks cannot race another publish of the same book.
+/// Thread-safe: every call uses its own connection from the data source.
 /// </summary>
-internal sealed class PriceBookRepository(NpgsqlDataSource db)
+/// <param name="db">The ledger database.</param>
+public sealed class PriceBookStore(NpgsqlDataSource db)
 {
     private const string Columns = "book_id, version, trim(currency), account, parent, effective_from, effective_to, version_hash, header_hash, document, published_at";
 
+    /// <summary>Every published version, or those of <paramref name="bookId"/> (null: all books), ordered by book and effective start.</summary>
     public async Task<IReadOnlyList<StoredPriceBookVersion>> ListAsync(string? bookId, CancellationToken cancellationToken)
     {
         await using var cmd = db.CreateCommand($"SELECT {Columns} FROM price_book_versions WHERE $1::text IS NULL OR book_id = $1 ORDER BY book_id, effective_from");
@@ -39,6 +24,7 @@ internal sealed class PriceBookRepository(NpgsqlDataSource db)
         return await ReadAll(cmd, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>One published version; null when <paramref name="bookId"/> has no version <paramref name="version"/>.</summary>
     public async Task<StoredPriceBookVersion?> GetAsync(string bookId, string version, CancellationToken cancellationToken)
     {
         await using var cmd = db.CreateCommand($"SELECT {Columns} FROM price_book_versions WHERE book_id = $1 AND version = $2");
@@ -48,8 +34,16 @@ internal sealed class PriceBookRepository(NpgsqlDataSource db)
         return rows.Count == 0 ? null : rows[0];
     }
 
+    /// <summary>
+    /// Publishes <paramref name="candidate"/> (its <see cref="StoredPriceBookVersion.PublishedAt"/> is ignored). Returns
+    /// <see cref="PublishResult.Created"/> with the stored version (the database's publish time),
+    /// <see cref="PublishResult.Unchanged"/> with the version already stored when it has the same version hash and
+    /// header hash, or <see cref="PublishResult.Conflict"/> with a detail naming the published version it collides
+    /// with: the same version with other content, another book header, or an overlapping effective range.
+    /// </summary>
     public async Task<(PublishResult Result, string? Detail, StoredPriceBookVersion Stored)> PublishAsync(StoredPriceBookVersion candidate, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(candidate);
         await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended('price_book:' || $1, 0))", connection, tx))
@@ -118,6 +112,7 @@ internal sealed class PriceBookRepository(NpgsqlDataSource db)
     /// <summary>One document holding every published version of a book (the header of the first), for the loader.</summary>
     public static byte[] Combine(IReadOnlyList<StoredPriceBookVersion> versions)
     {
+        ArgumentNullException.ThrowIfNull(versions);
         var root = (JsonObject)JsonNode.Parse(versions[0].Document)!;
         var all = new JsonArray();
         foreach (var v in versions)
