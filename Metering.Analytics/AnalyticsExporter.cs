@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Metering.Ledger.Outbox;
 using Npgsql;
 
 namespace Metering.Analytics;
@@ -76,11 +77,7 @@ public sealed class AnalyticsExporter
         }
 
         var clock = Stopwatch.StartNew();
-        long limit;
-        await using (var max = _ledger.CreateCommand("SELECT coalesce(max(id), 0) FROM rated_windows"))
-        {
-            limit = (long)(await max.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
+        var limit = await RatedWindowOutbox.MaxIdAsync(_ledger, cancellationToken).ConfigureAwait(false);
 
         long rows = 0;
         var batches = 0;
@@ -89,7 +86,7 @@ public sealed class AnalyticsExporter
         while (true)
         {
             var phase = clock.Elapsed;
-            var batch = await ReadBatchAsync(after, limit, cancellationToken).ConfigureAwait(false);
+            var batch = await RatedWindowOutbox.ReadUnexportedAsync(_ledger, after, limit, _batchSize, cancellationToken).ConfigureAwait(false);
             read += clock.Elapsed - phase;
             if (batch.Count == 0)
             {
@@ -116,7 +113,7 @@ public sealed class AnalyticsExporter
             }
 
             phase = clock.Elapsed;
-            await MarkExportedAsync(ids, cancellationToken).ConfigureAwait(false);
+            await RatedWindowOutbox.MarkExportedAsync(_ledger, ids, cancellationToken).ConfigureAwait(false);
             mark += clock.Elapsed - phase;
             rows += batch.Count;
             batches++;
@@ -171,48 +168,5 @@ public sealed class AnalyticsExporter
         {
             return false;
         }
-    }
-
-    private async Task<List<RatedWindowRow>> ReadBatchAsync(long afterId, long maxId, CancellationToken cancellationToken)
-    {
-        await using var cmd = _ledger.CreateCommand("""
-            SELECT id, account, sku, window_start, window_end, dimensions::text, quantity, record_count, amount, currency, price_book_hash, period_start
-            FROM rated_windows
-            WHERE exported_at IS NULL AND id > $1 AND id <= $2
-            ORDER BY id
-            LIMIT $3
-            """);
-        cmd.Parameters.Add(new() { Value = afterId });
-        cmd.Parameters.Add(new() { Value = maxId });
-        cmd.Parameters.Add(new() { Value = _batchSize });
-        var rows = new List<RatedWindowRow>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(new RatedWindowRow(
-                reader.GetInt64(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                Utc(reader.GetDateTime(3)),
-                Utc(reader.GetDateTime(4)),
-                reader.GetString(5),
-                reader.GetDecimal(6),
-                reader.GetInt64(7),
-                reader.GetDecimal(8),
-                reader.GetString(9).TrimEnd(),
-                reader.GetString(10),
-                Utc(reader.GetDateTime(11))));
-        }
-
-        return rows;
-    }
-
-    private static DateTimeOffset Utc(DateTime t) => new(DateTime.SpecifyKind(t, DateTimeKind.Utc));
-
-    private async Task MarkExportedAsync(long[] ids, CancellationToken cancellationToken)
-    {
-        await using var cmd = _ledger.CreateCommand("UPDATE rated_windows SET exported_at = now() WHERE id = ANY($1) AND exported_at IS NULL");
-        cmd.Parameters.Add(new() { Value = ids });
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,5 @@
-using System.Data;
 using System.Globalization;
+using Metering.Ledger.Analytics;
 using Npgsql;
 
 namespace Metering.Analytics;
@@ -65,49 +65,16 @@ public sealed class AnalyticsReconciler
     /// <summary>Reconciles the period that starts at <paramref name="periodStart"/>.</summary>
     public async Task<ReconcileReport> ReconcileAsync(DateTimeOffset periodStart, CancellationToken cancellationToken)
     {
+        // The ledger side in one REPEATABLE READ snapshot (totals, highest outbox id, in-flight rows agree).
+        var snapshot = await ReconcileSnapshotQuery.ReadAsync(_ledger, periodStart, MaxInFlight + 1, cancellationToken).ConfigureAwait(false);
         var ledger = new Dictionary<(string, string), Sums>();
-        var inFlight = new List<(long Id, string Account, string Sku, Sums Values)>();
-        long maxId;
-        await using (var connection = await _ledger.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
-        await using (var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false))
+        foreach (var t in snapshot.Totals)
         {
-            await using (var cmd = new NpgsqlCommand("""
-                SELECT account, sku, sum(q), sum(c)::bigint, sum(a) FROM (
-                  SELECT account, sku, quantity AS q, record_count AS c, amount AS a FROM billing_period_totals WHERE period_start = $1
-                  -- late usage of a closed period: its rated windows carry the period they belong to, the ledger books
-                  -- them as adjustments referencing it (docs/ledger.md)
-                  UNION ALL SELECT account, sku, quantity, record_count, amount FROM adjustments WHERE original_period_start = $1) t
-                GROUP BY account, sku
-                """, connection, tx))
-            {
-                cmd.Parameters.Add(new() { Value = periodStart.UtcDateTime });
-                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    ledger[(reader.GetString(0), reader.GetString(1))] = new Sums(reader.GetDecimal(2), reader.GetInt64(3), reader.GetDecimal(4));
-                }
-            }
-
-            await using (var cmd = new NpgsqlCommand("SELECT coalesce(max(id), 0) FROM rated_windows", connection, tx))
-            {
-                maxId = (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-            }
-
-            await using (var cmd = new NpgsqlCommand(
-                "SELECT id, account, sku, quantity, record_count, amount FROM rated_windows WHERE exported_at IS NULL AND period_start = $1 ORDER BY id LIMIT $2", connection, tx))
-            {
-                cmd.Parameters.Add(new() { Value = periodStart.UtcDateTime });
-                cmd.Parameters.Add(new() { Value = MaxInFlight + 1 });
-                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    inFlight.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), new Sums(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5))));
-                }
-            }
-
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            ledger[(t.Account, t.Sku)] = new Sums(t.Quantity, t.RecordCount, t.Amount);
         }
 
+        var inFlight = snapshot.InFlight.Select(f => (f.Id, f.Account, f.Sku, Values: new Sums(f.Quantity, f.RecordCount, f.Amount))).ToList();
+        var maxId = snapshot.MaxOutboxId;
         if (inFlight.Count > MaxInFlight)
         {
             throw new InvalidOperationException($"more than {MaxInFlight:N0} outbox rows of period {periodStart:yyyy-MM-dd} are not exported yet; run 'metering export' first");

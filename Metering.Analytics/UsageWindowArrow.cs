@@ -1,6 +1,7 @@
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using Metering.Ledger.Outbox;
 
 namespace Metering.Analytics;
 

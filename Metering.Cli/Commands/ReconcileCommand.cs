@@ -1,5 +1,6 @@
 using Metering.Analytics;
 using Metering.Cli.Arguments;
+using Metering.Ledger.Analytics;
 
 namespace Metering.Cli.Commands;
 
@@ -72,15 +73,7 @@ public sealed class ReconcileCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(output);
         var moved = await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(cancellationToken).ConfigureAwait(false);
         output.WriteLine($"export: {moved.Rows:N0} rated windows to {transport.Description}, database {schema.Database}, in {moved.Elapsed.TotalSeconds:F2}s ({moved.RowsPerSecond:N0} rows/s)");
-        var periods = new List<DateTimeOffset>();
-        await using (var cmd = db.CreateCommand("SELECT DISTINCT period_start FROM billing_period_totals ORDER BY 1"))
-        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                periods.Add(new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc)));
-            }
-        }
+        var periods = await BillingTotalsQuery.PeriodStartsAsync(db, cancellationToken).ConfigureAwait(false);
 
         var reconciler = new AnalyticsReconciler(db, transport, schema);
         var drifts = 0;

@@ -4,6 +4,7 @@ using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Analytics;
 using Metering.Ledger.Verification;
 
 namespace Metering.Cli.Commands;
@@ -83,13 +84,9 @@ public sealed class RunCommand : ICliCommand
         @out.WriteLine($"pipeline: {run.Records:N0} records from Kafka to committed PostgreSQL totals in {run.Elapsed.TotalSeconds:F1}s = {run.Records / run.Elapsed.TotalSeconds:N0} records/s; {run.Flushes} flushes, flush p99 {run.FlushP99Milliseconds:F0} ms");
         @out.WriteLine();
         @out.WriteLine($"{"sku",-24} {"records",12} {"quantity",26} {"amount",16} currency");
-        await using (var cmd = db.CreateCommand("SELECT sku, sum(record_count)::bigint, sum(quantity), sum(amount), min(currency) FROM billing_period_totals GROUP BY sku ORDER BY sku"))
-        await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        foreach (var line in await BillingTotalsQuery.BySkuAsync(db, cancellationToken).ConfigureAwait(false))
         {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                @out.WriteLine($"{reader.GetString(0),-24} {reader.GetInt64(1),12:N0} {reader.GetDecimal(2).ToString("0.#########", System.Globalization.CultureInfo.InvariantCulture),26} {reader.GetDecimal(3).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),16} {reader.GetString(4)}");
-            }
+            @out.WriteLine($"{line.Sku,-24} {line.RecordCount,12:N0} {line.Quantity.ToString("0.#########", System.Globalization.CultureInfo.InvariantCulture),26} {line.Amount.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture),16} {line.Currency}");
         }
 
         @out.WriteLine();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Flush;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 
@@ -65,14 +66,11 @@ public static class PipelineRun
         return new Result(expectedRecords, elapsed, engine.Flushes, p99);
     }
 
-    /// <summary>Records committed to the ledger (sum of conservation.read).</summary>
+    /// <summary>Records committed to the ledger (sum of conservation.read; <see cref="LedgerProgress.CommittedRecordsAsync"/>).</summary>
     public static async Task<long> CommittedAsync(NpgsqlDataSource db, StreamingOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(options);
-        await using var cmd = db.CreateCommand("SELECT coalesce(sum(read), 0)::bigint FROM conservation WHERE consumer_group = $1 AND topic = $2");
-        cmd.Parameters.Add(new() { Value = options.ConsumerGroup });
-        cmd.Parameters.Add(new() { Value = options.Topic });
-        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        return await LedgerProgress.CommittedRecordsAsync(db, options.ConsumerGroup, options.Topic, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using Confluent.Kafka;
+using Metering.Ledger.Quotas;
 using Npgsql;
 
 namespace Metering.Ingest.Alerts;
@@ -145,7 +146,7 @@ public sealed class AlertDispatcher : IDisposable
     /// <summary>One round: delivers up to <see cref="AlertDispatcherOptions.BatchSize"/> due alerts, then records the outcome.</summary>
     public async Task<DispatchResult> DispatchOnceAsync(CancellationToken cancellationToken)
     {
-        var pending = await LoadDueAsync(cancellationToken).ConfigureAwait(false);
+        var pending = await AlertOutbox.LoadDueAsync(_db, _producer is not null, _http is not null, _options.BatchSize, cancellationToken).ConfigureAwait(false);
         if (pending.Count == 0)
         {
             return default;
@@ -185,7 +186,15 @@ public sealed class AlertDispatcher : IDisposable
             throw new SimulatedCrashException($"simulated crash after delivering {pending.Count} alert(s), before recording them");
         }
 
-        await MarkAsync(pending, outcomes, cancellationToken).ConfigureAwait(false);
+        // One statement for the round. A channel that failed keeps its delivered_* null; the alert backs off.
+        var deliveries = new AlertDelivery[pending.Count];
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var o = outcomes[i];
+            deliveries[i] = new AlertDelivery(pending[i].Alert.Id, o.Kafka, o.Webhook, o.Attempts, o.Error, o.Failed);
+        }
+
+        await AlertOutbox.MarkAsync(_db, deliveries, _options.MaxBackOff, cancellationToken).ConfigureAwait(false);
         Rounds++;
         return new DispatchResult(pending.Count, outcomes.Count(o => o.Kafka), outcomes.Count(o => o.Webhook), outcomes.Count(o => o.Failed));
     }
@@ -205,8 +214,6 @@ public sealed class AlertDispatcher : IDisposable
         }
     }
 
-    private sealed record Pending(Alert Alert, bool NeedsKafka, bool NeedsWebhook);
-
     private sealed class Outcome
     {
         public bool Kafka;
@@ -216,34 +223,7 @@ public sealed class AlertDispatcher : IDisposable
         public bool Failed;
     }
 
-    private async Task<List<Pending>> LoadDueAsync(CancellationToken cancellationToken)
-    {
-        // The predicate names the configured channels literally, so the planner reads their partial indexes
-        // (alerts_*_pending) instead of every alert ever raised.
-        var pending = (_producer is not null, _http is not null) switch
-        {
-            (true, true) => "(delivered_kafka_at IS NULL OR delivered_webhook_at IS NULL)",
-            (true, false) => "delivered_kafka_at IS NULL",
-            _ => "delivered_webhook_at IS NULL",
-        };
-        await using var cmd = _db.CreateCommand($"""
-            SELECT {Alert.Columns}, delivered_kafka_at IS NULL, delivered_webhook_at IS NULL FROM alerts
-            WHERE {pending} AND next_attempt_at <= now()
-            ORDER BY crossed_at, id
-            LIMIT $1
-            """);
-        cmd.Parameters.Add(new() { Value = _options.BatchSize });
-        var list = new List<Pending>();
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            list.Add(new Pending(Alert.Read(reader), _producer is not null && reader.GetBoolean(13), _http is not null && reader.GetBoolean(14)));
-        }
-
-        return list;
-    }
-
-    private async Task ProduceAsync(List<Pending> pending, byte[][] bodies, Outcome[] outcomes)
+    private async Task ProduceAsync(IReadOnlyList<DueAlert> pending, byte[][] bodies, Outcome[] outcomes)
     {
         // All at once (the producer batches them); each acknowledgement is awaited before it is recorded.
         var sends = new List<(int Index, Task<DeliveryResult<string, byte[]>> Task)>();
@@ -320,31 +300,5 @@ public sealed class AlertDispatcher : IDisposable
                 delay *= 2;
             }
         }
-    }
-
-    private async Task MarkAsync(List<Pending> pending, Outcome[] outcomes, CancellationToken cancellationToken)
-    {
-        // One statement for the round. A channel that failed keeps its delivered_* null; the alert backs off
-        // 2^attempts seconds (capped) before the next round tries it again.
-        await using var cmd = _db.CreateCommand("""
-            UPDATE alerts a SET
-              delivered_kafka_at = CASE WHEN u.kafka THEN coalesce(a.delivered_kafka_at, now()) ELSE a.delivered_kafka_at END,
-              delivered_webhook_at = CASE WHEN u.webhook THEN coalesce(a.delivered_webhook_at, now()) ELSE a.delivered_webhook_at END,
-              attempts = a.attempts + u.attempts,
-              last_error = coalesce(u.error, a.last_error),
-              next_attempt_at = CASE WHEN u.failed
-                THEN now() + least($7::interval, interval '1 second' * power(2, least(a.attempts + u.attempts, 20)))
-                ELSE a.next_attempt_at END
-            FROM unnest($1::uuid[], $2::boolean[], $3::boolean[], $4::int[], $5::text[], $6::boolean[]) AS u(id, kafka, webhook, attempts, error, failed)
-            WHERE a.id = u.id
-            """);
-        cmd.Parameters.Add(new() { Value = pending.Select(p => p.Alert.Id).ToArray() });
-        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Kafka).ToArray() });
-        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Webhook).ToArray() });
-        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Attempts).ToArray() });
-        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Error).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
-        cmd.Parameters.Add(new() { Value = outcomes.Select(o => o.Failed).ToArray() });
-        cmd.Parameters.Add(new() { Value = _options.MaxBackOff });
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

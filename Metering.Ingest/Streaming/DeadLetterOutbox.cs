@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Metering.Ledger.DeadLetters;
 using Npgsql;
 
 namespace Metering.Ingest.Streaming;
@@ -19,7 +20,6 @@ public sealed class DeadLetterOutbox : IAsyncDisposable
 {
     private const int BatchSize = 1_000;
     private readonly NpgsqlDataSource _db;
-    private readonly string _source;
     private readonly string _sourceTopic;
     private readonly string _topic;
     private readonly Func<IProducer<byte[]?, byte[]>> _createProducer;
@@ -40,7 +40,6 @@ public sealed class DeadLetterOutbox : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(deadLetterTopic);
         _db = db;
         _sourceTopic = sourceTopic;
-        _source = "kafka:" + sourceTopic;
         _topic = deadLetterTopic;
         _createProducer = createProducer;
         _log = log;
@@ -145,26 +144,11 @@ public sealed class DeadLetterOutbox : IAsyncDisposable
     /// <summary>Produces one batch of unpublished rows and marks the acknowledged ones; false when none were left.</summary>
     private async Task<bool> DrainBatchAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await _db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var rows = new List<(long Id, int Partition, long Offset, string Reason, string Detail, byte[] Raw)>();
-        await using (var select = new NpgsqlCommand("""
-            SELECT id, partition, "offset", reason, detail, raw FROM dead_letters
-            WHERE source = $1 AND published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-            """, connection, tx))
-        {
-            select.Parameters.Add(new() { Value = _source });
-            select.Parameters.Add(new() { Value = BatchSize });
-            await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                rows.Add((reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4), (byte[])reader[5]));
-            }
-        }
-
+        await using var claim = await DeadLetterOutboxStore.ClaimAsync(_db, _sourceTopic, BatchSize, cancellationToken).ConfigureAwait(false);
+        var rows = claim.Rows;
         if (rows.Count == 0)
         {
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await claim.CommitAsync(cancellationToken).ConfigureAwait(false);
             return false;
         }
 
@@ -184,13 +168,8 @@ public sealed class DeadLetterOutbox : IAsyncDisposable
             }
         }
 
-        await using (var mark = new NpgsqlCommand("UPDATE dead_letters SET published_at = now() WHERE id = ANY($1)", connection, tx))
-        {
-            mark.Parameters.Add(new() { Value = acknowledged.ToArray() });
-            await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await claim.MarkPublishedAsync(acknowledged, cancellationToken).ConfigureAwait(false);
+        await claim.CommitAsync(cancellationToken).ConfigureAwait(false);
         Interlocked.Add(ref _published, acknowledged.Count);
         Observability.MeteringMetrics.DeadLettersPublished(acknowledged.Count);
         if (acknowledged.Count < rows.Count)

@@ -1,5 +1,6 @@
 using Metering.Analytics.ChDb;
 using Metering.Analytics;
+using Metering.Ledger.Outbox;
 
 namespace Metering.Tests.Analytics;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Metering.Analytics.ChDb;
 using Metering.Analytics;
+using Metering.Ledger.Outbox;
 using Xunit.Abstractions;
 
 namespace Metering.Tests.Analytics;

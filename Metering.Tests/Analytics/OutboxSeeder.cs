@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Metering.Analytics;
+using Metering.Ledger.Outbox;
 using Npgsql;
 using NpgsqlTypes;
 

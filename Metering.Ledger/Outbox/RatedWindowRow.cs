@@ -1,4 +1,4 @@
-namespace Metering.Analytics;
+namespace Metering.Ledger.Outbox;
 
 /// <summary>One row of the PostgreSQL outbox <c>rated_windows</c>, as exported to ClickHouse. Quantities and money are exact decimals.</summary>
 public sealed record RatedWindowRow(

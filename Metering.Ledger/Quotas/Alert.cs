@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Metering.Ingest.Alerts;
+namespace Metering.Ledger.Quotas;
 
 /// <summary>
 /// One row of the <c>alerts</c> outbox: quota <see cref="QuotaId"/> was crossed in the billing period starting at
