@@ -1,5 +1,5 @@
 using System.Globalization;
-using Metering.Ledger.Analytics;
+using Metering.Ledger.Reconcile;
 using Npgsql;
 
 namespace Metering.Analytics;

@@ -1,6 +1,6 @@
 using Metering.Analytics;
 using Metering.Cli.Arguments;
-using Metering.Ledger.Analytics;
+using Metering.Ledger.Totals;
 
 namespace Metering.Cli.Commands;
 

@@ -4,7 +4,7 @@ using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
-using Metering.Ledger.Analytics;
+using Metering.Ledger.Totals;
 using Metering.Ledger.Verification;
 
 namespace Metering.Cli.Commands;

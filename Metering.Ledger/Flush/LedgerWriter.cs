@@ -101,6 +101,6 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
                 t.QuantityBefore, t.QuantityAfter, t.CountBefore, t.CountAfter, t.AmountBefore, t.AmountAfter));
         }
 
-        await RatedWindowOutbox.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
+        await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
     }
 }

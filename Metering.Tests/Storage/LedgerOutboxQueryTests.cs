@@ -1,4 +1,5 @@
-using Metering.Ledger.Analytics;
+using Metering.Ledger.Reconcile;
+using Metering.Ledger.Totals;
 using Metering.Ledger.DeadLetters;
 using Metering.Ledger.Flush;
 using Metering.Ledger.Migrations;

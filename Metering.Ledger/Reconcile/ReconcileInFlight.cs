@@ -1,4 +1,4 @@
-namespace Metering.Ledger.Analytics;
+namespace Metering.Ledger.Reconcile;
 
 /// <summary>An outbox row of the period not yet marked exported (it may or may not be in ClickHouse already).</summary>
 /// <param name="Id">The outbox id (ClickHouse's deduplication key).</param>

@@ -1,7 +1,7 @@
 using System.Data;
 using Npgsql;
 
-namespace Metering.Ledger.Analytics;
+namespace Metering.Ledger.Reconcile;
 
 /// <summary>
 /// Reads what the ledger says about one billing period for a reconcile against ClickHouse: the totals, the outbox's

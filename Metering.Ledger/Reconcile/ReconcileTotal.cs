@@ -1,4 +1,4 @@
-namespace Metering.Ledger.Analytics;
+namespace Metering.Ledger.Reconcile;
 
 /// <summary>What the ledger holds for one (account, sku) of a period: its billing total plus the adjustments that reference the period. Exact decimals.</summary>
 /// <param name="Account">The account.</param>

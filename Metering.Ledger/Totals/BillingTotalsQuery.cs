@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace Metering.Ledger.Analytics;
+namespace Metering.Ledger.Totals;
 
 /// <summary>Ledger-wide reads of <c>billing_period_totals</c> for reports (the main job's summary, reconciling every period).</summary>
 public static class BillingTotalsQuery

@@ -4,7 +4,7 @@ using FsCheck.Xunit;
 using Metering.Rating.PeriodTotals;
 using Metering.Rating.PriceBooks;
 
-namespace Metering.Tests.Rating.PeriodTotals;
+namespace Metering.UnitTests.Rating.PeriodTotals;
 
 /// <summary>The ledger's billing policy without a database: booking periods, late usage, unpriced usage, incremental tiers, contracts.</summary>
 public sealed class PeriodTotalsRaterTests

@@ -1,7 +1,7 @@
 using Metering.Rating.Invoicing;
 using Metering.Rating.PriceBooks;
 
-namespace Metering.Tests.Rating.PeriodTotals;
+namespace Metering.UnitTests.Rating.PeriodTotals;
 
 /// <summary>The fee and commitment lines of a period, the one rule of the invoice preview and <c>metering rate --period-lines</c>.</summary>
 public sealed class PeriodChargeLinesTests

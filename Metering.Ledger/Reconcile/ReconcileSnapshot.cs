@@ -1,4 +1,4 @@
-namespace Metering.Ledger.Analytics;
+namespace Metering.Ledger.Reconcile;
 
 /// <summary>The ledger side of a reconcile of one period, read in one REPEATABLE READ snapshot by <see cref="ReconcileSnapshotQuery"/>.</summary>
 /// <param name="Totals">One entry per (account, sku) of the period: billing totals plus adjustments referencing it.</param>

@@ -10,7 +10,7 @@ namespace Metering.Ledger.Flush;
 /// The rated windows of a flush into <c>rated_windows</c>, the outbox the analytics exporter moves to ClickHouse: one
 /// row per window with its dimensions, in rating order, by binary COPY inside the flush transaction.
 /// </summary>
-internal static class RatedWindowOutbox
+internal static class RatedWindowWriter
 {
     /// <summary>
     /// Copies one row per charge of <paramref name="result"/>: the window of <paramref name="windows"/> it rates, with the
