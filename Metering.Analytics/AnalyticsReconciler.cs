@@ -4,30 +4,6 @@ using Npgsql;
 
 namespace Metering.Analytics;
 
-/// <summary>One difference between the PostgreSQL ledger and ClickHouse for an (account, sku, period).</summary>
-/// <param name="Account">The account.</param>
-/// <param name="Sku">The SKU.</param>
-/// <param name="Field">quantity, record_count, amount, or "row" when one side has no row at all.</param>
-/// <param name="Ledger">The value in billing_period_totals (null: no row).</param>
-/// <param name="Analytics">The ClickHouse sum plus outbox rows still in flight (null: no rows).</param>
-public sealed record ReconcileDrift(string Account, string Sku, string Field, decimal? Ledger, decimal? Analytics)
-{
-    /// <inheritdoc />
-    public override string ToString() =>
-        $"{Account}/{Sku} {Field}: ledger {Format(Ledger)}, clickhouse {Format(Analytics)}" +
-        (Ledger is { } l && Analytics is { } a ? $" (clickhouse - ledger = {(a - l).ToString(CultureInfo.InvariantCulture)})" : "");
-
-    private static string Format(decimal? v) => v?.ToString(CultureInfo.InvariantCulture) ?? "missing";
-}
-
-/// <summary>The outcome of reconciling one billing period.</summary>
-/// <param name="PeriodStart">The period compared.</param>
-/// <param name="LedgerKeys">(account, sku) rows in billing_period_totals for the period.</param>
-/// <param name="AnalyticsKeys">(account, sku) groups in ClickHouse for the period.</param>
-/// <param name="InFlight">Outbox rows of the period not yet in ClickHouse, counted on the ClickHouse side.</param>
-/// <param name="Drifts">Every difference; empty when clean.</param>
-public sealed record ReconcileReport(DateTimeOffset PeriodStart, int LedgerKeys, int AnalyticsKeys, int InFlight, IReadOnlyList<ReconcileDrift> Drifts);
-
 /// <summary>
 /// Compares PostgreSQL <c>billing_period_totals</c> (quantity, record_count, amount per account, sku, period) with
 /// the ClickHouse sums of <c>usage_windows</c> (read with FINAL) for one period, exactly (decimals, no tolerance).

@@ -5,9 +5,6 @@ using StackExchange.Redis;
 
 namespace Metering.Redis;
 
-/// <summary>One SKU's live counter for an account and billing period, exact (decimal strings, never floats).</summary>
-public sealed record LiveCounter(string Sku, long Count, decimal Quantity, decimal Amount, string Currency);
-
 /// <summary>
 /// Live usage counters in Redis: one hash per (account, billing period), <c>{prefix}live:{account}:{period start}</c>,
 /// a field per SKU holding "count quantity amount currency" with the exact decimal strings of the committed

@@ -5,25 +5,6 @@ using Metering.Rating.Pricing;
 namespace Metering.Rating.Incremental;
 
 /// <summary>
-/// What has been rated so far in one (account, SKU, period): the cumulative quantity and transactions, the exact
-/// unrounded amount, and the amount already charged (rounded). A plain struct owned by one caller.
-/// </summary>
-public struct PeriodRatingState
-{
-    /// <summary>Cumulative raw quantity of the period.</summary>
-    public decimal Quantity;
-
-    /// <summary>Cumulative transactions (records) of the period.</summary>
-    public long Transactions;
-
-    /// <summary>Cumulative fee of individually rated transactions (percentage with bounds), unrounded.</summary>
-    public decimal TransactionFees;
-
-    /// <summary>Sum of the rounded charges issued so far: always round(price(cumulative)).</summary>
-    public decimal Charged;
-}
-
-/// <summary>
 /// Incremental (streaming) rating. Tiers apply to the period's cumulative quantity, but usage arrives in windows;
 /// the charge of a window is <c>round(price(cumulative after)) - round(price(cumulative before))</c>, rounding
 /// once per line item to the currency's minor units. The differences telescope: whatever the split of a period

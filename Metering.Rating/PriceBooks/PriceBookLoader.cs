@@ -8,21 +8,6 @@ using Metering.Rating.Pricing;
 
 namespace Metering.Rating.PriceBooks;
 
-/// <summary>A price-book problem and where it is, as a JSON path (<c>$.versions[1].prices["cdn.requests"].tiers[2].up_to</c>).</summary>
-public sealed record PriceBookError(string Path, string Message)
-{
-    /// <inheritdoc />
-    public override string ToString() => $"{Path}: {Message}";
-}
-
-/// <summary>Thrown when a price book does not validate; lists every problem.</summary>
-public sealed class PriceBookException(string source, IReadOnlyList<PriceBookError> errors)
-    : Exception($"{source}: {errors.Count} problem(s): " + string.Join("; ", errors))
-{
-    /// <summary>Every problem found.</summary>
-    public IReadOnlyList<PriceBookError> Errors { get; } = errors;
-}
-
 /// <summary>
 /// Loads and validates price books from JSON (docs/pricebooks.md). Validation is strict (unknown fields are
 /// errors: a typo in a price must not be silently ignored) and collects every problem with its JSON path.

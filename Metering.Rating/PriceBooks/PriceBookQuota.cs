@@ -1,15 +1,5 @@
 namespace Metering.Rating.PriceBooks;
 
-/// <summary>What a quota measures per billing period.</summary>
-public enum QuotaMetric
-{
-    /// <summary>The cumulative quantity of one SKU, in its raw metered unit.</summary>
-    Quantity,
-
-    /// <summary>The charged amount of all the account's SKUs, in one currency.</summary>
-    Amount,
-}
-
 /// <summary>
 /// A quota configured in a price book's <c>quotas</c> section (docs/pricebooks.md): crossing <see cref="Threshold"/> in a
 /// billing period raises one alert. <see cref="Sku"/> is set for quantity quotas only; <see cref="Currency"/> (the

@@ -14,17 +14,3 @@ public enum PricingModel : byte
     /// <summary>A percentage of a monetary quantity plus a fixed fee per transaction, with optional per-transaction bounds.</summary>
     Percentage,
 }
-
-/// <summary>How a divided or packaged quantity is rounded to whole units.</summary>
-public enum QuantityRounding : byte
-{
-    /// <summary>Keep the exact quotient (unit conversion only).</summary>
-    None,
-    /// <summary>Round up to a whole number (a started block counts).</summary>
-    Up,
-    /// <summary>Round down to a whole number (only completed blocks count).</summary>
-    Down,
-}
-
-/// <summary>One tier. <see cref="UpTo"/> is inclusive ("up to and including"); null = open-ended last tier.</summary>
-public sealed record PriceTier(decimal? UpTo, decimal UnitPrice, decimal FlatFee);

@@ -8,12 +8,6 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary>Liveness answer.</summary>
-internal sealed record LivenessResponse(string Status);
-
-/// <summary>Readiness answer: <c>ok</c>, <c>failed</c>, <c>timeout</c> or <c>not_configured</c> per dependency.</summary>
-internal sealed record ReadinessResponse(string Status, IReadOnlyDictionary<string, string> Checks);
-
 /// <summary><c>/healthz</c> (liveness, anonymous) and <c>/readyz</c> (PostgreSQL, usage store, Kafka; anonymous).</summary>
 internal static class HealthEndpoints
 {

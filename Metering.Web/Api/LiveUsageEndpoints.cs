@@ -7,12 +7,6 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary>One SKU's live counter: cumulative totals of the period as of the last committed flush.</summary>
-internal sealed record LiveUsageLine(string Sku, long RecordCount, string Quantity, string Amount, string Currency);
-
-/// <summary>An account's live usage in a billing period and where it was read from ("redis" or "postgres").</summary>
-internal sealed record LiveUsageResponse(string Account, DateTimeOffset PeriodStart, string Source, IReadOnlyList<LiveUsageLine> Lines);
-
 /// <summary>
 /// <c>GET /v1/accounts/{account}/usage/live</c>: how much an account has used in the current (or a given) period, for
 /// edge services that need the answer in a millisecond. Read from the Redis live counters the engine publishes after

@@ -7,24 +7,6 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary>One SKU's rated total in a period, from <c>billing_period_totals</c>.</summary>
-internal sealed record PeriodLine(string Sku, string Quantity, long RecordCount, string Amount, string Currency, string PriceBook, string PriceBookVersion, string PriceBookHash);
-
-/// <summary>Late usage of a closed period, booked into this period (table <c>adjustments</c>).</summary>
-internal sealed record PeriodAdjustment(long Id, string Sku, DateTimeOffset OriginalPeriodStart, string Quantity, long RecordCount, string Amount, string Currency, string PriceBookHash, string Reference);
-
-/// <summary>The sum of a period's lines and adjustments in one currency.</summary>
-internal sealed record CurrencySubtotal(string Currency, string Amount);
-
-/// <summary>One line of an invoice preview: a usage total or an adjustment.</summary>
-internal sealed record InvoicePreviewLine(string Kind, string Sku, string Description, string Quantity, string Amount, string Currency);
-
-/// <summary>What the invoice would say if the period closed now: usage and adjustment lines, plus recurring fees and the commitment true-up when the server has the price books; subtotals include them.</summary>
-internal sealed record InvoicePreview(bool Closed, IReadOnlyList<InvoicePreviewLine> Lines, IReadOnlyList<CurrencySubtotal> Subtotals);
-
-/// <summary>A billing period of one account: rated totals, adjustments, subtotals; an invoice preview while open.</summary>
-internal sealed record PeriodResponse(string Account, DateTimeOffset PeriodStart, DateTimeOffset? PeriodEnd, bool Closed, IReadOnlyList<PeriodLine> Lines, IReadOnlyList<PeriodAdjustment> Adjustments, IReadOnlyList<CurrencySubtotal> Subtotals, InvoicePreview? InvoicePreview);
-
 /// <summary><c>GET /v1/accounts/{account}/periods/{period}</c>: what invoicing reads, from the PostgreSQL ledger.</summary>
 internal static class PeriodEndpoints
 {

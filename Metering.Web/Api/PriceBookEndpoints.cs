@@ -10,18 +10,6 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Metering.Web.Api;
 
-/// <summary>One published version in a listing.</summary>
-internal sealed record PriceBookVersionSummary(string Version, DateTimeOffset EffectiveFrom, DateTimeOffset? EffectiveTo, string Hash, DateTimeOffset PublishedAt);
-
-/// <summary>One price book and its published versions.</summary>
-internal sealed record PriceBookSummary(string Id, string Currency, string? Account, string? Parent, IReadOnlyList<PriceBookVersionSummary> Versions);
-
-/// <summary><c>GET /v1/pricebooks</c>.</summary>
-internal sealed record PriceBookList(IReadOnlyList<PriceBookSummary> Books);
-
-/// <summary>One published version with the document exactly as it was published.</summary>
-internal sealed record PriceBookVersionResponse(string Id, string Version, string Currency, string? Account, string? Parent, DateTimeOffset EffectiveFrom, DateTimeOffset? EffectiveTo, string Hash, DateTimeOffset PublishedAt, JsonElement Document);
-
 /// <summary>Price-book endpoints: list, read and publish versions (docs/api.md, docs/pricebooks.md).</summary>
 internal static class PriceBookEndpoints
 {
