@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Metering.Analytics;
+using Metering.DevKit.Kafka;
 using Metering.Ingest.Streaming;
 using Metering.Rating.PriceBooks;
 using Npgsql;
@@ -18,8 +19,38 @@ namespace Metering.DevKit.Benchmarks;
 /// </summary>
 public static class FreshnessBenchmark
 {
-    /// <summary>The measured latencies in milliseconds and the load actually sent.</summary>
-    public sealed record Result(IReadOnlyList<double> LatenciesMs, long Sent, TimeSpan Elapsed, int Missing);
+    /// <summary>
+    /// The measured latencies in milliseconds (ascending, one per probe that became queryable) and the load actually
+    /// sent; <see cref="Missing"/> probes were not queryable within 30 s after the load.
+    /// </summary>
+    public sealed record Result(IReadOnlyList<double> LatenciesMs, long Sent, TimeSpan Elapsed, int Missing)
+    {
+        /// <summary>Records sent per second of load.</summary>
+        public double SentPerSecond => Sent / Elapsed.TotalSeconds;
+
+        /// <summary>Median arrival -> queryable latency, milliseconds (nearest rank; NaN without probes).</summary>
+        public double P50Milliseconds => Measurement.NearestRank(LatenciesMs, 0.5);
+
+        /// <summary>99th percentile arrival -> queryable latency, milliseconds (nearest rank; NaN without probes).</summary>
+        public double P99Milliseconds => Measurement.NearestRank(LatenciesMs, 0.99);
+
+        /// <summary>Slowest probe, milliseconds (NaN without probes).</summary>
+        public double MaxMilliseconds => LatenciesMs.Count == 0 ? double.NaN : LatenciesMs[^1];
+    }
+
+    /// <summary>
+    /// Runs the load on an embedded Kafka broker of its own (topic <c>usage</c>, 32 partitions) with the engine
+    /// flushing every <paramref name="flushInterval"/>: <see cref="RunAsync"/> for the rest.
+    /// </summary>
+    public static async Task<Result> RunOnEmbeddedKafkaAsync(NpgsqlDataSource db, PriceCatalog? prices, IAnalyticsTransport transport, AnalyticsSchema schema,
+        int rate, TimeSpan duration, TimeSpan flushInterval, TimeSpan exportInterval, TextWriter progress, CancellationToken cancellationToken)
+    {
+        using var kafka = new EmbeddedKafkaCluster(brokers: 1);
+        kafka.CreateTopic("usage", 32, 1);
+        kafka.CreateTopic("usage.dead-letters", 4, 1);
+        var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, FlushInterval = flushInterval };
+        return await RunAsync(options, db, prices, transport, schema, rate, duration, exportInterval, progress, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Runs the load for <paramref name="duration"/> at <paramref name="rate"/> records/s.</summary>
     public static async Task<Result> RunAsync(StreamingOptions options, NpgsqlDataSource db, PriceCatalog? prices, IAnalyticsTransport transport, AnalyticsSchema schema,

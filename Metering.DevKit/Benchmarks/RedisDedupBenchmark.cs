@@ -17,6 +17,47 @@ public static partial class RedisDedupBenchmark
     /// <summary>One round's rates in operations (ids) per second.</summary>
     public sealed record Round(double MarksPerSecond, double LookupsPerSecond, double RedisBenchmarkSetsPerSecond);
 
+    /// <summary>Every round and the medians, against the server at <see cref="Host"/>:<see cref="Port"/>.</summary>
+    public sealed record Result(string Host, int Port, int Ids, IReadOnlyList<Round> Rounds)
+    {
+        /// <summary>Median marks, ids per second.</summary>
+        public double MarksPerSecond => Measurement.Median(Rounds.Select(r => r.MarksPerSecond));
+
+        /// <summary>Median lookups, ids per second.</summary>
+        public double LookupsPerSecond => Measurement.Median(Rounds.Select(r => r.LookupsPerSecond));
+
+        /// <summary>Median of <c>redis-benchmark -t set -P 16</c>, SETs per second: the baseline of both ratios.</summary>
+        public double RedisBenchmarkSetsPerSecond => Measurement.Median(Rounds.Select(r => r.RedisBenchmarkSetsPerSecond));
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="configuration"/> (a StackExchange.Redis configuration string; redis-benchmark is
+    /// pointed at its first endpoint, 127.0.0.1:6379 if it names none) and runs <paramref name="rounds"/> rounds of
+    /// <paramref name="ids"/> ids; one line per round on <paramref name="progress"/>.
+    /// </summary>
+    public static async Task<Result> RunAsync(string configuration, int ids, int rounds, TextWriter progress)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(progress);
+        var options = ConfigurationOptions.Parse(configuration);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+        var (host, port) = options.EndPoints.FirstOrDefault() switch
+        {
+            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+            _ => ("127.0.0.1", 6379),
+        };
+        var results = new List<Round>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            var r = await RunRoundAsync(redis, host, port, ids, round).ConfigureAwait(false);
+            results.Add(r);
+            progress.WriteLine($"bench round {round}/{rounds}: marks {r.MarksPerSecond:N0}/s, lookups {r.LookupsPerSecond:N0}/s, redis-benchmark SET -P 16 {r.RedisBenchmarkSetsPerSecond:N0}/s");
+        }
+
+        return new Result(host, port, ids, results);
+    }
+
     /// <summary>Runs one round of <paramref name="ids"/> marks and lookups and one redis-benchmark run.</summary>
     public static async Task<Round> RunRoundAsync(IConnectionMultiplexer redis, string host, int port, int ids, int round)
     {
