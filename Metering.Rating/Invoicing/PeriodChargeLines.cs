@@ -1,4 +1,5 @@
 using Metering.Rating.Money;
+using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Pricing;
 
@@ -21,22 +22,38 @@ public static class PeriodChargeLines
     public static IReadOnlyList<PeriodChargeLine> Of(PriceCatalog prices, string account, DateTimeOffset periodStart, Func<Currency, decimal> usageCharged)
     {
         ArgumentNullException.ThrowIfNull(prices);
-        ArgumentNullException.ThrowIfNull(usageCharged);
         var list = prices.List ?? throw new ArgumentException("period charge lines need a list price book", nameof(prices));
         var period = list.Periods.PeriodOf(periodStart);
-        var listVersion = list.VersionAt(periodStart);
+        return Of(prices, account, period, period.Start, null, usageCharged);
+    }
+
+    /// <summary>
+    /// The same lines for an explicit <paramref name="period"/> (the account's, whatever rule cut it) and a subscription
+    /// active during [<paramref name="activeFrom"/>, <paramref name="activeTo"/>) (null = open-ended): each fee is
+    /// <see cref="PeriodCharges.Fee"/> over that active part, so a prorated fee starting mid-period is charged in part.
+    /// The versions effective at the period's start apply; without a list book only a contract's lines can appear.
+    /// </summary>
+    public static IReadOnlyList<PeriodChargeLine> Of(PriceCatalog prices, string account, BillingPeriod period, DateTimeOffset activeFrom, DateTimeOffset? activeTo, Func<Currency, decimal> usageCharged)
+    {
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentNullException.ThrowIfNull(usageCharged);
+        var list = prices.List;
+        var listVersion = list?.VersionAt(period.Start);
         var contract = prices.ContractOf(account);
-        var contractVersion = contract?.VersionAt(periodStart);
-        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract!, contractVersion) : (list, listVersion);
-        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract!, contractVersion) : (list, listVersion);
+        var contractVersion = contract?.VersionAt(period.Start);
+        var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract, contractVersion) : (list, listVersion);
+        var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract, contractVersion) : (list, listVersion);
         var lines = new List<PeriodChargeLine>();
-        foreach (var fee in feeVersion?.Fees ?? [])
+        if (feeBook is not null && feeVersion is not null)
         {
-            var amount = PeriodCharges.Fee(fee.Amount, fee.Prorate, period, period.Start, null, feeBook.Currency, feeBook.Rounding);
-            lines.Add(new PeriodChargeLine(PeriodChargeLine.Fee, period, fee.Id, null, null, amount, feeBook, feeVersion!));
+            foreach (var fee in feeVersion.Fees)
+            {
+                var amount = PeriodCharges.Fee(fee.Amount, fee.Prorate, period, activeFrom, activeTo, feeBook.Currency, feeBook.Rounding);
+                lines.Add(new PeriodChargeLine(PeriodChargeLine.Fee, period, fee.Id, null, null, amount, feeBook, feeVersion));
+            }
         }
 
-        if (commitVersion?.MinimumCommitment is { } commitment)
+        if (commitBook is not null && commitVersion?.MinimumCommitment is { } commitment)
         {
             var charged = usageCharged(commitBook.Currency);
             var trueUp = PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);

@@ -139,10 +139,14 @@ public sealed class SkuPrice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public decimal BillableQuantity(decimal rawQuantity)
     {
-        var q = DivideBy == 1m ? rawQuantity : Whole(rawQuantity / DivideBy, ConversionRounding);
-        q -= IncludedUnits;
+        var q = ConvertedQuantity(rawQuantity) - IncludedUnits;
         return q > 0 ? q : 0;
     }
+
+    /// <summary>The raw quantity in the billed unit (step 1 only: divided by <see cref="DivideBy"/>, rounded per <see cref="ConversionRounding"/>), before included units.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public decimal ConvertedQuantity(decimal rawQuantity) =>
+        DivideBy == 1m ? rawQuantity : Whole(rawQuantity / DivideBy, ConversionRounding);
 
     /// <summary>
     /// Exact, unrounded charge for a cumulative period quantity (and, for the percentage model, the number of
@@ -186,6 +190,44 @@ public sealed class SkuPrice
             default: // Package
                 return Whole(q / PackageSize, PackageRounding) * PackagePrice;
         }
+    }
+
+    /// <summary>
+    /// The tier breakdown of the charge for a cumulative raw period quantity: for <see cref="PricingModel.Graduated"/>
+    /// one entry per tier the billable quantity reaches (its units, unit price, flat fee and amount); for
+    /// <see cref="PricingModel.Volume"/> the one tier the quantity falls in, pricing every unit; empty for the other
+    /// models and for a billable quantity of zero. Nothing is rounded: each entry's amount is the exact
+    /// units x unit price + flat fee, and the amounts sum exactly to <see cref="Amount"/> (money is rounded once,
+    /// on the line that carries the breakdown). Allocates; not for the hot path.
+    /// </summary>
+    public IReadOnlyList<TierCharge> TierBreakdown(decimal rawQuantity)
+    {
+        if (Model is not (PricingModel.Graduated or PricingModel.Volume))
+        {
+            return [];
+        }
+
+        var q = BillableQuantity(rawQuantity);
+        if (q == 0)
+        {
+            return [];
+        }
+
+        var k = TierOf(q);
+        if (Model == PricingModel.Volume)
+        {
+            return [new TierCharge(k + 1, _lower[k], Tiers[k].UpTo, q, _unitPrice[k], _flatFee[k], (q * _unitPrice[k]) + _flatFee[k])];
+        }
+
+        // The same products and the same additions as _baseAmount and Amount, so the sum is Amount exactly.
+        var charges = new TierCharge[k + 1];
+        for (var i = 0; i <= k; i++)
+        {
+            var units = UnitsInTier(q, i);
+            charges[i] = new TierCharge(i + 1, _lower[i], Tiers[i].UpTo, units, _unitPrice[i], _flatFee[i], (units * _unitPrice[i]) + _flatFee[i]);
+        }
+
+        return charges;
     }
 
     /// <summary>The fee of one transaction of <paramref name="amount"/> (percentage model), with its bounds applied.</summary>

@@ -1,0 +1,10 @@
+namespace Metering.Rating.Statements;
+
+/// <summary>
+/// One SKU's usage total for a statement's period: the exact <paramref name="Quantity"/> in the SKU's raw metered unit
+/// (bytes, requests, ...; never negative), the <paramref name="RecordCount"/> of records behind it, and, for a
+/// percentage price with per-transaction bounds only, the amount of every single <paramref name="Transactions"/>
+/// (they must number <paramref name="RecordCount"/> and sum to <paramref name="Quantity"/>). Without them such a
+/// SKU is unpriced (reason <see cref="UsageLine.TransactionsRequired"/>); every other model rates the total alone.
+/// </summary>
+public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null);

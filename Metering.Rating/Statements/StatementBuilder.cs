@@ -1,0 +1,215 @@
+using System.Globalization;
+using Metering.Rating.Invoicing;
+using Metering.Rating.Money;
+using Metering.Rating.PriceBooks;
+using Metering.Rating.Pricing;
+
+namespace Metering.Rating.Statements;
+
+/// <summary>
+/// Builds the statement of one account and period from scratch (docs/statements.md). Each SKU's period total is rated
+/// with the price effective at the period's start (<see cref="PriceCatalog.Resolve"/>: contract first, then list) by
+/// <see cref="SkuPrice.Amount"/> (or <see cref="SkuPrice.TransactionFee"/> per transaction for bounded percentage
+/// prices) and rounded once per line; fees and the commitment are <see cref="PeriodChargeLines"/>' rule over the part of
+/// the period the subscription is active, the true-up compared with every usage and adjustment line of the statement in
+/// the commitment's currency. Pure: reads nothing but its input, the same input gives the same statement and hash.
+/// Bad input (duplicate SKU, negative quantity, inconsistent transactions, unknown adjustment kind or currency, an
+/// amount finer than the currency's minor units) throws <see cref="ArgumentException"/> naming it.
+/// </summary>
+public static class StatementBuilder
+{
+    /// <summary>Builds the statement of <paramref name="input"/>.</summary>
+    public static Statement Build(StatementInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentException.ThrowIfNullOrEmpty(input.Account);
+        ArgumentNullException.ThrowIfNull(input.Terms);
+        ArgumentNullException.ThrowIfNull(input.Usage);
+        ArgumentNullException.ThrowIfNull(input.Adjustments);
+        ArgumentNullException.ThrowIfNull(input.Prices);
+        var period = input.Period;
+        if (period.End <= period.Start)
+        {
+            throw new ArgumentException($"the period {period} ends before it starts", nameof(input));
+        }
+
+        var terms = input.Terms;
+        if (terms.SubscriptionEnd is { } end && end < terms.SubscriptionStart)
+        {
+            throw new ArgumentException($"the subscription ends ({end:O}) before it starts ({terms.SubscriptionStart:O})", nameof(input));
+        }
+
+        var usage = new List<UsageLine>(input.Usage.Count);
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var u in input.Usage)
+        {
+            ArgumentNullException.ThrowIfNull(u, nameof(input));
+            if (!skus.Add(u.Sku))
+            {
+                throw new ArgumentException($"SKU '{u.Sku}' has two usage totals; a statement takes one total per SKU", nameof(input));
+            }
+
+            usage.Add(Rate(input, u));
+        }
+
+        foreach (var a in input.Adjustments)
+        {
+            Check(a);
+        }
+
+        // Usage charged against a commitment: the usage lines and the adjustments of the statement in its currency, so
+        // an adjustment that added usage to this statement counts like the usage itself.
+        var charged = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var u in usage)
+        {
+            if (u.Currency is { } c)
+            {
+                charged[c] = charged.GetValueOrDefault(c) + u.Amount;
+            }
+        }
+
+        foreach (var a in input.Adjustments)
+        {
+            charged[a.Currency] = charged.GetValueOrDefault(a.Currency) + a.Amount;
+        }
+
+        var fees = new List<FeeLine>();
+        var commitments = new List<CommitmentLine>();
+        var serviceStart = terms.SubscriptionStart > period.Start ? terms.SubscriptionStart : period.Start;
+        var serviceEnd = terms.SubscriptionEnd is { } e && e < period.End ? e : period.End;
+
+        // A subscription that is not active at all during the period owes neither fees nor a commitment.
+        if (serviceStart < serviceEnd)
+        {
+            var active = (decimal)(serviceEnd - serviceStart).Ticks / period.Length.Ticks;
+            var feeIndex = 0;
+            foreach (var line in PeriodChargeLines.Of(input.Prices, input.Account, period, terms.SubscriptionStart, terms.SubscriptionEnd, c => charged.GetValueOrDefault(c.Code)))
+            {
+                var currency = line.Currency.Code;
+                if (line.Kind == PeriodChargeLine.Fee)
+                {
+                    // Fee lines come in the version's order (ids need not be unique), so the i-th line is the i-th fee.
+                    var prorated = line.Version.Fees[feeIndex++].Prorate;
+                    fees.Add(new FeeLine(line.FeeId!, serviceStart, serviceEnd, prorated ? active : 1m, line.Amount, currency, line.Book.Id, line.Version.Version, line.Version.Hash));
+                }
+                else
+                {
+                    commitments.Add(new CommitmentLine(line.Commitment!.Value, line.UsageCharged!.Value, line.Amount, currency, line.Book.Id, line.Version.Version, line.Version.Hash));
+                }
+            }
+        }
+
+        return new Statement(input.Account, period, terms, usage, fees, commitments, input.Adjustments);
+    }
+
+    private static UsageLine Rate(StatementInput input, SkuUsage u)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(u.Sku, nameof(input));
+        if (u.Quantity < 0 || u.RecordCount < 0)
+        {
+            throw new ArgumentException($"SKU '{u.Sku}': quantity {u.Quantity} and record count {u.RecordCount} must not be negative", nameof(input));
+        }
+
+        if (u.Transactions is { } tx)
+        {
+            var sum = 0m;
+            foreach (var t in tx)
+            {
+                sum += t;
+            }
+
+            if (tx.Count != u.RecordCount || sum != u.Quantity)
+            {
+                throw new ArgumentException($"SKU '{u.Sku}': {tx.Count} transactions summing to {sum} do not match the total ({u.RecordCount} records, quantity {u.Quantity})", nameof(input));
+            }
+        }
+
+        var resolution = input.Prices.Resolve(input.Account, u.Sku, input.Period.Start);
+        if (!resolution.IsPriced)
+        {
+            var reason = resolution.UnpricedReason == "unknown_sku" ? UsageLine.SkuNotInBook : UsageLine.NoPriceBook;
+            return Unpriced(u, reason, resolution.Detail, resolution);
+        }
+
+        var price = resolution.Price!;
+        var book = resolution.Book!;
+        decimal exact;
+        if (price.NeedsTransactions)
+        {
+            if (u.Transactions is not { } transactions)
+            {
+                return Unpriced(u, UsageLine.TransactionsRequired,
+                    $"SKU '{u.Sku}' has per-transaction bounds in '{book.Id}' version '{resolution.Version!.Version}': it is rated from its single transactions, which the input does not carry", resolution);
+            }
+
+            // Each transaction's fee is clamped on its own, summed exactly, and the sum is rounded once (as WindowRater.RateTransaction does).
+            exact = 0;
+            foreach (var t in transactions)
+            {
+                exact += price.TransactionFee(t);
+            }
+        }
+        else
+        {
+            exact = price.Amount(u.Quantity, u.RecordCount);
+        }
+
+        // The percentage model prices the monetary quantity itself: no conversion, no included units.
+        var converted = price.Model == PricingModel.Percentage ? u.Quantity : price.ConvertedQuantity(u.Quantity);
+        var included = price.Model == PricingModel.Percentage ? 0 : Math.Max(0, Math.Min(converted, price.IncludedUnits));
+        return new UsageLine
+        {
+            Sku = u.Sku,
+            Priced = true,
+            RecordedQuantity = u.Quantity,
+            RecordedUnit = price.DivideBy == 1m ? price.Unit : $"1/{price.DivideBy.ToString(CultureInfo.InvariantCulture)} {price.Unit}",
+            RecordCount = u.RecordCount,
+            Model = price.Model,
+            ConvertedQuantity = converted,
+            IncludedUnitsApplied = included,
+            BillableQuantity = converted - included,
+            BillableUnit = price.Unit,
+            Tiers = price.TierBreakdown(u.Quantity),
+            ExactAmount = exact,
+            Amount = Rounding.Round(exact, book.Currency.MinorUnits, book.Rounding),
+            Currency = book.Currency.Code,
+            PriceBook = book.Id,
+            PriceBookVersion = resolution.Version!.Version,
+            PriceBookHash = resolution.Version.Hash,
+        };
+    }
+
+    private static UsageLine Unpriced(SkuUsage u, string reason, string? detail, PriceResolution consulted) => new()
+    {
+        Sku = u.Sku,
+        Priced = false,
+        UnpricedReason = reason,
+        UnpricedDetail = detail,
+        RecordedQuantity = u.Quantity,
+        RecordCount = u.RecordCount,
+        ExactAmount = 0,
+        Amount = 0,
+        PriceBook = consulted.Book?.Id,
+        PriceBookVersion = consulted.Version?.Version,
+        PriceBookHash = consulted.Version?.Hash,
+    };
+
+    private static void Check(AdjustmentLine a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        if (!AdjustmentLine.IsKnownKind(a.Kind))
+        {
+            throw new ArgumentException($"adjustment kind '{a.Kind}' is not one of late_usage, correction, rerate, manual", nameof(a));
+        }
+
+        if (!Currency.TryGet(a.Currency ?? "", out var currency))
+        {
+            throw new ArgumentException($"adjustment '{a.Reference}': '{a.Currency}' is not a known ISO 4217 currency code", nameof(a));
+        }
+
+        if (decimal.Round(a.Amount, currency.MinorUnits) != a.Amount)
+        {
+            throw new ArgumentException($"adjustment '{a.Reference}': amount {a.Amount} has more fractional digits than {currency.Code}'s {currency.MinorUnits}", nameof(a));
+        }
+    }
+}
