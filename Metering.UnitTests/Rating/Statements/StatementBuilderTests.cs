@@ -130,6 +130,26 @@ public sealed class StatementBuilderTests
     }
 
     [Fact]
+    public void A_contract_account_is_rated_by_its_contract_and_keeps_the_list_fees()
+    {
+        // The contract prices requests at 0.005 and commits 200.00; egress and the fees stay at list.
+        // requests 5,000 x 0.005 = 25.00 (contract); egress 100.25 GB -> 0.25 x 0.08 = 0.02 (list); fees 20.00 + 10.00 (list);
+        // true-up 200.00 - 25.02 = 174.98 (contract). Total 25.02 + 30.00 + 174.98 = 230.00.
+        var contract = PriceBookLoader.Load("""
+            { "id": "acct-c-contract", "account": "acct-c", "parent": "list", "currency": "USD",
+              "versions": [ { "version": "c1", "effective_from": "2026-11-01T00:00:00Z",
+                "prices": { "requests": { "model": "per_unit", "unit": "request", "unit_price": "0.005" } }, "minimum_commitment": "200.00" } ] }
+            """u8, "contract", List);
+        var s = StatementBuilder.Build(Input([new SkuUsage("requests", 5_000m, 5_000), new SkuUsage("egress", 100_250_000_000m, 1)],
+            prices: new PriceCatalog(List, [contract]), account: "acct-c"));
+        Assert.Equal([("egress", 0.02m, "list"), ("requests", 25.00m, "acct-c-contract")], s.Usage.Select(u => (u.Sku, u.Amount, u.PriceBook!)));
+        Assert.Equal(["list", "list"], s.Fees.Select(f => f.PriceBook));
+        Assert.Equal((200.00m, 25.02m, 174.98m, "acct-c-contract", "c1"),
+            (s.Commitments.Single().Committed, s.Commitments.Single().UsageCharged, s.Commitments.Single().TrueUp, s.Commitments.Single().PriceBook, s.Commitments.Single().PriceBookVersion));
+        Assert.Equal(230.00m, s.TotalIn("USD"));
+    }
+
+    [Fact]
     public void A_SKU_the_book_does_not_price_is_flagged_sku_not_in_book_with_nothing_charged()
     {
         var s = Build(new SkuUsage("requests", 100m, 100), new SkuUsage("made.up", 42.5m, 3));
