@@ -28,6 +28,8 @@ public static class CommandRegistry
         new QuotaSetCommand(),
         new QuotaListCommand(),
         new QuotaRemoveCommand(),
+        new AccountSetCommand(),
+        new AccountListCommand(),
         new AlertsDispatchCommand(),
     ];
 }

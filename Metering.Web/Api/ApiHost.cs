@@ -142,6 +142,7 @@ public static class ApiHost
         IngestEndpoints.Map(app);
         LiveUsageEndpoints.Map(app);
         QuotaEndpoints.Map(app);
+        AccountEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
         return app;
