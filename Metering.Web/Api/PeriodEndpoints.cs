@@ -26,19 +26,9 @@ internal static class PeriodEndpoints
     private static async Task<Results<Ok<PeriodResponse>, ValidationProblem, ProblemHttpResult>> GetPeriod(
         HttpContext http, NpgsqlDataSource db, ApiOptions options, string account, string period, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (UsageRequest.IdentifierProblem(account) is { } accountProblem)
-        {
-            errors["account"] = [accountProblem];
-        }
-
         // Resolved under the server's rule even though the reads below key on the start only: the invoice preview
         // computes the period's end, which must not overflow.
-        if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out _) is { } periodProblem)
-        {
-            errors["period"] = [periodProblem];
-        }
-
+        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: false, out var start, out _);
         if (errors.Count > 0)
         {
             return ApiProblems.Invalid(errors);

@@ -36,23 +36,9 @@ internal static class StatementEndpoints
     private static async Task<Results<Ok<StatementResponse>, ValidationProblem, ProblemHttpResult>> GetStatement(
         HttpContext http, NpgsqlDataSource db, ApiOptions options, string account, string period, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (UsageRequest.IdentifierProblem(account) is { } accountProblem)
-        {
-            errors["account"] = [accountProblem];
-        }
-
         // The server's rule, the one the engine books totals under: an account's own period rule is stored with its
         // terms but not applied until the engine reads the terms (docs/statements.md, "Not yet").
-        if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out var containing) is { } periodProblem)
-        {
-            errors["period"] = [periodProblem];
-        }
-        else if (containing.Start != start)
-        {
-            errors["period"] = [$"{start:yyyy-MM-dd} is not the start of a billing period (the period containing it starts {containing.Start:yyyy-MM-dd})"];
-        }
-
+        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: true, out var start, out var containing);
         if (errors.Count > 0)
         {
             return ApiProblems.Invalid(errors);
