@@ -30,6 +30,7 @@ public static class CommandRegistry
         new QuotaRemoveCommand(),
         new AccountSetCommand(),
         new AccountListCommand(),
+        new StatementsExportCommand(),
         new AlertsDispatchCommand(),
     ];
 }

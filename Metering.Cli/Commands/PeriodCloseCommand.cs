@@ -9,12 +9,13 @@ public sealed class PeriodCloseCommand : ICliCommand
 {
     public IReadOnlyList<string> Name { get; } = ["period", "close"];
 
-    public string Summary => "close a billing period: its totals are final; late usage is booked as adjustments in the open period";
+    public string Summary => "close a billing period: its totals are frozen and every account's final statement is written; late usage is booked as adjustments in the open period";
 
     public string Usage => "usage: metering period close --period P [--force] [--pricebook FILE] [ledger options]\n\n" +
         "  --period P                 the period: YYYY-MM-DD (its start date) or YYYY-MM (a calendar month)\n" +
         "  --force                    close a period that has not ended yet (the rest of its usage becomes adjustments)\n" +
-        "  --pricebook FILE           the list price book whose billing periods apply (default examples/pricebooks/list.json)\n" +
+        "  --pricebook FILE           the list price book: its billing periods and the prices of the final statements (default examples/pricebooks/list.json)\n" +
+        "  --contracts F1,F2          contract price books (as for serve)\n" +
         LedgerArguments.Usage +
         "\nClosing is idempotent and waits for flushes in flight. exit codes: 0 closed (or already closed), 1 refused, 2 usage error";
 
@@ -29,9 +30,15 @@ public sealed class PeriodCloseCommand : ICliCommand
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         try
         {
-            var result = await PeriodCloser.CloseAsync(db, start, cancellationToken, prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth, force: force).ConfigureAwait(false);
+            if (prices is null)
+            {
+                Console.Error.WriteLine("period close: refused: no price book (give --pricebook FILE): the close writes every account's final statement and needs the prices");
+                return 2;
+            }
+
+            var result = await PeriodCloser.CloseAsync(db, start, cancellationToken, prices.List?.Periods ?? BillingPeriodRule.CalendarMonth, force: force, prices: prices).ConfigureAwait(false);
             var amounts = result.AmountByCurrency.Count == 0 ? "no usage" : string.Join(", ", result.AmountByCurrency.Select(a => $"{a.Value} {a.Key}"));
-            Console.Out.WriteLine($"period {result.Period}: {(result.AlreadyClosed ? "was already closed" : "closed")}; {result.Totals:N0} totals, {amounts}");
+            Console.Out.WriteLine($"period {result.Period}: {(result.AlreadyClosed ? "was already closed" : "closed")}; {result.Totals:N0} totals, {amounts}; {result.StatementsWritten:N0} final statements written");
             return 0;
         }
         catch (PeriodCloseException e)

@@ -7,4 +7,5 @@ namespace Metering.Ledger.PeriodClose;
 /// <param name="AlreadyClosed">True when it had been closed before (closing is idempotent).</param>
 /// <param name="Totals">Billing-period total rows frozen by the close.</param>
 /// <param name="AmountByCurrency">Sum of the frozen totals' amounts per currency (exact).</param>
-public sealed record PeriodCloseResult(BillingPeriod Period, bool AlreadyClosed, long Totals, IReadOnlyDictionary<string, decimal> AmountByCurrency);
+/// <param name="StatementsWritten">Final statements this close wrote (0 when closed without prices, or all were written before).</param>
+public sealed record PeriodCloseResult(BillingPeriod Period, bool AlreadyClosed, long Totals, IReadOnlyDictionary<string, decimal> AmountByCurrency, int StatementsWritten = 0);

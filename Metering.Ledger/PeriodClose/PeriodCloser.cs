@@ -1,5 +1,7 @@
 using System.Globalization;
+using Metering.Ledger.Statements;
 using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
 using Npgsql;
 
 namespace Metering.Ledger.PeriodClose;
@@ -21,11 +23,14 @@ public static class PeriodCloser
     /// <summary>
     /// Closes the period starting at <paramref name="periodStart"/> under <paramref name="rule"/> (default: calendar
     /// months). Refuses a start that is not a period boundary, and a period that has not ended yet at
-    /// <paramref name="now"/> (default: the clock) unless <paramref name="force"/>. Idempotent.
+    /// <paramref name="now"/> (default: the clock) unless <paramref name="force"/>. With <paramref name="prices"/>, the
+    /// same transaction writes the final statement of every account in the period (<see cref="FinalStatementStore"/>):
+    /// the draft as it stands under the close's lock, so final equals draft. Idempotent: closing again writes the final
+    /// statements that are missing (a period closed without prices) and changes none.
     /// </summary>
     public static async Task<PeriodCloseResult> CloseAsync(
         NpgsqlDataSource db, DateTimeOffset periodStart, CancellationToken cancellationToken,
-        BillingPeriodRule? rule = null, DateTimeOffset? now = null, bool force = false)
+        BillingPeriodRule? rule = null, DateTimeOffset? now = null, bool force = false, PriceCatalog? prices = null)
     {
         ArgumentNullException.ThrowIfNull(db);
         rule ??= BillingPeriodRule.CalendarMonth;
@@ -76,8 +81,9 @@ public static class PeriodCloser
             }
         }
 
+        var statements = prices is null ? 0 : await FinalStatementStore.FinalizeAsync(connection, tx, period, rule, prices, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new PeriodCloseResult(period, !inserted, rows, amounts);
+        return new PeriodCloseResult(period, !inserted, rows, amounts, statements);
     }
 
     /// <summary>The starts of every closed period.</summary>

@@ -2,7 +2,7 @@ namespace Metering.Rating.Statements;
 
 /// <summary>
 /// A minimum commitment on a statement: <paramref name="Committed"/>, the <paramref name="UsageCharged"/> against it
-/// (every usage line and every adjustment line of the statement in <paramref name="Currency"/>), and the
+/// (the usage lines of the statement in <paramref name="Currency"/>; adjustment lines never count), and the
 /// <paramref name="TrueUp"/> = max(0, committed - usage charged), rounded once; from book <paramref name="PriceBook"/>
 /// version <paramref name="PriceBookVersion"/> (<paramref name="PriceBookHash"/>).
 /// </summary>

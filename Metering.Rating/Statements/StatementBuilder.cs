@@ -11,8 +11,8 @@ namespace Metering.Rating.Statements;
 /// with the price effective at the period's start (<see cref="PriceCatalog.Resolve"/>: contract first, then list) by
 /// <see cref="SkuPrice.Amount"/> (or <see cref="SkuPrice.TransactionFee"/> per transaction for bounded percentage
 /// prices) and rounded once per line; fees and the commitment are <see cref="PeriodChargeLines"/>' rule over the part of
-/// the period the subscription is active, the true-up compared with every usage and adjustment line of the statement in
-/// the commitment's currency. Pure: reads nothing but its input, the same input gives the same statement and hash.
+/// the period the subscription is active, the true-up compared with the usage lines of the statement in the commitment's
+/// currency (adjustment lines never count against it). Pure: reads nothing but its input, the same input gives the same statement and hash.
 /// Bad input (duplicate SKU, negative quantity, inconsistent transactions, unknown adjustment kind or currency, an
 /// amount finer than the currency's minor units) throws <see cref="ArgumentException"/> naming it.
 /// </summary>
@@ -57,8 +57,10 @@ public static class StatementBuilder
             Check(a);
         }
 
-        // Usage charged against a commitment: the usage lines and the adjustments of the statement in its currency, so
-        // an adjustment that added usage to this statement counts like the usage itself.
+        // Usage charged against a commitment: the usage lines of the statement in its currency, nothing else. An
+        // adjustment line is never charged against this period's commitment: a difference for a closed period was
+        // already compared with that period's own commitment (counting it again would let this period's commitment absorb
+        // last period's excess), and a credit counted here would raise the true-up by as much as it credits.
         var charged = new Dictionary<string, decimal>(StringComparer.Ordinal);
         foreach (var u in usage)
         {
@@ -66,11 +68,6 @@ public static class StatementBuilder
             {
                 charged[c] = charged.GetValueOrDefault(c) + u.Amount;
             }
-        }
-
-        foreach (var a in input.Adjustments)
-        {
-            charged[a.Currency] = charged.GetValueOrDefault(a.Currency) + a.Amount;
         }
 
         var fees = new List<FeeLine>();

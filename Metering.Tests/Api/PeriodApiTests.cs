@@ -74,7 +74,8 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
     [Fact]
     public async Task Closed_period_is_final_without_a_preview_and_close_goes_through_the_period_closer()
     {
-        await using var host = await ApiTestHost.StartAsync(postgres);
+        var list = Metering.Rating.PriceBooks.PriceBookLoader.LoadFile(Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks", "list.json"));
+        await using var host = await ApiTestHost.StartAsync(postgres, prices: new Metering.Rating.PriceBooks.PriceCatalog(list, []));
         await Total(host.Db, "acct-1", "cdn.requests", Oct, Nov, 10m, 4.5m);
         var admin = host.Client(ApiTestHost.Token("admin"));
 
@@ -95,6 +96,7 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
             Assert.False(result.GetProperty("already_closed").GetBoolean());
             Assert.Equal(1, result.GetProperty("totals").GetInt64());
             Assert.Equal("4.50", result.GetProperty("amount_by_currency")[0].GetProperty("amount").GetString());
+            Assert.Equal(1, result.GetProperty("statements_written").GetInt32());
         }
 
         using (var again = await admin.PostAsync("/v1/periods/2026-10/close", null))
@@ -106,6 +108,18 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
         var body = await ApiTestHost.Json(period);
         Assert.True(body.GetProperty("closed").GetBoolean());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, body.GetProperty("invoice_preview").ValueKind);
+    }
+
+    [Fact]
+    public async Task Close_on_a_server_without_price_books_is_refused_because_it_could_not_write_the_final_statements()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        await Total(host.Db, "acct-1", "cdn.requests", Oct, Nov, 10m, 4.5m);
+        using var close = await host.Client(ApiTestHost.Token("admin")).PostAsync("/v1/periods/2026-10/close", null);
+        Assert.Equal(HttpStatusCode.Conflict, close.StatusCode);
+        Assert.Contains("price book", await close.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await using var cmd = host.Db.CreateCommand("SELECT count(*) FROM closed_periods");
+        Assert.Equal(0L, (long)(await cmd.ExecuteScalarAsync())!);
     }
 
     [Fact]

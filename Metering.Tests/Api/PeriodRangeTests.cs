@@ -24,7 +24,8 @@ public sealed class PeriodRangeTests(PostgresFixture postgres)
     [Fact]
     public async Task Closing_the_period_of_year_9999_december_is_a_400_naming_the_supported_range()
     {
-        await using var host = await ApiTestHost.StartAsync(postgres);
+        var list = Metering.Rating.PriceBooks.PriceBookLoader.LoadFile(Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks", "list.json"));
+        await using var host = await ApiTestHost.StartAsync(postgres, prices: new Metering.Rating.PriceBooks.PriceCatalog(list, []));
         var admin = host.Client(ApiTestHost.Token("admin"));
         foreach (var period in new[] { "9999-12", "9999-12-01", "9999-12-31" })
         {

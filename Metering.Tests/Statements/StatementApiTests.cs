@@ -75,7 +75,7 @@ public sealed class StatementApiTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Late_usage_booked_into_the_period_counts_against_the_commitment_so_the_total_does_not_move()
+    public async Task Late_usage_booked_into_the_period_is_its_closed_periods_difference_billed_on_top_of_the_commitment()
     {
         await using var host = await ApiTestHost.StartAsync(postgres, prices: ListBook());
         await Total(host.Db, "acct-l", 10_000_000m);
@@ -85,12 +85,16 @@ public sealed class StatementApiTests(PostgresFixture postgres)
             """, Nov, new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero));
         var s = await Statement(host, "acct-l");
 
+        // October (version 2026-10: 0.0000005 per request, no fee, no commitment) rebuilt with the late 2,125,000 requests:
+        // 1.0625 -> 1.06, the whole difference. The flush's own running amount (0.85) is not what is billed.
         var adjustment = s.GetProperty("adjustments").EnumerateArray().Single();
-        Assert.Equal("late_usage", adjustment.GetProperty("kind").GetString());
-        Assert.Equal("period:2026-10-01", adjustment.GetProperty("reference").GetString());
-        // Usage charged against the commitment: 4.00 + 0.85 = 4.85, true-up 20.15; total 4.00 + 20.00 + 20.15 + 0.85 = 45.00.
-        Assert.Equal("20.15", s.GetProperty("commitments")[0].GetProperty("true_up").GetString());
-        Assert.Equal("45.00", Total(s));
+        Assert.Equal(("late_usage", "cdn.requests", "2125000", "1.06"), (adjustment.GetProperty("kind").GetString(), adjustment.GetProperty("sku").GetString(),
+            adjustment.GetProperty("quantity").GetString(), adjustment.GetProperty("amount").GetString()));
+        Assert.StartsWith("2026-10-01", adjustment.GetProperty("reference").GetString(), StringComparison.Ordinal);
+        // November's commitment counts its own usage only: 25.00 - 4.00 = 21.00; total 4.00 + 20.00 + 21.00 + 1.06 = 46.06.
+        Assert.Equal("21.00", s.GetProperty("commitments")[0].GetProperty("true_up").GetString());
+        Assert.Equal("46.06", Total(s));
+        Assert.Equal(1, s.GetProperty("inputs").GetProperty("late_usage_ids").GetArrayLength());
     }
 
     [Fact]

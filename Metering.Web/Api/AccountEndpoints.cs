@@ -1,6 +1,3 @@
-using System.Buffers.Text;
-using System.Globalization;
-using System.Text;
 using Metering.Ledger.Accounts;
 using Metering.Rating.Accounts;
 using Microsoft.AspNetCore.Builder;
@@ -114,17 +111,7 @@ internal static class AccountEndpoints
         }
 
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var pageSize = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"must be an integer from 1 to {MaxLimit}, got '{limit}'"];
-        }
-
-        string? after = null;
-        if (cursor is not null && !TryReadCursor(cursor, out after))
-        {
-            errors["cursor"] = ["not a cursor of this list (pass next_cursor back unchanged)"];
-        }
+        var (pageSize, after) = AccountCursor.Page(cursor, limit, DefaultLimit, MaxLimit, errors);
 
         if (errors.Count > 0)
         {
@@ -132,7 +119,7 @@ internal static class AccountEndpoints
         }
 
         var page = await AccountStore.ListAsync(db, after, pageSize, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new AccountListResponse([.. page.Accounts.Select(AccountResponse.Of)], page.NextAfter is { } next ? Cursor(next) : null));
+        return TypedResults.Ok(new AccountListResponse([.. page.Accounts.Select(AccountResponse.Of)], page.NextAfter is { } next ? AccountCursor.Of(next) : null));
     }
 
     private static string Status(AccountWriteStatus status) => status switch
@@ -160,28 +147,5 @@ internal static class AccountEndpoints
             }
         });
         return "jwt:" + (clean.Length > AccountStore.MaxActorLength - 4 ? clean[..(AccountStore.MaxActorLength - 4)] : clean);
-    }
-
-    // The cursor is the last account of the page, base64url-encoded: opaque to clients, and any account id survives it.
-    private static string Cursor(string lastAccount) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(lastAccount));
-
-    private static bool TryReadCursor(string cursor, out string? after)
-    {
-        after = null;
-        if (cursor.Length is 0 or > 256 || !Base64Url.IsValid(cursor))
-        {
-            return false;
-        }
-
-        try
-        {
-            after = new UTF8Encoding(false, true).GetString(Base64Url.DecodeFromChars(cursor));
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
-
-        return UsageRequest.IdentifierProblem(after) is null;
     }
 }

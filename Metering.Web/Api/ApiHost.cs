@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Metering.Analytics;
 using Metering.Ledger.PriceBooks;
@@ -55,11 +53,7 @@ public static class ApiHost
         services.AddSingleton(db);
         services.AddSingleton(usageStore);
         services.AddSingleton<PriceBookStore>();
-        services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
-        });
+        services.ConfigureHttpJsonOptions(o => ApiJson.Apply(o.SerializerOptions));
         services.AddProblemDetails();
 
         // A broken body that escapes an endpoint (Kestrel's BadHttpRequestException: too slow, shorter than its

@@ -17,7 +17,7 @@ internal static class PeriodCloseEndpoints
             .RequireAuthorization(ApiScopes.Admin)
             .WithName("ClosePeriod")
             .WithTags("billing")
-            .WithSummary("Closes a billing period for all accounts: its totals become final, later usage is booked as adjustments in the open period. Idempotent. Refuses (409) a period that has not ended unless force=true (scope admin).")
+            .WithSummary("Closes a billing period for all accounts: its totals become final and every account's final statement is written in the same transaction, later usage is booked as adjustments in the open period. Idempotent. Refuses (409) a period that has not ended unless force=true (scope admin).")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
@@ -49,9 +49,14 @@ internal static class PeriodCloseEndpoints
 
         try
         {
-            var r = await PeriodCloser.CloseAsync(db, start, cancellationToken, options.BillingPeriods, force: force == "true").ConfigureAwait(false);
+            if (options.Prices is null)
+            {
+                return ApiProblems.Conflict("the server has no price book: a close writes every account's final statement and needs the prices (start serve with --pricebook)");
+            }
+
+            var r = await PeriodCloser.CloseAsync(db, start, cancellationToken, options.BillingPeriods, force: force == "true", prices: options.Prices).ConfigureAwait(false);
             var sums = r.AmountByCurrency.Select(a => new CurrencySubtotal(a.Key, DecimalText.Money(a.Value, a.Key))).ToList();
-            return TypedResults.Ok(new PeriodCloseResponse(r.Period.Start, r.Period.End, r.AlreadyClosed, r.Totals, sums));
+            return TypedResults.Ok(new PeriodCloseResponse(r.Period.Start, r.Period.End, r.AlreadyClosed, r.Totals, sums, r.StatementsWritten));
         }
         catch (PeriodCloseException e)
         {

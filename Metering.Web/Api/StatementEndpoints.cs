@@ -1,7 +1,5 @@
-using Metering.Ledger.Accounts;
 using Metering.Ledger.Statements;
 using Metering.Rating.PriceBooks;
-using Metering.Rating.Statements;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,14 +9,15 @@ using Npgsql;
 namespace Metering.Web.Api;
 
 /// <summary>
-/// <c>GET /v1/accounts/{account}/statements/{period}</c>: the draft statement of one account and period, built by
-/// <see cref="StatementBuilder"/> from the ledger's period totals and adjustments, the account's terms and the
-/// server's price books (docs/statements.md). Final statements are not persisted yet, so every answer is a draft.
+/// The statements (docs/statements.md): <c>GET /v1/accounts/{account}/statements/{period}</c>, one account's final
+/// statement when period close wrote it, else its draft built now by <see cref="StatementAssembler"/>; and
+/// <c>GET /v1/statements?period=P</c>, every account's, cursor-paginated in account order.
 /// </summary>
 internal static class StatementEndpoints
 {
-    /// <summary>The only status served until period close writes final statements.</summary>
-    public const string Draft = "draft";
+    public const int DefaultLimit = 100;
+
+    public const int MaxLimit = 1000;
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -26,11 +25,34 @@ internal static class StatementEndpoints
             .RequireAuthorization(ApiScopes.BillingRead)
             .WithName("GetAccountStatement")
             .WithTags("billing")
-            .WithSummary("The draft statement of one account's billing period: usage lines with tiers, fees with proration, the commitment, adjustments and totals (scope billing:read).")
+            .WithSummary("One account's statement for a billing period: final (with id, finalized_at and inputs) once the period is closed, else the draft: usage lines with tiers, fees with proration, the commitment, adjustments and totals (scope billing:read).")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/v1/statements", ListStatements)
+            .RequireAuthorization(ApiScopes.Admin)
+            .WithName("ListStatements")
+            .WithTags("billing")
+            .WithSummary($"Every account's statement for a billing period (period=YYYY-MM or a period start), in account order, in pages of limit (1-{MaxLimit}, default {DefaultLimit}) with next_cursor (scope admin).")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                foreach (var p in operation.Parameters?.OfType<Microsoft.OpenApi.OpenApiParameter>() ?? [])
+                {
+                    p.Description = p.Name switch
+                    {
+                        "period" => "The billing period: YYYY-MM or the period's start date YYYY-MM-DD.",
+                        "limit" => $"Statements per page, 1-{MaxLimit} (default {DefaultLimit}).",
+                        "cursor" => "next_cursor of the previous page, passed back unchanged.",
+                        _ => p.Description,
+                    };
+                }
+
+                return Task.CompletedTask;
+            });
     }
 
     private static async Task<Results<Ok<StatementResponse>, ValidationProblem, ProblemHttpResult>> GetStatement(
@@ -38,7 +60,7 @@ internal static class StatementEndpoints
     {
         // The server's rule, the one the engine books totals under: an account's own period rule is stored with its
         // terms but not applied until the engine reads the terms (docs/statements.md, "Not yet").
-        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: true, out var start, out var containing);
+        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: true, out _, out var containing);
         if (errors.Count > 0)
         {
             return ApiProblems.Invalid(errors);
@@ -49,42 +71,46 @@ internal static class StatementEndpoints
             return ApiProblems.ForeignAccount(account);
         }
 
-        var ledger = await PeriodStatementQuery.ReadAsync(db, account, start, cancellationToken).ConfigureAwait(false);
-        var stored = await AccountStore.GetAsync(db, account, cancellationToken).ConfigureAwait(false);
-        if (ledger.Lines.Count == 0 && ledger.Adjustments.Count == 0 && stored is null)
+        var statement = await StatementQuery.GetAsync(db, containing, options.BillingPeriods, PricesOf(options), account, cancellationToken).ConfigureAwait(false);
+        return statement is null
+            ? ApiProblems.NotFound($"account '{account}' has no terms, no usage and no adjustment in the period starting {containing.Start:yyyy-MM-dd}")
+            : TypedResults.Ok(StatementResponses.Of(statement));
+    }
+
+    private static async Task<Results<Ok<StatementListResponse>, ValidationProblem, ProblemHttpResult>> ListStatements(
+        HttpContext http, NpgsqlDataSource db, ApiOptions options, string? period, string? cursor, string? limit, CancellationToken cancellationToken)
+    {
+        if (ApiScopes.IsAccountBound(http.User))
         {
-            return ApiProblems.NotFound($"account '{account}' has no terms, no usage and no adjustment in the period starting {start:yyyy-MM-dd}");
+            return ApiProblems.AccountBound("list every account's statements");
         }
 
-        // Without stored terms the account is billed as today's policy says: on the list book, subscribed from the
-        // period's start (docs/api.md, "Accounts").
-        var terms = stored is { Terms: var t }
-            ? new StatementTerms(t.Start, t.End, t.Currency.Code)
-            : new StatementTerms(containing.Start);
-        var usage = ledger.Lines.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount)).ToList();
-        var adjustments = ledger.Adjustments.Select(a => new AdjustmentLine(
-            AdjustmentLine.LateUsage, $"period:{a.OriginalPeriodStart:yyyy-MM-dd}", a.Sku, a.Quantity, a.Amount, a.Currency.Trim(), $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd} ({a.Reference})")).ToList();
-        var statement = StatementBuilder.Build(new StatementInput(account, containing, terms, usage, adjustments, options.Prices ?? new PriceCatalog(null, [])));
-        return TypedResults.Ok(Response(statement, ledger.Closed));
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        Rating.Periods.BillingPeriod containing = default;
+        if (period is null)
+        {
+            errors["period"] = ["is required: YYYY-MM or the period's start date YYYY-MM-DD"];
+        }
+        else if (BillingPeriodParameter.Resolve(period, options.BillingPeriods, out var start, out containing) is { } problem)
+        {
+            errors["period"] = [problem];
+        }
+        else if (containing.Start != start)
+        {
+            errors["period"] = [$"{start:yyyy-MM-dd} is not the start of a billing period (the period containing it starts {containing.Start:yyyy-MM-dd})"];
+        }
+
+        var (pageSize, after) = AccountCursor.Page(cursor, limit, DefaultLimit, MaxLimit, errors);
+
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Invalid(errors);
+        }
+
+        var page = await StatementQuery.ListAsync(db, containing, options.BillingPeriods, PricesOf(options), after, pageSize, cancellationToken).ConfigureAwait(false);
+        var next = page.Count == pageSize ? AccountCursor.Of(page[^1].Statement.Account) : null;
+        return TypedResults.Ok(new StatementListResponse(containing.Start, containing.End, [.. page.Select(StatementResponses.Of)], next));
     }
 
-    private static StatementResponse Response(Statement s, bool periodClosed)
-    {
-        string Money(decimal value, string? currency) => currency is null ? DecimalText.Quantity(value) : DecimalText.Money(value, currency);
-        var usage = s.Usage.Select(u => new StatementUsageLineResponse(
-            u.Sku, u.Priced, u.UnpricedReason, DecimalText.Quantity(u.RecordedQuantity), u.RecordedUnit, DecimalText.Quantity(u.ConvertedQuantity),
-            DecimalText.Quantity(u.IncludedUnitsApplied), DecimalText.Quantity(u.BillableQuantity), u.BillableUnit, u.RecordCount,
-            u.Tiers.Select(t => new StatementTierResponse(t.Tier, DecimalText.Quantity(t.From), t.UpTo is { } up ? DecimalText.Quantity(up) : null,
-                DecimalText.Quantity(t.Quantity), DecimalText.Quantity(t.UnitPrice), DecimalText.Quantity(t.FlatFee), DecimalText.Quantity(t.Amount))).ToList(),
-            DecimalText.Quantity(u.ExactAmount), Money(u.Amount, u.Currency), u.Currency, u.PriceBook, u.PriceBookVersion, u.PriceBookHash)).ToList();
-        var fees = s.Fees.Select(f => new StatementFeeLineResponse(f.FeeId, f.ServiceStart, f.ServiceEnd, DecimalText.Quantity(f.ProrationFactor),
-            Money(f.Amount, f.Currency), f.Currency, f.PriceBook, f.PriceBookVersion, f.PriceBookHash)).ToList();
-        var commitments = s.Commitments.Select(c => new StatementCommitmentResponse(Money(c.Committed, c.Currency), Money(c.UsageCharged, c.Currency),
-            Money(c.TrueUp, c.Currency), c.Currency, c.PriceBook, c.PriceBookVersion, c.PriceBookHash)).ToList();
-        var adjustments = s.Adjustments.Select(a => new StatementAdjustmentResponse(a.Kind, a.Reference, a.Sku, a.Quantity is { } q ? DecimalText.Quantity(q) : null,
-            Money(a.Amount, a.Currency), a.Currency, a.Reason)).ToList();
-        var totals = s.Totals.Select(t => new StatementTotalResponse(t.Currency, Money(t.Usage, t.Currency), Money(t.Fees, t.Currency),
-            Money(t.Commitments, t.Currency), Money(t.Adjustments, t.Currency), Money(t.Total, t.Currency))).ToList();
-        return new StatementResponse(s.Account, s.Period.Start, s.Period.End, Draft, periodClosed, s.ContentHash, usage, fees, commitments, adjustments, totals);
-    }
+    private static PriceCatalog PricesOf(ApiOptions options) => options.Prices ?? new PriceCatalog(null, []);
 }

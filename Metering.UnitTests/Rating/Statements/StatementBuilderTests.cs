@@ -118,14 +118,14 @@ public sealed class StatementBuilderTests
     }
 
     [Fact]
-    public void Adjustments_booked_into_the_period_count_against_its_commitment()
+    public void Adjustments_booked_into_the_period_do_not_count_against_its_commitment()
     {
-        // usage 50.00 + a late-usage adjustment of 12.00 = 62.00 charged: true-up 38.00. Total 50 + 30 + 38 + 12 = 130.00,
-        // the same as without the adjustment: the commitment absorbs it.
+        // usage 50.00 charged against the commitment: true-up 50.00. The late-usage adjustment of 12.00 is billed on top:
+        // it was compared with its own period's commitment already. Total 50 + 30 + 50 + 12 = 142.00.
         var late = new AdjustmentLine(AdjustmentLine.LateUsage, "2026-10-01T00:00:00Z/2026-11-01T00:00:00Z", "requests", 1_200m, 12.00m, "USD", "late October usage");
         var s = StatementBuilder.Build(Input([new SkuUsage("requests", 5_000m, 5_000)], [late]));
-        Assert.Equal((62.00m, 38.00m), (s.Commitments.Single().UsageCharged, s.Commitments.Single().TrueUp));
-        Assert.Equal([new CurrencyTotal("USD", 50.00m, 30.00m, 38.00m, 12.00m, 130.00m)], s.Totals);
+        Assert.Equal((50.00m, 50.00m), (s.Commitments.Single().UsageCharged, s.Commitments.Single().TrueUp));
+        Assert.Equal([new CurrencyTotal("USD", 50.00m, 30.00m, 50.00m, 12.00m, 142.00m)], s.Totals);
         Assert.Equal([late], s.Adjustments);
     }
 

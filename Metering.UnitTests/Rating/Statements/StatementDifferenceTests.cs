@@ -43,17 +43,18 @@ public sealed class StatementDifferenceTests
     }
 
     [Fact]
-    public void The_difference_booked_into_the_next_period_leaves_that_periods_true_up_as_it_was()
+    public void The_difference_booked_into_the_next_period_is_billed_on_top_of_that_periods_true_up()
     {
-        // November's late usage under its commitment books +0.85 and -0.85 into December. December: 3,000 requests = 30.00,
-        // charged against the commitment 30.00 + 0.85 - 0.85 = 30.00, true-up 70.00 either way; the late usage is billed once.
-        var diff = StatementDifference.Between(Build(new SkuUsage("requests", 9_915m, 9_915)), Build(new SkuUsage("requests", 10_000m, 10_000)), AdjustmentLine.LateUsage);
+        // November's late usage beyond its commitment books +2.00 and -0.85 (1.15) into December. December: 3,000 requests
+        // = 30.00, charged against December's commitment alone: true-up 70.00 with or without the difference, so the 1.15
+        // is billed once, on top (December's commitment must not absorb November's excess).
+        var diff = StatementDifference.Between(Build(new SkuUsage("requests", 9_915m, 9_915)), Build(new SkuUsage("requests", 10_115m, 10_115)), AdjustmentLine.LateUsage);
         var december = new Metering.Rating.Periods.BillingPeriod(December, December.AddMonths(1));
         StatementInput Dec(IReadOnlyList<AdjustmentLine> adjustments) => new("acct-1", december, new StatementTerms(November), [new SkuUsage("requests", 3_000m, 3_000)], adjustments, Prices);
         var with = StatementBuilder.Build(Dec(diff));
         var without = StatementBuilder.Build(Dec([]));
         Assert.Equal((30.00m, 70.00m), (with.Commitments.Single().UsageCharged, with.Commitments.Single().TrueUp));
-        Assert.Equal((130.00m, 130.00m), (with.TotalIn("USD"), without.TotalIn("USD")));
+        Assert.Equal((131.15m, 130.00m), (with.TotalIn("USD"), without.TotalIn("USD")));
     }
 
     [Fact]

@@ -1,0 +1,126 @@
+using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
+using Metering.Rating.Statements;
+using Npgsql;
+
+namespace Metering.Ledger.Statements;
+
+/// <summary>
+/// Reads what the statements of one billing period are built from and builds them with the Rating library
+/// (docs/statements.md): the period's totals, the late usage and booked adjustments booked into it, the accounts'
+/// terms, and the final statements already written. A final statement is read back (its hash checked) instead of being
+/// built again. For late usage booked into the period, the adjustment is the whole-statement difference of the closed
+/// period it belongs to (<see cref="StatementDifference"/>): that period's final statement rebuilt with the late usage
+/// booked before this period, against the same with this period's late usage too, so differences booked into
+/// successive periods add up to the closed period rebuilt with all of its late usage. Every read of one call runs in
+/// the caller's transaction (repeatable read, or the close's exclusive lock), so the parts agree.
+/// </summary>
+public static class StatementAssembler
+{
+    /// <summary>
+    /// The statements of <paramref name="period"/> for the accounts in keyset order after <paramref name="afterAccount"/>
+    /// (ordinal byte order; null = from the start), at most <paramref name="limit"/>, or only <paramref name="account"/>
+    /// when it is given. An account is in the period when it has totals, late usage, booked adjustments or a final
+    /// statement in it, or stored terms whose subscription overlaps it.
+    /// </summary>
+    public static async Task<IReadOnlyList<AccountStatement>> BuildAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, BillingPeriodRule rule, PriceCatalog prices,
+        string? account, string? afterAccount, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(prices);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var reads = new StatementReads(connection, tx, period, cancellationToken);
+        var accounts = account is not null ? [account] : await reads.AccountsAsync(afterAccount, limit).ConfigureAwait(false);
+        if (accounts.Count == 0)
+        {
+            return [];
+        }
+
+        var closed = await reads.IsClosedAsync().ConfigureAwait(false);
+        var finals = await reads.FinalsAsync(accounts).ConfigureAwait(false);
+        var totals = await reads.TotalsAsync(accounts).ConfigureAwait(false);
+        var late = await reads.LateUsageAsync(accounts).ConfigureAwait(false);
+        var booked = await reads.BookedAdjustmentsAsync(accounts).ConfigureAwait(false);
+        var terms = await reads.TermsAsync(accounts).ConfigureAwait(false);
+
+        // The closed periods late usage belongs to: their final statements, and the late usage booked before this period.
+        var origins = late.Where(l => !finals.ContainsKey(l.Account)).Select(l => (l.Account, l.OriginalPeriodStart)).Distinct().ToList();
+        var originFinals = await reads.FinalsOfAsync(origins).ConfigureAwait(false);
+        var originTotals = await reads.TotalsOfAsync(origins.Where(o => !originFinals.ContainsKey(o)).ToList()).ConfigureAwait(false);
+        var earlierLate = await reads.EarlierLateUsageAsync(origins).ConfigureAwait(false);
+
+        var statements = new List<AccountStatement>(accounts.Count);
+        foreach (var a in accounts)
+        {
+            if (finals.TryGetValue(a, out var final))
+            {
+                statements.Add(final);
+                continue;
+            }
+
+            var accountTotals = totals.GetValueOrDefault(a) ?? [];
+            var accountLate = late.Where(l => l.Account == a).ToList();
+            var accountBooked = booked.Where(b => b.Account == a).ToList();
+            var accountTerms = terms.GetValueOrDefault(a);
+            if (account is not null && accountTotals.Count == 0 && accountLate.Count == 0 && accountBooked.Count == 0 && accountTerms is null)
+            {
+                continue; // asked for one account that has nothing in the period
+            }
+
+            var adjustments = new List<AdjustmentLine>();
+            foreach (var origin in accountLate.GroupBy(l => l.OriginalPeriodStart).OrderBy(g => g.Key))
+            {
+                var key = (a, origin.Key);
+                var originPeriod = rule.PeriodOf(origin.Key);
+                var baseline = originFinals.TryGetValue(key, out var f)
+                    ? f
+                    : StatementBuilder.Build(new StatementInput(a, originPeriod, TermsOf(accountTerms, originPeriod),
+                        [.. (originTotals.GetValueOrDefault(key) ?? []).Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], [], prices));
+                var before = earlierLate.GetValueOrDefault(key) ?? [];
+                var s0 = StatementRevision.Rebuild(baseline, before, prices);
+                var s1 = StatementRevision.Rebuild(baseline, [.. before, .. origin.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount))], prices);
+                adjustments.AddRange(StatementDifference.Between(s0, s1, AdjustmentLine.LateUsage));
+            }
+
+            adjustments.AddRange(accountBooked.Select(b => b.Line));
+            var statement = StatementBuilder.Build(new StatementInput(a, period, TermsOf(accountTerms, period),
+                [.. accountTotals.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], adjustments, prices));
+            var inputs = new StatementInputs(accountTotals, [.. accountLate.Select(l => l.Id).Order()], [], [.. accountBooked.Select(b => b.Id).Order()], BooksOf(statement));
+            statements.Add(new AccountStatement(statement, false, closed, null, null, inputs));
+        }
+
+        return statements;
+    }
+
+    /// <summary>
+    /// The statement terms of an account: its stored subscription and currency; without stored terms, the policy of
+    /// docs/api.md ("Accounts"): subscribed from the period's start, on the list book.
+    /// </summary>
+    private static StatementTerms TermsOf(StatementTerms? stored, BillingPeriod period) => stored ?? new StatementTerms(period.Start);
+
+    private static List<StatementPriceBookRef> BooksOf(Statement s)
+    {
+        var books = new SortedSet<(string, string, string)>();
+        foreach (var u in s.Usage)
+        {
+            if (u.Priced)
+            {
+                books.Add((u.PriceBook!, u.PriceBookVersion!, u.PriceBookHash!));
+            }
+        }
+
+        foreach (var f in s.Fees)
+        {
+            books.Add((f.PriceBook, f.PriceBookVersion, f.PriceBookHash));
+        }
+
+        foreach (var c in s.Commitments)
+        {
+            books.Add((c.PriceBook, c.PriceBookVersion, c.PriceBookHash));
+        }
+
+        return [.. books.Select(b => new StatementPriceBookRef(b.Item1, b.Item2, b.Item3))];
+    }
+}

@@ -1,0 +1,235 @@
+using Metering.Rating.Periods;
+using Metering.Rating.Statements;
+using Npgsql;
+
+namespace Metering.Ledger.Statements;
+
+/// <summary>The SQL reads behind <see cref="StatementAssembler"/>, all in the caller's transaction, for one period.</summary>
+internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, CancellationToken cancellationToken)
+{
+    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount);
+
+    public sealed record BookedRow(long Id, string Account, AdjustmentLine Line);
+
+    private DateTimeOffset Start => period.Start.ToUniversalTime();
+
+    public async Task<List<string>> AccountsAsync(string? after, int limit)
+    {
+        var accounts = new List<string>();
+        await using var cmd = Command("""
+            SELECT account FROM (
+                SELECT account COLLATE "C" AS account FROM billing_period_totals WHERE period_start = $1
+                UNION SELECT account COLLATE "C" FROM adjustments WHERE period_start = $1
+                UNION SELECT account FROM booked_adjustments WHERE booked_period_start = $1
+                UNION SELECT account FROM statements WHERE period_start = $1
+                UNION SELECT account FROM accounts WHERE subscription_start < $2 AND (subscription_end IS NULL OR subscription_end > $1)
+            ) a
+            WHERE $3::text IS NULL OR account > $3::text COLLATE "C"
+            ORDER BY account LIMIT $4
+            """, Start, period.End.ToUniversalTime(), (object?)after ?? DBNull.Value, limit);
+        cmd.Parameters[2].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            accounts.Add(r.GetString(0));
+        }
+
+        return accounts;
+    }
+
+    public async Task<bool> IsClosedAsync()
+    {
+        await using var cmd = Command("SELECT EXISTS (SELECT 1 FROM closed_periods WHERE period_start = $1)", Start);
+        return (bool)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<Dictionary<string, AccountStatement>> FinalsAsync(List<string> accounts)
+    {
+        var finals = new Dictionary<string, AccountStatement>(StringComparer.Ordinal);
+        await using var cmd = Command("SELECT id, account, canonical, content_hash, finalized_at, inputs::text FROM statements WHERE period_start = $1 AND account = ANY($2)",
+            Start, accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var statement = Read(r.GetInt64(0), r.GetString(2), r.GetString(3));
+            finals[r.GetString(1)] = new AccountStatement(statement, true, true, r.GetInt64(0), r.GetFieldValue<DateTimeOffset>(4), StatementInputs.FromJson(r.GetString(5)));
+        }
+
+        return finals;
+    }
+
+    public async Task<Dictionary<string, List<StatementTotalRow>>> TotalsAsync(List<string> accounts)
+    {
+        var totals = new Dictionary<string, List<StatementTotalRow>>(StringComparer.Ordinal);
+        await using var cmd = Command("""
+            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash
+            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku
+            """, Start, accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var account = r.GetString(0);
+            if (!totals.TryGetValue(account, out var rows))
+            {
+                totals[account] = rows = [];
+            }
+
+            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6)));
+        }
+
+        return totals;
+    }
+
+    public async Task<List<LateRow>> LateUsageAsync(List<string> accounts)
+    {
+        var late = new List<LateRow>();
+        await using var cmd = Command("""
+            SELECT id, account, sku, original_period_start, quantity, record_count
+            FROM adjustments WHERE period_start = $1 AND account = ANY($2) ORDER BY id
+            """, Start, accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5)));
+        }
+
+        return late;
+    }
+
+    public async Task<List<BookedRow>> BookedAdjustmentsAsync(List<string> accounts)
+    {
+        var booked = new List<BookedRow>();
+        await using var cmd = Command("""
+            SELECT id, account, kind, reference, sku, quantity, amount, trim(currency), reason
+            FROM booked_adjustments WHERE booked_period_start = $1 AND account = ANY($2) ORDER BY id
+            """, Start, accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            booked.Add(new BookedRow(r.GetInt64(0), r.GetString(1), new AdjustmentLine(r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
+                r.IsDBNull(5) ? null : r.GetDecimal(5), r.GetDecimal(6), r.GetString(7), r.GetString(8))));
+        }
+
+        return booked;
+    }
+
+    public async Task<Dictionary<string, StatementTerms>> TermsAsync(List<string> accounts)
+    {
+        var terms = new Dictionary<string, StatementTerms>(StringComparer.Ordinal);
+        await using var cmd = Command("SELECT account, subscription_start, subscription_end, currency FROM accounts WHERE account = ANY($1)", (object)accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            terms[r.GetString(0)] = new StatementTerms(r.GetFieldValue<DateTimeOffset>(1), r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.GetString(3));
+        }
+
+        return terms;
+    }
+
+    /// <summary>The final statements of (account, closed period) pairs.</summary>
+    public async Task<Dictionary<(string, DateTimeOffset), Statement>> FinalsOfAsync(List<(string Account, DateTimeOffset Start)> keys)
+    {
+        var finals = new Dictionary<(string, DateTimeOffset), Statement>();
+        if (keys.Count == 0)
+        {
+            return finals;
+        }
+
+        await using var cmd = Command("""
+            SELECT s.id, s.account, s.period_start, s.canonical, s.content_hash
+            FROM statements s JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
+              ON s.account = k.account AND s.period_start = k.period_start
+            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            finals[(r.GetString(1), r.GetFieldValue<DateTimeOffset>(2))] = Read(r.GetInt64(0), r.GetString(3), r.GetString(4));
+        }
+
+        return finals;
+    }
+
+    /// <summary>The totals of (account, period) pairs that have no final statement (closed before statements were written).</summary>
+    public async Task<Dictionary<(string, DateTimeOffset), List<StatementTotalRow>>> TotalsOfAsync(List<(string Account, DateTimeOffset Start)> keys)
+    {
+        var totals = new Dictionary<(string, DateTimeOffset), List<StatementTotalRow>>();
+        if (keys.Count == 0)
+        {
+            return totals;
+        }
+
+        await using var cmd = Command("""
+            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash
+            FROM billing_period_totals t JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
+              ON t.account = k.account AND t.period_start = k.period_start
+            ORDER BY t.account, t.period_start, t.sku
+            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1));
+            if (!totals.TryGetValue(key, out var rows))
+            {
+                totals[key] = rows = [];
+            }
+
+            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7)));
+        }
+
+        return totals;
+    }
+
+    /// <summary>The late usage of (account, closed period) pairs booked into periods before this one, as usage changes.</summary>
+    public async Task<Dictionary<(string, DateTimeOffset), List<SkuUsage>>> EarlierLateUsageAsync(List<(string Account, DateTimeOffset Start)> keys)
+    {
+        var earlier = new Dictionary<(string, DateTimeOffset), List<SkuUsage>>();
+        if (keys.Count == 0)
+        {
+            return earlier;
+        }
+
+        await using var cmd = Command("""
+            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint
+            FROM adjustments a JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
+              ON a.account = k.account AND a.original_period_start = k.period_start
+            WHERE a.period_start < $3
+            GROUP BY a.account, a.original_period_start, a.sku
+            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray(), Start);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1));
+            if (!earlier.TryGetValue(key, out var rows))
+            {
+                earlier[key] = rows = [];
+            }
+
+            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4)));
+        }
+
+        return earlier;
+    }
+
+    /// <summary>Parses a stored final statement and checks its hash: a stored statement that changed is an error, never served.</summary>
+    internal static Statement Read(long id, string canonical, string contentHash)
+    {
+        var statement = StatementParser.Parse(canonical);
+        if (statement.ContentHash != contentHash)
+        {
+            throw new InvalidOperationException($"final statement {StatementIds.Format(id)} does not match its content hash {contentHash} (recomputed {statement.ContentHash}): the stored row was altered");
+        }
+
+        return statement;
+    }
+
+    private NpgsqlCommand Command(string sql, params object?[] parameters)
+    {
+        var cmd = new NpgsqlCommand(sql, connection, tx);
+        foreach (var p in parameters)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = p });
+        }
+
+        return cmd;
+    }
+}

@@ -1,0 +1,50 @@
+using Metering.Rating.PriceBooks;
+
+namespace Metering.Rating.Statements;
+
+/// <summary>
+/// A closed period's statement rebuilt with usage it did not have when it was finalised (late usage, corrections):
+/// the same account, period and terms, each SKU's quantity and record count from the final statement's usage lines
+/// plus the changes, rated from scratch by <see cref="StatementBuilder.Build"/>. The final statement's own adjustment
+/// lines are left out of the rebuild: they are the same on both sides of a <see cref="StatementDifference"/> and count
+/// against nothing, so they can change no difference. Pure.
+/// </summary>
+public static class StatementRevision
+{
+    /// <summary>
+    /// <paramref name="final"/>'s usage with <paramref name="changes"/> added (signed quantity and record count per SKU;
+    /// a SKU the statement did not have is added), rated with <paramref name="prices"/>. A SKU whose quantity or count
+    /// would go negative throws <see cref="ArgumentException"/> naming it: a correction can take back at most what was billed.
+    /// </summary>
+    public static Statement Rebuild(Statement final, IEnumerable<SkuUsage> changes, PriceCatalog prices)
+    {
+        ArgumentNullException.ThrowIfNull(final);
+        ArgumentNullException.ThrowIfNull(changes);
+        ArgumentNullException.ThrowIfNull(prices);
+        var usage = new SortedDictionary<string, (decimal Quantity, long Count)>(StringComparer.Ordinal);
+        foreach (var u in final.Usage)
+        {
+            usage[u.Sku] = (u.RecordedQuantity, u.RecordCount);
+        }
+
+        foreach (var c in changes)
+        {
+            var (quantity, count) = usage.GetValueOrDefault(c.Sku);
+            usage[c.Sku] = (quantity + c.Quantity, count + c.RecordCount);
+        }
+
+        var lines = new List<SkuUsage>(usage.Count);
+        foreach (var (sku, (quantity, count)) in usage)
+        {
+            if (quantity < 0 || count < 0)
+            {
+                throw new ArgumentException(
+                    $"SKU '{sku}' of '{final.Account}' {final.Period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
+            }
+
+            lines.Add(new SkuUsage(sku, quantity, count));
+        }
+
+        return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
+    }
+}
