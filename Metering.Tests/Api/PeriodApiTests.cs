@@ -40,7 +40,7 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Open_period_has_lines_adjustments_subtotals_and_an_invoice_preview()
+    public async Task Open_period_has_the_ledgers_lines_adjustments_and_subtotals_and_no_invoice_preview()
     {
         await using var host = await ApiTestHost.StartAsync(postgres);
         await Total(host.Db, "acct-1", "cdn.requests", Nov, Dec, 123456789.123456789m, 49.38m);
@@ -61,10 +61,8 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
         var subtotals = body.GetProperty("subtotals").EnumerateArray().ToDictionary(s => s.GetProperty("currency").GetString()!, s => s.GetProperty("amount").GetString());
         Assert.Equal("49.40", subtotals["USD"]);
         Assert.Equal("0.10", subtotals["EUR"]);
-        var preview = body.GetProperty("invoice_preview");
-        Assert.False(preview.GetProperty("closed").GetBoolean());
-        Assert.Equal(3, preview.GetProperty("lines").GetArrayLength());
-        Assert.Equal("adjustment", preview.GetProperty("lines")[2].GetProperty("kind").GetString());
+        // What invoicing reads is the statement (GET /v1/accounts/{a}/statements/{p}); the old preview is gone.
+        Assert.False(body.TryGetProperty("invoice_preview", out _));
 
         // YYYY-MM-DD names the same period.
         using var byDate = await host.Client(ApiTestHost.Token("billing:read")).GetAsync("/v1/accounts/acct-1/periods/2026-11-01");
@@ -107,7 +105,7 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
         using var period = await host.Client(ApiTestHost.Token("billing:read")).GetAsync("/v1/accounts/acct-1/periods/2026-10");
         var body = await ApiTestHost.Json(period);
         Assert.True(body.GetProperty("closed").GetBoolean());
-        Assert.Equal(System.Text.Json.JsonValueKind.Null, body.GetProperty("invoice_preview").ValueKind);
+        Assert.False(body.TryGetProperty("invoice_preview", out _));
     }
 
     [Fact]
@@ -123,7 +121,7 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task Invoice_preview_adds_fees_and_the_commitment_true_up_from_the_price_books()
+    public async Task The_statement_carries_the_fees_and_commitment_true_up_the_invoice_preview_used_to()
     {
         var dir = Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks");
         var list = Metering.Rating.PriceBooks.PriceBookLoader.LoadFile(Path.Combine(dir, "list.json"));
@@ -133,19 +131,17 @@ public sealed class PeriodApiTests(PostgresFixture postgres)
         await Total(host.Db, "acct-2", "cdn.requests", Nov, Dec, 1m, 1.00m);
         var client = host.Client(ApiTestHost.Token("billing:read"));
 
-        // acct-2 pays list: the platform fee (20.00, whole period) and the list's 25.00 commitment less 1.00 of usage.
-        var listed = (await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-2/periods/2026-11"))).GetProperty("invoice_preview");
-        var lines = listed.GetProperty("lines").EnumerateArray().ToList();
-        Assert.Equal(["usage", "fee", "commitment_true_up"], lines.Select(l => l.GetProperty("kind").GetString()));
-        Assert.Equal("20.00", lines[1].GetProperty("amount").GetString());
-        Assert.Equal("24.00", lines[2].GetProperty("amount").GetString());
-        Assert.Equal("45.00", listed.GetProperty("subtotals")[0].GetProperty("amount").GetString());
+        // acct-2 pays list: 1 request rates to 0.00 (the running amounts above are the ledger's, not the statement's),
+        // the platform fee 20.00 (whole period) and the list's 25.00 commitment less 0.00 of usage: 45.00.
+        var listed = await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-2/statements/2026-11"));
+        Assert.Equal("20.00", listed.GetProperty("fees")[0].GetProperty("amount").GetString());
+        Assert.Equal("25.00", listed.GetProperty("commitments")[0].GetProperty("true_up").GetString());
+        Assert.Equal("45.00", listed.GetProperty("totals")[0].GetProperty("total").GetString());
 
-        // acct-1's contract replaces the commitment (5000.00) and keeps the list's fee.
-        var contracted = (await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-1/periods/2026-11"))).GetProperty("invoice_preview");
-        var trueUp = contracted.GetProperty("lines").EnumerateArray().Single(l => l.GetProperty("kind").GetString() == "commitment_true_up");
-        Assert.Equal("4950.62", trueUp.GetProperty("amount").GetString());
-        Assert.Equal("5020.00", contracted.GetProperty("subtotals")[0].GetProperty("amount").GetString());
+        // acct-1's contract replaces the commitment (5000.00) and keeps the list's fee: 20.00 + 5000.00.
+        var contracted = await ApiTestHost.Json(await client.GetAsync("/v1/accounts/acct-1/statements/2026-11"));
+        Assert.Equal("5000.00", contracted.GetProperty("commitments")[0].GetProperty("true_up").GetString());
+        Assert.Equal("5020.00", contracted.GetProperty("totals")[0].GetProperty("total").GetString());
     }
 
     [Theory]

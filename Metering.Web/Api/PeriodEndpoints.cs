@@ -1,4 +1,3 @@
-using Metering.Rating.Invoicing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -7,7 +6,7 @@ using Npgsql;
 
 namespace Metering.Web.Api;
 
-/// <summary><c>GET /v1/accounts/{account}/periods/{period}</c>: what invoicing reads, from the PostgreSQL ledger.</summary>
+/// <summary><c>GET /v1/accounts/{account}/periods/{period}</c>: the ledger's running view of a period (the statement is what invoicing reads).</summary>
 internal static class PeriodEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
@@ -16,7 +15,7 @@ internal static class PeriodEndpoints
             .RequireAuthorization(ApiScopes.BillingRead)
             .WithName("GetAccountPeriod")
             .WithTags("billing")
-            .WithSummary("Rated totals, adjustments and subtotals of one account's billing period; an invoice preview while the period is open (scope billing:read).")
+            .WithSummary("The ledger's running totals, late-usage rows and subtotals of one account's billing period; not an invoice: the statement is (scope billing:read).")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
@@ -43,14 +42,12 @@ internal static class PeriodEndpoints
         var lines = new List<PeriodLine>(statement.Lines.Count);
         var adjustments = new List<PeriodAdjustment>(statement.Adjustments.Count);
         var sums = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
-        var usageCharged = new Dictionary<string, decimal>(StringComparer.Ordinal);
         var end = statement.PeriodEnd;
         var closed = statement.Closed;
         foreach (var l in statement.Lines)
         {
             lines.Add(new PeriodLine(l.Sku, DecimalText.Quantity(l.Quantity), l.RecordCount, DecimalText.Money(l.Amount, l.Currency), l.Currency, l.PriceBook, l.PriceBookVersion, l.PriceBookHash));
             sums[l.Currency] = sums.GetValueOrDefault(l.Currency) + l.Amount;
-            usageCharged[l.Currency] = usageCharged.GetValueOrDefault(l.Currency) + l.Amount;
         }
 
         foreach (var a in statement.Adjustments)
@@ -65,38 +62,6 @@ internal static class PeriodEndpoints
         }
 
         var subtotals = sums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList();
-        InvoicePreview? preview = null;
-        if (!closed)
-        {
-            var previewLines = new List<InvoicePreviewLine>(lines.Count + adjustments.Count);
-            foreach (var l in lines)
-            {
-                previewLines.Add(new InvoicePreviewLine("usage", l.Sku, $"{l.Sku}: {l.Quantity} ({l.PriceBook} {l.PriceBookVersion})", l.Quantity, l.Amount, l.Currency));
-            }
-
-            foreach (var a in adjustments)
-            {
-                previewLines.Add(new InvoicePreviewLine("adjustment", a.Sku, $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd}: {a.Reference}", a.Quantity, a.Amount, a.Currency));
-            }
-
-            var previewSums = new SortedDictionary<string, decimal>(sums, StringComparer.Ordinal);
-            if (options.Prices is { List: not null } prices)
-            {
-                // The true-up compares the commitment with the usage charged so far, so it shrinks as usage arrives.
-                foreach (var line in PeriodChargeLines.Of(prices, account, start, c => usageCharged.GetValueOrDefault(c.Code)))
-                {
-                    var currency = line.Currency.Code;
-                    var description = line.Kind == PeriodChargeLine.Fee
-                        ? $"{line.FeeId} ({line.Book.Id} {line.Version.Version})"
-                        : $"minimum commitment {line.Commitment} vs usage {line.UsageCharged} so far ({line.Book.Id} {line.Version.Version})";
-                    previewLines.Add(new InvoicePreviewLine(line.Kind, "", description, "1", DecimalText.Money(line.Amount, currency), currency));
-                    previewSums[currency] = previewSums.GetValueOrDefault(currency) + line.Amount;
-                }
-            }
-
-            preview = new InvoicePreview(false, previewLines, previewSums.Select(s => new CurrencySubtotal(s.Key, DecimalText.Money(s.Value, s.Key))).ToList());
-        }
-
-        return TypedResults.Ok(new PeriodResponse(account, start, end, closed, lines, adjustments, subtotals, preview));
+        return TypedResults.Ok(new PeriodResponse(account, start, end, closed, lines, adjustments, subtotals));
     }
 }
