@@ -74,12 +74,17 @@ public static class StatementAssembler
             {
                 var key = (a, origin.Key);
                 var originPeriod = rule.PeriodOf(origin.Key);
+                // What the closed period billed: its final statement; for a period closed before final statements existed,
+                // its totals rated; for an account that had nothing in it at close, nothing at all (an empty statement),
+                // so late usage that shows the account was active then also books that period's fees and commitment.
+                var empty = new Statement(a, originPeriod, TermsOf(accountTerms, originPeriod), [], [], [], []);
                 var baseline = originFinals.TryGetValue(key, out var f)
                     ? f
-                    : StatementBuilder.Build(new StatementInput(a, originPeriod, TermsOf(accountTerms, originPeriod),
-                        [.. (originTotals.GetValueOrDefault(key) ?? []).Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], [], prices));
+                    : originTotals.TryGetValue(key, out var legacy)
+                        ? StatementBuilder.Build(new StatementInput(a, originPeriod, empty.Terms, [.. legacy.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], [], prices))
+                        : empty;
                 var before = earlierLate.GetValueOrDefault(key) ?? [];
-                var s0 = StatementRevision.Rebuild(baseline, before, prices);
+                var s0 = ReferenceEquals(baseline, empty) && before.Count == 0 ? empty : StatementRevision.Rebuild(baseline, before, prices);
                 var s1 = StatementRevision.Rebuild(baseline, [.. before, .. origin.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount))], prices);
                 adjustments.AddRange(StatementDifference.Between(s0, s1, AdjustmentLine.LateUsage));
             }
