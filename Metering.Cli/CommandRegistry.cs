@@ -31,6 +31,11 @@ public static class CommandRegistry
         new AccountSetCommand(),
         new AccountListCommand(),
         new StatementsExportCommand(),
+        new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Void),
+        new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Amend),
+        new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Credit),
+        new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Debit),
+        new CorrectionsListCommand(),
         new AlertsDispatchCommand(),
     ];
 }

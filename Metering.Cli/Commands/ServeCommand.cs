@@ -37,6 +37,7 @@ public sealed class ServeCommand : ICliCommand
         "  --body-grace DURATION      how long a body may start slowly (default 5s, more than 1s)\n" +
         "  --max-header-bytes N       request line + headers (default 32768; more: 431)\n" +
         "  --headers-timeout DURATION time to receive the headers (default 10s)\n" +
+        CorrectionArguments.Usage +
         LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaArguments.Usage +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
         "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
@@ -111,6 +112,7 @@ public sealed class ServeCommand : ICliCommand
 
         var maxHeaderBytes = (int)args.Int64("max-header-bytes", 32 * 1024, 1024, 1 << 20);
         var headersTimeout = args.Duration("headers-timeout", TimeSpan.FromSeconds(10));
+        var correctionHorizon = CorrectionArguments.Horizon(args);
         if (headersTimeout < TimeSpan.FromSeconds(1))
         {
             throw new CliUsageException("--headers-timeout must be at least 1s");
@@ -143,6 +145,7 @@ public sealed class ServeCommand : ICliCommand
             RequestBodyGracePeriod = bodyGrace,
             MaxRequestHeadersBytes = maxHeaderBytes,
             RequestHeadersTimeout = headersTimeout,
+            CorrectionHorizon = correctionHorizon,
         };
 
         await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));

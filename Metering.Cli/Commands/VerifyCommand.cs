@@ -31,9 +31,26 @@ public sealed class VerifyCommand : ICliCommand
             Console.Out.WriteLine("DIFFERENCE " + p);
         }
 
+        Console.Out.WriteLine(Describe(await LedgerVerifier.CorrectionsAsync(db, cancellationToken).ConfigureAwait(false)));
         Console.Out.WriteLine(problems.Count == 0
             ? $"verify: clean (conservation holds{(truth is null ? "" : ", every total equals the ground truth")})"
             : $"verify: {problems.Count} difference(s)");
         return problems.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>"corrections: 3 (amend 1, credit 1, void 1); net quantity delta: api.calls -5; net amount: USD -10.00; ...".</summary>
+    internal static string Describe(CorrectionSummary s)
+    {
+        if (s.Count == 0)
+        {
+            return "corrections: none";
+        }
+
+        static string Number(decimal d) => d.ToString("0.#########", System.Globalization.CultureInfo.InvariantCulture);
+        var kinds = string.Join(", ", s.CountByKind.Select(k => $"{k.Key} {k.Value:N0}"));
+        var skus = s.NetQuantityDeltaBySku.Count == 0 ? "none" : string.Join(", ", s.NetQuantityDeltaBySku.Select(k => $"{k.Key} {Number(k.Value)}"));
+        var money = s.NetAmountByCurrency.Count == 0 ? "none" : string.Join(", ", s.NetAmountByCurrency.Select(k => $"{k.Key} {Number(k.Value)}"));
+        return $"corrections: {s.Count:N0} ({kinds}); net quantity delta per SKU: {skus}; net manual amount per currency: {money} " +
+            "(kept beside billing_period_totals, never in them: the conservation checks are on the usage as recorded, statements add the corrections)";
     }
 }

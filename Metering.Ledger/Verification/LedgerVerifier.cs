@@ -6,7 +6,8 @@ namespace Metering.Ledger.Verification;
 /// <summary>
 /// Checks the ledger in PostgreSQL: per partition and in total read = accepted + duplicates + rejected; accepted
 /// quantity (conservation) = quantity in billing-period totals; and, given an expectation (a generator's ground
-/// truth), every (account, SKU) total and the balance. Returns every difference (empty = clean).
+/// truth), every (account, SKU) total and the balance; every event's chain of corrections
+/// (<see cref="CorrectionsAsync"/>). Returns every difference (empty = clean).
 /// </summary>
 public static class LedgerVerifier
 {
@@ -92,6 +93,7 @@ public static class LedgerVerifier
             }
         }
 
+        problems.AddRange((await CorrectionsAsync(db, cancellationToken).ConfigureAwait(false)).Problems);
         if (truth is null)
         {
             return problems;
@@ -126,5 +128,94 @@ public static class LedgerVerifier
         }
 
         return problems;
+    }
+
+    /// <summary>
+    /// Counts the corrections and checks every event's chain: revisions 1, 2, ... without a gap, nothing after a void,
+    /// each original quantity equal to the previous correction's new quantity, one SKU and event time per event, booked
+    /// no earlier than the event's own period. Corrections are kept beside the totals, never in them, so they take no
+    /// part in the conservation checks of <see cref="VerifyAsync"/>; this accounts for each of them.
+    /// </summary>
+    public static async Task<CorrectionSummary> CorrectionsAsync(NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        var byKind = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var bySku = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
+        var byCurrency = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
+        long count = 0;
+        await using (var cmd = db.CreateCommand("SELECT kind, coalesce(sku, ''), currency, count(*)::bigint, sum(quantity_delta), sum(amount) FROM corrections GROUP BY 1, 2, 3"))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var n = r.GetInt64(3);
+                count += n;
+                byKind[r.GetString(0)] = byKind.GetValueOrDefault(r.GetString(0)) + n;
+                if (!r.IsDBNull(4))
+                {
+                    bySku[r.GetString(1)] = bySku.GetValueOrDefault(r.GetString(1)) + r.GetDecimal(4);
+                }
+
+                if (!r.IsDBNull(2) && !r.IsDBNull(5))
+                {
+                    var currency = r.GetString(2).Trim();
+                    byCurrency[currency] = byCurrency.GetValueOrDefault(currency) + r.GetDecimal(5);
+                }
+            }
+        }
+
+        var problems = new List<string>();
+        await using (var cmd = db.CreateCommand("""
+            SELECT id, account, event_id, revision, kind, original_quantity, prev_new, prev_kind, prev_revision, sku = prev_sku AND event_time = prev_time, booked_period_start >= original_period_start
+            FROM (SELECT c.*, lag(new_quantity) OVER w AS prev_new, lag(kind) OVER w AS prev_kind, lag(revision) OVER w AS prev_revision,
+                    lag(sku) OVER w AS prev_sku, lag(event_time) OVER w AS prev_time
+                  FROM corrections c WHERE event_id IS NOT NULL
+                  WINDOW w AS (PARTITION BY account, event_id ORDER BY revision)) x
+            WHERE booked_period_start < original_period_start
+               OR (prev_revision IS NULL AND revision <> 1)
+               OR (prev_revision IS NOT NULL AND (revision <> prev_revision + 1 OR prev_kind = 'void' OR original_quantity <> prev_new
+                   OR sku <> prev_sku OR event_time <> prev_time))
+            ORDER BY account, event_id, revision
+            """))
+        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var what = $"correction {r.GetInt64(0)} ({r.GetString(4)} of event {r.GetString(2)} of {r.GetString(1)}, revision {r.GetInt32(3)})";
+                if (!r.GetBoolean(10))
+                {
+                    problems.Add($"{what} is booked before its event's period");
+                }
+
+                if (r.IsDBNull(8))
+                {
+                    if (r.GetInt32(3) != 1)
+                    {
+                        problems.Add($"{what} is the event's first correction but not revision 1");
+                    }
+
+                    continue;
+                }
+
+                if (r.GetString(7) == "void")
+                {
+                    problems.Add($"{what} follows a void of the same event");
+                }
+                else if (r.GetInt32(3) != r.GetInt32(8) + 1)
+                {
+                    problems.Add($"{what} follows revision {r.GetInt32(8)}: a revision is missing");
+                }
+                else if (r.GetDecimal(5) != r.GetDecimal(6))
+                {
+                    problems.Add($"{what} starts from quantity {r.GetDecimal(5)} but the previous correction left {r.GetDecimal(6)}");
+                }
+                else if (!r.GetBoolean(9))
+                {
+                    problems.Add($"{what} names another SKU or event time than the event's earlier corrections");
+                }
+            }
+        }
+
+        return new CorrectionSummary(count, byKind, bySku, byCurrency, problems);
     }
 }

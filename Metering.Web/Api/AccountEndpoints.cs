@@ -131,7 +131,7 @@ internal static class AccountEndpoints
 
     // Who changed the terms, for the audit: the token's subject (or the API key's id), without control characters
     // (PostgreSQL text refuses U+0000).
-    private static string Actor(HttpContext http)
+    internal static string Actor(HttpContext http)
     {
         var subject = http.User.FindFirst("sub")?.Value;
         if (string.IsNullOrEmpty(subject))

@@ -137,6 +137,7 @@ public static class ApiHost
         LiveUsageEndpoints.Map(app);
         QuotaEndpoints.Map(app);
         AccountEndpoints.Map(app);
+        CorrectionEndpoints.Map(app);
         StatementEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();

@@ -27,6 +27,9 @@ public sealed class ApiOptions
     /// <summary>How billing periods are cut, for closing (default calendar months, UTC; <c>metering serve</c> takes the list price book's rule).</summary>
     public BillingPeriodRule BillingPeriods { get; init; } = BillingPeriodRule.CalendarMonth;
 
+    /// <summary>How far back a correction may void or amend an event (default 62 days; <c>--correction-horizon</c>).</summary>
+    public Metering.Ledger.Corrections.CorrectionHorizon CorrectionHorizon { get; init; } = Metering.Ledger.Corrections.CorrectionHorizon.Default;
+
     /// <summary>The price books the engine rates with (<c>--pricebook</c>, <c>--contracts</c>); when set, the invoice preview of an open period also shows recurring fees and the minimum-commitment true-up.</summary>
     public PriceCatalog? Prices { get; init; }
 

@@ -1,0 +1,322 @@
+using System.Globalization;
+using Metering.Ledger.PeriodClose;
+using Metering.Rating.Periods;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Metering.Ledger.Corrections;
+
+/// <summary>
+/// The <c>corrections</c> table (migration 0009): voids and amends of usage events by id, and manual credits and
+/// debits. Writes are idempotent by the caller's key and audited (actor, reason, time); rows are never changed.
+/// Corrections never touch <c>billing_period_totals</c>: each row names the period whose statement carries it
+/// (<see cref="StoredCorrection.BookedPeriodStart"/>), read with <see cref="ForStatementAsync"/> and
+/// <see cref="ForAccountsAsync"/>. Thread-safe (every call uses its own connection or the caller's).
+/// </summary>
+public static class CorrectionStore
+{
+    // The first key of the two-key advisory lock that serialises the corrections of one event ("CORR"); two-key locks
+    // never collide with the one-key locks of period close and migrations.
+    private const int EventLockClass = 0x434F5252;
+
+    private const string Columns = "id, idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision, " +
+        "original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, created_at";
+
+    /// <summary>
+    /// Stores <paramref name="request"/> unless its idempotency key was used before (then replayed when the stored
+    /// request is the same, an idempotency conflict naming the differing fields otherwise) or the ledger refuses it:
+    /// <list type="bullet">
+    /// <item>void and amend: an event time after <paramref name="now"/> or before now minus <paramref name="horizon"/>;
+    /// an event already voided; an original quantity that is not the event's current one (its last amend's new
+    /// quantity; the first correction of an event is trusted, the engine keeps no raw events); a SKU or event time
+    /// that differs from the event's earlier corrections. Booked into the event's own period (under
+    /// <paramref name="rule"/>) when that is open, else the first open period after it;</item>
+    /// <item>credit and debit: a requested period that is not a period start or is closed. Booked into the requested
+    /// period, or else the open period containing <paramref name="now"/> (or the first open one after it).</item>
+    /// </list>
+    /// Runs in one transaction holding <see cref="PeriodCloser.CloseLockKey"/> shared, so no period closes between
+    /// choosing the booked period and the commit; corrections of one event are serialised by an advisory lock.
+    /// </summary>
+    public static async Task<CorrectionWrite> WriteAsync(NpgsqlDataSource db, CorrectionRequest request, BillingPeriodRule rule, DateTimeOffset now, CorrectionHorizon horizon, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(rule);
+        var isEvent = request.Kind is CorrectionKind.Void or CorrectionKind.Amend;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var closeLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared($1)", connection, tx))
+        {
+            closeLock.Parameters.Add(new() { Value = PeriodCloser.CloseLockKey });
+            await closeLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (isEvent)
+        {
+            // Before the key lookup: a concurrent writer of the same key and event has committed (and is seen) or not started.
+            await using var eventLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, hashtext($2))", connection, tx);
+            eventLock.Parameters.Add(new() { Value = EventLockClass });
+            eventLock.Parameters.Add(new() { Value = request.Account + "\n" + request.EventId, NpgsqlDbType = NpgsqlDbType.Text });
+            await eventLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (await ByKeyAsync(connection, tx, request.IdempotencyKey, cancellationToken).ConfigureAwait(false) is { } earlier)
+        {
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return Replay(earlier, request);
+        }
+
+        var closed = await PeriodCloser.ClosedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        BillingPeriod NextOpen(BillingPeriod period)
+        {
+            while (closed.Contains(period.Start))
+            {
+                period = rule.PeriodOf(period.End);
+            }
+
+            return period;
+        }
+
+        DateTimeOffset? originalPeriod = null;
+        int? revision = null;
+        BillingPeriod booked;
+        if (isEvent)
+        {
+            var eventTime = request.EventTime!.Value;
+            if (eventTime > now)
+            {
+                return Refused("future_event", "event_time", $"{Instant(eventTime)} is in the future (now {Instant(now)}); a correction names an event that was sent");
+            }
+
+            if (eventTime < now - horizon.Length)
+            {
+                return Refused("outside_horizon", "event_time",
+                    $"{Instant(eventTime)} is older than the correction horizon of {horizon.Length.TotalDays:0.##} days (events since {Instant(now - horizon.Length)}); book a credit or debit instead");
+            }
+
+            var last = await LastOfEventAsync(connection, tx, request.Account, request.EventId!, cancellationToken).ConfigureAwait(false);
+            if (last is not null)
+            {
+                if (last.Kind == CorrectionKind.Void)
+                {
+                    return Refused("already_voided", "event_id", $"event '{request.EventId}' of account '{request.Account}' was voided by correction {last.Id}; nothing can follow a void");
+                }
+
+                if (last.Sku != request.Sku || last.EventTime != eventTime)
+                {
+                    return Refused("event_mismatch", last.Sku != request.Sku ? "sku" : "event_time",
+                        $"event '{request.EventId}' was corrected before (correction {last.Id}) as SKU '{last.Sku}' at {Instant(last.EventTime!.Value)}; name it the same way");
+                }
+
+                if (last.NewQuantity != request.OriginalQuantity)
+                {
+                    return Refused("quantity_mismatch", "original_quantity",
+                        $"event '{request.EventId}' has quantity {CorrectionRequest.Quantity(last.NewQuantity!.Value)} since correction {last.Id}, not {CorrectionRequest.Quantity(request.OriginalQuantity!.Value)}; send original_quantity {CorrectionRequest.Quantity(last.NewQuantity!.Value)}");
+                }
+            }
+
+            revision = (last?.Revision ?? 0) + 1;
+            var own = rule.PeriodOf(eventTime);
+            originalPeriod = own.Start;
+            booked = NextOpen(own);
+        }
+        else if (request.Period is { } periodStart)
+        {
+            booked = rule.PeriodOf(periodStart);
+            if (booked.Start != periodStart)
+            {
+                return Refused("not_a_period_start", "period", $"{Instant(periodStart)} is not the start of a billing period (the period containing it is {booked})");
+            }
+
+            if (closed.Contains(booked.Start))
+            {
+                return Refused("period_closed", "period", $"period {booked} is closed: its statement is final; leave period out to book into the open period");
+            }
+        }
+        else
+        {
+            booked = NextOpen(rule.PeriodOf(now));
+        }
+
+        await using var insert = new NpgsqlCommand($"""
+            INSERT INTO corrections (idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision,
+              original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING {Columns}
+            """, connection, tx);
+        var p = insert.Parameters;
+        p.Add(new() { Value = request.IdempotencyKey, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = request.Account, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = CorrectionRequest.KindName(request.Kind), NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = (object?)request.EventId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = (object?)request.Sku ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = (object?)request.EventTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new() { Value = (object?)originalPeriod ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new() { Value = booked.Start, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new() { Value = (object?)revision ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        p.Add(new() { Value = (object?)request.OriginalQuantity ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
+        p.Add(new() { Value = (object?)request.NewQuantity ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
+        p.Add(new() { Value = request.NewQuantity - request.OriginalQuantity is { } delta ? delta : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
+        p.Add(new() { Value = (object?)request.Amount ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
+        p.Add(new() { Value = (object?)request.Currency ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Char });
+        p.Add(new() { Value = request.Actor, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = request.Reason, NpgsqlDbType = NpgsqlDbType.Text });
+        var created = await ReadOneAsync(insert, cancellationToken).ConfigureAwait(false);
+        if (created is null)
+        {
+            // A concurrent request with the same key committed first (the insert waited for it): answer as its replay.
+            var winner = await ByKeyAsync(connection, tx, request.IdempotencyKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"idempotency key '{request.IdempotencyKey}' neither inserted nor found; corrections are never deleted");
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return Replay(winner, request);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new CorrectionWrite(CorrectionWriteStatus.Created, created, null, []);
+    }
+
+    /// <summary>
+    /// The corrections of <paramref name="account"/>, newest first: up to <paramref name="limit"/> (1-10,000) with an
+    /// id below <paramref name="before"/> (null: from the newest). Keyset pagination on the id, so a page costs the
+    /// same wherever it is and corrections added meanwhile never shift the older pages.
+    /// </summary>
+    public static async Task<CorrectionPage> ListAsync(NpgsqlDataSource db, string account, long? before, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentException.ThrowIfNullOrEmpty(account);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        await using var cmd = db.CreateCommand($"""
+            SELECT {Columns} FROM corrections
+            WHERE account = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+            ORDER BY id DESC LIMIT $3
+            """);
+        cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        cmd.Parameters.Add(new() { Value = limit + 1 });
+        var rows = await ReadAllAsync(cmd, cancellationToken).ConfigureAwait(false);
+        if (rows.Count <= limit)
+        {
+            return new CorrectionPage(rows, null);
+        }
+
+        rows.RemoveAt(limit);
+        return new CorrectionPage(rows, rows[^1].Id);
+    }
+
+    /// <summary>The corrections of <paramref name="account"/> booked into the period starting at <paramref name="bookedPeriodStart"/>, oldest first.</summary>
+    public static async Task<IReadOnlyList<StoredCorrection>> ForStatementAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string account, DateTimeOffset bookedPeriodStart, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentException.ThrowIfNullOrEmpty(account);
+        await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM corrections WHERE account = $1 AND booked_period_start = $2 ORDER BY id", connection, tx);
+        cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = bookedPeriodStart.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        return await ReadAllAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every correction booked into the period starting at <paramref name="bookedPeriodStart"/>, by account (bytewise order), each account's oldest first.</summary>
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<StoredCorrection>>> ForAccountsAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, DateTimeOffset bookedPeriodStart, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM corrections WHERE booked_period_start = $1 ORDER BY account, id", connection, tx);
+        cmd.Parameters.Add(new() { Value = bookedPeriodStart.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        var byAccount = new SortedDictionary<string, IReadOnlyList<StoredCorrection>>(StringComparer.Ordinal);
+        foreach (var row in await ReadAllAsync(cmd, cancellationToken).ConfigureAwait(false))
+        {
+            if (!byAccount.TryGetValue(row.Account, out var list))
+            {
+                byAccount[row.Account] = list = new List<StoredCorrection>();
+            }
+
+            ((List<StoredCorrection>)list).Add(row);
+        }
+
+        return byAccount;
+    }
+
+    /// <summary>The request fields (the API's names) in which <paramref name="request"/> differs from the stored <paramref name="stored"/>; the actor is not compared.</summary>
+    internal static List<string> Differences(StoredCorrection stored, CorrectionRequest request)
+    {
+        var fields = new List<string>();
+        void Check(bool same, string field)
+        {
+            if (!same)
+            {
+                fields.Add(field);
+            }
+        }
+
+        Check(stored.Account == request.Account, "account");
+        Check(stored.Kind == request.Kind, "kind");
+        Check(stored.EventId == request.EventId, "event_id");
+        Check(stored.Sku == request.Sku, "sku");
+        Check(stored.EventTime == request.EventTime, "event_time");
+        Check(stored.OriginalQuantity == request.OriginalQuantity, "original_quantity");
+        Check(stored.NewQuantity == request.NewQuantity, "new_quantity");
+        Check(stored.Amount == request.Amount, "amount");
+        Check(stored.Currency == request.Currency, "currency");
+        // A request without a period is booked wherever the clock put it; one with a period was booked exactly there.
+        Check(request.Period is null || request.Period == stored.BookedPeriodStart, "period");
+        Check(stored.Reason == request.Reason, "reason");
+        return fields;
+    }
+
+    private static CorrectionWrite Replay(StoredCorrection stored, CorrectionRequest request)
+    {
+        var differences = Differences(stored, request);
+        return differences.Count == 0
+            ? new CorrectionWrite(CorrectionWriteStatus.Replayed, stored, null, [])
+            : new CorrectionWrite(CorrectionWriteStatus.IdempotencyConflict, stored, null, differences);
+    }
+
+    private static CorrectionWrite Refused(string code, string field, string message) =>
+        new(CorrectionWriteStatus.Refused, null, new CorrectionRefusal(code, field, message), []);
+
+    private static string Instant(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
+
+    private static async Task<StoredCorrection?> ByKeyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string key, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM corrections WHERE idempotency_key = $1", connection, tx);
+        cmd.Parameters.Add(new() { Value = key, NpgsqlDbType = NpgsqlDbType.Text });
+        return await ReadOneAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<StoredCorrection?> LastOfEventAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string eventId, CancellationToken cancellationToken)
+    {
+        await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM corrections WHERE account = $1 AND event_id = $2 ORDER BY revision DESC LIMIT 1", connection, tx);
+        cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = eventId, NpgsqlDbType = NpgsqlDbType.Text });
+        return await ReadOneAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<StoredCorrection?> ReadOneAsync(NpgsqlCommand cmd, CancellationToken cancellationToken)
+    {
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    private static async Task<List<StoredCorrection>> ReadAllAsync(NpgsqlCommand cmd, CancellationToken cancellationToken)
+    {
+        var rows = new List<StoredCorrection>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(Read(reader));
+        }
+
+        return rows;
+    }
+
+    private static StoredCorrection Read(NpgsqlDataReader r)
+    {
+        DateTimeOffset? Time(int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
+        decimal? Number(int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
+        string? Text(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+        var kind = CorrectionRequest.ParseKind(r.GetString(3))
+            ?? throw new InvalidDataException($"correction {r.GetInt64(0)} has kind '{r.GetString(3)}', which this version does not know");
+        return new StoredCorrection(r.GetInt64(0), r.GetString(1), r.GetString(2), kind, Text(4), Text(5), Time(6), Time(7), r.GetFieldValue<DateTimeOffset>(8),
+            r.IsDBNull(9) ? null : r.GetInt32(9), Number(10), Number(11), Number(12), Number(13), Text(14)?.Trim(), r.GetString(15), r.GetString(16), r.GetFieldValue<DateTimeOffset>(17));
+    }
+}
