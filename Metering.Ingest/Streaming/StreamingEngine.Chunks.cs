@@ -26,12 +26,15 @@ public sealed partial class StreamingEngine
     private readonly Verdict[] _chunkVerdicts = new Verdict[ChunkSize];
     private readonly RejectReason[] _chunkReasons = new RejectReason[ChunkSize];
     private readonly string[] _chunkDetails = new string[ChunkSize];
-    private readonly (UInt128, long)[] _sharedCandidates = new (UInt128, long)[ChunkSize];
+    private readonly SeenId[] _sharedCandidates = new SeenId[ChunkSize];
     private readonly int[] _sharedIndexes = new int[ChunkSize];
-    private readonly bool[] _sharedSeen = new bool[ChunkSize];
+    private readonly DedupVerdict[] _sharedSeen = new DedupVerdict[ChunkSize];
 
     /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
     public long SharedDuplicates { get; private set; }
+
+    /// <summary>Records rejected as conflicts: their id was accepted before with another payload (own or shared horizon).</summary>
+    public long Conflicts { get; private set; }
 
     /// <summary>Chunks whose shared-dedup lookup failed (Redis unreachable): only the local horizon applied.</summary>
     public long SharedDedupDegradedChunks { get; private set; }
@@ -137,10 +140,14 @@ public sealed partial class StreamingEngine
             _chunkVerdicts[i] = Verdict.Reject;
             if (reason == RejectReason.None)
             {
-                switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
+                switch (_dedup.Check(record.Fingerprint, record.PayloadDigest, record.TimeTicks))
                 {
                     case DedupVerdict.Duplicate:
                         _chunkVerdicts[i] = Verdict.Duplicate;
+                        break;
+                    case DedupVerdict.Conflict:
+                        reason = RejectReason.Conflict;
+                        detail = ConflictDetail.Of(value, "this engine's dedup horizon");
                         break;
                     case DedupVerdict.Expired:
                         reason = RejectReason.ExpiredTime;
@@ -150,7 +157,7 @@ public sealed partial class StreamingEngine
                         _chunkVerdicts[i] = Verdict.Accept;
                         if (_options.SharedDedup is not null)
                         {
-                            _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
+                            _sharedCandidates[candidates] = new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks);
                             _sharedIndexes[candidates++] = i;
                         }
 
@@ -168,10 +175,17 @@ public sealed partial class StreamingEngine
             {
                 for (var j = 0; j < candidates; j++)
                 {
-                    if (_sharedSeen[j])
+                    var i = _sharedIndexes[j];
+                    if (_sharedSeen[j] == DedupVerdict.Duplicate)
                     {
-                        _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
+                        _chunkVerdicts[i] = Verdict.Duplicate;
                         SharedDuplicates++;
+                    }
+                    else if (_sharedSeen[j] == DedupVerdict.Conflict)
+                    {
+                        _chunkVerdicts[i] = Verdict.Reject;
+                        _chunkReasons[i] = RejectReason.Conflict;
+                        _chunkDetails[i] = ConflictDetail.Of(chunk[i].Message.Value ?? [], "the shared dedup horizon");
                     }
                 }
             }
@@ -277,10 +291,16 @@ public sealed partial class StreamingEngine
                 partition.Accepted++;
                 _acceptedTotal++;
                 partition.AcceptedNanos += record.QuantityNanos;
-                _seenIds.Add((record.Fingerprint, record.TimeTicks));
+                _seenIds.Add(new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks));
                 return;
             default:
                 partition.Rejected++;
+                if (_chunkReasons[index] == RejectReason.Conflict)
+                {
+                    Conflicts++;
+                    Observability.MeteringMetrics.RecordsConflict(1);
+                }
+
                 Observability.MeteringMetrics.RecordsRejected(1, _chunkReasons[index].Code());
                 _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, _chunkReasons[index].Code(), _chunkDetails[index], result.Message.Value ?? []));
                 return;
