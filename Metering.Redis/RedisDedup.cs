@@ -69,9 +69,10 @@ public sealed class RedisDedup : ISharedDedup
 
     /// <inheritdoc />
     /// <remarks>Blocks the calling thread until Redis answers: for the engine's poll thread only. Request threads use <see cref="TryFindSeenAsync"/>.</remarks>
-    public bool TryFindSeen(ReadOnlySpan<SeenId> ids, Span<DedupVerdict> verdicts)
+    public bool TryFindSeen(ReadOnlySpan<SeenId> ids, Span<DedupVerdict> verdicts, Span<ulong> firstDigests)
     {
         verdicts[..ids.Length].Clear();
+        firstDigests[..ids.Length].Clear();
         if (ids.Length == 0)
         {
             return true;
@@ -82,12 +83,13 @@ public sealed class RedisDedup : ISharedDedup
             foreach (var ask in Ask(ids))
             {
                 // The engine thread is synchronous; all asks are already pipelined.
-                Judge(ids, ask, ask.Digests.GetAwaiter().GetResult(), ask.Legacy?.GetAwaiter().GetResult(), verdicts);
+                Judge(ids, ask, ask.Digests.GetAwaiter().GetResult(), ask.Legacy?.GetAwaiter().GetResult(), verdicts, firstDigests);
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             verdicts[..ids.Length].Clear();
+            firstDigests[..ids.Length].Clear();
             Volatile.Write(ref _degraded, 1);
             return false;
         }
@@ -148,7 +150,7 @@ public sealed class RedisDedup : ISharedDedup
 
         foreach (var ask in asks)
         {
-            Judge(ids, ask, ask.Digests.Result, ask.Legacy?.Result, verdicts); // completed: awaited above
+            Judge(ids, ask, ask.Digests.Result, ask.Legacy?.Result, verdicts, new ulong[ids.Length]); // completed: awaited above
         }
 
         Answered(ids.Length);
@@ -243,7 +245,7 @@ public sealed class RedisDedup : ISharedDedup
 
     // The one rule (PayloadDigest.Conflicts): a marked id with another digest is a conflict; a marked id with the same
     // or no digest, or a legacy member, is a duplicate.
-    private static void Judge(ReadOnlySpan<SeenId> ids, MinuteAsk ask, RedisValue[] digests, bool[]? legacy, Span<DedupVerdict> verdicts)
+    private static void Judge(ReadOnlySpan<SeenId> ids, MinuteAsk ask, RedisValue[] digests, bool[]? legacy, Span<DedupVerdict> verdicts, Span<ulong> firstDigests)
     {
         for (var j = 0; j < digests.Length; j++)
         {
@@ -252,6 +254,7 @@ public sealed class RedisDedup : ISharedDedup
             {
                 var first = ((byte[]?)digests[j]) is { Length: 8 } bytes ? BinaryPrimitives.ReadUInt64BigEndian(bytes) : PayloadDigest.None;
                 verdicts[i] = PayloadDigest.Conflicts(first, ids[i].PayloadDigest) ? DedupVerdict.Conflict : DedupVerdict.Duplicate;
+                firstDigests[i] = first;
             }
             else if (legacy is not null && legacy[j])
             {

@@ -143,6 +143,30 @@ public sealed class DedupHorizon
         }
     }
 
+    /// <summary>
+    /// Replaces the digest remembered for <paramref name="fingerprint"/> (no-op when it is not remembered): the shared
+    /// store knew the id with <paramref name="digest"/> first, so that payload, not this instance's copy, is the one
+    /// later records are judged against.
+    /// </summary>
+    public void Amend(UInt128 fingerprint, ulong digest)
+    {
+        if (fingerprint == UInt128.Zero)
+        {
+            fingerprint = UInt128.One;
+        }
+
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        for (var i = (int)(ulong)fingerprint & mask; entries[i].Key != UInt128.Zero; i = (i + 1) & mask)
+        {
+            if (entries[i].Key == fingerprint)
+            {
+                entries[i].Digest = digest;
+                return;
+            }
+        }
+    }
+
     private void AdvanceWatermark(long timeTicks)
     {
         _watermarkTicks = timeTicks;

@@ -99,12 +99,13 @@ public static partial class RedisDedupBenchmark
         }
 
         var seen = new DedupVerdict[512];
+        var firstDigests = new ulong[512];
         long found = 0;
         clock.Restart();
         for (var done = 0; done < ids; done += 512)
         {
             var n = Math.Min(512, ids - done);
-            if (!dedup.TryFindSeen(all.AsSpan(done, n), seen))
+            if (!dedup.TryFindSeen(all.AsSpan(done, n), seen, firstDigests))
             {
                 throw new InvalidOperationException("a lookup failed");
             }

@@ -29,6 +29,7 @@ public sealed partial class StreamingEngine
     private readonly SeenId[] _sharedCandidates = new SeenId[ChunkSize];
     private readonly int[] _sharedIndexes = new int[ChunkSize];
     private readonly DedupVerdict[] _sharedSeen = new DedupVerdict[ChunkSize];
+    private readonly ulong[] _sharedFirstDigests = new ulong[ChunkSize];
 
     /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
     public long SharedDuplicates { get; private set; }
@@ -125,6 +126,7 @@ public sealed partial class StreamingEngine
     {
         var chunk = _chunk;
         var candidates = 0;
+        var repeats = 0; // records the own horizon judged against an id remembered before (duplicate or conflict)
         var end = chunk.Count;
         for (var i = start; i < chunk.Count; i++)
         {
@@ -144,8 +146,10 @@ public sealed partial class StreamingEngine
                 {
                     case DedupVerdict.Duplicate:
                         _chunkVerdicts[i] = Verdict.Duplicate;
+                        repeats++;
                         break;
                     case DedupVerdict.Conflict:
+                        repeats++;
                         reason = RejectReason.Conflict;
                         detail = ConflictDetail.Of(value, "this engine's dedup horizon");
                         break;
@@ -171,11 +175,22 @@ public sealed partial class StreamingEngine
 
         if (candidates > 0)
         {
-            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
+            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen, _sharedFirstDigests))
             {
                 for (var j = 0; j < candidates; j++)
                 {
                     var i = _sharedIndexes[j];
+                    if (_sharedSeen[j] != DedupVerdict.New)
+                    {
+                        // Another instance counted the id first: its payload is the one later copies are judged against
+                        // here, in later chunks (the horizon) and in the rest of this one (re-judged).
+                        _dedup.Amend(_sharedCandidates[j].Fingerprint, _sharedFirstDigests[j]);
+                        if (repeats > 0)
+                        {
+                            Rejudge(i + 1, end, _sharedCandidates[j].Fingerprint, _sharedFirstDigests[j]);
+                        }
+                    }
+
                     if (_sharedSeen[j] == DedupVerdict.Duplicate)
                     {
                         _chunkVerdicts[i] = Verdict.Duplicate;
@@ -196,6 +211,37 @@ public sealed partial class StreamingEngine
         }
 
         return end;
+    }
+
+    /// <summary>
+    /// Re-judges the records of chunk[from..end) with <paramref name="fingerprint"/>: the own horizon compared them
+    /// with a copy this instance took for new, but the shared store knew the id first with
+    /// <paramref name="firstDigest"/>. Rare (the same id twice in one chunk and known elsewhere), so a plain scan.
+    /// </summary>
+    private void Rejudge(int from, int end, UInt128 fingerprint, ulong firstDigest)
+    {
+        for (var k = from; k < end; k++)
+        {
+            ref readonly var record = ref _chunkRecords[k];
+            var judged = _chunkVerdicts[k] == Verdict.Duplicate || (_chunkVerdicts[k] == Verdict.Reject && _chunkReasons[k] == RejectReason.Conflict);
+            if (!judged || record.Fingerprint != fingerprint)
+            {
+                continue;
+            }
+
+            if (PayloadDigest.Conflicts(firstDigest, record.PayloadDigest))
+            {
+                _chunkVerdicts[k] = Verdict.Reject;
+                _chunkReasons[k] = RejectReason.Conflict;
+                _chunkDetails[k] = ConflictDetail.Of(_chunk[k].Message.Value ?? [], "the shared dedup horizon");
+            }
+            else
+            {
+                _chunkVerdicts[k] = Verdict.Duplicate;
+                _chunkReasons[k] = RejectReason.None;
+                _chunkDetails[k] = "";
+            }
+        }
     }
 
     private static bool IsHalfFull(RecordCatalog catalog) =>

@@ -27,9 +27,11 @@ public interface ISharedDedup
     /// the horizon, <see cref="DedupVerdict.Duplicate"/> when one did with the same payload digest (or an unknown
     /// one), <see cref="DedupVerdict.Conflict"/> when one did with another digest. Returns false (and leaves
     /// <paramref name="verdicts"/> all New) when the store cannot answer in time: the engine then relies on its own
-    /// horizon only, and says so in its metrics.
+    /// horizon only, and says so in its metrics. <paramref name="firstDigests"/>[i] is the digest the store holds for
+    /// a seen id (<see cref="PayloadDigest.None"/> when not seen or unknown): the engine's own horizon takes it, so a
+    /// later copy of the first payload is a duplicate there too, not a conflict with the refused one.
     /// </summary>
-    bool TryFindSeen(ReadOnlySpan<SeenId> ids, Span<DedupVerdict> verdicts);
+    bool TryFindSeen(ReadOnlySpan<SeenId> ids, Span<DedupVerdict> verdicts, Span<ulong> firstDigests);
 
     /// <summary>Marks ids whose records were durably counted; never blocks the caller, retries while degraded.</summary>
     void MarkAccepted(IReadOnlyList<SeenId> ids);

@@ -61,7 +61,7 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         "{\"id\":nope}",                         // balanced, so an array can still frame it; malformed JSON
         Record("e2", "acct-2"),
         "",
-        Record("e1", "acct-1", "9"),             // same account and id as index 0: duplicate
+        Record("e1", "acct-1", "1.50"),          // same account, id and payload (1.50 = 1.5) as index 0: duplicate
         Record("e1", "acct-2"),                  // same id, other account: a different record
         """{"id":"e3","account":"acct-1","sku":"api.calls","quantity":"-1","time":"2026-01-01T00:00:00Z"}""",
         Record("e4", "acct-3")) + "\n";

@@ -27,6 +27,9 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
     private readonly string _credential = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous";
     private readonly Dictionary<UInt128, (int Index, ulong Digest)> _seen = [];
     private readonly List<Pending> _pending = [];
+    // Records judged against an earlier record of this request: their receipts are provisional until Redis says
+    // whether that earlier record's id was known before (then Redis's payload is the one to compare with).
+    private readonly List<(int Index, int First, SeenId Id)> _repeats = [];
 
     /// <summary>Per record, in body order.</summary>
     public List<Receipt> Receipts { get; } = [];
@@ -70,6 +73,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
 
         if (_seen.TryGetValue(parsed.Fingerprint, out var first))
         {
+            _repeats.Add((index, first.Index, new SeenId(parsed.Fingerprint, parsed.PayloadDigest, parsed.TimeTicks)));
             Receipts.Add(PayloadDigest.Conflicts(first.Digest, parsed.PayloadDigest)
                 ? new Receipt(Conflict, RejectReason.Conflict.Code(), ConflictDetail.Of(record, $"same account and id as record {first.Index} of this request"))
                 : new Receipt(Duplicate, null, $"same account and id as record {first.Index} of this request"));
@@ -108,15 +112,44 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
             return true;
         }
 
-        var ids = new SeenId[_pending.Count];
-        for (var i = 0; i < ids.Length; i++)
+        var ids = new SeenId[_pending.Count + _repeats.Count];
+        for (var i = 0; i < _pending.Count; i++)
         {
             ids[i] = _pending[i].Id;
+        }
+
+        for (var i = 0; i < _repeats.Count; i++)
+        {
+            ids[_pending.Count + i] = _repeats[i].Id;
         }
 
         if (await service.TryFindSeenAsync(ids).ConfigureAwait(false) is not { } seen)
         {
             return false;
+        }
+
+        if (_repeats.Count > 0)
+        {
+            var knownBefore = new HashSet<int>();
+            for (var i = 0; i < _pending.Count; i++)
+            {
+                if (seen[i] != DedupVerdict.New)
+                {
+                    knownBefore.Add(_pending[i].Index);
+                }
+            }
+
+            for (var i = 0; i < _repeats.Count; i++)
+            {
+                var (index, firstIndex, _) = _repeats[i];
+                if (knownBefore.Contains(firstIndex))
+                {
+                    // Not a duplicate of what Redis holds (a New answer means another event minute: another time) is a conflict.
+                    Receipts[index] = seen[_pending.Count + i] != DedupVerdict.Duplicate
+                        ? new Receipt(Conflict, RejectReason.Conflict.Code(), ConflictDetail.Of(_pending.Find(p => p.Index == firstIndex)!.Value, "the shared dedup horizon"))
+                        : new Receipt(Duplicate, null, "the same account and id was accepted before (shared dedup horizon)");
+                }
+            }
         }
 
         var kept = 0;
