@@ -1,18 +1,24 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Globalization;
+using Metering.Aggregates.Dedup;
 using Metering.Ledger.SeenIds;
 using StackExchange.Redis;
 
 namespace Metering.Redis;
 
 /// <summary>
-/// The shared dedup horizon in Redis. Accepted ids are members of one Redis set per minute of event time,
-/// <c>{prefix}d:{minute}</c>, holding the records' 16-byte tenant-scoped fingerprints (binary); a set expires one
-/// dedup horizon after its last mark. A duplicate is the same record again, so it has the same event time and lands
-/// in the same minute's set: a lookup is one <c>SMISMEMBER</c> per minute a chunk of records spans (usually one or
-/// two), a mark is one <c>SADD</c> + <c>EXPIRE</c> per minute, after the flush that counted the records committed.
-/// Compared with a key per id this costs a command per minute instead of per id, and less memory per id.
+/// The shared dedup horizon in Redis. Accepted ids are fields of one Redis hash per minute of event time,
+/// <c>{prefix}p:{minute}</c>: the field is the record's 16-byte tenant-scoped fingerprint, the value the 8-byte payload
+/// digest of the record counted (<see cref="PayloadDigest"/>, big-endian), so a lookup tells a duplicate from a
+/// conflict by <see cref="PayloadDigest.Conflicts"/>; a hash expires one dedup horizon after its last mark. A
+/// duplicate is the same record again, so it has the same event time and lands in the same minute's hash: a lookup
+/// is one <c>HMGET</c> per minute a chunk of records spans (usually one or two), a mark is one <c>HSET</c> +
+/// <c>EXPIRE</c> per minute, after the flush that counted the records committed. Compared with a key per id this
+/// costs a command per minute instead of per id, and less memory per id.
+/// Before digests the ids were members of sets, <c>{prefix}d:{minute}</c>: with <c>readLegacySets</c> a lookup also
+/// asks those (one <c>SMISMEMBER</c> per minute, in the same pipeline) and a legacy member is a duplicate, so for one
+/// horizon after an upgrade no id accepted before it is forgotten; nothing writes them any more.
 /// Redis down: lookups answer "not seen" (the engine's own horizon, rebuilt from PostgreSQL, still applies), marks
 /// wait in a bounded backlog and are replayed when Redis is back; <see cref="Degraded"/> says so.
 /// </summary>
@@ -20,18 +26,25 @@ public sealed class RedisDedup : ISharedDedup
 {
     private readonly IDatabase _db;
     private readonly string _prefix;
+    private readonly string _legacyPrefix;
+    private readonly bool _readLegacySets;
     private readonly TimeSpan _horizon;
     private readonly int _maxBacklog;
-    private readonly ConcurrentQueue<(UInt128 Fingerprint, long TimeTicks)[]> _backlog = new();
+    private readonly ConcurrentQueue<SeenId[]> _backlog = new();
     private long _backlogIds;
     private int _degraded;
 
-    /// <summary>Uses <paramref name="redis"/>; keys start with <paramref name="prefix"/> (e.g. "metering:topic:").</summary>
-    public RedisDedup(IConnectionMultiplexer redis, string prefix, TimeSpan horizon, int maxBacklog = 5_000_000)
+    /// <summary>
+    /// Uses <paramref name="redis"/>; keys start with <paramref name="prefix"/> (e.g. "metering:topic:"). With
+    /// <paramref name="readLegacySets"/> lookups also read the sets written before payload digests (see above).
+    /// </summary>
+    public RedisDedup(IConnectionMultiplexer redis, string prefix, TimeSpan horizon, int maxBacklog = 5_000_000, bool readLegacySets = true)
     {
         ArgumentNullException.ThrowIfNull(redis);
         _db = redis.GetDatabase();
-        _prefix = prefix + "d:";
+        _prefix = prefix + "p:";
+        _legacyPrefix = prefix + "d:";
+        _readLegacySets = readLegacySets;
         _horizon = horizon;
         _maxBacklog = maxBacklog;
     }
@@ -56,9 +69,10 @@ public sealed class RedisDedup : ISharedDedup
 
     /// <inheritdoc />
     /// <remarks>Blocks the calling thread until Redis answers: for the engine's poll thread only. Request threads use <see cref="TryFindSeenAsync"/>.</remarks>
-    public bool TryFindSeen(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids, Span<bool> seen)
+    public bool TryFindSeen(ReadOnlySpan<SeenId> ids, Span<DedupVerdict> verdicts, Span<ulong> firstDigests)
     {
-        seen[..ids.Length].Clear();
+        verdicts[..ids.Length].Clear();
+        firstDigests[..ids.Length].Clear();
         if (ids.Length == 0)
         {
             return true;
@@ -66,18 +80,16 @@ public sealed class RedisDedup : ISharedDedup
 
         try
         {
-            foreach (var (indexes, answer) in Ask(ids))
+            foreach (var ask in Ask(ids))
             {
-                var found = answer.GetAwaiter().GetResult(); // the engine thread is synchronous; all asks are already pipelined
-                for (var j = 0; j < found.Length; j++)
-                {
-                    seen[indexes[j]] = found[j];
-                }
+                // The engine thread is synchronous; all asks are already pipelined.
+                Judge(ids, ask, ask.Digests.GetAwaiter().GetResult(), ask.Legacy?.GetAwaiter().GetResult(), verdicts, firstDigests);
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            seen[..ids.Length].Clear();
+            verdicts[..ids.Length].Clear();
+            firstDigests[..ids.Length].Clear();
             Volatile.Write(ref _degraded, 1);
             return false;
         }
@@ -87,26 +99,36 @@ public sealed class RedisDedup : ISharedDedup
     }
 
     /// <summary>
-    /// The lookup of <see cref="TryFindSeen"/> without blocking a thread: one flag per id, or null when Redis did not
-    /// answer within <paramref name="timeout"/> (or failed), which sets <see cref="Degraded"/> as a failure does. A slow
-    /// Redis therefore costs a request at most the timeout, and the ids count as not seen (the engine's dedup stays
-    /// the final guard).
+    /// The lookup of <see cref="TryFindSeen"/> without blocking a thread: one verdict per id (New, Duplicate or
+    /// Conflict), or null when Redis did not answer within <paramref name="timeout"/> (or failed), which sets
+    /// <see cref="Degraded"/> as a failure does. A slow Redis therefore costs a request at most the timeout, and the
+    /// ids count as not seen (the engine's dedup stays the final guard).
     /// </summary>
-    public async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] ids, TimeSpan timeout)
+    public async Task<DedupVerdict[]?> TryFindSeenAsync(SeenId[] ids, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var seen = new bool[ids.Length];
+        var verdicts = new DedupVerdict[ids.Length];
         if (ids.Length == 0)
         {
-            return seen;
+            return verdicts;
         }
 
-        Task<bool[][]> all;
-        List<(List<int> Indexes, Task<bool[]> Answer)> asks;
+        Task all;
+        List<MinuteAsk> asks;
         try
         {
             asks = Ask(ids);
-            all = Task.WhenAll(asks.Select(a => a.Answer));
+            var tasks = new List<Task>(asks.Count * 2);
+            foreach (var ask in asks)
+            {
+                tasks.Add(ask.Digests);
+                if (ask.Legacy is not null)
+                {
+                    tasks.Add(ask.Legacy);
+                }
+            }
+
+            all = Task.WhenAll(tasks);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -126,21 +148,17 @@ public sealed class RedisDedup : ISharedDedup
             return null;
         }
 
-        foreach (var (indexes, answer) in asks)
+        foreach (var ask in asks)
         {
-            var found = answer.Result; // completed: awaited above
-            for (var j = 0; j < found.Length; j++)
-            {
-                seen[indexes[j]] = found[j];
-            }
+            Judge(ids, ask, ask.Digests.Result, ask.Legacy?.Result, verdicts, new ulong[ids.Length]); // completed: awaited above
         }
 
         Answered(ids.Length);
-        return seen;
+        return verdicts;
     }
 
     /// <inheritdoc />
-    public void MarkAccepted(IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids)
+    public void MarkAccepted(IReadOnlyList<SeenId> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count > 0)
@@ -150,7 +168,7 @@ public sealed class RedisDedup : ISharedDedup
     }
 
     /// <summary>Marks and awaits (tests, benchmarks, the HTTP edge); failures go to the backlog and set <see cref="Degraded"/>.</summary>
-    public async Task MarkAsync((UInt128 Fingerprint, long TimeTicks)[] ids)
+    public async Task MarkAsync(SeenId[] ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         try
@@ -159,7 +177,7 @@ public sealed class RedisDedup : ISharedDedup
             foreach (var minute in ids.GroupBy(i => i.TimeTicks / TimeSpan.TicksPerMinute))
             {
                 var key = Key(minute.Key);
-                calls.Add(_db.SetAddAsync(key, [.. minute.Select(i => Member(i.Fingerprint))]));
+                calls.Add(_db.HashSetAsync(key, [.. minute.Select(i => new HashEntry(Member(i.Fingerprint), Digest(i.PayloadDigest)))]));
                 calls.Add(_db.KeyExpireAsync(key, _horizon));
             }
 
@@ -190,8 +208,12 @@ public sealed class RedisDedup : ISharedDedup
         }
     }
 
-    // One SMISMEMBER per event minute the ids span, all sent before any answer is awaited (pipelined).
-    private List<(List<int> Indexes, Task<bool[]> Answer)> Ask(ReadOnlySpan<(UInt128 Fingerprint, long TimeTicks)> ids)
+    /// <summary>The asks of one event minute: the ids' indexes, the digests (null where not marked), the legacy set's answer.</summary>
+    private sealed record MinuteAsk(List<int> Indexes, Task<RedisValue[]> Digests, Task<bool[]>? Legacy);
+
+    // One HMGET (and with legacy sets one SMISMEMBER) per event minute the ids span, all sent before any answer is
+    // awaited (pipelined).
+    private List<MinuteAsk> Ask(ReadOnlySpan<SeenId> ids)
     {
         var byMinute = new Dictionary<long, List<int>>();
         for (var i = 0; i < ids.Length; i++)
@@ -205,7 +227,7 @@ public sealed class RedisDedup : ISharedDedup
             indexes.Add(i);
         }
 
-        var asks = new List<(List<int> Indexes, Task<bool[]> Answer)>(byMinute.Count);
+        var asks = new List<MinuteAsk>(byMinute.Count);
         foreach (var (minute, indexes) in byMinute)
         {
             var members = new RedisValue[indexes.Count];
@@ -214,10 +236,31 @@ public sealed class RedisDedup : ISharedDedup
                 members[j] = Member(ids[indexes[j]].Fingerprint);
             }
 
-            asks.Add((indexes, _db.SetContainsAsync(Key(minute), members)));
+            var legacy = _readLegacySets ? _db.SetContainsAsync(LegacyKey(minute), members) : null;
+            asks.Add(new MinuteAsk(indexes, _db.HashGetAsync(Key(minute), members), legacy));
         }
 
         return asks;
+    }
+
+    // The one rule (PayloadDigest.Conflicts): a marked id with another digest is a conflict; a marked id with the same
+    // or no digest, or a legacy member, is a duplicate.
+    private static void Judge(ReadOnlySpan<SeenId> ids, MinuteAsk ask, RedisValue[] digests, bool[]? legacy, Span<DedupVerdict> verdicts, Span<ulong> firstDigests)
+    {
+        for (var j = 0; j < digests.Length; j++)
+        {
+            var i = ask.Indexes[j];
+            if (!digests[j].IsNull)
+            {
+                var first = ((byte[]?)digests[j]) is { Length: 8 } bytes ? BinaryPrimitives.ReadUInt64BigEndian(bytes) : PayloadDigest.None;
+                verdicts[i] = PayloadDigest.Conflicts(first, ids[i].PayloadDigest) ? DedupVerdict.Conflict : DedupVerdict.Duplicate;
+                firstDigests[i] = first;
+            }
+            else if (legacy is not null && legacy[j])
+            {
+                verdicts[i] = DedupVerdict.Duplicate;
+            }
+        }
     }
 
     private void Answered(int ids)
@@ -231,6 +274,15 @@ public sealed class RedisDedup : ISharedDedup
     }
 
     private RedisKey Key(long minute) => _prefix + minute.ToString(CultureInfo.InvariantCulture);
+
+    private RedisKey LegacyKey(long minute) => _legacyPrefix + minute.ToString(CultureInfo.InvariantCulture);
+
+    private static RedisValue Digest(ulong digest)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, digest);
+        return bytes;
+    }
 
     private static RedisValue Member(UInt128 fingerprint)
     {

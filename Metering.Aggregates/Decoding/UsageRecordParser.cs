@@ -1,5 +1,6 @@
 using System.IO.Hashing;
 using System.Text.Json;
+using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 
@@ -107,6 +108,7 @@ public sealed class UsageRecordParser
 
         var seen = 0;
         var dimensionCount = 0;
+        ulong dimensionSum = 0;
         ReadOnlySpan<byte> id = default, account = default, sku = default;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -142,7 +144,7 @@ public sealed class UsageRecordParser
                     reason = ReadTime(ref reader, out record.TimeTicks, ref detail);
                     break;
                 case FieldDimensions:
-                    reason = ReadDimensions(ref reader, line, out dimensionCount, ref detail);
+                    reason = ReadDimensions(ref reader, line, out dimensionCount, out dimensionSum, ref detail);
                     break;
                 default:
                     // Unknown fields are ignored (forward compatibility), but must still be well-formed JSON.
@@ -211,6 +213,7 @@ public sealed class UsageRecordParser
         // Tenant-scoped idempotency key: the account's hash seeds the id's 128-bit hash, so equal ids of
         // different accounts never collide by construction, and the value is the same in every process.
         record.Fingerprint = XxHash128.HashToUInt128(id, unchecked((long)XxHash3.HashToUInt64(account)));
+        record.PayloadDigest = PayloadDigest.Of(sku, record.QuantityNanos, record.TimeTicks, dimensionCount, dimensionSum);
         return RejectReason.None;
     }
 
@@ -423,9 +426,10 @@ public sealed class UsageRecordParser
         return RejectReason.None;
     }
 
-    private RejectReason ReadDimensions(scoped ref Utf8JsonReader reader, ReadOnlySpan<byte> line, out int count, scoped ref string detail)
+    private RejectReason ReadDimensions(scoped ref Utf8JsonReader reader, ReadOnlySpan<byte> line, out int count, out ulong digestSum, scoped ref string detail)
     {
         count = 0;
+        digestSum = 0;
         if (reader.TokenType == JsonTokenType.Null)
         {
             return RejectReason.None;
@@ -496,6 +500,8 @@ public sealed class UsageRecordParser
             }
 
             StorePair(ref used, value, _dimensionValueStart, _dimensionValueLength, count);
+            // Every dimension, kept or not: the digest must not depend on the dimension policy (the edge keeps none).
+            digestSum += PayloadDigest.Pair(_dimensionScratch.AsSpan(_dimensionKeyStart[count], _dimensionKeyLength[count]), _dimensionScratch.AsSpan(_dimensionValueStart[count], _dimensionValueLength[count]));
             count++;
         }
 

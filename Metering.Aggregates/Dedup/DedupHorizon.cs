@@ -4,7 +4,10 @@ namespace Metering.Aggregates.Dedup;
 /// Remembers the 128-bit fingerprints of record ids seen within a horizon of event time (default 24 h) and tells
 /// new ids from duplicates. The horizon trails the newest event time seen (the watermark); a record older than
 /// <c>watermark - horizon</c> is <see cref="DedupVerdict.Expired"/>.
-/// Memory is bounded: an open-addressing table of (fingerprint, time bucket) pairs, 20 bytes per slot, grown up to
+/// Next to each fingerprint it keeps the payload digest of the record first accepted with it
+/// (<see cref="PayloadDigest"/>): the same id again with the same digest is a <see cref="DedupVerdict.Duplicate"/>,
+/// with another digest a <see cref="DedupVerdict.Conflict"/>.
+/// Memory is bounded: an open-addressing table of (fingerprint, digest, time bucket), 28 bytes per slot, grown up to
 /// <see cref="MaxEntries"/>; buckets are 1/1440 of the horizon (1 minute of a 24 h horizon), and expired ones are
 /// swept every 1/24 of the horizon as the watermark advances. When full, the oldest buckets are evicted early, as
 /// few as bring the table to half full (counted in <see cref="EarlyEvictions"/>), and the effective horizon
@@ -20,11 +23,12 @@ public sealed class DedupHorizon
     private static readonly long BucketEpochTicks = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
     private readonly long _horizonTicks;
     private readonly long _bucketTicks;
-    /// <summary>One remembered id: fingerprint and its event-time bucket in one 20-byte entry (one cache miss per probe).</summary>
+    /// <summary>One remembered id: fingerprint, payload digest and event-time bucket in one 28-byte entry (one cache miss per probe).</summary>
     [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Pack = 4)]
     private struct Entry
     {
         public UInt128 Key;
+        public ulong Digest;
         public int Bucket;
     }
 
@@ -56,7 +60,10 @@ public sealed class DedupHorizon
     public int Count => _count;
 
     /// <summary>Bytes held by the table (reported by the CLI and metrics).</summary>
-    public long MemoryBytes => (long)_entries.Length * 20;
+    public long MemoryBytes => (long)_entries.Length * EntryBytes;
+
+    /// <summary>Bytes per table slot: 16 (fingerprint) + 8 (payload digest) + 4 (time bucket).</summary>
+    public const int EntryBytes = 28;
 
     /// <summary>Buckets evicted before their time because <see cref="MaxEntries"/> was reached.</summary>
     public long EarlyEvictions { get; private set; }
@@ -80,8 +87,12 @@ public sealed class DedupHorizon
         }
     }
 
-    /// <summary>Checks <paramref name="fingerprint"/> of a record with event time <paramref name="timeTicks"/> and remembers it if new.</summary>
-    public DedupVerdict Check(UInt128 fingerprint, long timeTicks)
+    /// <summary>
+    /// Checks <paramref name="fingerprint"/> of a record with payload digest <paramref name="digest"/> and event time
+    /// <paramref name="timeTicks"/>, and remembers it if new. An id remembered without a digest
+    /// (<see cref="PayloadDigest.None"/>, from an old persisted blob) answers <see cref="DedupVerdict.Duplicate"/>.
+    /// </summary>
+    public DedupVerdict Check(UInt128 fingerprint, ulong digest, long timeTicks)
     {
         if (timeTicks > _watermarkTicks)
         {
@@ -107,17 +118,20 @@ public sealed class DedupHorizon
             {
                 if (entry.Bucket >= _oldestLiveBucket)
                 {
-                    return DedupVerdict.Duplicate;
+                    // The first accepted payload stays: a conflict never replaces it.
+                    return PayloadDigest.Conflicts(entry.Digest, digest) ? DedupVerdict.Conflict : DedupVerdict.Duplicate;
                 }
 
                 // The id was seen, but before the horizon (not yet swept): a new record that reuses it.
                 entry.Bucket = BucketOf(timeTicks);
+                entry.Digest = digest;
                 return DedupVerdict.New;
             }
 
             if (entry.Key == UInt128.Zero)
             {
                 entry.Key = fingerprint;
+                entry.Digest = digest;
                 entry.Bucket = BucketOf(timeTicks);
                 if (++_count * 4 > entries.Length * 3)
                 {
@@ -125,6 +139,30 @@ public sealed class DedupHorizon
                 }
 
                 return DedupVerdict.New;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Replaces the digest remembered for <paramref name="fingerprint"/> (no-op when it is not remembered): the shared
+    /// store knew the id with <paramref name="digest"/> first, so that payload, not this instance's copy, is the one
+    /// later records are judged against.
+    /// </summary>
+    public void Amend(UInt128 fingerprint, ulong digest)
+    {
+        if (fingerprint == UInt128.Zero)
+        {
+            fingerprint = UInt128.One;
+        }
+
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        for (var i = (int)(ulong)fingerprint & mask; entries[i].Key != UInt128.Zero; i = (i + 1) & mask)
+        {
+            if (entries[i].Key == fingerprint)
+            {
+                entries[i].Digest = digest;
+                return;
             }
         }
     }

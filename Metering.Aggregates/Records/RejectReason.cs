@@ -49,4 +49,6 @@ public enum RejectReason : byte
     EdgeCardinalityLimit,
     /// <summary>The ledger (PostgreSQL) refused the record's data; isolated from its flush so the others commit.</summary>
     LedgerRejected,
+    /// <summary>The id was accepted before within the dedup horizon with another billed payload (sku, quantity, time or dimensions).</summary>
+    Conflict,
 }

@@ -24,6 +24,12 @@ public struct UsageRecord
     /// <summary>128-bit fingerprint of (account, id): the idempotency key used for dedup. Stable across processes.</summary>
     public UInt128 Fingerprint;
 
+    /// <summary>
+    /// Digest of the billed payload (<see cref="Dedup.PayloadDigest"/>): a record with this <see cref="Fingerprint"/>
+    /// and another digest is a conflict, not a duplicate. Never <see cref="Dedup.PayloadDigest.None"/> once parsed.
+    /// </summary>
+    public ulong PayloadDigest;
+
     /// <summary>1-based line number in the input stream (diagnostics).</summary>
     public long LineNumber;
 }

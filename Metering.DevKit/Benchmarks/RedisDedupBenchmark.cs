@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Metering.Aggregates.Dedup;
 using Metering.Redis;
 using StackExchange.Redis;
 
 namespace Metering.DevKit.Benchmarks;
 
 /// <summary>
-/// Redis dedup throughput against the server's own ceiling, measured side by side: the engine's marks (SADD into the
-/// event-minute sets in batches of 10,000, as after a flush) and lookups (SMISMEMBER per minute for chunks of 512
+/// Redis dedup throughput against the server's own ceiling, measured side by side: the engine's marks (HSET into the
+/// event-minute hashes in batches of 10,000, as after a flush) and lookups (HMGET per minute for chunks of 512
 /// ids spread over an hour of event time, as per consumed chunk), each as
 /// ids/s, versus <c>redis-benchmark -t set -P 16</c> on the same server in the same run.
 /// </summary>
@@ -65,20 +66,20 @@ public static partial class RedisDedupBenchmark
         // A fresh key space per round (and per run: the keys expire after an hour), so marks never hit existing keys.
         var dedup = new RedisDedup(redis, $"bench:{Guid.NewGuid():N}:{round}:", TimeSpan.FromHours(1));
         var random = new Random(round);
-        var batch = new (UInt128, long)[10_000];
+        var batch = new SeenId[10_000];
         var clock = Stopwatch.StartNew();
         var marking = new List<Task>();
-        var all = new (UInt128, long)[ids];
+        var all = new SeenId[ids];
         var now = DateTime.UtcNow.Ticks;
         for (var done = 0; done < ids; done += batch.Length)
         {
             var n = Math.Min(batch.Length, ids - done);
-            var slice = new (UInt128, long)[n];
+            var slice = new SeenId[n];
             for (var i = 0; i < n; i++)
             {
                 var fingerprint = new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64());
                 // event times spread over the last hour, as a live stream's records are
-                all[done + i] = (fingerprint, now - random.NextInt64(TimeSpan.TicksPerHour));
+                all[done + i] = new SeenId(fingerprint, (ulong)random.NextInt64(1, long.MaxValue), now - random.NextInt64(TimeSpan.TicksPerHour));
                 slice[i] = all[done + i];
             }
 
@@ -97,20 +98,21 @@ public static partial class RedisDedupBenchmark
             throw new InvalidOperationException($"only {dedup.Marked} of {ids} marks were acknowledged");
         }
 
-        var seen = new bool[512];
+        var seen = new DedupVerdict[512];
+        var firstDigests = new ulong[512];
         long found = 0;
         clock.Restart();
         for (var done = 0; done < ids; done += 512)
         {
             var n = Math.Min(512, ids - done);
-            if (!dedup.TryFindSeen(all.AsSpan(done, n), seen))
+            if (!dedup.TryFindSeen(all.AsSpan(done, n), seen, firstDigests))
             {
                 throw new InvalidOperationException("a lookup failed");
             }
 
             for (var i = 0; i < n; i++)
             {
-                found += seen[i] ? 1 : 0;
+                found += seen[i] == DedupVerdict.Duplicate ? 1 : 0;
             }
         }
 

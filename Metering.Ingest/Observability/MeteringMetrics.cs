@@ -24,6 +24,7 @@ public static class MeteringMetrics
     private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("metering.records.accepted", "{record}", "Usage records accepted and counted into an aggregate.");
     private static readonly Counter<long> Duplicate = Meter.CreateCounter<long>("metering.records.duplicate", "{record}", "Usage records dropped as duplicates of an already counted (account, id).");
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("metering.records.rejected", "{record}", "Usage records rejected to the dead letters, by reason.");
+    private static readonly Counter<long> Conflict = Meter.CreateCounter<long>("metering.records.conflicts", "{record}", "Usage records whose (account, id) was accepted before with another payload: dead-lettered as conflict (also in metering.records.rejected).");
     private static readonly Histogram<double> FlushDuration = Meter.CreateHistogram("metering.flush.duration", "s", "Time to flush one batch of aggregates to the ledger (rate, write, commit).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     private static readonly Counter<long> Overflow = Meter.CreateCounter<long>("metering.aggregate.overflow", "{record}", "Records that hit a cardinality limit (a new account, SKU or dimension set beyond the configured number of keys).");
     private static readonly Counter<long> CatalogRenewals = Meter.CreateCounter<long>("metering.catalog.renewals", "{renewal}", "Interning catalogs the engine replaced by a fresh one, by why (half full at a flush, or full mid-chunk: then cardinality far beyond normal reached the engine).");
@@ -60,6 +61,9 @@ public static class MeteringMetrics
 
     /// <summary>Counts <paramref name="n"/> records rejected for <paramref name="reason"/> (a dead-letter reason code such as <c>invalid_quantity</c>; keep the set of reasons small and fixed).</summary>
     public static void RecordsRejected(long n, string reason) => Rejected.Add(n, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>Counts <paramref name="n"/> records rejected as conflicts (same id, another payload); the caller counts them as rejected too.</summary>
+    public static void RecordsConflict(long n) => Conflict.Add(n);
 
     /// <summary>Counts one interning-catalog renewal; <paramref name="why"/> is "half full" or "full".</summary>
     public static void CatalogRenewed(string why) => CatalogRenewals.Add(1, new KeyValuePair<string, object?>("why", why));

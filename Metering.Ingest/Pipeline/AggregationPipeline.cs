@@ -78,6 +78,7 @@ public sealed class AggregationPipeline
         stage.FlushInto();
         var rejected = (long[])decoder.Counters.RejectedByReason.Clone();
         rejected[(int)RejectReason.ExpiredTime] += stage.Expired;
+        rejected[(int)RejectReason.Conflict] += stage.Conflicts;
         rejected[(int)RejectReason.AggregateKeyLimit] += stage.KeyLimitRejects;
         return new PipelineResult
         {
@@ -152,6 +153,7 @@ public sealed class AggregationPipeline
         public long Accepted { get; private set; }
         public long Duplicates { get; private set; }
         public long Expired { get; private set; }
+        public long Conflicts { get; private set; }
         public long KeyLimitRejects { get; private set; }
         public long EarlyFlushes { get; private set; }
         public Exception? Failure { get; private set; }
@@ -193,10 +195,15 @@ public sealed class AggregationPipeline
                 }
 
                 ref readonly var record = ref items[i];
-                switch (Dedup.Check(record.Fingerprint, record.TimeTicks))
+                switch (Dedup.Check(record.Fingerprint, record.PayloadDigest, record.TimeTicks))
                 {
                     case DedupVerdict.Duplicate:
                         Duplicates++;
+                        continue;
+                    case DedupVerdict.Conflict:
+                        // The raw line is gone by now (batches carry decoded records): the line number locates it.
+                        Conflicts++;
+                        deadLetters.Write(new DeadLetter(record.LineNumber, -1, RejectReason.Conflict, ConflictDetail.Of([], "the dedup horizon of this input"), [], 0));
                         continue;
                     case DedupVerdict.Expired:
                         Expired++;

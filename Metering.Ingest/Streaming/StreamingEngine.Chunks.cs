@@ -26,12 +26,16 @@ public sealed partial class StreamingEngine
     private readonly Verdict[] _chunkVerdicts = new Verdict[ChunkSize];
     private readonly RejectReason[] _chunkReasons = new RejectReason[ChunkSize];
     private readonly string[] _chunkDetails = new string[ChunkSize];
-    private readonly (UInt128, long)[] _sharedCandidates = new (UInt128, long)[ChunkSize];
+    private readonly SeenId[] _sharedCandidates = new SeenId[ChunkSize];
     private readonly int[] _sharedIndexes = new int[ChunkSize];
-    private readonly bool[] _sharedSeen = new bool[ChunkSize];
+    private readonly DedupVerdict[] _sharedSeen = new DedupVerdict[ChunkSize];
+    private readonly ulong[] _sharedFirstDigests = new ulong[ChunkSize];
 
     /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
     public long SharedDuplicates { get; private set; }
+
+    /// <summary>Records rejected as conflicts: their id was accepted before with another payload (own or shared horizon).</summary>
+    public long Conflicts { get; private set; }
 
     /// <summary>Chunks whose shared-dedup lookup failed (Redis unreachable): only the local horizon applied.</summary>
     public long SharedDedupDegradedChunks { get; private set; }
@@ -122,6 +126,7 @@ public sealed partial class StreamingEngine
     {
         var chunk = _chunk;
         var candidates = 0;
+        var repeats = 0; // records the own horizon judged against an id remembered before (duplicate or conflict)
         var end = chunk.Count;
         for (var i = start; i < chunk.Count; i++)
         {
@@ -137,10 +142,16 @@ public sealed partial class StreamingEngine
             _chunkVerdicts[i] = Verdict.Reject;
             if (reason == RejectReason.None)
             {
-                switch (_dedup.Check(record.Fingerprint, record.TimeTicks))
+                switch (_dedup.Check(record.Fingerprint, record.PayloadDigest, record.TimeTicks))
                 {
                     case DedupVerdict.Duplicate:
                         _chunkVerdicts[i] = Verdict.Duplicate;
+                        repeats++;
+                        break;
+                    case DedupVerdict.Conflict:
+                        repeats++;
+                        reason = RejectReason.Conflict;
+                        detail = ConflictDetail.Of(value, "this engine's dedup horizon");
                         break;
                     case DedupVerdict.Expired:
                         reason = RejectReason.ExpiredTime;
@@ -150,7 +161,7 @@ public sealed partial class StreamingEngine
                         _chunkVerdicts[i] = Verdict.Accept;
                         if (_options.SharedDedup is not null)
                         {
-                            _sharedCandidates[candidates] = (record.Fingerprint, record.TimeTicks);
+                            _sharedCandidates[candidates] = new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks);
                             _sharedIndexes[candidates++] = i;
                         }
 
@@ -164,14 +175,32 @@ public sealed partial class StreamingEngine
 
         if (candidates > 0)
         {
-            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen))
+            if (_options.SharedDedup!.TryFindSeen(_sharedCandidates.AsSpan(0, candidates), _sharedSeen, _sharedFirstDigests))
             {
                 for (var j = 0; j < candidates; j++)
                 {
-                    if (_sharedSeen[j])
+                    var i = _sharedIndexes[j];
+                    if (_sharedSeen[j] != DedupVerdict.New)
                     {
-                        _chunkVerdicts[_sharedIndexes[j]] = Verdict.Duplicate;
+                        // Another instance counted the id first: its payload is the one later copies are judged against
+                        // here, in later chunks (the horizon) and in the rest of this one (re-judged).
+                        _dedup.Amend(_sharedCandidates[j].Fingerprint, _sharedFirstDigests[j]);
+                        if (repeats > 0)
+                        {
+                            Rejudge(i + 1, end, _sharedCandidates[j].Fingerprint, _sharedFirstDigests[j]);
+                        }
+                    }
+
+                    if (_sharedSeen[j] == DedupVerdict.Duplicate)
+                    {
+                        _chunkVerdicts[i] = Verdict.Duplicate;
                         SharedDuplicates++;
+                    }
+                    else if (_sharedSeen[j] == DedupVerdict.Conflict)
+                    {
+                        _chunkVerdicts[i] = Verdict.Reject;
+                        _chunkReasons[i] = RejectReason.Conflict;
+                        _chunkDetails[i] = ConflictDetail.Of(chunk[i].Message.Value ?? [], "the shared dedup horizon");
                     }
                 }
             }
@@ -182,6 +211,37 @@ public sealed partial class StreamingEngine
         }
 
         return end;
+    }
+
+    /// <summary>
+    /// Re-judges the records of chunk[from..end) with <paramref name="fingerprint"/>: the own horizon compared them
+    /// with a copy this instance took for new, but the shared store knew the id first with
+    /// <paramref name="firstDigest"/>. Rare (the same id twice in one chunk and known elsewhere), so a plain scan.
+    /// </summary>
+    private void Rejudge(int from, int end, UInt128 fingerprint, ulong firstDigest)
+    {
+        for (var k = from; k < end; k++)
+        {
+            ref readonly var record = ref _chunkRecords[k];
+            var judged = _chunkVerdicts[k] == Verdict.Duplicate || (_chunkVerdicts[k] == Verdict.Reject && _chunkReasons[k] == RejectReason.Conflict);
+            if (!judged || record.Fingerprint != fingerprint)
+            {
+                continue;
+            }
+
+            if (PayloadDigest.Conflicts(firstDigest, record.PayloadDigest))
+            {
+                _chunkVerdicts[k] = Verdict.Reject;
+                _chunkReasons[k] = RejectReason.Conflict;
+                _chunkDetails[k] = ConflictDetail.Of(_chunk[k].Message.Value ?? [], "the shared dedup horizon");
+            }
+            else
+            {
+                _chunkVerdicts[k] = Verdict.Duplicate;
+                _chunkReasons[k] = RejectReason.None;
+                _chunkDetails[k] = "";
+            }
+        }
     }
 
     private static bool IsHalfFull(RecordCatalog catalog) =>
@@ -277,10 +337,16 @@ public sealed partial class StreamingEngine
                 partition.Accepted++;
                 _acceptedTotal++;
                 partition.AcceptedNanos += record.QuantityNanos;
-                _seenIds.Add((record.Fingerprint, record.TimeTicks));
+                _seenIds.Add(new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks));
                 return;
             default:
                 partition.Rejected++;
+                if (_chunkReasons[index] == RejectReason.Conflict)
+                {
+                    Conflicts++;
+                    Observability.MeteringMetrics.RecordsConflict(1);
+                }
+
                 Observability.MeteringMetrics.RecordsRejected(1, _chunkReasons[index].Code());
                 _deadLetters.Add(new KafkaDeadLetter(result.Partition.Value, offset, _chunkReasons[index].Code(), _chunkDetails[index], result.Message.Value ?? []));
                 return;

@@ -28,7 +28,7 @@ public sealed partial class StreamingEngine
     private readonly LedgerWriter _ledger;
     private readonly Dictionary<int, PartitionProgress> _partitions = [];
     private readonly List<KafkaDeadLetter> _deadLetters = [];
-    private readonly List<(UInt128, long)> _seenIds = [];
+    private readonly List<SeenId> _seenIds = [];
     private readonly FlushIsolation _isolation;
     private DedupHorizon _dedup;
     private Task<double>? _inFlight;

@@ -18,8 +18,8 @@ public sealed class FlushBatch
     /// <summary>Rejected records.</summary>
     public required IReadOnlyList<KafkaDeadLetter> DeadLetters { get; init; }
 
-    /// <summary>Ids first seen in this batch (fingerprint, event time), persisted for the dedup horizon.</summary>
-    public required IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> SeenIds { get; init; }
+    /// <summary>Ids first seen in this batch (fingerprint, payload digest, event time), persisted for the dedup horizon.</summary>
+    public required IReadOnlyList<Metering.Aggregates.Dedup.SeenId> SeenIds { get; init; }
 
     /// <summary>
     /// Filled by the ledger writer inside the flush transaction: every billing-period total this batch moved, before

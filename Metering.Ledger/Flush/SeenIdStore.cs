@@ -5,21 +5,27 @@ using Npgsql;
 namespace Metering.Ledger.Flush;
 
 /// <summary>
-/// The persisted dedup horizon: the ids first seen in a flush, stored in that flush's transaction as one blob of
-/// 24-byte entries (fingerprint, event time), and replayed into a fresh <see cref="DedupHorizon"/> at start.
+/// The persisted dedup horizon: the ids first seen in a flush, stored in that flush's transaction as one blob, and
+/// replayed into a fresh <see cref="DedupHorizon"/> at start. Two blob formats (docs/ledger.md):
+/// version 1 (written before payload digests): n x 24 bytes (fingerprint, event ticks), no header;
+/// version 2 (written now): one byte 0x02, then n x 32 bytes (fingerprint, payload digest, event ticks).
+/// All big-endian. A version 1 blob's length is a multiple of 24, so even, and a version 2 blob's is odd: the
+/// length alone tells them apart, with no migration. Version 1 ids load without a digest, so a record matched
+/// against one stays a duplicate (<see cref="PayloadDigest.Conflicts"/>).
 /// </summary>
 internal sealed class SeenIdStore(string consumerGroup, string topic)
 {
-    private const int EntryBytes = 24;
+    /// <summary>The header byte of a version 2 blob.</summary>
+    internal const byte Version2 = 2;
+    private const int EntryBytesV1 = 24;
+    private const int EntryBytesV2 = 32;
 
-    public async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<(UInt128 Fingerprint, long TimeTicks)> ids, CancellationToken cancellationToken)
+    public async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<SeenId> ids, CancellationToken cancellationToken)
     {
-        var blob = new byte[ids.Count * EntryBytes];
+        var blob = Encode(ids);
         long maxTicks = 0;
         for (var i = 0; i < ids.Count; i++)
         {
-            BinaryPrimitives.WriteUInt128BigEndian(blob.AsSpan(i * EntryBytes, 16), ids[i].Fingerprint);
-            BinaryPrimitives.WriteInt64BigEndian(blob.AsSpan((i * EntryBytes) + 16, 8), ids[i].TimeTicks);
             maxTicks = Math.Max(maxTicks, ids[i].TimeTicks);
         }
 
@@ -31,10 +37,52 @@ internal sealed class SeenIdStore(string consumerGroup, string topic)
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The version 2 blob of <paramref name="ids"/>.</summary>
+    internal static byte[] Encode(IReadOnlyList<SeenId> ids)
+    {
+        var blob = new byte[1 + (ids.Count * EntryBytesV2)];
+        blob[0] = Version2;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var entry = blob.AsSpan(1 + (i * EntryBytesV2), EntryBytesV2);
+            BinaryPrimitives.WriteUInt128BigEndian(entry, ids[i].Fingerprint);
+            BinaryPrimitives.WriteUInt64BigEndian(entry[16..], ids[i].PayloadDigest);
+            BinaryPrimitives.WriteInt64BigEndian(entry[24..], ids[i].TimeTicks);
+        }
+
+        return blob;
+    }
+
+    /// <summary>Appends the ids of a blob of either version to <paramref name="into"/>; a version 1 id has no digest.</summary>
+    internal static void Decode(byte[] blob, List<SeenId> into)
+    {
+        if (blob.Length % 2 == 0)
+        {
+            for (var i = 0; i + EntryBytesV1 <= blob.Length; i += EntryBytesV1)
+            {
+                into.Add(new SeenId(BinaryPrimitives.ReadUInt128BigEndian(blob.AsSpan(i, 16)), PayloadDigest.None, BinaryPrimitives.ReadInt64BigEndian(blob.AsSpan(i + 16, 8))));
+            }
+
+            return;
+        }
+
+        if (blob[0] != Version2)
+        {
+            // Written by a newer version this one does not know: refusing is safer than a horizon with holes.
+            throw new InvalidDataException($"seen_id_batches holds a blob of format version {blob[0]}; this version reads 1 and 2");
+        }
+
+        for (var i = 1; i + EntryBytesV2 <= blob.Length; i += EntryBytesV2)
+        {
+            var entry = blob.AsSpan(i, EntryBytesV2);
+            into.Add(new SeenId(BinaryPrimitives.ReadUInt128BigEndian(entry), BinaryPrimitives.ReadUInt64BigEndian(entry[16..]), BinaryPrimitives.ReadInt64BigEndian(entry[24..])));
+        }
+    }
+
     /// <summary>Replays the persisted ids within <paramref name="horizon"/> of the newest into a fresh dedup horizon.</summary>
     public async Task<DedupHorizon> LoadDedupAsync(NpgsqlDataSource dataSource, TimeSpan horizon, int maxEntries, CancellationToken cancellationToken)
     {
-        var entries = new List<(UInt128, long)>();
+        var entries = new List<SeenId>();
         await using (var cmd = dataSource.CreateCommand("""
             SELECT fingerprints FROM seen_id_batches
             WHERE consumer_group = $1 AND topic = $2
@@ -47,20 +95,16 @@ internal sealed class SeenIdStore(string consumerGroup, string topic)
             await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var blob = (byte[])reader[0];
-                for (var i = 0; i + EntryBytes <= blob.Length; i += EntryBytes)
-                {
-                    entries.Add((BinaryPrimitives.ReadUInt128BigEndian(blob.AsSpan(i, 16)), BinaryPrimitives.ReadInt64BigEndian(blob.AsSpan(i + 16, 8))));
-                }
+                Decode((byte[])reader[0], entries);
             }
         }
 
         // In event-time order, so the horizon's watermark advances as it did when the ids were first seen.
-        entries.Sort((a, b) => a.Item2.CompareTo(b.Item2));
+        entries.Sort((a, b) => a.TimeTicks.CompareTo(b.TimeTicks));
         var dedup = new DedupHorizon(horizon, maxEntries);
-        foreach (var (fingerprint, ticks) in entries)
+        foreach (var id in entries)
         {
-            dedup.Check(fingerprint, ticks);
+            dedup.Check(id.Fingerprint, id.PayloadDigest, id.TimeTicks);
         }
 
         return dedup;

@@ -80,6 +80,7 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.RecordsAccepted(5);
         MeteringMetrics.RecordsDuplicate(1);
         MeteringMetrics.RecordsRejected(1, "invalid_quantity");
+        MeteringMetrics.RecordsConflict(1);
         MeteringMetrics.FlushCompleted(TimeSpan.FromMilliseconds(12));
         MeteringMetrics.SetActiveAggregateKeys(4242);
         MeteringMetrics.AggregateOverflow(3);

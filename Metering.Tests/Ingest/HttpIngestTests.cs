@@ -61,7 +61,7 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         "{\"id\":nope}",                         // balanced, so an array can still frame it; malformed JSON
         Record("e2", "acct-2"),
         "",
-        Record("e1", "acct-1", "9"),             // same account and id as index 0: duplicate
+        Record("e1", "acct-1", "1.50"),          // same account, id and payload (1.50 = 1.5) as index 0: duplicate
         Record("e1", "acct-2"),                  // same id, other account: a different record
         """{"id":"e3","account":"acct-1","sku":"api.calls","quantity":"-1","time":"2026-01-01T00:00:00Z"}""",
         Record("e4", "acct-3")) + "\n";
@@ -156,13 +156,13 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         // The engine counted e-counted before (its shared horizon, as StreamingEngine marks it after its commit).
         var probe = service.NewAdmission();
         Assert.Equal(Metering.Aggregates.Records.RejectReason.None, probe.Admit(Encoding.UTF8.GetBytes(Record("e-counted", "acct-1")), out var counted, out _));
-        await new Metering.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([(counted.Fingerprint, counted.TimeTicks)]);
+        await new Metering.Redis.RedisDedup(mux, $"metering:{topic}:", TimeSpan.FromHours(1)).MarkAsync([new Metering.Aggregates.Dedup.SeenId(counted.Fingerprint, counted.PayloadDigest, counted.TimeTicks)]);
 
         using var response = await host.Bearer("ingest:write").PostAsync("/v1/events", IngestTestHost.Ndjson(Record("e-counted", "acct-1") + "\n" + Record("e-new", "acct-1")));
         Assert.Equal(["duplicate", "accepted"], Statuses(await Json(response)));
         var server = mux.GetServer(redis.Endpoint);
-        var edgeKeys = server.Keys(pattern: $"metering:{topic}:edge:d:*").Count();
-        var engineKeys = server.Keys(pattern: $"metering:{topic}:d:*").Count();
+        var edgeKeys = server.Keys(pattern: $"metering:{topic}:edge:p:*").Count();
+        var engineKeys = server.Keys(pattern: $"metering:{topic}:p:*").Count();
         Assert.Equal(1, edgeKeys);   // e-new, after its ack
         Assert.Equal(1, engineKeys); // only the engine's own mark: the edge never writes the engine's keys
         AssertConsumed(service.Options.BootstrapServers, topic, ("acct-1", "e-new"));

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Confluent.Kafka;
 using Metering.Aggregates.Admission;
+using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Records;
 
 using Metering.Web.HttpIngest;
@@ -16,6 +17,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
 {
     public const string Accepted = "accepted";
     public const string Duplicate = "duplicate";
+    public const string Conflict = "conflict";
     public const string Rejected = "rejected";
     public const string AccountNotAllowed = "account_not_allowed";
     public const string KafkaUnavailable = "kafka_unavailable";
@@ -23,8 +25,11 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
 
     private readonly RecordAdmission _admission = service.NewAdmission();
     private readonly string _credential = user.FindFirst("sub")?.Value ?? user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? "anonymous";
-    private readonly Dictionary<UInt128, int> _seen = [];
+    private readonly Dictionary<UInt128, (int Index, ulong Digest)> _seen = [];
     private readonly List<Pending> _pending = [];
+    // Records judged against an earlier record of this request: their receipts are provisional until Redis says
+    // whether that earlier record's id was known before (then Redis's payload is the one to compare with).
+    private readonly List<(int Index, int First, SeenId Id)> _repeats = [];
 
     /// <summary>Per record, in body order.</summary>
     public List<Receipt> Receipts { get; } = [];
@@ -68,11 +73,14 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
 
         if (_seen.TryGetValue(parsed.Fingerprint, out var first))
         {
-            Receipts.Add(new Receipt(Duplicate, null, $"same account and id as record {first} of this request"));
+            _repeats.Add((index, first.Index, new SeenId(parsed.Fingerprint, parsed.PayloadDigest, parsed.TimeTicks)));
+            Receipts.Add(PayloadDigest.Conflicts(first.Digest, parsed.PayloadDigest)
+                ? new Receipt(Conflict, RejectReason.Conflict.Code(), ConflictDetail.Of(record, $"same account and id as record {first.Index} of this request"))
+                : new Receipt(Duplicate, null, $"same account and id as record {first.Index} of this request"));
             return;
         }
 
-        _seen.Add(parsed.Fingerprint, index);
+        _seen.Add(parsed.Fingerprint, (index, parsed.PayloadDigest));
         // The value is the record's own bytes on one line: a pretty-printed array element has line breaks only
         // between tokens (a raw line break inside a string is invalid JSON, rejected above), so spaces replace them.
         var value = record.ToArray();
@@ -85,7 +93,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
         }
 
         Receipts.Add(new Receipt(Accepted, null, null));
-        _pending.Add(new Pending(index, account, value, parsed.Fingerprint, parsed.TimeTicks));
+        _pending.Add(new Pending(index, account, value, new SeenId(parsed.Fingerprint, parsed.PayloadDigest, parsed.TimeTicks)));
     }
 
     public void OnOversize(long length)
@@ -104,24 +112,57 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
             return true;
         }
 
-        var fingerprints = new (UInt128, long)[_pending.Count];
-        for (var i = 0; i < fingerprints.Length; i++)
+        var ids = new SeenId[_pending.Count + _repeats.Count];
+        for (var i = 0; i < _pending.Count; i++)
         {
-            fingerprints[i] = (_pending[i].Fingerprint, _pending[i].TimeTicks);
+            ids[i] = _pending[i].Id;
         }
 
-        if (await service.TryFindSeenAsync(fingerprints).ConfigureAwait(false) is not { } seen)
+        for (var i = 0; i < _repeats.Count; i++)
+        {
+            ids[_pending.Count + i] = _repeats[i].Id;
+        }
+
+        if (await service.TryFindSeenAsync(ids).ConfigureAwait(false) is not { } seen)
         {
             return false;
+        }
+
+        if (_repeats.Count > 0)
+        {
+            var knownBefore = new HashSet<int>();
+            for (var i = 0; i < _pending.Count; i++)
+            {
+                if (seen[i] != DedupVerdict.New)
+                {
+                    knownBefore.Add(_pending[i].Index);
+                }
+            }
+
+            for (var i = 0; i < _repeats.Count; i++)
+            {
+                var (index, firstIndex, _) = _repeats[i];
+                if (knownBefore.Contains(firstIndex))
+                {
+                    // Not a duplicate of what Redis holds (a New answer means another event minute: another time) is a conflict.
+                    Receipts[index] = seen[_pending.Count + i] != DedupVerdict.Duplicate
+                        ? new Receipt(Conflict, RejectReason.Conflict.Code(), ConflictDetail.Of(_pending.Find(p => p.Index == firstIndex)!.Value, "the shared dedup horizon"))
+                        : new Receipt(Duplicate, null, "the same account and id was accepted before (shared dedup horizon)");
+                }
+            }
         }
 
         var kept = 0;
         for (var i = 0; i < _pending.Count; i++)
         {
             var p = _pending[i];
-            if (seen[i])
+            if (seen[i] == DedupVerdict.Duplicate)
             {
                 Receipts[p.Index] = new Receipt(Duplicate, null, "the same account and id was accepted before (shared dedup horizon)");
+            }
+            else if (seen[i] == DedupVerdict.Conflict)
+            {
+                Receipts[p.Index] = new Receipt(Conflict, RejectReason.Conflict.Code(), ConflictDetail.Of(p.Value, "the shared dedup horizon"));
             }
             else
             {
@@ -138,7 +179,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
     /// durable in Kafka). A failed record's receipt becomes rejected with kafka_unavailable (or overloaded when the
     /// producer's own queue was full); the acknowledged ids are returned for the Redis marks.
     /// </summary>
-    public async Task<(UInt128 Fingerprint, long TimeTicks)[]> ProduceAsync()
+    public async Task<SeenId[]> ProduceAsync()
     {
         if (_pending.Count == 0)
         {
@@ -166,12 +207,12 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
         }
 
         await tracker.Done.ConfigureAwait(false);
-        var delivered = new List<(UInt128, long)>(_pending.Count);
+        var delivered = new List<SeenId>(_pending.Count);
         foreach (var p in _pending)
         {
             if (p.FailureReason is null)
             {
-                delivered.Add((p.Fingerprint, p.TimeTicks));
+                delivered.Add(p.Id);
             }
             else
             {
@@ -211,7 +252,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
         }
     }
 
-    private sealed class Pending(int index, string account, byte[] value, UInt128 fingerprint, long timeTicks)
+    private sealed class Pending(int index, string account, byte[] value, SeenId id)
     {
         public int Index { get; } = index;
 
@@ -219,9 +260,7 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
 
         public byte[] Value { get; } = value;
 
-        public UInt128 Fingerprint { get; } = fingerprint;
-
-        public long TimeTicks { get; } = timeTicks;
+        public SeenId Id { get; } = id;
 
         public DeliveryTracker? Tracker { get; set; }
 

@@ -11,7 +11,7 @@ namespace Metering.Web.HttpIngest;
 internal static class HttpIngestMetrics
 {
     private static readonly Meter Meter = new(MeteringMeter.Name, MeteringMeter.Version);
-    private static readonly Counter<long> Records = Meter.CreateCounter<long>("metering.ingest.http.records", "{record}", "Records received by POST /v1/events, by receipt status (accepted, duplicate, rejected) and reason.");
+    private static readonly Counter<long> Records = Meter.CreateCounter<long>("metering.ingest.http.records", "{record}", "Records received by POST /v1/events, by receipt status (accepted, duplicate, conflict, rejected) and reason.");
     private static readonly Counter<long> Requests = Meter.CreateCounter<long>("metering.ingest.http.requests", "{request}", "POST /v1/events requests, by response status code.");
     private static readonly Counter<long> DedupUnanswered = Meter.CreateCounter<long>("metering.ingest.http.dedup.unanswered", "{request}", "POST /v1/events Redis dedup lookups that failed or exceeded --ingest-dedup-timeout (their records counted as not seen).");
     private static long _inflight;

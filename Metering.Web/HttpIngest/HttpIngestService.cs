@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Metering.Aggregates.Admission;
+using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Interning;
 using Metering.Ingest.Kafka;
 using Metering.Redis;
@@ -119,11 +120,14 @@ public sealed class HttpIngestService : IDisposable
     public EdgeCardinalityLimits CardinalityLimits { get; }
 
     /// <summary>
-    /// Per fingerprint, true when it was accepted before (by the edge) or counted by the engine; null when Redis is not
-    /// configured or did not answer within <see cref="HttpIngestOptions.DedupLookupTimeout"/> (then nothing is known
-    /// to be seen). Both lookups go out at once and no thread waits for them.
+    /// Per id, what Redis knows of it: <see cref="DedupVerdict.Duplicate"/> when it was accepted before (by the edge) or
+    /// counted by the engine with the same payload digest, <see cref="DedupVerdict.Conflict"/> when either knows it
+    /// with another digest (a conflict wins: the id is then taken by other usage), otherwise
+    /// <see cref="DedupVerdict.New"/>; null when Redis is not configured or did not answer within
+    /// <see cref="HttpIngestOptions.DedupLookupTimeout"/> (then nothing is known to be seen). Both lookups go out at
+    /// once and no thread waits for them.
     /// </summary>
-    internal async Task<bool[]?> TryFindSeenAsync((UInt128 Fingerprint, long TimeTicks)[] fingerprints)
+    internal async Task<DedupVerdict[]?> TryFindSeenAsync(SeenId[] ids)
     {
         if (_edgeDedup is null || _engineDedup is null)
         {
@@ -131,8 +135,8 @@ public sealed class HttpIngestService : IDisposable
         }
 
         var timeout = Options.DedupLookupTimeout;
-        var edge = _edgeDedup.TryFindSeenAsync(fingerprints, timeout);
-        var engine = _engineDedup.TryFindSeenAsync(fingerprints, timeout);
+        var edge = _edgeDedup.TryFindSeenAsync(ids, timeout);
+        var engine = _engineDedup.TryFindSeenAsync(ids, timeout);
         var engineSeen = await engine.ConfigureAwait(false);
         if (await edge.ConfigureAwait(false) is not { } seen)
         {
@@ -148,15 +152,18 @@ public sealed class HttpIngestService : IDisposable
         {
             for (var i = 0; i < engineSeen.Length; i++)
             {
-                seen[i] |= engineSeen[i];
+                if (engineSeen[i] == DedupVerdict.Conflict || (engineSeen[i] == DedupVerdict.Duplicate && seen[i] == DedupVerdict.New))
+                {
+                    seen[i] = engineSeen[i];
+                }
             }
         }
 
         return seen;
     }
 
-    /// <summary>Marks fingerprints Kafka acknowledged; awaits Redis (failures go to RedisDedup's backlog and are replayed).</summary>
-    internal Task MarkAcceptedAsync((UInt128 Fingerprint, long TimeTicks)[] ids) =>
+    /// <summary>Marks ids (with their payload digests) Kafka acknowledged; awaits Redis (failures go to RedisDedup's backlog and are replayed).</summary>
+    internal Task MarkAcceptedAsync(SeenId[] ids) =>
         _edgeDedup is null || ids.Length == 0 ? Task.CompletedTask : _edgeDedup.MarkAsync(ids);
 
     /// <inheritdoc />
