@@ -44,12 +44,16 @@ public static class StatementAssembler
         var late = await reads.LateUsageAsync(accounts).ConfigureAwait(false);
         var booked = await reads.BookedAdjustmentsAsync(accounts).ConfigureAwait(false);
         var terms = await reads.TermsAsync(accounts).ConfigureAwait(false);
+        var corrections = await reads.CorrectionsAsync(accounts).ConfigureAwait(false);
 
         // The closed periods late usage belongs to: their final statements, and the late usage booked before this period.
-        var origins = late.Where(l => !finals.ContainsKey(l.Account)).Select(l => (l.Account, l.OriginalPeriodStart)).Distinct().ToList();
+        var origins = late.Where(l => !finals.ContainsKey(l.Account)).Select(l => (l.Account, l.OriginalPeriodStart))
+            .Concat(corrections.Where(c => c.Change is not null && c.OriginalPeriodStart != period.Start && !finals.ContainsKey(c.Account)).Select(c => (c.Account, c.OriginalPeriodStart!.Value)))
+            .Distinct().ToList();
         var originFinals = await reads.FinalsOfAsync(origins).ConfigureAwait(false);
         var originTotals = await reads.TotalsOfAsync(origins.Where(o => !originFinals.ContainsKey(o)).ToList()).ConfigureAwait(false);
         var earlierLate = await reads.EarlierLateUsageAsync(origins).ConfigureAwait(false);
+        var earlierCorrections = await reads.EarlierCorrectionsAsync(origins).ConfigureAwait(false);
 
         var statements = new List<AccountStatement>(accounts.Count);
         foreach (var a in accounts)
@@ -64,16 +68,21 @@ public static class StatementAssembler
             var accountLate = late.Where(l => l.Account == a).ToList();
             var accountBooked = booked.Where(b => b.Account == a).ToList();
             var accountTerms = terms.GetValueOrDefault(a);
-            if (account is not null && accountTotals.Count == 0 && accountLate.Count == 0 && accountBooked.Count == 0 && accountTerms is null)
+            var accountCorrections = corrections.Where(c => c.Account == a).ToList();
+            var ownChanges = accountCorrections.Where(c => c.Change is not null && c.OriginalPeriodStart == period.Start).Select(c => c.Change!).ToList();
+            var closedChanges = accountCorrections.Where(c => c.Change is not null && c.OriginalPeriodStart != period.Start).ToList();
+            if (account is not null && accountTotals.Count == 0 && accountLate.Count == 0 && accountBooked.Count == 0 && accountCorrections.Count == 0 && accountTerms is null)
             {
                 continue; // asked for one account that has nothing in the period
             }
 
             var adjustments = new List<AdjustmentLine>();
-            foreach (var origin in accountLate.GroupBy(l => l.OriginalPeriodStart).OrderBy(g => g.Key))
+            var originStarts = accountLate.Select(l => l.OriginalPeriodStart).Concat(closedChanges.Select(c => c.OriginalPeriodStart!.Value)).Distinct().Order();
+            foreach (var originStart in originStarts)
             {
-                var key = (a, origin.Key);
-                var originPeriod = rule.PeriodOf(origin.Key);
+                var key = (a, originStart);
+                var originPeriod = rule.PeriodOf(originStart);
+
                 // What the closed period billed: its final statement; for a period closed before final statements existed,
                 // its totals rated; for an account that had nothing in it at close, nothing at all (an empty statement),
                 // so late usage that shows the account was active then also books that period's fees and commitment.
@@ -83,16 +92,27 @@ public static class StatementAssembler
                     : originTotals.TryGetValue(key, out var legacy)
                         ? StatementBuilder.Build(new StatementInput(a, originPeriod, empty.Terms, [.. legacy.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], [], prices))
                         : empty;
-                var before = earlierLate.GetValueOrDefault(key) ?? [];
+
+                // Booked so far (before this period), then this period's late usage, then its corrections: each step's
+                // difference is booked under its own kind, and the steps telescope to the period rebuilt with everything.
+                List<SkuUsage> before = [.. earlierLate.GetValueOrDefault(key) ?? [], .. earlierCorrections.GetValueOrDefault(key) ?? []];
+                List<SkuUsage> withLate = [.. before, .. accountLate.Where(l => l.OriginalPeriodStart == originStart).Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount))];
+                List<SkuUsage> withCorrections = [.. withLate, .. closedChanges.Where(c => c.OriginalPeriodStart == originStart).Select(c => c.Change!)];
                 var s0 = ReferenceEquals(baseline, empty) && before.Count == 0 ? empty : StatementRevision.Rebuild(baseline, before, prices);
-                var s1 = StatementRevision.Rebuild(baseline, [.. before, .. origin.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount))], prices);
+                var s1 = withLate.Count == before.Count ? s0 : StatementRevision.Rebuild(baseline, withLate, prices);
+                var s2 = withCorrections.Count == withLate.Count ? s1 : StatementRevision.Rebuild(baseline, withCorrections, prices);
                 adjustments.AddRange(StatementDifference.Between(s0, s1, AdjustmentLine.LateUsage));
+                adjustments.AddRange(StatementDifference.Between(s1, s2, AdjustmentLine.Correction));
             }
 
             adjustments.AddRange(accountBooked.Select(b => b.Line));
-            var statement = StatementBuilder.Build(new StatementInput(a, period, TermsOf(accountTerms, period),
-                [.. accountTotals.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], adjustments, prices));
-            var inputs = new StatementInputs(accountTotals, [.. accountLate.Select(l => l.Id).Order()], [], [.. accountBooked.Select(b => b.Id).Order()], BooksOf(statement));
+            adjustments.AddRange(accountCorrections.Where(c => c.Manual is not null).Select(c => c.Manual!));
+
+            // Voids and amends of this period's own usage change its usage lines (the totals stay as the engine wrote them).
+            var usage = StatementRevision.Combine([.. accountTotals.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount))], ownChanges, a, period);
+            var statement = StatementBuilder.Build(new StatementInput(a, period, TermsOf(accountTerms, period), usage, adjustments, prices));
+            var inputs = new StatementInputs(accountTotals, [.. accountLate.Select(l => l.Id).Order()], [.. accountCorrections.Select(c => c.Id).Order()],
+                [.. accountBooked.Select(b => b.Id).Order()], BooksOf(statement));
             statements.Add(new AccountStatement(statement, false, closed, null, null, inputs));
         }
 

@@ -11,6 +11,9 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
     public sealed record BookedRow(long Id, string Account, AdjustmentLine Line);
 
+    /// <summary>A correction booked into the period: a usage change (void, amend) of <see cref="OriginalPeriodStart"/>, or a manual line (credit, debit).</summary>
+    public sealed record CorrectionRow(long Id, string Account, string? Sku, DateTimeOffset? OriginalPeriodStart, SkuUsage? Change, AdjustmentLine? Manual);
+
     private DateTimeOffset Start => period.Start.ToUniversalTime();
 
     public async Task<List<string>> AccountsAsync(string? after, int limit)
@@ -21,6 +24,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 SELECT account COLLATE "C" AS account FROM billing_period_totals WHERE period_start = $1
                 UNION SELECT account COLLATE "C" FROM adjustments WHERE period_start = $1
                 UNION SELECT account FROM booked_adjustments WHERE booked_period_start = $1
+                UNION SELECT account FROM corrections WHERE booked_period_start = $1
                 UNION SELECT account FROM statements WHERE period_start = $1
                 UNION SELECT account FROM accounts WHERE subscription_start < $2 AND (subscription_end IS NULL OR subscription_end > $1)
             ) a
@@ -111,6 +115,65 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         }
 
         return booked;
+    }
+
+    public async Task<List<CorrectionRow>> CorrectionsAsync(List<string> accounts)
+    {
+        var rows = new List<CorrectionRow>();
+        await using var cmd = Command("""
+            SELECT id, account, kind, sku, original_period_start, quantity_delta, amount, trim(currency), reason, idempotency_key
+            FROM corrections WHERE booked_period_start = $1 AND account = ANY($2) ORDER BY id
+            """, Start, accounts.ToArray());
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = r.GetInt64(0);
+            var kind = r.GetString(2);
+            if (kind is "void" or "amend")
+            {
+                // A void takes the record away with its quantity; an amend changes the quantity of a record that stays.
+                var change = new SkuUsage(r.GetString(3), r.GetDecimal(5), kind == "void" ? -1 : 0);
+                rows.Add(new CorrectionRow(id, r.GetString(1), change.Sku, r.GetFieldValue<DateTimeOffset>(4), change, null));
+            }
+            else
+            {
+                rows.Add(new CorrectionRow(id, r.GetString(1), null, null, null,
+                    new AdjustmentLine(AdjustmentLine.Manual, "correction:" + r.GetString(9), null, null, r.GetDecimal(6), r.GetString(7), $"{kind}: {r.GetString(8)}")));
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>The voids and amends of (account, closed period) pairs booked after that period and before this one, as usage changes.</summary>
+    public async Task<Dictionary<(string, DateTimeOffset), List<SkuUsage>>> EarlierCorrectionsAsync(List<(string Account, DateTimeOffset Start)> keys)
+    {
+        var earlier = new Dictionary<(string, DateTimeOffset), List<SkuUsage>>();
+        if (keys.Count == 0)
+        {
+            return earlier;
+        }
+
+        await using var cmd = Command("""
+            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void')
+            FROM corrections c JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
+              ON c.account = k.account AND c.original_period_start = k.period_start
+            WHERE c.booked_period_start > c.original_period_start AND c.booked_period_start < $3
+            GROUP BY c.account, c.original_period_start, c.sku
+            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray(), Start);
+        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1));
+            if (!earlier.TryGetValue(key, out var rows))
+            {
+                earlier[key] = rows = [];
+            }
+
+            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4)));
+        }
+
+        return earlier;
     }
 
     public async Task<Dictionary<string, StatementTerms>> TermsAsync(List<string> accounts)

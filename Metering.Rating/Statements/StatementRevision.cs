@@ -21,16 +21,23 @@ public static class StatementRevision
         ArgumentNullException.ThrowIfNull(final);
         ArgumentNullException.ThrowIfNull(changes);
         ArgumentNullException.ThrowIfNull(prices);
-        var usage = new SortedDictionary<string, (decimal Quantity, long Count)>(StringComparer.Ordinal);
-        foreach (var u in final.Usage)
-        {
-            usage[u.Sku] = (u.RecordedQuantity, u.RecordCount);
-        }
+        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount))], changes, final.Account, final.Period);
+        return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
+    }
 
-        foreach (var c in changes)
+    /// <summary>
+    /// Per-SKU usage totals with signed changes added (a SKU only the changes have is added); one total per SKU, by SKU.
+    /// A SKU taken below zero quantity or records throws <see cref="ArgumentException"/> naming it.
+    /// </summary>
+    public static IReadOnlyList<SkuUsage> Combine(IEnumerable<SkuUsage> totals, IEnumerable<SkuUsage> changes, string account, Periods.BillingPeriod period)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        ArgumentNullException.ThrowIfNull(changes);
+        var usage = new SortedDictionary<string, (decimal Quantity, long Count)>(StringComparer.Ordinal);
+        foreach (var u in totals.Concat(changes))
         {
-            var (quantity, count) = usage.GetValueOrDefault(c.Sku);
-            usage[c.Sku] = (quantity + c.Quantity, count + c.RecordCount);
+            var (quantity, count) = usage.GetValueOrDefault(u.Sku);
+            usage[u.Sku] = (quantity + u.Quantity, count + u.RecordCount);
         }
 
         var lines = new List<SkuUsage>(usage.Count);
@@ -38,13 +45,12 @@ public static class StatementRevision
         {
             if (quantity < 0 || count < 0)
             {
-                throw new ArgumentException(
-                    $"SKU '{sku}' of '{final.Account}' {final.Period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
+                throw new ArgumentException($"SKU '{sku}' of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
             lines.Add(new SkuUsage(sku, quantity, count));
         }
 
-        return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
+        return lines;
     }
 }
