@@ -1,17 +1,22 @@
 using Metering.Aggregates.Records;
 using Metering.Cli.Arguments;
+using Metering.Cli.Output;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Statements;
 using Metering.Ledger.Totals;
 using Metering.Ledger.Verification;
+using Metering.Rating.PriceBooks;
+using Metering.Rating.Statements;
 
 namespace Metering.Cli.Commands;
 
 /// <summary>
-/// <c>metering run</c>: the main job on embedded defaults. Today: generate a synthetic edge workload, decode,
-/// dedup and aggregate it, check the aggregates against the generator's ground truth and print a summary.
+/// <c>metering run</c>: the main job on embedded defaults: generate a synthetic edge workload, stream it through
+/// Kafka into the ledger, verify it against the generator's ground truth, export and reconcile it, and end with the
+/// draft statement of one account (<see cref="StatementText"/>).
 /// </summary>
 public sealed class RunCommand : ICliCommand
 {
@@ -25,7 +30,11 @@ public sealed class RunCommand : ICliCommand
         "  --mode file                file -> decode -> dedup -> aggregate, checked against the ground truth\n" +
         "  --dir DIR                  working directory for the workload and outputs (default .metering/run)\n" +
         "  --partitions N             partitions of the usage topic (pipeline, default 32)\n" +
-        "  --pricebook FILE, --contracts FILES   price books (pipeline)\n" +
+        "  --pricebook FILE, --contracts FILES   price books (pipeline; without --pricebook and --contracts the\n" +
+        "                             examples' list book and contract-acct-1.json)\n" +
+        "  --heavy-scale N            size skew: the records of the account of rank k carry max(1, N / k) times the\n" +
+        "                             quantity of bytes, requests, CPU, storage, queries and transforms (pipeline,\n" +
+        "                             default 500; 1 = every account alike)\n" +
         "  --no-analytics             skip exporting to ClickHouse (chDB by default) and reconciling (pipeline)\n" +
         LedgerArguments.Usage + AnalyticsArguments.Usage +
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
@@ -52,9 +61,13 @@ public sealed class RunCommand : ICliCommand
         var skewGiven = args.Has("skew");
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 1_000_000, 0) };
         workload = skewGiven ? workload : workload with { Skew = 0.8 };
+        // A few heavy accounts with big records, so that the price book's included units, tiers and packages are all
+        // passed by someone and every SKU's total is visibly above zero (1,000,000 records over 10,000 accounts leave
+        // every account inside them otherwise). The record count and bytes per record stay as they were.
+        workload = workload with { HeavyAccountScale = (int)args.Int64("heavy-scale", 500, 1, 900) };
         var partitions = (int)args.Int64("partitions", 32, 1, 1024);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
-        var prices = LedgerArguments.Prices(args);
+        var prices = WithDefaultContracts(args, LedgerArguments.Prices(args));
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
@@ -107,7 +120,78 @@ public sealed class RunCommand : ICliCommand
             drifts = await ReconcileCommand.ExportAndReconcileAllAsync(db, analyticsTransport, analytics, @out, cancellationToken).ConfigureAwait(false);
         }
 
+        if (prices?.List is { } list && StatementAccount(truth) is { } account)
+        {
+            var period = list.Periods.PeriodOf(workload.Start);
+
+            // TODO(lead): the one call that obtains the statement. Replace it with the ledger's StatementAssembler
+            // (Metering.Ledger/Statements) once it exists. Until then it is built the way serve's draft statement is
+            // (Web/Api/StatementEndpoints): the period's totals and adjustments read back from the ledger, the account
+            // subscribed from the period's start (the run stores no account terms), rated by StatementBuilder.
+            var statement = await DraftStatementAsync(db, prices, account, period, cancellationToken).ConfigureAwait(false);
+            @out.WriteLine();
+            await PrintStatementAsync(@out, statement, "draft", null, cancellationToken).ConfigureAwait(false);
+        }
+
         return problems.Count == 0 && drifts == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Prints <paramref name="statement"/> as <see cref="StatementText"/> renders it, with its <paramref name="status"/>
+    /// (<c>draft</c> or <c>final</c>) and <paramref name="statementId"/> (null until statements are stored).
+    /// </summary>
+    internal static async Task PrintStatementAsync(TextWriter output, Statement statement, string status, string? statementId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        await output.WriteAsync(StatementText.Render(statement, status, statementId).AsMemory(), cancellationToken).ConfigureAwait(false);
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The account whose statement the run ends with: the one with the most accepted records in the ground truth (ties:
+    /// the name, ordinal), i.e. the heaviest account, which has usage on every SKU and, under the size skew, passes
+    /// included units and tiers. Null when nothing was accepted.
+    /// </summary>
+    internal static string? StatementAccount(GroundTruth truth)
+    {
+        ArgumentNullException.ThrowIfNull(truth);
+        return truth.Totals
+            .GroupBy(t => t.Account, StringComparer.Ordinal)
+            .Select(g => (Account: g.Key, Records: g.Sum(t => t.Count)))
+            .OrderByDescending(a => a.Records)
+            .ThenBy(a => a.Account, StringComparer.Ordinal)
+            .Select(a => a.Account)
+            .FirstOrDefault();
+    }
+
+    private static async Task<Statement> DraftStatementAsync(Npgsql.NpgsqlDataSource db, PriceCatalog prices, string account, Metering.Rating.Periods.BillingPeriod period, CancellationToken cancellationToken)
+    {
+        var ledger = await PeriodStatementQuery.ReadAsync(db, account, period.Start, cancellationToken).ConfigureAwait(false);
+        var usage = ledger.Lines.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount)).ToList();
+        var adjustments = ledger.Adjustments.Select(a => new AdjustmentLine(AdjustmentLine.LateUsage, $"period:{a.OriginalPeriodStart:yyyy-MM-dd}", a.Sku, a.Quantity, a.Amount,
+            a.Currency, $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd} ({a.Reference})")).ToList();
+        return StatementBuilder.Build(new StatementInput(account, period, new StatementTerms(period.Start), usage, adjustments, prices));
+    }
+
+    /// <summary>
+    /// The run's price books: as given, or, when neither --pricebook nor --contracts is, the examples' list book with
+    /// the examples' contract books next to it (contract-acct-1.json: the heaviest account's enterprise contract, whose
+    /// commitment the statement at the end shows).
+    /// </summary>
+    private static PriceCatalog? WithDefaultContracts(CliArguments args, PriceCatalog? prices)
+    {
+        if (prices?.List is not { } list || args.Has("pricebook") || args.Has("contracts"))
+        {
+            return prices;
+        }
+
+        var contracts = new[] { Path.Combine("examples", "pricebooks"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks") }
+            .Select(dir => Path.Combine(dir, "contract-acct-1.json"))
+            .Where(File.Exists)
+            .Take(1)
+            .Select(path => PriceBookLoader.LoadFile(path, list))
+            .ToList();
+        return new PriceCatalog(list, contracts);
     }
 
     private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)
