@@ -185,13 +185,20 @@ public sealed class RunCommand : ICliCommand
             return prices;
         }
 
-        var contracts = new[] { Path.Combine("examples", "pricebooks"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks") }
-            .Select(dir => Path.Combine(dir, "contract-acct-1.json"))
-            .Where(File.Exists)
-            .Take(1)
-            .Select(path => PriceBookLoader.LoadFile(path, list))
-            .ToList();
-        return new PriceCatalog(list, contracts);
+        try
+        {
+            var contracts = new[] { Path.Combine("examples", "pricebooks"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks") }
+                .Select(dir => Path.Combine(dir, "contract-acct-1.json"))
+                .Where(File.Exists)
+                .Take(1)
+                .Select(path => PriceBookLoader.LoadFile(path, list))
+                .ToList();
+            return new PriceCatalog(list, contracts);
+        }
+        catch (PriceBookException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
     }
 
     private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)
