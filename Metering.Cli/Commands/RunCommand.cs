@@ -63,7 +63,7 @@ public sealed class RunCommand : ICliCommand
         workload = skewGiven ? workload : workload with { Skew = 0.8 };
         // A few heavy accounts with big records, so that the price book's included units, tiers and packages are all
         // passed by someone and every SKU's total is visibly above zero (1,000,000 records over 10,000 accounts leave
-        // every account inside them otherwise). The record count and bytes per record stay as they were.
+        // every account inside them otherwise). The record count stays; a heavy account's records grow by a few digits.
         workload = workload with { HeavyAccountScale = (int)args.Int64("heavy-scale", 500, 1, 900) };
         var partitions = (int)args.Int64("partitions", 32, 1, 1024);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
