@@ -87,7 +87,7 @@ public sealed class RunCommand : ICliCommand
         using var kafka = new EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
-        err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
+        err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}{(prices?.Contracts.Any() == true ? " with contract(s) " + string.Join(", ", prices.Contracts.Select(c => c.Id)) : "")}");
         err.WriteLine("[3/5] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
         var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
         var run = await PipelineRun.RunAsync(options, db, prices, input, truth.Read, err, cancellationToken).ConfigureAwait(false);
