@@ -124,13 +124,13 @@ public sealed class RunCommand : ICliCommand
         {
             var period = list.Periods.PeriodOf(workload.Start);
 
-            // TODO(lead): the one call that obtains the statement. Replace it with the ledger's StatementAssembler
-            // (Metering.Ledger/Statements) once it exists. Until then it is built the way serve's draft statement is
-            // (Web/Api/StatementEndpoints): the period's totals and adjustments read back from the ledger, the account
-            // subscribed from the period's start (the run stores no account terms), rated by StatementBuilder.
-            var statement = await DraftStatementAsync(db, prices, account, period, cancellationToken).ConfigureAwait(false);
-            @out.WriteLine();
-            await PrintStatementAsync(@out, statement, "draft", null, cancellationToken).ConfigureAwait(false);
+            // The one call that obtains the statement (issue 14's StatementAssembler through StatementQuery): the final
+            // statement if period close wrote one, else the draft built now from the ledger, the account's terms and the books.
+            if (await StatementQuery.GetAsync(db, period, list.Periods, prices, account, cancellationToken).ConfigureAwait(false) is { } statement)
+            {
+                @out.WriteLine();
+                await PrintStatementAsync(@out, statement.Statement, statement.Status, statement.StatementId, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return problems.Count == 0 && drifts == 0 ? 0 : 1;
@@ -162,15 +162,6 @@ public sealed class RunCommand : ICliCommand
             .ThenBy(a => a.Account, StringComparer.Ordinal)
             .Select(a => a.Account)
             .FirstOrDefault();
-    }
-
-    private static async Task<Statement> DraftStatementAsync(Npgsql.NpgsqlDataSource db, PriceCatalog prices, string account, Metering.Rating.Periods.BillingPeriod period, CancellationToken cancellationToken)
-    {
-        var ledger = await PeriodStatementQuery.ReadAsync(db, account, period.Start, cancellationToken).ConfigureAwait(false);
-        var usage = ledger.Lines.Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount)).ToList();
-        var adjustments = ledger.Adjustments.Select(a => new AdjustmentLine(AdjustmentLine.LateUsage, $"period:{a.OriginalPeriodStart:yyyy-MM-dd}", a.Sku, a.Quantity, a.Amount,
-            a.Currency, $"late usage of the period starting {a.OriginalPeriodStart:yyyy-MM-dd} ({a.Reference})")).ToList();
-        return StatementBuilder.Build(new StatementInput(account, period, new StatementTerms(period.Start), usage, adjustments, prices));
     }
 
     /// <summary>

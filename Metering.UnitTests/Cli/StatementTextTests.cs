@@ -17,7 +17,8 @@ public sealed class StatementTextTests
     /// <summary>
     /// Subscribed from 11 November (20 of 30 days): 1,234 requests x 0.01 = 12.34; 100.25 GB of egress, 100 included, 0.25 x 0.08
     /// = 0.02; 42 video.minutes the book does not price; a manual credit of -2.00. Fees: platform 20.00 x 20/30 = 13.33, support
-    /// 10.00 in full. Commitment 100.00 against 12.34 + 0.02 - 2.00 = 10.36: true-up 89.64. Total 12.36 + 23.33 + 89.64 - 2.00 = 123.33.
+    /// 10.00 in full. Commitment 100.00 against the usage 12.34 + 0.02 = 12.36 (an adjustment never counts against it): true-up
+    /// 87.64. Total 12.36 + 23.33 + 87.64 - 2.00 = 121.33.
     /// </summary>
     private static Statement Sample() => StatementBuilder.Build(Input(
         [new SkuUsage("requests", 1_234m, 1_234), new SkuUsage("egress", 100_250_000_000m, 7), new SkuUsage("video.minutes", 42m, 3)],
@@ -47,13 +48,13 @@ public sealed class StatementTextTests
               support   2026-11-11T00:00:00Z .. 2026-12-01T00:00:00Z                               1  10.00 USD
 
             commitment   committed  usage charged    true-up
-              list      100.00 USD      10.36 USD  89.64 USD
+              list      100.00 USD      12.36 USD  87.64 USD
 
             adjustments  reference  sku  quantity     amount  reason
               manual     ticket-7   -           -  -2.00 USD  goodwill credit
 
             totals  usage   fees  true-up  adjustments   total
-              USD   12.36  23.33    89.64        -2.00  123.33
+              USD   12.36  23.33    87.64        -2.00  121.33
 
             """.ReplaceLineEndings("\n"),
             StatementText.Render(statement, "final", "st-1"));
