@@ -1,17 +1,22 @@
 using Metering.Aggregates.Records;
 using Metering.Cli.Arguments;
+using Metering.Cli.Output;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Statements;
 using Metering.Ledger.Totals;
 using Metering.Ledger.Verification;
+using Metering.Rating.PriceBooks;
+using Metering.Rating.Statements;
 
 namespace Metering.Cli.Commands;
 
 /// <summary>
-/// <c>metering run</c>: the main job on embedded defaults. Today: generate a synthetic edge workload, decode,
-/// dedup and aggregate it, check the aggregates against the generator's ground truth and print a summary.
+/// <c>metering run</c>: the main job on embedded defaults: generate a synthetic edge workload, stream it through
+/// Kafka into the ledger, verify it against the generator's ground truth, export and reconcile it, and end with the
+/// draft statement of one account (<see cref="StatementText"/>).
 /// </summary>
 public sealed class RunCommand : ICliCommand
 {
@@ -25,7 +30,11 @@ public sealed class RunCommand : ICliCommand
         "  --mode file                file -> decode -> dedup -> aggregate, checked against the ground truth\n" +
         "  --dir DIR                  working directory for the workload and outputs (default .metering/run)\n" +
         "  --partitions N             partitions of the usage topic (pipeline, default 32)\n" +
-        "  --pricebook FILE, --contracts FILES   price books (pipeline)\n" +
+        "  --pricebook FILE, --contracts FILES   price books (pipeline; without --pricebook and --contracts the\n" +
+        "                             examples' list book and contract-acct-1.json)\n" +
+        "  --heavy-scale N            size skew: the records of the account of rank k carry max(1, N / k) times the\n" +
+        "                             quantity of bytes, requests, CPU, storage, queries and transforms (pipeline,\n" +
+        "                             default 500; 1 = every account alike)\n" +
         "  --no-analytics             skip exporting to ClickHouse (chDB by default) and reconciling (pipeline)\n" +
         LedgerArguments.Usage + AnalyticsArguments.Usage +
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
@@ -52,9 +61,13 @@ public sealed class RunCommand : ICliCommand
         var skewGiven = args.Has("skew");
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 1_000_000, 0) };
         workload = skewGiven ? workload : workload with { Skew = 0.8 };
+        // A few heavy accounts with big records, so that the price book's included units, tiers and packages are all
+        // passed by someone and every SKU's total is visibly above zero (1,000,000 records over 10,000 accounts leave
+        // every account inside them otherwise). The record count stays; a heavy account's records grow by a few digits.
+        workload = workload with { HeavyAccountScale = (int)args.Int64("heavy-scale", 500, 1, 900) };
         var partitions = (int)args.Int64("partitions", 32, 1, 1024);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
-        var prices = LedgerArguments.Prices(args);
+        var prices = WithDefaultContracts(args, LedgerArguments.Prices(args));
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
@@ -74,7 +87,7 @@ public sealed class RunCommand : ICliCommand
         using var kafka = new EmbeddedKafkaCluster(brokers: 3);
         kafka.CreateTopic("usage", partitions, 3);
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
-        err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}");
+        err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}{(prices?.Contracts.Any() == true ? " with contract(s) " + string.Join(", ", prices.Contracts.Select(c => c.Id)) : "")}");
         err.WriteLine("[3/5] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
         var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
         var run = await PipelineRun.RunAsync(options, db, prices, input, truth.Read, err, cancellationToken).ConfigureAwait(false);
@@ -107,7 +120,76 @@ public sealed class RunCommand : ICliCommand
             drifts = await ReconcileCommand.ExportAndReconcileAllAsync(db, analyticsTransport, analytics, @out, cancellationToken).ConfigureAwait(false);
         }
 
+        if (prices?.List is { } list && StatementAccount(truth) is { } account)
+        {
+            var period = list.Periods.PeriodOf(workload.Start);
+
+            // The one call that obtains the statement (issue 14's StatementAssembler through StatementQuery): the final
+            // statement if period close wrote one, else the draft built now from the ledger, the account's terms and the books.
+            if (await StatementQuery.GetAsync(db, period, list.Periods, prices, account, cancellationToken).ConfigureAwait(false) is { } statement)
+            {
+                @out.WriteLine();
+                await PrintStatementAsync(@out, statement.Statement, statement.Status, statement.StatementId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         return problems.Count == 0 && drifts == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Prints <paramref name="statement"/> as <see cref="StatementText"/> renders it, with its <paramref name="status"/>
+    /// (<c>draft</c> or <c>final</c>) and <paramref name="statementId"/> (null until statements are stored).
+    /// </summary>
+    internal static async Task PrintStatementAsync(TextWriter output, Statement statement, string status, string? statementId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        await output.WriteAsync(StatementText.Render(statement, status, statementId).AsMemory(), cancellationToken).ConfigureAwait(false);
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The account whose statement the run ends with: the one with the most accepted records in the ground truth (ties:
+    /// the name, ordinal), i.e. the heaviest account, which has usage on every SKU and, under the size skew, passes
+    /// included units and tiers. Null when nothing was accepted.
+    /// </summary>
+    internal static string? StatementAccount(GroundTruth truth)
+    {
+        ArgumentNullException.ThrowIfNull(truth);
+        return truth.Totals
+            .GroupBy(t => t.Account, StringComparer.Ordinal)
+            .Select(g => (Account: g.Key, Records: g.Sum(t => t.Count)))
+            .OrderByDescending(a => a.Records)
+            .ThenBy(a => a.Account, StringComparer.Ordinal)
+            .Select(a => a.Account)
+            .FirstOrDefault();
+    }
+
+    /// <summary>
+    /// The run's price books: as given, or, when neither --pricebook nor --contracts is, the examples' list book with
+    /// the examples' contract books next to it (contract-acct-1.json: the heaviest account's enterprise contract, whose
+    /// commitment the statement at the end shows).
+    /// </summary>
+    private static PriceCatalog? WithDefaultContracts(CliArguments args, PriceCatalog? prices)
+    {
+        if (prices?.List is not { } list || args.Has("pricebook") || args.Has("contracts"))
+        {
+            return prices;
+        }
+
+        try
+        {
+            var contracts = new[] { Path.Combine("examples", "pricebooks"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks") }
+                .Select(dir => Path.Combine(dir, "contract-acct-1.json"))
+                .Where(File.Exists)
+                .Take(1)
+                .Select(path => PriceBookLoader.LoadFile(path, list))
+                .ToList();
+            return new PriceCatalog(list, contracts);
+        }
+        catch (PriceBookException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
     }
 
     private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)

@@ -7,7 +7,8 @@ namespace Metering.DevKit.Workload;
 
 /// <summary>
 /// Writes a deterministic synthetic edge workload as NDJSON usage records, and the <see cref="GroundTruth"/> it
-/// must aggregate to. Accounts follow a Zipf-like skew; eight SKUs with realistic quantity shapes (whole bytes,
+/// must aggregate to. Accounts follow a Zipf-like skew (and optionally a size skew,
+/// <see cref="WorkloadOptions.HeavyAccountScale"/>); eight SKUs with realistic quantity shapes (whole bytes,
 /// single requests, milliseconds with 3 decimals, GB-seconds with 9); a share of exact repeats of recent records
 /// (producer retries) and a share of bad records of every kind, each with its expected reject reason.
 /// </summary>
@@ -50,6 +51,10 @@ public sealed class SyntheticWorkloadGenerator
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Records, 0, "records");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Accounts, 1, "accounts");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Rate, 1, "rate");
+        if (options.HeavyAccountScale is < 1 or > 900)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"the heavy-account scale must be between 1 and 900, got {options.HeavyAccountScale}");
+        }
         if (options.DuplicateShare is < 0 or > 0.5 || options.BadShare is < 0 or > 0.5)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "duplicate and bad shares must be between 0 and 0.5");
@@ -158,18 +163,31 @@ public sealed class SyntheticWorkloadGenerator
             _ => random.NextInt64(1, 4001) * FixedPoint.NanosPerUnit,
         };
 
+        // The account is drawn after the quantity, as it always was, so a scale of 1 draws the same random sequence
+        // and writes the same bytes as before the scale existed.
+        var account = PickAccount(random);
         return new GoodRecord
         {
             Id = i,
-            Account = PickAccount(random),
+            Account = account,
             Sku = sku,
-            Nanos = nanos,
+            Nanos = nanos * SizeFactor(sku, account),
             // Up to half a second of jitter either way: edge clocks and batching reorder records a little.
             Ticks = baseTicks + (random.Next(-500, 500) * TimeSpan.TicksPerMillisecond),
             Region = random.Next(Regions.Length),
             QuantityAsString = (i & 1) == 0,
         };
     }
+
+    /// <summary>
+    /// How many times bigger than a small account's a record of account rank <paramref name="account"/> (0-based) is:
+    /// <see cref="WorkloadOptions.HeavyAccountScale"/> / rank (1-based), at least 1. Only the SKUs whose record is a
+    /// count or a size grows with the account (bytes, requests, CPU, storage, queries, transforms: a big tenant's edge
+    /// reports bigger batches and objects); a stream minute or a model call's tokens are bounded by the session or the
+    /// call, whoever the tenant is.
+    /// </summary>
+    private long SizeFactor(int sku, int account) =>
+        sku is 5 or 7 ? 1 : Math.Max(1, _options.HeavyAccountScale / (account + 1L));
 
     private int PickAccount(Random random)
     {

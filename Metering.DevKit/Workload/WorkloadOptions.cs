@@ -15,6 +15,14 @@ public sealed record WorkloadOptions
     /// <summary>Zipf exponent of the account skew (0 = uniform; 1.0 = classic Zipf).</summary>
     public double Skew { get; init; } = 1.0;
 
+    /// <summary>
+    /// Size skew: a record of the account of rank k (1 = busiest) carries max(1, scale / k) times the quantity a small
+    /// account's record does, for the count and size SKUs (bytes, requests, CPU, storage, queries, transforms), so a few
+    /// heavy accounts pass their included units and reach higher tiers. 1 (the default) = every account alike; at most
+    /// 900, so the largest record (10^7 bytes x scale) stays within a record's quantity range.
+    /// </summary>
+    public int HeavyAccountScale { get; init; } = 1;
+
     /// <summary>Records per second of event time (sets the time span, hence the number of windows).</summary>
     public long Rate { get; init; } = 10_000;
 
