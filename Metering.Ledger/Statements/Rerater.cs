@@ -137,8 +137,8 @@ public static class Rerater
             insert.Parameters.Add(new() { Value = period.Start.ToUniversalTime() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Account).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Reference).ToArray() });
-            insert.Parameters.Add(new() { Value = rows.Select(r => (object?)r.Line.Sku ?? DBNull.Value).ToArray() });
-            insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Quantity is { } q ? (object)q : DBNull.Value).ToArray() });
+            insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Sku).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+            insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Quantity).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Numeric });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Amount).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Currency).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Reason).ToArray() });
