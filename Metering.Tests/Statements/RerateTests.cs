@@ -271,6 +271,40 @@ public sealed class RerateTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Concurrent_applies_book_once_whatever_their_keys()
+    {
+        await using var db = await NewClosedNovemberAsync();
+
+        // Two keys at once: the apply lock serializes them, so the second sees the first's lines and is refused.
+        var different = await Task.WhenAll(Try(db, "c-1"), Try(db, "c-2"));
+        Assert.Equal([false, true], different.Select(r => r.Refused).Order());
+        Assert.Equal(RerateRefusal.AlreadyRerated, different.Single(r => r.Refused).Refusal);
+
+        // One new key sent twice at once: one apply and one replay of it, never two batches.
+        await using var db2 = await NewClosedNovemberAsync();
+        var same = await Task.WhenAll(Apply(db2, "s-1"), Apply(db2, "s-1"));
+        Assert.Equal([false, true], same.Select(r => r.Application!.Replay).Order());
+        foreach (var (source, rows) in new[] { (db, 3L), (db2, 3L) })
+        {
+            await using var count = source.CreateCommand("SELECT count(*) FROM booked_adjustments");
+            Assert.Equal(rows, (long)(await count.ExecuteScalarAsync())!);
+        }
+
+        static async Task<(bool Refused, RerateRefusal? Refusal)> Try(NpgsqlDataSource db, string key)
+        {
+            try
+            {
+                await Apply(db, key);
+                return (false, null);
+            }
+            catch (RerateException e)
+            {
+                return (true, e.Refusal);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Billing_books_that_do_not_reproduce_the_final_statement_are_flagged_and_refuse_an_apply()
     {
         await using var db = await NewClosedNovemberAsync();
