@@ -36,6 +36,7 @@ public static class CommandRegistry
         new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Credit),
         new CorrectCommand(Metering.Ledger.Corrections.CorrectionKind.Debit),
         new CorrectionsListCommand(),
+        new RerateCommand(),
         new AlertsDispatchCommand(),
     ];
 }

@@ -139,6 +139,7 @@ public static class ApiHost
         AccountEndpoints.Map(app);
         CorrectionEndpoints.Map(app);
         StatementEndpoints.Map(app);
+        RerateEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
         return app;
