@@ -12,7 +12,8 @@ namespace Metering.Ledger.Statements;
 /// <summary>
 /// Re-rates a closed period under draft price books (docs/statements.md, "Re-rating"): for every account with a final
 /// statement in it (or one account), the final statement rebuilt with the period's late usage booked so far (the rows
-/// the assembler books it from: <c>adjustments</c> whose original period it is) under the billing books, against the
+/// the assembler books it from: <c>adjustments</c> whose original period it is, and the voids and amends of it booked
+/// after it) under the billing books, against the
 /// same under the draft books (<see cref="Rerating.Compute"/>). <see cref="PreviewAsync"/> writes nothing;
 /// <see cref="ApplyAsync"/> books the lines into <c>booked_adjustments</c> of the first open period after it, where the
 /// assembler puts them on that period's statement.
@@ -189,6 +190,9 @@ public static class Rerater
         await using (var cmd = new NpgsqlCommand("""
             SELECT account, sku, sum(quantity), sum(record_count)::bigint FROM adjustments
             WHERE original_period_start = $1 AND account = ANY($2) GROUP BY account, sku
+            UNION ALL
+            SELECT account, sku, sum(quantity_delta), -count(*) FILTER (WHERE kind = 'void') FROM corrections
+            WHERE original_period_start = $1 AND booked_period_start > original_period_start AND account = ANY($2) GROUP BY account, sku
             """, connection, tx))
         {
             cmd.Parameters.Add(new() { Value = start });

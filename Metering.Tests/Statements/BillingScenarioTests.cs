@@ -5,6 +5,7 @@ using Metering.Ledger.Statements;
 using Metering.Rating.Accounts;
 using Metering.Rating.Money;
 using Metering.Rating.Periods;
+using Metering.Rating.PriceBooks;
 using Metering.Rating.Statements;
 using Metering.Tests.Storage;
 using Npgsql;
@@ -18,7 +19,8 @@ namespace Metering.Tests.Statements;
 /// commitment 100.00; acct-c's contract: requests 0.005, commitment 200.00): four accounts in November (under its
 /// commitment, over it, on a contract, subscribed mid-month without usage), a void and an amend while November is open,
 /// a manual credit, the close (final = draft), late November usage under and over the commitment, and a void of a
-/// closed-period event, each booked into December as its whole-statement difference.
+/// closed-period event, each booked into December as its whole-statement difference, and a re-rate of November under a
+/// draft book, previewed and applied.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class BillingScenarioTests(PostgresFixture postgres)
@@ -102,6 +104,23 @@ public sealed class BillingScenarioTests(PostgresFixture postgres)
             [new SkuUsage("requests", 8_500m, 13_499), new SkuUsage("egress", 30_000_000_000m, 30)], [], Prices));
         Assert.Equal(120.00m, scratch.TotalIn("USD"));
         Assert.Equal(scratch.TotalIn("USD"), finals[2].Statement.TotalIn("USD") + o.Adjustments.Sum(a => a.Amount));
+
+        // Re-rate November under a draft list book that doubles the request price (0.02): acct-o as billed (8,500 requests
+        // 85.00 + 1.00, true-up 14.00) becomes 170.00 + 1.00 over the commitment: requests +85.00, true-up -14.00 = +71.00;
+        // acct-u (6,000 requests 60.00, true-up 40.00) becomes 120.00: +60.00 and -40.00 = +20.00; acct-c's requests are
+        // priced by its contract and acct-n has no usage: no change. The preview touches nothing; the apply books into December.
+        var draftList = PriceBookLoader.Load(PriceBookLoader.Utf8(ListJson.Replace("\"unit_price\": \"0.01\"", "\"unit_price\": \"0.02\"", StringComparison.Ordinal)), "draft");
+        var draft = new PriceCatalog(draftList, [PriceBookLoader.Load(PriceBookLoader.Utf8(ContractJson), "contract", draftList)]);
+        var preview = await Rerater.PreviewAsync(db, Monthly.PeriodOf(Nov), Prices, draft, null, CancellationToken.None);
+        Assert.Equal([("acct-o", 71.00m), ("acct-u", 20.00m)],
+            preview.Accounts.Where(r => r.Lines.Count > 0).Select(r => (r.Account, r.Lines.Sum(l => l.Amount))));
+        Assert.Equal(119.00m, (await StatementOf(db, "acct-o", Dec)).TotalIn("USD"));
+        await Rerater.ApplyAsync(db, Monthly.PeriodOf(Nov), Monthly, Prices, draft, null, new RerateApplyRequest("price correction", "rerate-nov", "ops@example.com", false),
+            CancellationToken.None);
+        var rerated = await StatementOf(db, "acct-o", Dec);
+        Assert.Equal([("requests", 85.00m), (null, -14.00m)],
+            rerated.Adjustments.Where(a => a.Kind == AdjustmentLine.Rerate).OrderBy(a => a.Sku is null).Select(a => (a.Sku, a.Amount)));
+        Assert.Equal((190.00m, 140.00m), (rerated.TotalIn("USD"), (await StatementOf(db, "acct-u", Dec)).TotalIn("USD")));
 
         // The closed period's final statements did not move.
         Assert.Equal(finals.Select(f => f.Statement.ContentHash),
