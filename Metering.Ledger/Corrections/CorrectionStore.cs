@@ -19,6 +19,10 @@ public static class CorrectionStore
     // never collide with the one-key locks of period close and migrations.
     private const int EventLockClass = 0x434F5252;
 
+    // The first key of the two-key advisory lock that serialises the corrections taking back usage of one account, SKU
+    // and period ("CORQ"), so that together they never take back more than the ledger recorded.
+    private const int RecordedLockClass = 0x434F5251;
+
     private const string Columns = "id, idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision, " +
         "original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, created_at";
 
@@ -115,8 +119,27 @@ public static class CorrectionStore
                 }
             }
 
-            revision = (last?.Revision ?? 0) + 1;
             var own = rule.PeriodOf(eventTime);
+            var takesBack = request.NewQuantity!.Value - request.OriginalQuantity!.Value;
+            var isVoid = request.Kind == CorrectionKind.Void;
+            if (isVoid || takesBack < 0)
+            {
+                // A statement rates the period's recorded quantity plus its corrections and cannot bill a negative one:
+                // a correction that took back more than was recorded would make the period unbillable. A void also
+                // takes back one record (even of quantity 0), an amend only quantity.
+                var held = await RecordedAsync(connection, tx, request.Account, request.Sku!, own.Start, cancellationToken).ConfigureAwait(false);
+                var recordsLeft = held.Records - (isVoid ? 1 : 0);
+                if (held.Quantity + takesBack < 0 || recordsLeft < 0)
+                {
+                    return Refused("exceeds_recorded", "original_quantity",
+                        $"the ledger recorded {CorrectionRequest.Quantity(held.RecordedQuantity)} in {held.RecordedRecords} record(s) of SKU '{request.Sku}' for account '{request.Account}' in period {own} " +
+                        $"(period total and late usage), {CorrectionRequest.Quantity(held.Quantity)} in {held.Records} after its earlier corrections; " +
+                        $"this {CorrectionRequest.KindName(request.Kind)} of event '{request.EventId}' would leave {CorrectionRequest.Quantity(held.Quantity + takesBack)}" +
+                        (isVoid ? $" in {recordsLeft} record(s)" : "") + "; a correction cannot take back more than was recorded");
+                }
+            }
+
+            revision = (last?.Revision ?? 0) + 1;
             originalPeriod = own.Start;
             booked = NextOpen(own);
         }
@@ -281,6 +304,41 @@ public static class CorrectionStore
         await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM corrections WHERE idempotency_key = $1", connection, tx);
         cmd.Parameters.Add(new() { Value = key, NpgsqlDbType = NpgsqlDbType.Text });
         return await ReadOneAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What the ledger holds for (<paramref name="account"/>, <paramref name="sku"/>) in the period starting at
+    /// <paramref name="periodStart"/>: its period total plus the late usage of the period (adjustments), and that less
+    /// the earlier corrections of the period (their quantity deltas; one record per void). Takes a transaction-scoped
+    /// lock on the three first, so that two corrections taking back usage of different events of one SKU and period
+    /// cannot both pass against the same total; usage arriving meanwhile only adds.
+    /// </summary>
+    private static async Task<Recorded> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string sku, DateTimeOffset periodStart, CancellationToken cancellationToken)
+    {
+        await using (var periodLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, hashtext($2))", connection, tx))
+        {
+            periodLock.Parameters.Add(new() { Value = RecordedLockClass });
+            periodLock.Parameters.Add(new() { Value = account + "\n" + sku + "\n" + Instant(periodStart), NpgsqlDbType = NpgsqlDbType.Text });
+            await periodLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var cmd = new NpgsqlCommand("""
+            SELECT t.quantity + l.quantity, (t.records + l.records)::bigint, c.delta, c.voids
+            FROM (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
+                  FROM billing_period_totals WHERE account = $1 AND sku = $2 AND period_start = $3) t,
+                 (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
+                  FROM adjustments WHERE account = $1 AND sku = $2 AND original_period_start = $3) l,
+                 (SELECT coalesce(sum(quantity_delta), 0) AS delta, count(*) FILTER (WHERE kind = 'void') AS voids
+                  FROM corrections WHERE account = $1 AND sku = $2 AND original_period_start = $3) c
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = sku, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = periodStart.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var quantity = reader.GetDecimal(0);
+        var records = reader.GetInt64(1);
+        return new Recorded(quantity, records, quantity + reader.GetDecimal(2), records - reader.GetInt64(3));
     }
 
     private static async Task<StoredCorrection?> LastOfEventAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string eventId, CancellationToken cancellationToken)

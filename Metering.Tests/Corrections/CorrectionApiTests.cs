@@ -4,16 +4,26 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Metering.Ledger.Corrections;
+using Metering.Rating.Periods;
 using Metering.Tests.Api;
+using Metering.Tests.Statements;
 using Metering.Tests.Storage;
+using Npgsql;
 
 namespace Metering.Tests.Corrections;
 
-/// <summary><c>POST/GET /v1/accounts/{account}/corrections</c> against a real PostgreSQL ledger, on the real clock.</summary>
+/// <summary>
+/// <c>POST/GET /v1/accounts/{account}/corrections</c> against a real PostgreSQL ledger, on the real clock (calendar
+/// months, the API's default). The events voided or amended down are first recorded in the ledger.
+/// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class CorrectionApiTests(PostgresFixture postgres)
 {
     private static string HourAgo() => DateTimeOffset.UtcNow.AddHours(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>api.calls of acct-1 in the billing period of <paramref name="eventTime"/>, as a flush records it.</summary>
+    private static Task RecordAsync(NpgsqlDataSource db, string eventTime, decimal quantity, long count) =>
+        StatementLedger.TotalAsync(db, "acct-1", "api.calls", BillingPeriodRule.CalendarMonth.PeriodOf(DateTimeOffset.Parse(eventTime, CultureInfo.InvariantCulture)).Start, quantity, count);
 
     private static Task<HttpResponseMessage> Post(HttpClient client, string account, object body) =>
         client.PostAsJsonAsync($"/v1/accounts/{Uri.EscapeDataString(account)}/corrections", body);
@@ -27,6 +37,7 @@ public sealed class CorrectionApiTests(PostgresFixture postgres)
         await using var host = await ApiTestHost.StartAsync(postgres);
         using var admin = host.Client(ApiTestHost.Token("admin"));
         var time = HourAgo();
+        await RecordAsync(host.Db, time, 12.5m, 1);
         object Void(string reason) => new { kind = "void", idempotency_key = "void-evt-1", event_id = "evt-1", sku = "api.calls", event_time = time, original_quantity = "12.500", reason };
 
         using var created = await Post(admin, "acct-1", Void("duplicate upload"));
@@ -100,6 +111,7 @@ public sealed class CorrectionApiTests(PostgresFixture postgres)
         await using var host = await ApiTestHost.StartAsync(postgres);
         using var admin = host.Client(ApiTestHost.Token("admin"));
         var time = HourAgo();
+        await RecordAsync(host.Db, time, 5m, 1);
         Assert.Equal(HttpStatusCode.Created, (await Post(admin, "acct-1", new { kind = "amend", idempotency_key = "a-1", event_id = "evt-1", sku = "api.calls", event_time = time, original_quantity = "5", new_quantity = "3", reason = "meter fix" })).StatusCode);
 
         using var mismatch = await Post(admin, "acct-1", new { kind = "amend", idempotency_key = "a-2", event_id = "evt-1", sku = "api.calls", event_time = time, original_quantity = "5", new_quantity = "2", reason = "meter fix" });
@@ -114,6 +126,29 @@ public sealed class CorrectionApiTests(PostgresFixture postgres)
         using var tooOld = await Post(admin, "acct-1", new { kind = "void", idempotency_key = "v-1", event_id = "evt-2", sku = "api.calls", event_time = old, original_quantity = "5", reason = "late find" });
         Assert.Equal(HttpStatusCode.UnprocessableEntity, tooOld.StatusCode);
         Assert.Equal("outside_horizon", (await ApiTestHost.Json(tooOld)).GetProperty("code").GetString());
+        Assert.Single((await CorrectionStore.ListAsync(host.Db, "acct-1", null, 10, CancellationToken.None)).Corrections);
+    }
+
+    [Fact]
+    public async Task Taking_back_more_than_the_ledger_recorded_is_a_422_exceeds_recorded_and_an_amend_up_is_201()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres);
+        using var admin = host.Client(ApiTestHost.Token("admin"));
+        var time = HourAgo();
+        using var never = await Post(admin, "acct-1", new { kind = "void", idempotency_key = "v-1", event_id = "evt-1", sku = "api.calls", event_time = time, original_quantity = "5", reason = "duplicate upload" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, never.StatusCode);
+        var problem = await ApiTestHost.Json(never);
+        Assert.Equal("urn:metering:problem:correction-refused", problem.GetProperty("type").GetString());
+        Assert.Equal("exceeds_recorded", problem.GetProperty("code").GetString());
+        Assert.Equal(["original_quantity"], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        Assert.Contains("recorded 0 in 0 record(s)", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        await RecordAsync(host.Db, time, 4m, 1);
+        using var below = await Post(admin, "acct-1", new { kind = "amend", idempotency_key = "a-1", event_id = "evt-1", sku = "api.calls", event_time = time, original_quantity = "5", new_quantity = "0.5", reason = "meter fix" });
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, below.StatusCode);
+        Assert.Equal("exceeds_recorded", (await ApiTestHost.Json(below)).GetProperty("code").GetString());
+        using var up = await Post(admin, "acct-1", new { kind = "amend", idempotency_key = "a-2", event_id = "evt-2", sku = "api.calls", event_time = time, original_quantity = "5", new_quantity = "9", reason = "meter fix" });
+        Assert.Equal(HttpStatusCode.Created, up.StatusCode);
         Assert.Single((await CorrectionStore.ListAsync(host.Db, "acct-1", null, 10, CancellationToken.None)).Corrections);
     }
 

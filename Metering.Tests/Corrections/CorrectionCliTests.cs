@@ -3,7 +3,9 @@ using Metering.Cli.Arguments;
 using Metering.Cli.Commands;
 using Metering.Ledger.Corrections;
 using Metering.Ledger.Migrations;
+using Metering.Rating.Periods;
 using Metering.Tests.Cli;
+using Metering.Tests.Statements;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -18,7 +20,18 @@ public sealed class CorrectionCliTests(PostgresFixture postgres)
     {
         var cs = await postgres.NewDatabaseAsync();
         var work = Directory.CreateTempSubdirectory("metering-correct-").FullName;
-        var time = DateTimeOffset.UtcNow.AddHours(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        var eventTime = DateTimeOffset.UtcNow.AddHours(-1);
+        var time = eventTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        await MigrationRunner.ApplyAsync(cs);
+        await using (var db = NpgsqlDataSource.Create(cs))
+        {
+            // The two events corrected below, as a flush recorded them: their period total and the conservation counters
+            // verify checks it against.
+            await StatementLedger.TotalAsync(db, "acct-1", "api.calls", BillingPeriodRule.CalendarMonth.PeriodOf(eventTime).Start, 10m, 2);
+            await using var counters = db.CreateCommand("INSERT INTO conservation (consumer_group, topic, partition, read, accepted, accepted_quantity) VALUES ('metering', 'usage', 0, 2, 2, 10)");
+            await counters.ExecuteNonQueryAsync();
+        }
+
         Task<(int Code, string Stdout, string Stderr)> Run(params string[] args) => MeteringProcess.RunAsync(work, null, [.. args, "--pg", cs]);
         string[] Void = ["correct", "void", "--account", "acct-1", "--event-id", "evt-1", "--sku", "api.calls", "--event-time", time, "--original-quantity", "5",
             "--reason", "duplicate upload", "--idempotency-key", "k-1", "--actor", "alice"];
@@ -40,6 +53,11 @@ public sealed class CorrectionCliTests(PostgresFixture postgres)
         Assert.Equal(1, conflict.Code);
         Assert.Contains("idempotency conflict", conflict.Stderr, StringComparison.Ordinal);
         Assert.Contains("--new-quantity", conflict.Stderr, StringComparison.Ordinal);
+        var beyond = await Run("correct", "void", "--account", "acct-1", "--event-id", "evt-3", "--sku", "api.calls", "--event-time", time, "--original-quantity", "4",
+            "--reason", "duplicate upload", "--idempotency-key", "k-5");
+        Assert.Equal(1, beyond.Code);
+        Assert.Contains("refused (exceeds_recorded): --original-quantity: the ledger recorded 10 in 2 record(s) of SKU 'api.calls'", beyond.Stderr, StringComparison.Ordinal);
+        Assert.Contains("3 in 1 after its earlier corrections", beyond.Stderr, StringComparison.Ordinal);
 
         Assert.Equal(0, (await Run("correct", "credit", "--account", "acct-1", "--amount", "10", "--currency", "USD", "--reason", "outage credit", "--idempotency-key", "k-4")).Code);
 

@@ -3,12 +3,17 @@ using Metering.Ledger.Migrations;
 using Metering.Ledger.PeriodClose;
 using Metering.Ledger.Verification;
 using Metering.Rating.Periods;
+using Metering.Tests.Statements;
 using Metering.Tests.Storage;
 using Npgsql;
 
 namespace Metering.Tests.Corrections;
 
-/// <summary><see cref="CorrectionStore"/> against a real PostgreSQL ledger, on a fixed clock (2026-12-10 12:00 UTC, calendar months).</summary>
+/// <summary>
+/// <see cref="CorrectionStore"/> against a real PostgreSQL ledger, on a fixed clock (2026-12-10 12:00 UTC, calendar
+/// months). The events voided or amended down are first recorded in the ledger, as a flush records them: a correction
+/// never takes back more than that.
+/// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class CorrectionStoreTests(PostgresFixture postgres)
 {
@@ -36,6 +41,10 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
         return validation.Request!;
     }
 
+    /// <summary>A period total of api.calls as the flush leaves it.</summary>
+    private static Task RecordAsync(NpgsqlDataSource db, DateTimeOffset period, decimal quantity, long count, string account = "acct-1", string sku = "api.calls") =>
+        StatementLedger.TotalAsync(db, account, sku, period, quantity, count);
+
     private static Task<CorrectionWrite> Write(NpgsqlDataSource db, CorrectionRequest request, CorrectionHorizon? horizon = null) =>
         CorrectionStore.WriteAsync(db, request, Months, Now, horizon ?? CorrectionHorizon.Default, CancellationToken.None);
 
@@ -49,6 +58,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task Replaying_the_same_key_and_request_returns_the_stored_row_and_writes_nothing()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 5m, 1);
         var first = await Write(db, Request("void", "k-1"));
         Assert.Equal(CorrectionWriteStatus.Created, first.Status);
         var stored = first.Correction!;
@@ -74,6 +84,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task The_same_key_with_another_request_is_an_idempotency_conflict_naming_the_fields()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 5m, 1);
         var first = await Write(db, Request("amend", "k-1", updated: "3"));
         Assert.Equal(CorrectionWriteStatus.Created, first.Status);
 
@@ -93,6 +104,8 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task A_second_void_of_an_event_is_refused_and_so_is_an_amend_after_it()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 10m, 2);
+        await RecordAsync(db, November, 5m, 1, account: "acct-2");
         Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("void", "k-1"))).Status);
 
         var twice = await Write(db, Request("void", "k-2"));
@@ -112,6 +125,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task Amends_chain_from_the_last_new_quantity_and_a_stale_original_is_refused_naming_the_current_quantity()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 5m, 1);
         var first = await Write(db, Request("amend", "k-1", original: "5", updated: "3.5"));
         Assert.Equal(-1.5m, first.Correction!.QuantityDelta);
 
@@ -149,6 +163,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task An_event_older_than_the_horizon_or_in_the_future_is_refused_and_a_longer_horizon_accepts_the_old_one()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), 10m, 2);
         var old = Request("void", "k-1", eventTime: "2026-10-09T11:59:59Z"); // 62 days and 1 s before now
         var refused = await Write(db, old);
         Assert.Equal("outside_horizon", refused.Refusal?.Code);
@@ -169,6 +184,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task A_void_of_an_event_in_a_closed_period_is_booked_into_the_first_open_period_after_it()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 5m, 1);
         await PeriodCloser.CloseAsync(db, November, CancellationToken.None, Months, Now);
         var intoDecember = await Write(db, Request("void", "k-1"));
         Assert.Equal(November, intoDecember.Correction!.OriginalPeriodStart);
@@ -227,6 +243,7 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
     public async Task Concurrent_writers_of_one_key_store_one_correction_and_concurrent_amends_of_one_event_chain()
     {
         await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 5m, 1);
         var sameKey = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => Write(db, Request("void", "k-1")))));
         Assert.Single(sameKey, w => w.Status == CorrectionWriteStatus.Created);
         Assert.All(sameKey, w => Assert.Equal(sameKey.Single(x => x.Status == CorrectionWriteStatus.Created).Correction!.Id, w.Correction!.Id));
@@ -236,6 +253,105 @@ public sealed class CorrectionStoreTests(PostgresFixture postgres)
         Assert.Single(amends, w => w.Status == CorrectionWriteStatus.Created);
         Assert.Equal(7, amends.Count(w => w.Refusal?.Code == "quantity_mismatch"));
         Assert.Equal(2, await CountAsync(db));
+    }
+
+    [Fact]
+    public async Task A_void_of_an_event_the_ledger_never_recorded_is_refused_exceeds_recorded()
+    {
+        await using var db = await LedgerAsync();
+        // Usage of another period, another SKU and another account is not this event's.
+        await RecordAsync(db, new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), 5m, 1);
+        await RecordAsync(db, November, 5m, 1, sku: "api.other");
+        await RecordAsync(db, November, 5m, 1, account: "acct-2");
+        var never = await Write(db, Request("void", "k-1"));
+        Assert.Equal(CorrectionWriteStatus.Refused, never.Status);
+        Assert.Equal("exceeds_recorded", never.Refusal!.Code);
+        Assert.Equal("original_quantity", never.Refusal.Field);
+        Assert.Contains("recorded 0 in 0 record(s) of SKU 'api.calls' for account 'acct-1'", never.Refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("would leave -5 in -1 record(s)", never.Refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(db));
+
+        // Recorded, it can be voided, once; a second event then has no record left to void, even with quantity left.
+        await RecordAsync(db, November, 6m, 1);
+        Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("void", "k-2"))).Status);
+        var noRecordLeft = await Write(db, Request("void", "k-3", eventId: "evt-2", original: "1"));
+        Assert.Equal("exceeds_recorded", noRecordLeft.Refusal?.Code);
+        Assert.Contains("recorded 6 in 1 record(s)", noRecordLeft.Refusal!.Message, StringComparison.Ordinal);
+        Assert.Contains("1 in 0 after its earlier corrections", noRecordLeft.Refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await CountAsync(db));
+    }
+
+    [Fact]
+    public async Task An_amend_down_below_the_recorded_total_is_refused_naming_the_recorded_quantity()
+    {
+        await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 3m, 1);
+        var below = await Write(db, Request("amend", "k-1", original: "5", updated: "1"));
+        Assert.Equal(CorrectionWriteStatus.Refused, below.Status);
+        Assert.Equal("exceeds_recorded", below.Refusal!.Code);
+        Assert.Equal("original_quantity", below.Refusal.Field);
+        Assert.Contains("recorded 3 in 1 record(s)", below.Refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("would leave -1", below.Refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(db));
+
+        // Down to exactly nothing is allowed; an amend takes back quantity, not a record.
+        var toZero = await Write(db, Request("amend", "k-2", original: "5", updated: "2"));
+        Assert.Equal(CorrectionWriteStatus.Created, toZero.Status);
+        var further = await Write(db, Request("amend", "k-3", original: "2", updated: "1.999999999"));
+        Assert.Equal("exceeds_recorded", further.Refusal?.Code);
+    }
+
+    [Fact]
+    public async Task An_amend_up_is_accepted_whatever_was_recorded_and_counts_toward_what_later_corrections_may_take_back()
+    {
+        await using var db = await LedgerAsync();
+        var up = await Write(db, Request("amend", "k-1", original: "5", updated: "7"));
+        Assert.Equal(CorrectionWriteStatus.Created, up.Status);
+        Assert.Equal(2m, up.Correction!.QuantityDelta);
+        Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("amend", "k-2", eventId: "evt-2", original: "0", updated: "1"))).Status);
+
+        // Nothing recorded, 3 added by the amends up: the amends down may take back those 3 and no more.
+        Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("amend", "k-3", original: "7", updated: "5"))).Status);
+        var more = await Write(db, Request("amend", "k-4", eventId: "evt-3", original: "5", updated: "3.5"));
+        Assert.Equal("exceeds_recorded", more.Refusal?.Code);
+        Assert.Contains("recorded 0 in 0 record(s)", more.Refusal!.Message, StringComparison.Ordinal);
+        Assert.Contains("1 in 0 after its earlier corrections", more.Refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("amend", "k-5", original: "5", updated: "100"))).Status);
+        Assert.Equal(4, await CountAsync(db));
+    }
+
+    [Fact]
+    public async Task A_void_of_late_usage_recorded_only_in_adjustments_of_a_closed_period_is_accepted()
+    {
+        await using var db = await LedgerAsync();
+        await PeriodCloser.CloseAsync(db, November, CancellationToken.None, Months, Now);
+        // Late usage of October and of another SKU is not November's api.calls.
+        await StatementLedger.LateAsync(db, "acct-1", "api.calls", December, new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), 5m, 1);
+        await StatementLedger.LateAsync(db, "acct-1", "api.other", December, November, 5m, 1);
+        Assert.Equal("exceeds_recorded", (await Write(db, Request("void", "k-1"))).Refusal?.Code);
+
+        // Two late windows of November's api.calls: 8 in 2 records.
+        await StatementLedger.LateAsync(db, "acct-1", "api.calls", December, November, 5m, 1);
+        await StatementLedger.LateAsync(db, "acct-1", "api.calls", December, November, 3m, 1);
+        var late = await Write(db, Request("void", "k-2"));
+        Assert.Equal(CorrectionWriteStatus.Created, late.Status);
+        Assert.Equal(November, late.Correction!.OriginalPeriodStart);
+        Assert.Equal(December, late.Correction.BookedPeriodStart);
+        Assert.Equal(CorrectionWriteStatus.Created, (await Write(db, Request("void", "k-3", eventId: "evt-2", original: "3"))).Status);
+        var third = await Write(db, Request("void", "k-4", eventId: "evt-3", original: "0"));
+        Assert.Equal("exceeds_recorded", third.Refusal?.Code);
+        Assert.Contains("recorded 8 in 2 record(s)", third.Refusal!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_voids_of_different_events_of_one_period_never_take_back_more_than_was_recorded()
+    {
+        await using var db = await LedgerAsync();
+        await RecordAsync(db, November, 3m, 8);
+        var voids = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => Write(db, Request("void", $"v-{i}", eventId: $"evt-{i}", original: "1")))));
+        Assert.Equal(3, voids.Count(w => w.Status == CorrectionWriteStatus.Created));
+        Assert.Equal(5, voids.Count(w => w.Refusal?.Code == "exceeds_recorded"));
+        Assert.Equal(3, await CountAsync(db));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ internal static class CorrectionEndpoints
     {
         app.MapPost("/v1/accounts/{account}/corrections", Post)
             .RequireAuthorization(ApiScopes.Admin).WithName("PostCorrection").WithTags("corrections")
-            .WithSummary("Voids or amends a usage event by id, or books a manual credit or debit: kind, idempotency_key, event_id, sku, event_time, original_quantity, new_quantity, amount, currency, period, reason. 201 created, 200 replayed (same key, same request), 409 the key was used for another request, 422 refused by the ledger (horizon, voided, quantity mismatch, closed period) (scope admin).")
+            .WithSummary("Voids or amends a usage event by id, or books a manual credit or debit: kind, idempotency_key, event_id, sku, event_time, original_quantity, new_quantity, amount, currency, period, reason. 201 created, 200 replayed (same key, same request), 409 the key was used for another request, 422 refused by the ledger (horizon, voided, quantity mismatch, more than the ledger recorded, closed period) (scope admin).")
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         app.MapGet("/v1/accounts/{account}/corrections", List)
