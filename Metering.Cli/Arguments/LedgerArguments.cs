@@ -107,5 +107,10 @@ public static class LedgerArguments
         {
             throw new CliUsageException(e.Message);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A price book that cannot be read is the caller's mistake, named with its path: a usage error, not a crash.
+            throw new CliUsageException($"--pricebook/--contracts: cannot read a price book: {e.Message}");
+        }
     }
 }

@@ -108,12 +108,15 @@ public sealed class StatementExportTests : IDisposable
     }
 
     [Fact]
-    public async Task Export_refuses_an_unknown_format_and_a_date_inside_a_period()
+    public async Task Export_refuses_an_unknown_format_a_date_inside_a_period_and_a_missing_price_book_as_usage_errors()
     {
         await using var host = await ApiTestHost.StartAsync(_postgres, prices: Prices);
         _connection = host.Db.ConnectionString;
         await Assert.ThrowsAsync<CliUsageException>(() => Cli(new StatementsExportCommand(), "--period", "2026-11", "--format", "xml"));
         await Assert.ThrowsAsync<CliUsageException>(() => Cli(new StatementsExportCommand(), "--period", "2026-11-15"));
+        var missing = await Assert.ThrowsAsync<CliUsageException>(() => new StatementsExportCommand().RunAsync(
+            CliArguments.Parse(["--period", "2026-11", "--pricebook", Path.Combine(_dir, "nope.json"), "--pg", _connection!], _ => null), CancellationToken.None));
+        Assert.Contains("nope.json", missing.Message, StringComparison.Ordinal);
     }
 
     private async Task SeedAndCloseAsync(ApiTestHost host)
