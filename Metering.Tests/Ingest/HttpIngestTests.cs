@@ -24,7 +24,8 @@ public sealed class HttpIngestTests(RedisFixture redis) : IClassFixture<RedisFix
         _kafka.Dispose();
     }
 
-    private static string Now => DateTime.UtcNow.AddMinutes(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    // One instant for the whole class: a record re-sent with the same id must carry the same time, or it is a conflict.
+    private static readonly string Now = DateTime.UtcNow.AddMinutes(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Record(string id, string account, string quantity = "1.5") =>
         $$$"""{"id":"{{{id}}}","account":"{{{account}}}","sku":"api.calls","quantity":"{{{quantity}}}","time":"{{{Now}}}","dimensions":{"region":"eu"}}""";
