@@ -125,8 +125,8 @@ public sealed class BenchCommand : ICliCommand
         var @out = Console.Out;
         @out.WriteLine($"redis dedup: {r.Ids:N0} ids per round, server {r.Host}:{r.Port}, median of {rounds} rounds");
         @out.WriteLine($"redis-benchmark -t set -P 16:  {r.RedisBenchmarkSetsPerSecond,12:N0} SET/s");
-        @out.WriteLine($"marks (SADD per event minute): {r.MarksPerSecond,12:N0} ids/s   ratio {r.MarksPerSecond / r.RedisBenchmarkSetsPerSecond:F2}");
-        @out.WriteLine($"lookups (SMISMEMBER per minute):{r.LookupsPerSecond,12:N0} ids/s   ratio {r.LookupsPerSecond / r.RedisBenchmarkSetsPerSecond:F2}");
+        @out.WriteLine($"marks (HSET per event minute): {r.MarksPerSecond,12:N0} ids/s   ratio {r.MarksPerSecond / r.RedisBenchmarkSetsPerSecond:F2}");
+        @out.WriteLine($"lookups (HMGET per minute):     {r.LookupsPerSecond,12:N0} ids/s   ratio {r.LookupsPerSecond / r.RedisBenchmarkSetsPerSecond:F2}");
         return 0;
     }
 }
