@@ -186,29 +186,9 @@ public static class Rerater
         }
 
         var names = finals.Select(f => f.Account).ToArray();
-        var late = new Dictionary<string, List<SkuUsage>>(StringComparer.Ordinal);
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT account, sku, sum(quantity), sum(record_count)::bigint FROM adjustments
-            WHERE original_period_start = $1 AND account = ANY($2) GROUP BY account, sku
-            UNION ALL
-            SELECT account, sku, sum(quantity_delta), -count(*) FILTER (WHERE kind = 'void') FROM corrections
-            WHERE original_period_start = $1 AND booked_period_start > original_period_start AND account = ANY($2) GROUP BY account, sku
-            """, connection, tx))
-        {
-            cmd.Parameters.Add(new() { Value = start });
-            cmd.Parameters.Add(new() { Value = names });
-            await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var a = r.GetString(0);
-                if (!late.TryGetValue(a, out var rows))
-                {
-                    late[a] = rows = [];
-                }
-
-                rows.Add(new SkuUsage(r.GetString(1), r.GetDecimal(2), r.GetInt64(3)));
-            }
-        }
+        // The period as billed so far: its late usage and the voids and amends of it booked after it, wherever booked.
+        var changes = await StatementReads.UsageChangesAsync(connection, tx, [.. names.Select(n => (n, start))], null, cancellationToken).ConfigureAwait(false);
+        var late = changes.ToDictionary(kv => kv.Key.Item1, kv => kv.Value, StringComparer.Ordinal);
 
         var earlier = new Dictionary<string, List<AdjustmentLine>>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("""

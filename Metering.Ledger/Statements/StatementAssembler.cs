@@ -52,8 +52,7 @@ public static class StatementAssembler
             .Distinct().ToList();
         var originFinals = await reads.FinalsOfAsync(origins).ConfigureAwait(false);
         var originTotals = await reads.TotalsOfAsync(origins.Where(o => !originFinals.ContainsKey(o)).ToList()).ConfigureAwait(false);
-        var earlierLate = await reads.EarlierLateUsageAsync(origins).ConfigureAwait(false);
-        var earlierCorrections = await reads.EarlierCorrectionsAsync(origins).ConfigureAwait(false);
+        var earlier = await StatementReads.UsageChangesAsync(connection, tx, origins, period.Start, cancellationToken).ConfigureAwait(false);
 
         var statements = new List<AccountStatement>(accounts.Count);
         foreach (var a in accounts)
@@ -95,7 +94,7 @@ public static class StatementAssembler
 
                 // Booked so far (before this period), then this period's late usage, then its corrections: each step's
                 // difference is booked under its own kind, and the steps telescope to the period rebuilt with everything.
-                List<SkuUsage> before = [.. earlierLate.GetValueOrDefault(key) ?? [], .. earlierCorrections.GetValueOrDefault(key) ?? []];
+                List<SkuUsage> before = earlier.GetValueOrDefault(key) ?? [];
                 List<SkuUsage> withLate = [.. before, .. accountLate.Where(l => l.OriginalPeriodStart == originStart).Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount))];
                 List<SkuUsage> withCorrections = [.. withLate, .. closedChanges.Where(c => c.OriginalPeriodStart == originStart).Select(c => c.Change!)];
                 var s0 = ReferenceEquals(baseline, empty) && before.Count == 0 ? empty : StatementRevision.Rebuild(baseline, before, prices);

@@ -145,37 +145,6 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         return rows;
     }
 
-    /// <summary>The voids and amends of (account, closed period) pairs booked after that period and before this one, as usage changes.</summary>
-    public async Task<Dictionary<(string, DateTimeOffset), List<SkuUsage>>> EarlierCorrectionsAsync(List<(string Account, DateTimeOffset Start)> keys)
-    {
-        var earlier = new Dictionary<(string, DateTimeOffset), List<SkuUsage>>();
-        if (keys.Count == 0)
-        {
-            return earlier;
-        }
-
-        await using var cmd = Command("""
-            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void')
-            FROM corrections c JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
-              ON c.account = k.account AND c.original_period_start = k.period_start
-            WHERE c.booked_period_start > c.original_period_start AND c.booked_period_start < $3
-            GROUP BY c.account, c.original_period_start, c.sku
-            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray(), Start);
-        await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var key = (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1));
-            if (!earlier.TryGetValue(key, out var rows))
-            {
-                earlier[key] = rows = [];
-            }
-
-            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4)));
-        }
-
-        return earlier;
-    }
-
     public async Task<Dictionary<string, StatementTerms>> TermsAsync(List<string> accounts)
     {
         var terms = new Dictionary<string, StatementTerms>(StringComparer.Ordinal);
@@ -242,35 +211,49 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         return totals;
     }
 
-    /// <summary>The late usage of (account, closed period) pairs booked into periods before this one, as usage changes.</summary>
-    public async Task<Dictionary<(string, DateTimeOffset), List<SkuUsage>>> EarlierLateUsageAsync(List<(string Account, DateTimeOffset Start)> keys)
+    /// <summary>
+    /// What changed the usage of (account, closed period) pairs after they closed, as per-SKU usage changes: their late
+    /// usage (<c>adjustments</c>) and the voids and amends of them booked after them (a void takes its record away),
+    /// booked into periods before <paramref name="bookedBefore"/> when it is given. The statements of later periods
+    /// and re-rating rebuild a closed period from its final statement with these.
+    /// </summary>
+    public static async Task<Dictionary<(string, DateTimeOffset), List<SkuUsage>>> UsageChangesAsync(NpgsqlConnection connection, NpgsqlTransaction tx,
+        IReadOnlyCollection<(string Account, DateTimeOffset Start)> keys, DateTimeOffset? bookedBefore, CancellationToken cancellationToken)
     {
-        var earlier = new Dictionary<(string, DateTimeOffset), List<SkuUsage>>();
+        var changes = new Dictionary<(string, DateTimeOffset), List<SkuUsage>>();
         if (keys.Count == 0)
         {
-            return earlier;
+            return changes;
         }
 
-        await using var cmd = Command("""
+        await using var cmd = new NpgsqlCommand("""
+            WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS k(account, period_start))
             SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint
-            FROM adjustments a JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
-              ON a.account = k.account AND a.original_period_start = k.period_start
-            WHERE a.period_start < $3
+            FROM adjustments a JOIN k ON a.account = k.account AND a.original_period_start = k.period_start
+            WHERE $3::timestamptz IS NULL OR a.period_start < $3
             GROUP BY a.account, a.original_period_start, a.sku
-            """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray(), Start);
+            UNION ALL
+            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void')
+            FROM corrections c JOIN k ON c.account = k.account AND c.original_period_start = k.period_start
+            WHERE c.booked_period_start > c.original_period_start AND ($3::timestamptz IS NULL OR c.booked_period_start < $3)
+            GROUP BY c.account, c.original_period_start, c.sku
+            """, connection, tx);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Account).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Start.ToUniversalTime()).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)bookedBefore?.ToUniversalTime() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var key = (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1));
-            if (!earlier.TryGetValue(key, out var rows))
+            if (!changes.TryGetValue(key, out var rows))
             {
-                earlier[key] = rows = [];
+                changes[key] = rows = [];
             }
 
             rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4)));
         }
 
-        return earlier;
+        return changes;
     }
 
     /// <summary>Parses a stored final statement and checks its hash: a stored statement that changed is an error, never served.</summary>
