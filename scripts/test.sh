@@ -27,7 +27,9 @@ done
 # The failures again, just before the closing line, so the tail of a long log names them with their messages.
 if grep -q '^  Failed ' "$results/console.txt"; then
   echo "failed tests (name, message, first stack lines):"
-  awk '/^  (Passed|Skipped) /{keep=0} /^  Failed /{keep=1; n=0} keep&&n<40{print; n++}' "$results/console.txt" | grep -v '^%[0-9]|' | head -n 200
+  # awk stops at 200 lines itself: a `| head` would end the pipe early, and under pipefail its SIGPIPE (exit 141)
+  # would end this script before the closing line.
+  awk '/^  (Passed|Skipped) /{keep=0} /^  Failed /{keep=1; n=0} keep&&n<40&&!/^%[0-9]\|/&&total<200{print; n++; total++}' "$results/console.txt"
 fi
 
 # One plain closing line over both projects, whatever the runner printed: "tests: N passed, N failed, N skipped".

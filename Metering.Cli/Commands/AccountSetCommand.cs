@@ -59,7 +59,17 @@ public sealed class AccountSetCommand : ICliCommand
         }
 
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        var write = await AccountStore.SetAsync(db, validation.Terms!, "cli:" + Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+        AccountWrite write;
+        try
+        {
+            write = await AccountStore.SetAsync(db, validation.Terms!, "cli:" + Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeriodRuleInUseException e)
+        {
+            Console.Error.WriteLine("account set: refused: " + e.Message);
+            return 1;
+        }
+
         var status = write.Status switch { AccountWriteStatus.Created => "created", AccountWriteStatus.Updated => "updated", _ => "unchanged" };
         (_output ?? Console.Out).WriteLine($"account {write.Account.Terms.Account}: {status}: {AccountListCommand.Describe(write.Account.Terms)}");
         return 0;

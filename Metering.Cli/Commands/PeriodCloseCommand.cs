@@ -17,7 +17,9 @@ public sealed class PeriodCloseCommand : ICliCommand
         "  --pricebook FILE           the list price book: its billing periods and the prices of the final statements (default examples/pricebooks/list.json)\n" +
         "  --contracts F1,F2          contract price books (as for serve)\n" +
         LedgerArguments.Usage +
-        "\nClosing is idempotent and waits for flushes in flight. exit codes: 0 closed (or already closed), 1 refused, 2 usage error";
+        "\nAccounts with an anchor day or time zone of their own close their own period that starts within P (an account on the 15th\n" +
+        "closes [P 15th, next 15th), one in Europe/Berlin its local month); one that has not ended yet is reported and closed\n" +
+        "by closing P again after its end.\nClosing is idempotent and waits for flushes in flight. exit codes: 0 closed (or already closed), 1 refused, 2 usage error";
 
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
@@ -39,6 +41,14 @@ public sealed class PeriodCloseCommand : ICliCommand
             var result = await PeriodCloser.CloseAsync(db, start, cancellationToken, prices.List?.Periods ?? BillingPeriodRule.CalendarMonth, force: force, prices: prices).ConfigureAwait(false);
             var amounts = result.AmountByCurrency.Count == 0 ? "no usage" : string.Join(", ", result.AmountByCurrency.Select(a => $"{a.Value} {a.Key}"));
             Console.Out.WriteLine($"period {result.Period}: {(result.AlreadyClosed ? "was already closed" : "closed")}; {result.Totals:N0} totals, {amounts}; {result.StatementsWritten:N0} final statements written");
+            foreach (var g in result.Groups ?? [])
+            {
+                // Accounts with a period rule of their own close their own period of this close (docs/statements.md).
+                Console.Out.WriteLine(g.Closed
+                    ? $"  accounts on {g.Group}: period {g.Period} closed; {g.StatementsWritten:N0} final statements written"
+                    : $"  accounts on {g.Group}: period {g.Period} has not ended yet; not closed (close {start:yyyy-MM-dd} again after {g.Period.End:O}, or use --force)");
+            }
+
             return 0;
         }
         catch (PeriodCloseException e)

@@ -12,6 +12,9 @@ namespace Metering.Ledger.Accounts;
 /// </summary>
 public static class AccountStore
 {
+    // Raised by the trigger of migration 0011 when a billed account's anchor day or time zone would change.
+    private const string PeriodRuleInUseSqlState = "MT001";
+
     private const string Columns = "account, currency, list_book, contract_book, subscription_start, subscription_end, anchor_day, time_zone, created_at, updated_at";
 
     // The terms as the audit keeps them, with the API's field names.
@@ -95,8 +98,17 @@ public static class AccountStore
             """, connection, tx);
         AddTerms(update, terms);
         AddAudit(update, actor, reason);
-        var changed = await ReadOneAsync(update, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"account '{terms.Account}' vanished while its row was locked");
+        StoredAccount changed;
+        try
+        {
+            changed = await ReadOneAsync(update, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"account '{terms.Account}' vanished while its row was locked");
+        }
+        catch (PostgresException e) when (e.SqlState == PeriodRuleInUseSqlState)
+        {
+            throw new PeriodRuleInUseException(terms.Account);
+        }
+
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new AccountWrite(AccountWriteStatus.Updated, changed);
     }

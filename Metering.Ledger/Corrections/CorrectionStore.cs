@@ -70,16 +70,10 @@ public static class CorrectionStore
             return Replay(earlier, request);
         }
 
-        var closed = await PeriodCloser.ClosedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        BillingPeriod NextOpen(BillingPeriod period)
-        {
-            while (closed.Contains(period.Start))
-            {
-                period = rule.PeriodOf(period.End);
-            }
-
-            return period;
-        }
+        // The account's periods: its own rule's when it has one (docs/statements.md, "Account billing periods").
+        var periods = await AccountPeriodStore.LoadAsync(connection, tx, rule, [request.Account], cancellationToken).ConfigureAwait(false);
+        var accountRule = periods.RuleOf(request.Account);
+        BillingPeriod NextOpen(BillingPeriod period) => periods.IsClosed(request.Account, period.Start) ? periods.NextOpen(request.Account, period) : period;
 
         DateTimeOffset? originalPeriod = null;
         int? revision = null;
@@ -119,7 +113,7 @@ public static class CorrectionStore
                 }
             }
 
-            var own = rule.PeriodOf(eventTime);
+            var own = accountRule.PeriodOf(eventTime);
             var takesBack = request.NewQuantity!.Value - request.OriginalQuantity!.Value;
             var isVoid = request.Kind == CorrectionKind.Void;
             if (isVoid || takesBack < 0)
@@ -145,20 +139,25 @@ public static class CorrectionStore
         }
         else if (request.Period is { } periodStart)
         {
-            booked = rule.PeriodOf(periodStart);
-            if (booked.Start != periodStart)
+            booked = accountRule.PeriodOf(periodStart);
+            if (booked.Start != periodStart && !ReferenceEquals(accountRule, rule) && accountRule.PeriodLabelledBy(new BillingPeriod(periodStart, periodStart.AddDays(1))) is { } labelled)
+            {
+                booked = labelled; // a date names the account's period starting on that day on its own clock
+            }
+
+            if (booked.Start != periodStart && booked.Start.Date != periodStart.Date)
             {
                 return Refused("not_a_period_start", "period", $"{Instant(periodStart)} is not the start of a billing period (the period containing it is {booked})");
             }
 
-            if (closed.Contains(booked.Start))
+            if (periods.IsClosed(request.Account, booked.Start))
             {
                 return Refused("period_closed", "period", $"period {booked} is closed: its statement is final; leave period out to book into the open period");
             }
         }
         else
         {
-            booked = NextOpen(rule.PeriodOf(now));
+            booked = NextOpen(accountRule.PeriodOf(now));
         }
 
         await using var insert = new NpgsqlCommand($"""

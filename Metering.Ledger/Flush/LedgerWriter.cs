@@ -89,9 +89,11 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             usage[i] = new UsageWindow(account, sku, start, start + windows.Length, quantity, r.Count);
         }
 
-        // Closed periods are read under the shared close lock, so none closes while this flush books into it.
-        var closed = await PeriodCloser.ClosedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        var plan = _rater.Plan(usage, closed);
+        // Closed periods and the accounts' own period rules are read under the shared close lock, so none closes and
+        // no rule changes while this flush books into them.
+        var accounts = usage.Select(u => u.Account).Distinct(StringComparer.Ordinal).ToArray();
+        var periods = await AccountPeriodStore.LoadAsync(connection, tx, _rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
+        var plan = _rater.Plan(usage, periods);
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var result = _rater.Rate(plan, stored, booked);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, cancellationToken).ConfigureAwait(false);

@@ -62,28 +62,85 @@ public static class PeriodCloser
             inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
         }
 
-        await using (var freeze = new NpgsqlCommand("UPDATE billing_period_totals SET closed = true, updated_at = now() WHERE period_start = $1 AND NOT closed", connection, tx))
+        // The list book's period closes the accounts without a rule of their own; each rule group closes its own
+        // period of this close (docs/statements.md, "Account billing periods").
+        var (rows, amounts) = await FreezeAsync(connection, tx, period, null, cancellationToken).ConfigureAwait(false);
+        var statements = prices is null ? 0 : await FinalStatementStore.FinalizeAsync(connection, tx, period, rule, prices, cancellationToken).ConfigureAwait(false);
+        var groups = new List<RuleGroupClose>();
+        foreach (var group in await AccountPeriodStore.GroupsAsync(connection, tx, cancellationToken).ConfigureAwait(false))
         {
-            freeze.Parameters.Add(new() { Value = period.Start.UtcDateTime });
+            if (group.RuleOf(rule).PeriodLabelledBy(period) is not { } own)
+            {
+                continue;
+            }
+
+            if (own.End > clock && !force)
+            {
+                groups.Add(new RuleGroupClose(group, own, false, 0));
+                continue;
+            }
+
+            await using (var insert = new NpgsqlCommand("""
+                INSERT INTO closed_rule_periods (anchor_day, time_zone, period_start, period_end, label_start) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                """, connection, tx))
+            {
+                foreach (var v in new object[] { group.AnchorKey, group.ZoneKey, own.Start.UtcDateTime, own.End.UtcDateTime, period.Start.UtcDateTime })
+                {
+                    insert.Parameters.Add(new() { Value = v });
+                }
+
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var (groupRows, groupAmounts) = await FreezeAsync(connection, tx, own, group, cancellationToken).ConfigureAwait(false);
+            rows += groupRows;
+            foreach (var (currency, amount) in groupAmounts)
+            {
+                amounts[currency] = amounts.GetValueOrDefault(currency) + amount;
+            }
+
+            var written = prices is null ? 0 : await FinalStatementStore.FinalizeAsync(connection, tx, own, rule, prices, cancellationToken, group).ConfigureAwait(false);
+            statements += written;
+            groups.Add(new RuleGroupClose(group, own, true, written));
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new PeriodCloseResult(period, !inserted, rows, amounts, statements, groups);
+    }
+
+    /// <summary>Freezes the totals of <paramref name="period"/> of the accounts in <paramref name="group"/> (null: without a rule of their own); returns their count and amounts.</summary>
+    private static async Task<(long Rows, SortedDictionary<string, decimal> Amounts)> FreezeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period,
+        PeriodRuleGroup? group, CancellationToken cancellationToken)
+    {
+        var inGroup = AccountPeriodStore.InGroupSql("t.account", group, 2);
+        await using (var freeze = new NpgsqlCommand($"UPDATE billing_period_totals t SET closed = true, updated_at = now() WHERE t.period_start = $1 AND NOT t.closed AND {inGroup}", connection, tx))
+        {
+            AddParameters(freeze, period, group);
             await freeze.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         long rows = 0;
         var amounts = new SortedDictionary<string, decimal>(StringComparer.Ordinal);
-        await using (var sum = new NpgsqlCommand("SELECT currency, count(*)::bigint, sum(amount) FROM billing_period_totals WHERE period_start = $1 GROUP BY currency", connection, tx))
+        await using var sum = new NpgsqlCommand($"SELECT t.currency, count(*)::bigint, sum(t.amount) FROM billing_period_totals t WHERE t.period_start = $1 AND {inGroup} GROUP BY t.currency", connection, tx);
+        AddParameters(sum, period, group);
+        await using var reader = await sum.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            sum.Parameters.Add(new() { Value = period.Start.UtcDateTime });
-            await using var reader = await sum.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                rows += reader.GetInt64(1);
-                amounts[reader.GetString(0).Trim()] = reader.GetDecimal(2);
-            }
+            rows += reader.GetInt64(1);
+            amounts[reader.GetString(0).Trim()] = reader.GetDecimal(2);
         }
 
-        var statements = prices is null ? 0 : await FinalStatementStore.FinalizeAsync(connection, tx, period, rule, prices, cancellationToken).ConfigureAwait(false);
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new PeriodCloseResult(period, !inserted, rows, amounts, statements);
+        return (rows, amounts);
+    }
+
+    private static void AddParameters(NpgsqlCommand cmd, BillingPeriod period, PeriodRuleGroup? group)
+    {
+        cmd.Parameters.Add(new() { Value = period.Start.UtcDateTime });
+        if (group is not null)
+        {
+            cmd.Parameters.Add(new() { Value = group.AnchorKey });
+            cmd.Parameters.Add(new() { Value = group.ZoneKey });
+        }
     }
 
     /// <summary>The starts of every closed period.</summary>

@@ -1,3 +1,4 @@
+using Metering.Ledger.PeriodClose;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Statements;
@@ -17,17 +18,18 @@ public static class FinalStatementStore
 
     /// <summary>
     /// Builds the statement of every account in <paramref name="period"/> that has no final statement yet and writes
-    /// it as final. Returns how many were written.
+    /// it as final: the accounts without a period rule of their own, or those of <paramref name="group"/> (then
+    /// <paramref name="period"/> is the group's). Returns how many were written.
     /// </summary>
     public static async Task<int> FinalizeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, BillingPeriodRule rule, PriceCatalog prices,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, PeriodRuleGroup? group = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var written = 0;
         string? after = null;
         while (true)
         {
-            var page = await StatementAssembler.BuildAsync(connection, tx, period, rule, prices, null, after, PageSize, cancellationToken).ConfigureAwait(false);
+            var page = await StatementAssembler.BuildAsync(connection, tx, period, rule, prices, null, after, PageSize, cancellationToken, group).ConfigureAwait(false);
             if (page.Count == 0)
             {
                 return written;

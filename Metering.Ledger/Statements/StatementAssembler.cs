@@ -1,3 +1,4 @@
+using Metering.Ledger.PeriodClose;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Statements;
@@ -21,24 +22,27 @@ public static class StatementAssembler
     /// The statements of <paramref name="period"/> for the accounts in keyset order after <paramref name="afterAccount"/>
     /// (ordinal byte order; null = from the start), at most <paramref name="limit"/>, or only <paramref name="account"/>
     /// when it is given. An account is in the period when it has totals, late usage, booked adjustments or a final
-    /// statement in it, or stored terms whose subscription overlaps it.
+    /// statement in it, or stored terms whose subscription overlaps it. Without <paramref name="account"/>, the accounts
+    /// are those without a period rule of their own (<paramref name="period"/> is a period of the list book's
+    /// <paramref name="rule"/>), or those of <paramref name="group"/> (<paramref name="period"/> is the group's); with
+    /// it, <paramref name="period"/> must be a period of that account.
     /// </summary>
     public static async Task<IReadOnlyList<AccountStatement>> BuildAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, BillingPeriodRule rule, PriceCatalog prices,
-        string? account, string? afterAccount, int limit, CancellationToken cancellationToken)
+        string? account, string? afterAccount, int limit, CancellationToken cancellationToken, PeriodRuleGroup? group = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(prices);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var reads = new StatementReads(connection, tx, period, cancellationToken);
-        var accounts = account is not null ? [account] : await reads.AccountsAsync(afterAccount, limit).ConfigureAwait(false);
+        var accounts = account is not null ? [account] : await reads.AccountsAsync(afterAccount, limit, group).ConfigureAwait(false);
         if (accounts.Count == 0)
         {
             return [];
         }
 
-        var closed = await reads.IsClosedAsync().ConfigureAwait(false);
+        var periods = await AccountPeriodStore.LoadAsync(connection, tx, rule, accounts, cancellationToken).ConfigureAwait(false);
         var finals = await reads.FinalsAsync(accounts).ConfigureAwait(false);
         var totals = await reads.TotalsAsync(accounts).ConfigureAwait(false);
         var late = await reads.LateUsageAsync(accounts).ConfigureAwait(false);
@@ -80,7 +84,7 @@ public static class StatementAssembler
             foreach (var originStart in originStarts)
             {
                 var key = (a, originStart);
-                var originPeriod = rule.PeriodOf(originStart);
+                var originPeriod = periods.PeriodOf(a, originStart);
 
                 // What the closed period billed: its final statement; for a period closed before final statements existed,
                 // its totals rated; for an account that had nothing in it at close, nothing at all (an empty statement),
@@ -112,7 +116,7 @@ public static class StatementAssembler
             var statement = StatementBuilder.Build(new StatementInput(a, period, TermsOf(accountTerms, period), usage, adjustments, prices));
             var inputs = new StatementInputs(accountTotals, [.. accountLate.Select(l => l.Id).Order()], [.. accountCorrections.Select(c => c.Id).Order()],
                 [.. accountBooked.Select(b => b.Id).Order()], BooksOf(statement));
-            statements.Add(new AccountStatement(statement, false, closed, null, null, inputs));
+            statements.Add(new AccountStatement(statement, false, periods.IsClosed(a, period.Start), null, null, inputs));
         }
 
         return statements;

@@ -1,3 +1,4 @@
+using Metering.Ledger.PeriodClose;
 using Metering.Rating.Periods;
 using Metering.Rating.Statements;
 using Npgsql;
@@ -16,10 +17,11 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
     private DateTimeOffset Start => period.Start.ToUniversalTime();
 
-    public async Task<List<string>> AccountsAsync(string? after, int limit)
+    /// <summary>The accounts of the period (of <paramref name="group"/>, or without a rule of their own) after <paramref name="after"/>, at most <paramref name="limit"/>.</summary>
+    public async Task<List<string>> AccountsAsync(string? after, int limit, PeriodRuleGroup? group)
     {
         var accounts = new List<string>();
-        await using var cmd = Command("""
+        await using var cmd = Command($"""
             SELECT account FROM (
                 SELECT account COLLATE "C" AS account FROM billing_period_totals WHERE period_start = $1
                 UNION SELECT account COLLATE "C" FROM adjustments WHERE period_start = $1
@@ -28,9 +30,9 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 UNION SELECT account FROM statements WHERE period_start = $1
                 UNION SELECT account FROM accounts WHERE subscription_start < $2 AND (subscription_end IS NULL OR subscription_end > $1)
             ) a
-            WHERE $3::text IS NULL OR account > $3::text COLLATE "C"
+            WHERE ($3::text IS NULL OR account > $3::text COLLATE "C") AND {AccountPeriodStore.InGroupSql("a.account", group, 5)}
             ORDER BY account LIMIT $4
-            """, Start, period.End.ToUniversalTime(), (object?)after ?? DBNull.Value, limit);
+            """, [Start, period.End.ToUniversalTime(), (object?)after ?? DBNull.Value, limit, .. group is null ? Array.Empty<object>() : [group.AnchorKey, group.ZoneKey]]);
         cmd.Parameters[2].NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -39,12 +41,6 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         }
 
         return accounts;
-    }
-
-    public async Task<bool> IsClosedAsync()
-    {
-        await using var cmd = Command("SELECT EXISTS (SELECT 1 FROM closed_periods WHERE period_start = $1)", Start);
-        return (bool)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     public async Task<Dictionary<string, AccountStatement>> FinalsAsync(List<string> accounts)

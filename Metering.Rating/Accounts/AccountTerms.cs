@@ -104,16 +104,19 @@ public sealed record AccountTerms
     /// book's rule itself; otherwise monthly, on the account's anchor day (or the list book's monthly anchor, or 1
     /// when the list book has fixed-length periods), at local midnight in the account's zone (or UTC).
     /// </summary>
-    public BillingPeriodRule PeriodRule(BillingPeriodRule listBookRule)
+    public BillingPeriodRule PeriodRule(BillingPeriodRule listBookRule) => PeriodRuleOf(AnchorDay, TimeZone, listBookRule);
+
+    /// <summary>The rule of <see cref="PeriodRule"/> for a stored anchor day and time zone (either may be null).</summary>
+    public static BillingPeriodRule PeriodRuleOf(int? anchorDay, string? timeZone, BillingPeriodRule listBookRule)
     {
         ArgumentNullException.ThrowIfNull(listBookRule);
-        if (AnchorDay is null && TimeZone is null)
+        if (anchorDay is null && timeZone is null)
         {
             return listBookRule;
         }
 
-        var zone = TimeZone is null ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(TimeZone);
-        return BillingPeriodRule.Monthly(AnchorDay ?? (listBookRule.AnchorDay is > 0 and var day ? day : 1), zone);
+        var zone = timeZone is null ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(timeZone);
+        return BillingPeriodRule.Monthly(anchorDay ?? (listBookRule.AnchorDay is > 0 and var day ? day : 1), zone);
     }
 
     /// <summary>

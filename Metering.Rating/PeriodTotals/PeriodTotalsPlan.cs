@@ -2,7 +2,7 @@ namespace Metering.Rating.PeriodTotals;
 
 /// <summary>
 /// A flush's windows put in rating order, and the billing-period totals they touch with where each books its usage
-/// (<see cref="PeriodTotalsRater.Plan"/>). The ledger loads the state of <see cref="Totals"/> (and, for the late
+/// (<see cref="PeriodTotalsRater.Plan(IReadOnlyList{UsageWindow}, Metering.Rating.Periods.AccountPeriods)"/>). The ledger loads the state of <see cref="Totals"/> (and, for the late
 /// ones, the adjustments already booked) and hands it to <see cref="PeriodTotalsRater.Rate"/>.
 /// </summary>
 public sealed class PeriodTotalsPlan

@@ -7,7 +7,8 @@ namespace Metering.Rating.PeriodTotals;
 
 /// <summary>
 /// The ledger's billing policy for one flush, without the database. Each window books into the billing period its
-/// start falls in (the list book's periods, calendar months without one). A window of a <b>closed</b> period is late
+/// start falls in: the account's own periods when it has a rule of its own, else the list book's (calendar months
+/// without one), see <see cref="AccountPeriods"/>. A window of a <b>closed</b> period is late
 /// usage: it is rated on top of that period's frozen total plus the adjustments already booked for it (so tiers go on
 /// where they stopped) and becomes an adjustment line in the next open period; the closed total never changes. A window
 /// is rated incrementally against its total's cumulative state (<see cref="WindowRater"/>) with the price effective at
@@ -29,13 +30,14 @@ public sealed class PeriodTotalsRater
     public BillingPeriodRule Periods { get; }
 
     /// <summary>
-    /// Puts <paramref name="windows"/> in time order and finds the totals they touch; a total whose period starts at
-    /// one of <paramref name="closedPeriodStarts"/> books into the first period after it that is not closed.
+    /// Puts <paramref name="windows"/> in time order and finds the totals they touch: each window books into its
+    /// account's period (<paramref name="periods"/>), and a total whose period is closed books into the account's
+    /// first period after it that is not closed.
     /// </summary>
-    public PeriodTotalsPlan Plan(IReadOnlyList<UsageWindow> windows, IReadOnlySet<DateTimeOffset> closedPeriodStarts)
+    public PeriodTotalsPlan Plan(IReadOnlyList<UsageWindow> windows, AccountPeriods periods)
     {
         ArgumentNullException.ThrowIfNull(windows);
-        ArgumentNullException.ThrowIfNull(closedPeriodStarts);
+        ArgumentNullException.ThrowIfNull(periods);
 
         // Time order, so each total is rated window after window; OrderBy is stable, ties keep the input order.
         var order = Enumerable.Range(0, windows.Count).OrderBy(i => windows[i].Start).ToArray();
@@ -45,13 +47,13 @@ public sealed class PeriodTotalsRater
         for (var j = 0; j < order.Length; j++)
         {
             var w = windows[order[j]];
-            var period = Periods.PeriodOf(w.Start);
+            var period = periods.PeriodOf(w.Account, w.Start);
             var key = new PeriodTotalKey(w.Account, w.Sku, period.Start);
             if (!index.TryGetValue(key, out var t))
             {
                 t = totals.Count;
                 index.Add(key, t);
-                totals.Add(new TouchedTotal(key, period, closedPeriodStarts.Contains(period.Start) ? NextOpenStart(period, closedPeriodStarts) : null));
+                totals.Add(new TouchedTotal(key, period, periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : null));
             }
 
             totalOf[j] = t;
@@ -59,6 +61,10 @@ public sealed class PeriodTotalsRater
 
         return new PeriodTotalsPlan(windows, order, totalOf, totals);
     }
+
+    /// <summary>As <see cref="Plan(IReadOnlyList{UsageWindow}, AccountPeriods)"/> with every account on the list book's periods, closed at <paramref name="closedPeriodStarts"/>.</summary>
+    public PeriodTotalsPlan Plan(IReadOnlyList<UsageWindow> windows, IReadOnlySet<DateTimeOffset> closedPeriodStarts) =>
+        Plan(windows, new AccountPeriods(Periods, closedPeriodStarts));
 
     /// <summary>
     /// Rates the plan's windows on <paramref name="stored"/> (the ledger's totals of <see cref="PeriodTotalsPlan.Totals"/>;
@@ -143,18 +149,6 @@ public sealed class PeriodTotalsRater
         }
 
         return new PeriodTotalsResult(updates, adjustments, charges);
-    }
-
-    /// <summary>The start of the first period after <paramref name="closed"/> that is not closed: late usage is booked there.</summary>
-    private DateTimeOffset NextOpenStart(BillingPeriod closed, IReadOnlySet<DateTimeOffset> closedPeriodStarts)
-    {
-        var open = Periods.PeriodOf(closed.End);
-        while (closedPeriodStarts.Contains(open.Start))
-        {
-            open = Periods.PeriodOf(open.End);
-        }
-
-        return open.Start;
     }
 
     private static TotalAccumulator Start(TouchedTotal touched, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)

@@ -94,6 +94,30 @@ public sealed class BillingPeriodRule
         return new BillingPeriod(previous, thisMonth);
     }
 
+    /// <summary>
+    /// The period of this rule that a close of <paramref name="label"/> (a period of the list book's rule) closes: the
+    /// one whose start, on this rule's clock, falls on a date from <paramref name="label"/>'s start date to the day
+    /// before its end date (UTC dates). For monthly rules on monthly labels there is exactly one: an account on the
+    /// 15th closes [Nov 15, Dec 15) with November, an account in Europe/Berlin its local November. Null when none
+    /// does (a fixed-length label shorter than a month).
+    /// </summary>
+    public BillingPeriod? PeriodLabelledBy(BillingPeriod label)
+    {
+        var first = DateOnly.FromDateTime(label.Start.UtcDateTime);
+        var last = DateOnly.FromDateTime(label.End.UtcDateTime);
+        // No zone is more than 14 hours off UTC: a period starting on the label's first local date starts after this.
+        var period = PeriodOf(label.Start - TimeSpan.FromHours(15));
+        while (LocalDate(period.Start) < first)
+        {
+            period = PeriodOf(period.End);
+        }
+
+        return LocalDate(period.Start) < last ? period : null;
+    }
+
+    private DateOnly LocalDate(DateTimeOffset instant) =>
+        DateOnly.FromDateTime(_utc ? instant.UtcDateTime : TimeZoneInfo.ConvertTime(instant, TimeZone).DateTime);
+
     private DateTimeOffset AnchorIn(int year, int month)
     {
         var day = Math.Min(AnchorDay, DateTime.DaysInMonth(year, month));

@@ -77,7 +77,16 @@ internal static class AccountEndpoints
             return ApiProblems.Invalid(errors);
         }
 
-        var write = await AccountStore.SetAsync(db, validation.Terms!, Actor(http), body.Reason, cancellationToken).ConfigureAwait(false);
+        AccountWrite write;
+        try
+        {
+            write = await AccountStore.SetAsync(db, validation.Terms!, Actor(http), body.Reason, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeriodRuleInUseException e)
+        {
+            return ApiProblems.Conflict(e.Message);
+        }
+
         var response = new AccountWriteResponse(Status(write.Status), AccountResponse.Of(write.Account));
         return write.Status == AccountWriteStatus.Created
             ? TypedResults.Created($"/v1/accounts/{Uri.EscapeDataString(account)}", response)

@@ -56,7 +56,8 @@ internal static class PeriodCloseEndpoints
 
             var r = await PeriodCloser.CloseAsync(db, start, cancellationToken, options.BillingPeriods, force: force == "true", prices: options.Prices).ConfigureAwait(false);
             var sums = r.AmountByCurrency.Select(a => new CurrencySubtotal(a.Key, DecimalText.Money(a.Value, a.Key))).ToList();
-            return TypedResults.Ok(new PeriodCloseResponse(r.Period.Start, r.Period.End, r.AlreadyClosed, r.Totals, sums, r.StatementsWritten));
+            return TypedResults.Ok(new PeriodCloseResponse(r.Period.Start, r.Period.End, r.AlreadyClosed, r.Totals, sums, r.StatementsWritten,
+                [.. (r.Groups ?? []).Select(g => new RuleGroupCloseResponse(g.Group.AnchorDay, g.Group.TimeZone, g.Period.Start, g.Period.End, g.Closed, g.StatementsWritten))]));
         }
         catch (PeriodCloseException e)
         {

@@ -1,4 +1,6 @@
+using Metering.Ledger.PeriodClose;
 using Metering.Ledger.Statements;
+using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -58,9 +60,7 @@ internal static class StatementEndpoints
     private static async Task<Results<Ok<StatementResponse>, ValidationProblem, ProblemHttpResult>> GetStatement(
         HttpContext http, NpgsqlDataSource db, ApiOptions options, string account, string period, CancellationToken cancellationToken)
     {
-        // The server's rule, the one the engine books totals under: an account's own period rule is stored with its
-        // terms but not applied until the engine reads the terms (docs/statements.md, "Not yet").
-        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: true, out _, out var containing);
+        var errors = AccountPeriodParameters.Check(account, period, options.BillingPeriods, mustStartPeriod: false, out var start, out var containing);
         if (errors.Count > 0)
         {
             return ApiProblems.Invalid(errors);
@@ -71,9 +71,35 @@ internal static class StatementEndpoints
             return ApiProblems.ForeignAccount(account);
         }
 
-        var statement = await StatementQuery.GetAsync(db, containing, options.BillingPeriods, PricesOf(options), account, cancellationToken).ConfigureAwait(false);
+        // The account's own periods when it has a rule of its own: the period starting on that date (YYYY-MM-DD) or in
+        // that month (YYYY-MM) on the account's clock (docs/statements.md, "Account billing periods").
+        var periods = await AccountPeriodStore.LoadAsync(db, options.BillingPeriods, account, cancellationToken).ConfigureAwait(false);
+        var rule = periods.RuleOf(account);
+        BillingPeriod own;
+        if (ReferenceEquals(rule, options.BillingPeriods))
+        {
+            if (containing.Start != start)
+            {
+                return ApiProblems.Invalid(new Dictionary<string, string[]> { ["period"] = [$"{start:yyyy-MM-dd} is not the start of a billing period (the period containing it starts {containing.Start:yyyy-MM-dd})"] });
+            }
+
+            own = containing;
+        }
+        else if (rule.PeriodLabelledBy(new BillingPeriod(start, period.Length == 7 ? start.AddMonths(1) : start.AddDays(1))) is { } labelled)
+        {
+            own = labelled;
+        }
+        else
+        {
+            return ApiProblems.Invalid(new Dictionary<string, string[]>
+            {
+                ["period"] = [$"no billing period of account '{account}' starts {(period.Length == 7 ? "in" : "on")} {period}: its periods start on day {rule.AnchorDay} at midnight {rule.TimeZone.Id} (the period containing {start:yyyy-MM-dd} starts {rule.PeriodOf(start).Start:O})"],
+            });
+        }
+
+        var statement = await StatementQuery.GetAsync(db, own, options.BillingPeriods, PricesOf(options), account, cancellationToken).ConfigureAwait(false);
         return statement is null
-            ? ApiProblems.NotFound($"account '{account}' has no terms, no usage and no adjustment in the period starting {containing.Start:yyyy-MM-dd}")
+            ? ApiProblems.NotFound($"account '{account}' has no terms, no usage and no adjustment in the period starting {own.Start:O}")
             : TypedResults.Ok(StatementResponses.Of(statement));
     }
 
