@@ -103,7 +103,7 @@ public sealed class RateCommand : ICliCommand
                 unpriced++;
                 w.WriteBoolean("unpriced", true);
                 w.WriteString("reason", resolution.UnpricedReason ?? "per_transaction_bounds_need_transactions");
-                w.WriteString("detail", resolution.Detail ?? $"'{sku}' has per-transaction bounds: give one usage line per transaction");
+                w.WriteString("detail", resolution.Detail ?? $"'{sku}' is rated per transaction (per-transaction bounds, free transactions or a free amount with a fixed fee): give one usage line per transaction");
                 EndLine(w, sink);
                 continue;
             }
