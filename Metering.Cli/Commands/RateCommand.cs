@@ -103,7 +103,7 @@ public sealed class RateCommand : ICliCommand
                 unpriced++;
                 w.WriteBoolean("unpriced", true);
                 w.WriteString("reason", resolution.UnpricedReason ?? "per_transaction_bounds_need_transactions");
-                w.WriteString("detail", resolution.Detail ?? $"'{sku}' has per-transaction bounds: give one usage line per transaction");
+                w.WriteString("detail", resolution.Detail ?? $"'{sku}' is rated per transaction (per-transaction bounds, free transactions or a free amount with a fixed fee): give one usage line per transaction");
                 EndLine(w, sink);
                 continue;
             }
@@ -179,19 +179,18 @@ public sealed class RateCommand : ICliCommand
             return;
         }
 
-        var q = price.BillableQuantity(cumulative);
+        // The price's own breakdown, so the tiers sum exactly to the amount (started blocks, a flat fee at zero).
         w.WriteStartArray("tiers");
-        for (var k = 0; k < price.Tiers.Count; k++)
+        foreach (var charge in price.TierBreakdown(cumulative))
         {
-            var tier = price.Tiers[k];
-            var units = price.Model == PricingModel.Graduated ? price.UnitsInTier(q, k) : (q > 0 && price.TierOf(q) == k ? q : 0);
-            if (units == 0)
+            if (charge.Quantity == 0 && charge.Amount == 0)
             {
                 continue;
             }
 
+            var tier = price.Tiers[charge.Tier - 1];
             w.WriteStartObject();
-            w.WriteNumber("tier", k + 1);
+            w.WriteNumber("tier", charge.Tier);
             if (tier.UpTo is { } upTo)
             {
                 w.WriteString("up_to", upTo.ToString(CultureInfo.InvariantCulture));
@@ -201,10 +200,19 @@ public sealed class RateCommand : ICliCommand
                 w.WriteNull("up_to");
             }
 
-            w.WriteString("units", units.ToString(CultureInfo.InvariantCulture));
-            w.WriteString("unit_price", tier.UnitPrice.ToString(CultureInfo.InvariantCulture));
+            w.WriteString("units", charge.Quantity.ToString(CultureInfo.InvariantCulture));
+            if (tier.BlockSize is { } blockSize)
+            {
+                w.WriteString("block_size", blockSize.ToString(CultureInfo.InvariantCulture));
+                w.WriteString("block_price", tier.UnitPrice.ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                w.WriteString("unit_price", tier.UnitPrice.ToString(CultureInfo.InvariantCulture));
+            }
+
             w.WriteString("flat_fee", tier.FlatFee.ToString(CultureInfo.InvariantCulture));
-            w.WriteString("amount", ((units * tier.UnitPrice) + tier.FlatFee).ToString(CultureInfo.InvariantCulture));
+            w.WriteString("amount", charge.Amount.ToString(CultureInfo.InvariantCulture));
             w.WriteEndObject();
         }
 

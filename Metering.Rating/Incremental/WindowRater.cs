@@ -27,13 +27,17 @@ public static class WindowRater
         return charge;
     }
 
-    /// <summary>Rates one transaction of a percentage price with per-transaction bounds; returns its charge.</summary>
+    /// <summary>
+    /// Rates one transaction of a percentage price rated per transaction (<see cref="SkuPrice.NeedsTransactions"/>:
+    /// bounds, free transactions or a free amount); returns its charge. The state's quantity and transaction count
+    /// before it are what decide its free allowance, so transactions must come in the period's order.
+    /// </summary>
     public static decimal RateTransaction(SkuPrice price, ref PeriodRatingState state, decimal amount, int minorUnits, RoundingMode rounding)
     {
         ArgumentNullException.ThrowIfNull(price);
+        state.TransactionFees += price.TransactionFee(amount, state.Quantity, state.Transactions);
         state.Quantity += amount;
         state.Transactions++;
-        state.TransactionFees += price.TransactionFee(amount);
         var total = Rounding.Round(state.TransactionFees, minorUnits, rounding);
         var charge = total - state.Charged;
         state.Charged = total;

@@ -445,7 +445,8 @@ public static class PriceBookLoader
         private SkuPrice? ReadPrice(string sku, JsonElement e, string path)
         {
             if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
-                    "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description"))
+                    "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description",
+                    "flat_fee_at_zero", "free_transactions", "free_amount"))
             {
                 return null;
             }
@@ -505,12 +506,41 @@ public static class PriceBookLoader
                         Error($"{path}.per_transaction_min", "must not exceed per_transaction_max");
                     }
 
+                    ReadFreeUnits(e, path, included, conversionRounding);
                     break;
                 case null:
                     return null;
                 default:
                     Error($"{path}.model", $"'{modelText}' is not one of per_unit, graduated, volume, package, percentage");
                     return null;
+            }
+
+            var flatFeeAtZero = true;
+            if (e.TryGetProperty("flat_fee_at_zero", out var fz))
+            {
+                if (model is not (PricingModel.Graduated or PricingModel.Volume))
+                {
+                    Error($"{path}.flat_fee_at_zero", $"only graduated and volume prices have a first tier whose flat fee a zero quantity could pay, not {modelText}");
+                }
+                else if (fz.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    Error($"{path}.flat_fee_at_zero", "must be true (a zero quantity pays the first tier's flat fee, the default) or false (it pays nothing)");
+                }
+                else
+                {
+                    flatFeeAtZero = fz.GetBoolean();
+                }
+            }
+
+            if (model != PricingModel.Percentage)
+            {
+                foreach (var name in (ReadOnlySpan<string>)["free_transactions", "free_amount"])
+                {
+                    if (e.TryGetProperty(name, out _))
+                    {
+                        Error($"{path}.{name}", $"only percentage prices have free transactions or a free amount, not {modelText} (use included_units)");
+                    }
+                }
             }
 
             IReadOnlyList<PriceTier>? tiers = null;
@@ -540,7 +570,31 @@ public static class PriceBookLoader
                 percentageRate: Decimal(e, "rate", path, false) ?? 0,
                 fixedFeePerTransaction: Decimal(e, "fixed_fee", path, false) ?? 0,
                 perTransactionMin: Decimal(e, "per_transaction_min", path, false),
-                perTransactionMax: Decimal(e, "per_transaction_max", path, false));
+                perTransactionMax: Decimal(e, "per_transaction_max", path, false),
+                flatFeeAtZero: flatFeeAtZero,
+                freeTransactions: model == PricingModel.Percentage ? (long)(Decimal(e, "free_transactions", path, false) ?? 0) : 0,
+                freeAmount: model == PricingModel.Percentage ? Decimal(e, "free_amount", path, false) ?? 0 : 0);
+        }
+
+        /// <summary>A percentage price's free transactions and free amount (Lago's free units per events and per total aggregation).</summary>
+        private void ReadFreeUnits(JsonElement e, string path, decimal included, QuantityRounding conversionRounding)
+        {
+            if (conversionRounding != QuantityRounding.None)
+            {
+                Error($"{path}.convert.round", "a percentage applies to an exact amount: convert it with round none");
+            }
+
+            var freeTransactions = Decimal(e, "free_transactions", path, false);
+            if (freeTransactions is { } n && (n != decimal.Truncate(n) || n > long.MaxValue))
+            {
+                Error($"{path}.free_transactions", "must be a whole number of transactions");
+            }
+
+            var freeAmount = Decimal(e, "free_amount", path, false);
+            if (included > 0 && (freeTransactions > 0 || freeAmount > 0))
+            {
+                Error($"{path}.included_units", "cannot be combined with free_transactions or free_amount: included_units frees part of the amount from the rate only, free_amount also frees the fixed fee of the transactions inside it; use one");
+            }
         }
 
         private QuantityRounding ReadQuantityRounding(JsonElement e, string name, string path, QuantityRounding fallback)
@@ -573,7 +627,7 @@ public static class PriceBookLoader
             foreach (var t in ts.EnumerateArray())
             {
                 var tpath = $"{path}.tiers[{i}]";
-                if (!Object(t, tpath, "up_to", "unit_price", "flat_fee"))
+                if (!Object(t, tpath, "up_to", "unit_price", "flat_fee", "block_size", "block_price"))
                 {
                     i++;
                     continue;
@@ -596,12 +650,37 @@ public static class PriceBookLoader
                     Error($"{tpath}.up_to", $"tiers must ascend: {upTo} is not above the previous bound {previous}");
                 }
 
-                if (!t.TryGetProperty("unit_price", out _) && !t.TryGetProperty("flat_fee", out _))
+                var blockSize = Decimal(t, "block_size", tpath, false);
+                var blockPrice = Decimal(t, "block_price", tpath, false);
+                if (blockSize is not null || t.TryGetProperty("block_price", out _))
                 {
-                    Error(tpath, "needs a unit_price, a flat_fee or both");
+                    // Kill Bill's tiered blocks: the tier prices started blocks of its own size.
+                    if (blockSize is null or 0)
+                    {
+                        Error($"{tpath}.block_size", "must be greater than zero: a block_price prices started blocks of block_size units");
+                    }
+                    else if (blockPrice is null)
+                    {
+                        Error($"{tpath}.block_price", "is required with a block_size: the price of one started block");
+                    }
+                    else if (t.TryGetProperty("unit_price", out _))
+                    {
+                        Error($"{tpath}.unit_price", "a tier with a block_size is priced per block by block_price, not per unit");
+                    }
+                    else if (upTo is not null && upTo > previous && (upTo.Value - previous) % blockSize.Value != 0)
+                    {
+                        Error($"{tpath}.block_size", $"the tier's {upTo.Value - previous} units (above {previous} up to {upTo}) must be a whole number of blocks of {blockSize}");
+                    }
+
+                    unitPrice = blockPrice ?? 0;
                 }
 
-                tiers.Add(new PriceTier(upTo, unitPrice, flat));
+                if (!t.TryGetProperty("unit_price", out _) && !t.TryGetProperty("flat_fee", out _) && !t.TryGetProperty("block_price", out _))
+                {
+                    Error(tpath, "needs a unit_price (or a block_size and block_price), a flat_fee or both");
+                }
+
+                tiers.Add(new PriceTier(upTo, unitPrice, flat, blockSize));
                 previous = upTo ?? previous;
                 i++;
             }

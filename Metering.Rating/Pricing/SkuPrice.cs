@@ -21,6 +21,7 @@ public sealed class SkuPrice
     private readonly decimal[] _unitPrice;
     private readonly decimal[] _flatFee;
     private readonly decimal[] _baseAmount;
+    private readonly decimal[] _blockSize;
 
     /// <summary>Compiles a price. Validation with JSON paths happens in the price-book loader; this throws on what it cannot represent.</summary>
     public SkuPrice(
@@ -38,11 +39,27 @@ public sealed class SkuPrice
         decimal percentageRate = 0,
         decimal fixedFeePerTransaction = 0,
         decimal? perTransactionMin = null,
-        decimal? perTransactionMax = null)
+        decimal? perTransactionMax = null,
+        bool flatFeeAtZero = true,
+        long freeTransactions = 0,
+        decimal freeAmount = 0)
     {
         ArgumentException.ThrowIfNullOrEmpty(sku);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(divideBy);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(packageSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(freeTransactions);
+        ArgumentOutOfRangeException.ThrowIfNegative(freeAmount);
+        if (model == PricingModel.Percentage && conversionRounding != QuantityRounding.None)
+        {
+            // A percentage applies to an exact amount; a whole-number conversion would make per-transaction and
+            // period-total rating disagree.
+            throw new ArgumentException($"{sku}: a percentage price converts without rounding", nameof(conversionRounding));
+        }
+
+        if ((freeTransactions > 0 || freeAmount > 0) && (model != PricingModel.Percentage || includedUnits > 0))
+        {
+            throw new ArgumentException($"{sku}: free transactions and a free amount belong to a percentage price without included units", nameof(freeAmount));
+        }
         Sku = sku;
         Model = model;
         Unit = unit;
@@ -57,6 +74,9 @@ public sealed class SkuPrice
         FixedFeePerTransaction = fixedFeePerTransaction;
         PerTransactionMin = perTransactionMin;
         PerTransactionMax = perTransactionMax;
+        FlatFeeAtZero = flatFeeAtZero;
+        FreeTransactions = freeTransactions;
+        FreeAmount = freeAmount;
         Tiers = tiers ?? [];
         var n = Tiers.Count;
         _upTo = new decimal[n];
@@ -64,6 +84,7 @@ public sealed class SkuPrice
         _unitPrice = new decimal[n];
         _flatFee = new decimal[n];
         _baseAmount = new decimal[n];
+        _blockSize = new decimal[n];
         decimal lower = 0, running = 0;
         for (var i = 0; i < n; i++)
         {
@@ -72,11 +93,17 @@ public sealed class SkuPrice
             _lower[i] = lower;
             _unitPrice[i] = t.UnitPrice;
             _flatFee[i] = t.FlatFee;
+            _blockSize[i] = t.BlockSize ?? 0;
+            if (t.BlockSize is { } size && size <= 0)
+            {
+                throw new ArgumentException($"{sku}: tier {i + 1} has a block size of {size}; it must be above zero", nameof(tiers));
+            }
+
             // Graduated: the amount of all lower tiers, full, including their flat fees.
             _baseAmount[i] = running;
             if (t.UpTo is { } upTo)
             {
-                running += ((upTo - lower) * t.UnitPrice) + t.FlatFee;
+                running += TierUnits(upTo - lower, i) + t.FlatFee;
                 lower = upTo;
             }
         }
@@ -132,14 +159,38 @@ public sealed class SkuPrice
     /// <summary>Percentage model: upper bound of each transaction's fee.</summary>
     public decimal? PerTransactionMax { get; }
 
-    /// <summary>True when each transaction must be rated on its own (percentage with per-transaction bounds).</summary>
-    public bool NeedsTransactions => Model == PricingModel.Percentage && (PerTransactionMin is not null || PerTransactionMax is not null);
+    /// <summary>
+    /// Graduated and volume: whether a period quantity of zero (no billable unit, also when every unit is included)
+    /// pays the first tier's flat fee (true, the default: Stripe, Lago, OpenMeter) or nothing (false: Flexprice).
+    /// </summary>
+    public bool FlatFeeAtZero { get; }
 
-    /// <summary>The quantity the model prices: converted, less included units, never negative.</summary>
+    /// <summary>Percentage model: the first N transactions of the period are free, rate and fixed fee (Lago's free units per events).</summary>
+    public long FreeTransactions { get; }
+
+    /// <summary>
+    /// Percentage model: the first X of the period's amount is free from the rate, and the transactions entirely inside it
+    /// pay no fixed fee either (Lago's free units per total aggregation). In converted units.
+    /// </summary>
+    public decimal FreeAmount { get; }
+
+    /// <summary>
+    /// True when each transaction must be rated on its own: a percentage price with per-transaction bounds, free
+    /// transactions, or a free amount and a fixed fee (which transactions lie inside the free amount depends on
+    /// each one's amount). Every other price is rated from period totals alone.
+    /// </summary>
+    public bool NeedsTransactions => Model == PricingModel.Percentage &&
+        (PerTransactionMin is not null || PerTransactionMax is not null || FreeTransactions > 0 || (FreeAmount > 0 && FixedFeePerTransaction != 0));
+
+    /// <summary>
+    /// The quantity the model prices: converted, less included units (and, for a percentage, less the free amount),
+    /// never negative. For a percentage price with free transactions the amounts of those transactions are not
+    /// subtracted here (they are known per transaction only).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public decimal BillableQuantity(decimal rawQuantity)
     {
-        var q = ConvertedQuantity(rawQuantity) - IncludedUnits;
+        var q = ConvertedQuantity(rawQuantity) - IncludedUnits - FreeAmount;
         return q > 0 ? q : 0;
     }
 
@@ -154,37 +205,36 @@ public sealed class SkuPrice
     /// </summary>
     public decimal Amount(decimal rawQuantity, long transactions = 0)
     {
-        if (Model == PricingModel.Percentage)
-        {
-            // Without per-transaction bounds the fee is linear, so totals are enough.
-            return (rawQuantity * PercentageRate / 100m) + (FixedFeePerTransaction * transactions);
-        }
-
         var q = BillableQuantity(rawQuantity);
         switch (Model)
         {
+            case PricingModel.Percentage:
+                // Linear without per-transaction rules, so totals are enough: the rate on the billable amount, the fixed fee
+                // per transaction, and nothing at all for a period amount of zero (Lago: no fixed fee on zero units).
+                return rawQuantity == 0 ? 0 : (q * PercentageRate / 100m) + (FixedFeePerTransaction * transactions);
             case PricingModel.PerUnit:
                 return q * UnitPrice;
             case PricingModel.Graduated:
             {
                 if (q == 0)
                 {
-                    return 0; // no tier is reached by zero units, so no flat fee either
+                    // Zero units fall in the first tier: its flat fee is due unless the price opts out (FlatFeeAtZero).
+                    return FlatFeeAtZero ? _flatFee[0] : 0;
                 }
 
                 var k = TierOf(q);
-                return _baseAmount[k] + ((q - _lower[k]) * _unitPrice[k]) + _flatFee[k];
+                return _baseAmount[k] + TierUnits(q - _lower[k], k) + _flatFee[k];
             }
 
             case PricingModel.Volume:
             {
                 if (q == 0)
                 {
-                    return 0;
+                    return FlatFeeAtZero ? _flatFee[0] : 0;
                 }
 
                 var k = TierOf(q);
-                return (q * _unitPrice[k]) + _flatFee[k];
+                return TierUnits(q, k) + _flatFee[k];
             }
 
             default: // Package
@@ -196,9 +246,10 @@ public sealed class SkuPrice
     /// The tier breakdown of the charge for a cumulative raw period quantity: for <see cref="PricingModel.Graduated"/>
     /// one entry per tier the billable quantity reaches (its units, unit price, flat fee and amount); for
     /// <see cref="PricingModel.Volume"/> the one tier the quantity falls in, pricing every unit; empty for the other
-    /// models and for a billable quantity of zero. Nothing is rounded: each entry's amount is the exact
-    /// units x unit price + flat fee, and the amounts sum exactly to <see cref="Amount"/> (money is rounded once,
-    /// on the line that carries the breakdown). Allocates; not for the hot path.
+    /// models; for a billable quantity of zero the first tier with 0 units when its flat fee is charged at zero
+    /// (<see cref="FlatFeeAtZero"/>), else nothing. Nothing is rounded: each entry's amount is the exact
+    /// units x unit price (started blocks x block price for a tier with a block size) + flat fee, and the amounts sum
+    /// exactly to <see cref="Amount"/> (money is rounded once, on the line that carries the breakdown). Allocates; not for the hot path.
     /// </summary>
     public IReadOnlyList<TierCharge> TierBreakdown(decimal rawQuantity)
     {
@@ -210,13 +261,13 @@ public sealed class SkuPrice
         var q = BillableQuantity(rawQuantity);
         if (q == 0)
         {
-            return [];
+            return FlatFeeAtZero && _flatFee[0] != 0 ? [new TierCharge(1, 0, Tiers[0].UpTo, 0, _unitPrice[0], _flatFee[0], _flatFee[0])] : [];
         }
 
         var k = TierOf(q);
         if (Model == PricingModel.Volume)
         {
-            return [new TierCharge(k + 1, _lower[k], Tiers[k].UpTo, q, _unitPrice[k], _flatFee[k], (q * _unitPrice[k]) + _flatFee[k])];
+            return [new TierCharge(k + 1, _lower[k], Tiers[k].UpTo, q, _unitPrice[k], _flatFee[k], TierUnits(q, k) + _flatFee[k])];
         }
 
         // The same products and the same additions as _baseAmount and Amount, so the sum is Amount exactly.
@@ -224,16 +275,58 @@ public sealed class SkuPrice
         for (var i = 0; i <= k; i++)
         {
             var units = UnitsInTier(q, i);
-            charges[i] = new TierCharge(i + 1, _lower[i], Tiers[i].UpTo, units, _unitPrice[i], _flatFee[i], (units * _unitPrice[i]) + _flatFee[i]);
+            charges[i] = new TierCharge(i + 1, _lower[i], Tiers[i].UpTo, units, _unitPrice[i], _flatFee[i], TierUnits(units, i) + _flatFee[i]);
         }
 
         return charges;
     }
 
-    /// <summary>The fee of one transaction of <paramref name="amount"/> (percentage model), with its bounds applied.</summary>
-    public decimal TransactionFee(decimal amount)
+    /// <summary>
+    /// The fee of one transaction of raw <paramref name="amount"/> (percentage model), the transaction number
+    /// <paramref name="index"/> (0-based) of its period whose earlier transactions sum to <paramref name="amountBefore"/>
+    /// (raw). Rules, in order (docs/pricebooks.md): a zero amount pays nothing; while the free allowance lasts (the
+    /// first <see cref="FreeTransactions"/> transactions, and the amount before is below <see cref="FreeAmount"/>) a
+    /// transaction is free unless it uses the free amount up, then only its part above the free amount is rated; a free
+    /// transaction pays no fixed fee and is not raised to the minimum; included units come off the rated part in
+    /// transaction order; the fee rate% x rated part + fixed fee is then clamped to [min, max].
+    /// </summary>
+    public decimal TransactionFee(decimal amount, decimal amountBefore = 0, long index = 0)
     {
-        var fee = (amount * PercentageRate / 100m) + FixedFeePerTransaction;
+        if (amount == 0)
+        {
+            return 0; // nothing was transacted: no fixed fee, no minimum
+        }
+
+        var converted = DivideBy == 1m ? amount : amount / DivideBy;
+        var before = DivideBy == 1m ? amountBefore : amountBefore / DivideBy;
+        var rated = converted;
+        if (FreeTransactions > 0 || FreeAmount > 0)
+        {
+            var allowance = (FreeTransactions == 0 || index < FreeTransactions) && (FreeAmount == 0 || before < FreeAmount);
+            if (allowance)
+            {
+                if (FreeAmount == 0)
+                {
+                    return 0; // one of the first N transactions
+                }
+
+                var remaining = FreeAmount - before;
+                if (converted < remaining)
+                {
+                    return 0; // entirely inside the free amount
+                }
+
+                // The transaction that uses the free amount up (also exactly, as Lago does) pays the rate on its part
+                // above it, and its fixed fee.
+                rated = converted - remaining;
+            }
+        }
+        else if (IncludedUnits > 0)
+        {
+            rated = Math.Max(0, before + converted - IncludedUnits) - Math.Max(0, before - IncludedUnits);
+        }
+
+        var fee = (rated * PercentageRate / 100m) + FixedFeePerTransaction;
         if (PerTransactionMin is { } min && fee < min)
         {
             fee = min;
@@ -271,6 +364,11 @@ public sealed class SkuPrice
 
         return Math.Min(q, _upTo[k]) - _lower[k];
     }
+
+    /// <summary>The amount of <paramref name="units"/> priced in tier <paramref name="k"/> (no flat fee): per unit, or per started block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private decimal TierUnits(decimal units, int k) =>
+        _blockSize[k] == 0 ? units * _unitPrice[k] : decimal.Ceiling(units / _blockSize[k]) * _unitPrice[k];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static decimal Whole(decimal value, QuantityRounding rounding) => rounding switch

@@ -139,11 +139,14 @@ public static class StatementBuilder
                     $"SKU '{u.Sku}' has per-transaction bounds in '{book.Id}' version '{resolution.Version!.Version}': it is rated from its single transactions, which the input does not carry", resolution);
             }
 
-            // Each transaction's fee is clamped on its own, summed exactly, and the sum is rounded once (as WindowRater.RateTransaction does).
+            // Each transaction's fee is clamped on its own, in order (its free allowance depends on the ones before it),
+            // summed exactly, and the sum is rounded once (as WindowRater.RateTransaction does).
             exact = 0;
-            foreach (var t in transactions)
+            decimal before = 0;
+            for (var i = 0; i < transactions.Count; i++)
             {
-                exact += price.TransactionFee(t);
+                exact += price.TransactionFee(transactions[i], before, i);
+                before += transactions[i];
             }
         }
         else
@@ -151,9 +154,9 @@ public static class StatementBuilder
             exact = price.Amount(u.Quantity, u.RecordCount);
         }
 
-        // The percentage model prices the monetary quantity itself: no conversion, no included units.
-        var converted = price.Model == PricingModel.Percentage ? u.Quantity : price.ConvertedQuantity(u.Quantity);
-        var included = price.Model == PricingModel.Percentage ? 0 : Math.Max(0, Math.Min(converted, price.IncludedUnits));
+        // Every model converts and takes its included units off first; a percentage's free amount counts as included.
+        var converted = price.ConvertedQuantity(u.Quantity);
+        var included = Math.Max(0, Math.Min(converted, price.IncludedUnits + price.FreeAmount));
         return new UsageLine
         {
             Sku = u.Sku,

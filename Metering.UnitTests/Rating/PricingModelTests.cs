@@ -21,7 +21,7 @@ public class PricingModelTests
     ]);
 
     [Theory]
-    [InlineData("0", "0")] // no tier reached: no flat fee
+    [InlineData("0", "1.00")] // zero units fall in tier 1: its flat fee (flat_fee_at_zero, the default)
     [InlineData("1", "6.00")] // 1 x 5 + 1
     [InlineData("5", "26.00")] // 5 x 5 + 1: the bound 5 is inclusive, still tier 1
     [InlineData("5.5", "30.00")] // 26 + 0.5 x 4 + 2
@@ -32,7 +32,7 @@ public class PricingModelTests
         Assert.Equal(decimal.Parse(expected), Graduated().Amount(decimal.Parse(quantity)));
 
     [Theory]
-    [InlineData("0", "0")]
+    [InlineData("0", "1.00")] // tier 1's flat fee
     [InlineData("5", "26.00")] // 5 x 5 + 1
     [InlineData("6", "26.00")] // 6 x 4 + 2: crossing into tier 2 re-prices every unit
     [InlineData("10", "42.00")] // 10 x 4 + 2
