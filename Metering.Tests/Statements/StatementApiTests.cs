@@ -51,6 +51,36 @@ public sealed class StatementApiTests(PostgresFixture postgres)
     private static string Total(JsonElement statement) => statement.GetProperty("totals").EnumerateArray().Single().GetProperty("total").GetString()!;
 
     [Fact]
+    public async Task An_account_in_its_own_time_zone_is_addressed_by_its_local_month_and_a_day_no_period_starts_on_is_refused()
+    {
+        await using var host = await ApiTestHost.StartAsync(postgres, prices: ListBook());
+        var localNovember = new DateTimeOffset(2026, 10, 31, 23, 0, 0, TimeSpan.Zero); // Nov 1 00:00 in Europe/Berlin (CET)
+        var localDecember = new DateTimeOffset(2026, 11, 30, 23, 0, 0, TimeSpan.Zero);
+        await AccountStore.SetAsync(host.Db, new AccountTerms("acct-berlin", Currency.Get("USD"), "edge-list", null, localNovember, null, null, "Europe/Berlin"), "test", null, CancellationToken.None);
+        await Execute(host.Db, """
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+            VALUES ('acct-berlin', 'cdn.requests', $1, $2, 10000000, 7, 0, 'USD', 'edge-list', '2026-11', 'sha256:abc')
+            """, localNovember, localDecember);
+
+        foreach (var period in new[] { "2026-11", "2026-11-01" })
+        {
+            using var response = await host.Client(ApiTestHost.Token("billing:read")).GetAsync($"/v1/accounts/acct-berlin/statements/{period}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var s = await ApiTestHost.Json(response);
+            Assert.Equal(localNovember, s.GetProperty("period_start").GetDateTimeOffset());
+            Assert.Equal(localDecember, s.GetProperty("period_end").GetDateTimeOffset());
+            // Prices resolve at the period's start, 2026-10-31T23:00Z: version 2026-10, 10,000,000 x 0.0000005 = 5.00.
+            var usage = s.GetProperty("usage").EnumerateArray().Single();
+            Assert.Equal(("5.00", "2026-10"), (usage.GetProperty("amount").GetString(), usage.GetProperty("price_book_version").GetString()));
+            Assert.Empty(s.GetProperty("fees").EnumerateArray()); // version 2026-10 has no recurring fee
+        }
+
+        using var refused = await host.Client(ApiTestHost.Token("billing:read")).GetAsync("/v1/accounts/acct-berlin/statements/2026-11-03");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("no billing period of account 'acct-berlin' starts on 2026-11-03", (await ApiTestHost.Json(refused)).GetProperty("errors").GetProperty("period")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_account_under_its_commitment_gets_usage_the_full_fee_and_the_true_up()
     {
         await using var host = await ApiTestHost.StartAsync(postgres, prices: ListBook());
