@@ -79,6 +79,8 @@ public static class AccountPeriodStore
     /// <summary>
     /// The SQL condition "account <paramref name="column"/> is in <paramref name="group"/>" (null: has no rule of its
     /// own), with the group's anchor day and zone as parameters <paramref name="anchorParameter"/> and the one after it.
+    /// <paramref name="column"/> must be qualified by its table's alias: the subquery's own table has a column
+    /// <c>account</c> too, and an unqualified name would compare that column with itself.
     /// </summary>
     internal static string InGroupSql(string column, PeriodRuleGroup? group, int anchorParameter) => group is null
         ? $"NOT EXISTS (SELECT 1 FROM accounts g WHERE g.account = {column} COLLATE \"C\" AND (g.anchor_day IS NOT NULL OR g.time_zone IS NOT NULL))"

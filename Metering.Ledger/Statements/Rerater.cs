@@ -49,7 +49,8 @@ public static class Rerater
         ArgumentNullException.ThrowIfNull(draft);
         await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        var accounts = await CompareAsync(connection, tx, period, billing, draft, account, cancellationToken).ConfigureAwait(false);
+        var rule = billing.List?.Periods ?? BillingPeriodRule.CalendarMonth;
+        var (accounts, _) = await CompareAsync(connection, tx, period, rule, billing, draft, account, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new RerateResult(period, accounts, accounts.Count, null);
     }
@@ -99,7 +100,7 @@ public static class Rerater
             return replay;
         }
 
-        var accounts = await CompareAsync(connection, tx, period, billing, draft, account, cancellationToken).ConfigureAwait(false);
+        var (accounts, owns) = await CompareAsync(connection, tx, period, rule, billing, draft, account, cancellationToken).ConfigureAwait(false);
         var mismatched = accounts.Where(a => !a.BaselineMatchesFinal).Select(a => a.Account).ToList();
         if (mismatched.Count > 0)
         {
@@ -114,28 +115,24 @@ public static class Rerater
                 $"{period} is already re-rated for {Names(rerated)}: applying again needs force, which takes back the earlier re-rate lines and books the new difference");
         }
 
-        var closed = await PeriodCloser.ClosedAsync(connection, tx, cancellationToken).ConfigureAwait(false);
-        var into = rule.PeriodOf(period.End);
-        while (closed.Contains(into.Start))
-        {
-            into = rule.PeriodOf(into.End);
-        }
-
+        // Each account's lines go into its own first open period after the period re-rated (an account with a period
+        // rule of its own has its own, docs/statements.md "Account billing periods"); the batch names the list book's.
+        var periods = await AccountPeriodStore.LoadAsync(connection, tx, rule, [.. accounts.Select(a => a.Account)], cancellationToken).ConfigureAwait(false);
+        var into = periods.NextOpen("\u0000list", period);
         var batch = request.IdempotencyKey ?? "rr_" + Guid.NewGuid().ToString("N");
         var createdAt = await InsertBatchAsync(connection, tx, batch, period, into, account, fingerprint, accounts.Count, request, cancellationToken).ConfigureAwait(false);
-        var rows = accounts.SelectMany(a => a.ToBook.Select(l => (a.Account, Line: l))).ToList();
+        var rows = accounts.SelectMany(a => a.ToBook.Select(l => (a.Account, Line: l, Own: owns[a.Account], Into: periods.NextOpen(a.Account, owns[a.Account])))).ToList();
         if (rows.Count > 0)
         {
             await using var insert = new NpgsqlCommand("""
                 INSERT INTO booked_adjustments (account, booked_period_start, kind, reference, sku, quantity, amount, currency, reason, actor, batch, original_period_start)
-                SELECT a, $1, 'rerate', r, s, q, m, c, w, $2, $3, $4
-                FROM unnest($5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::text[], $11::text[]) WITH ORDINALITY AS l(a, r, s, q, m, c, w, n)
+                SELECT a, b, 'rerate', r, s, q, m, c, w, $1, $2, o
+                FROM unnest($3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
+                  WITH ORDINALITY AS l(a, r, s, q, m, c, w, b, o, n)
                 ORDER BY n
                 """, connection, tx);
-            insert.Parameters.Add(new() { Value = into.Start.ToUniversalTime() });
             insert.Parameters.Add(new() { Value = request.Actor });
             insert.Parameters.Add(new() { Value = batch });
-            insert.Parameters.Add(new() { Value = period.Start.ToUniversalTime() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Account).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Reference).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Sku).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
@@ -143,6 +140,8 @@ public static class Rerater
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Amount).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Currency).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Reason).ToArray() });
+            insert.Parameters.Add(new() { Value = rows.Select(r => r.Into.Start.ToUniversalTime()).ToArray() });
+            insert.Parameters.Add(new() { Value = rows.Select(r => r.Own.Start.ToUniversalTime()).ToArray() });
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -150,27 +149,64 @@ public static class Rerater
         return new RerateResult(period, accounts, accounts.Count, new RerateApplication(batch, false, into, rows.Count, request.Reason, request.Actor, request.Force, createdAt));
     }
 
-    private static async Task<List<RerateAccountResult>> CompareAsync(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, PriceCatalog billing, PriceCatalog draft,
-        string? account, CancellationToken cancellationToken)
+    /// <summary>
+    /// The re-rate of every account with a final statement in <paramref name="period"/> (a list-book period), or of
+    /// <paramref name="account"/>: the accounts without a period rule of their own in it, and the accounts of each rule
+    /// group in the group's period that <paramref name="period"/>'s close closed (skipped while that is still open).
+    /// Returns the results and each account's own period.
+    /// </summary>
+    private static async Task<(List<RerateAccountResult> Results, Dictionary<string, BillingPeriod> Owns)> CompareAsync(NpgsqlConnection connection, NpgsqlTransaction tx,
+        BillingPeriod period, BillingPeriodRule rule, PriceCatalog billing, PriceCatalog draft, string? account, CancellationToken cancellationToken)
     {
-        var start = period.Start.ToUniversalTime();
-        await using (var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM closed_periods WHERE period_start = $1)", connection, tx))
+        var targets = new List<(PeriodRuleGroup? Group, BillingPeriod Own)>();
+        if (account is not null)
         {
-            cmd.Parameters.Add(new() { Value = start });
-            if (!(bool)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            var periods = await AccountPeriodStore.LoadAsync(connection, tx, rule, [account], cancellationToken).ConfigureAwait(false);
+            var accountRule = periods.RuleOf(account);
+            var own = ReferenceEquals(accountRule, rule) ? period : accountRule.PeriodLabelledBy(period) ?? period;
+            if (!periods.IsClosed(account, own.Start))
+            {
+                throw new RerateException(RerateRefusal.OpenPeriod,
+                    $"period {own} of account '{account}' is open: re-rating is for finalised periods (its draft statement already follows the books); close it first");
+            }
+
+            targets.Add((null, own));
+        }
+        else
+        {
+            var listPeriods = await AccountPeriodStore.LoadAsync(connection, tx, rule, [], cancellationToken).ConfigureAwait(false);
+            if (!listPeriods.ListClosed.Contains(period.Start))
             {
                 throw new RerateException(RerateRefusal.OpenPeriod,
                     $"period {period} is open: re-rating is for finalised periods (its draft statement already follows the books); close it first");
             }
+
+            targets.Add((null, period));
+            foreach (var group in await AccountPeriodStore.GroupsAsync(connection, tx, cancellationToken).ConfigureAwait(false))
+            {
+                if (group.RuleOf(rule).PeriodLabelledBy(period) is { } own)
+                {
+                    targets.Add((group, own));
+                }
+            }
         }
 
+        // Final statements exist only for closed periods, so a group period still open contributes none.
         var finals = new List<Statement>();
-        await using (var cmd = new NpgsqlCommand("""
-            SELECT id, canonical, content_hash FROM statements WHERE period_start = $1 AND ($2::text IS NULL OR account = $2::text) ORDER BY account
-            """, connection, tx))
+        foreach (var (group, own) in targets)
         {
-            cmd.Parameters.Add(new() { Value = start });
+            var inGroup = account is not null ? "true" : AccountPeriodStore.InGroupSql("s.account", group, 3);
+            await using var cmd = new NpgsqlCommand($"""
+                SELECT s.id, s.canonical, s.content_hash FROM statements s WHERE s.period_start = $1 AND ($2::text IS NULL OR s.account = $2::text) AND {inGroup} ORDER BY s.account
+                """, connection, tx);
+            cmd.Parameters.Add(new() { Value = own.Start.ToUniversalTime() });
             cmd.Parameters.Add(new() { Value = (object?)account ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            if (account is null && group is not null)
+            {
+                cmd.Parameters.Add(new() { Value = group.AnchorKey });
+                cmd.Parameters.Add(new() { Value = group.ZoneKey });
+            }
+
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -178,25 +214,27 @@ public static class Rerater
             }
         }
 
+        finals.Sort((a, b) => string.CompareOrdinal(a.Account, b.Account));
         if (finals.Count == 0)
         {
             throw new RerateException(RerateRefusal.NoFinalStatement, account is null
                 ? $"period {period} has no final statement (it was closed without price books): there is nothing to re-rate"
-                : $"account '{account}' has no final statement in {period}: there is nothing to re-rate");
+                : $"account '{account}' has no final statement in {targets[0].Own}: there is nothing to re-rate");
         }
 
+        var owns = finals.ToDictionary(f => f.Account, f => f.Period, StringComparer.Ordinal);
         var names = finals.Select(f => f.Account).ToArray();
         // The period as billed so far: its late usage and the voids and amends of it booked after it, wherever booked.
-        var changes = await StatementReads.UsageChangesAsync(connection, tx, [.. names.Select(n => (n, start))], null, cancellationToken).ConfigureAwait(false);
+        var changes = await StatementReads.UsageChangesAsync(connection, tx, [.. finals.Select(f => (f.Account, f.Period.Start))], null, cancellationToken).ConfigureAwait(false);
         var late = changes.ToDictionary(kv => kv.Key.Item1, kv => kv.Value, StringComparer.Ordinal);
 
         var earlier = new Dictionary<string, List<AdjustmentLine>>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("""
             SELECT account, reference, sku, quantity, amount, trim(currency), reason FROM booked_adjustments
-            WHERE kind = 'rerate' AND original_period_start = $1 AND account = ANY($2) ORDER BY id
+            WHERE kind = 'rerate' AND (account, original_period_start) IN (SELECT * FROM unnest($2::text[], $1::timestamptz[])) ORDER BY id
             """, connection, tx))
         {
-            cmd.Parameters.Add(new() { Value = start });
+            cmd.Parameters.Add(new() { Value = finals.Select(f => f.Period.Start.ToUniversalTime()).ToArray() });
             cmd.Parameters.Add(new() { Value = names });
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -221,7 +259,7 @@ public static class Rerater
                 difference.BaselineMatchesFinal));
         }
 
-        return results;
+        return (results, owns);
     }
 
     private static async Task<RerateResult?> ReplayAsync(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriodRule rule, string key, string fingerprint,

@@ -125,6 +125,36 @@ public sealed class AccountPeriodTests(PostgresFixture postgres) : IDisposable
             (await AccountStore.SetAsync(db, Terms("acct-15", Oct15, anchorDay: 15, end: new DateTimeOffset(2027, 1, 15, 0, 0, 0, TimeSpan.Zero)), "test", null, CancellationToken.None)).Status);
     }
 
+    [Fact]
+    public async Task Re_rating_november_re_rates_each_accounts_own_closed_period_and_books_into_its_own_next_open_period()
+    {
+        var (db, options) = await SetUpAsync("account-periods-rerate");
+        await AccountsAsync(db);
+        await ProduceAndDrainAsync(db, options, Records(("acct-berlin", "2026-11-10T12:00:00Z", 10_000), ("acct-list", "2026-11-10T12:00:00Z", 20_000)), 2);
+        await PeriodCloser.CloseAsync(db, StatementLedger.Nov, CancellationToken.None, StatementLedger.List.Periods, now: new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero),
+            prices: StatementLedger.Prices);
+
+        // Requests at 0.02 instead of 0.01: +100.00 for Berlin's 10,000 and +200.00 for the list account's 20,000,
+        // both over their 100.00 commitment (usage 100.00 and 200.00), so the whole usage difference is billed.
+        var draft = new Rating.PriceBooks.PriceCatalog(Rating.PriceBooks.PriceBookLoader.Load(
+            Rating.PriceBooks.PriceBookLoader.Utf8(StatementLedger.ListJson.Replace("\"unit_price\": \"0.01\"", "\"unit_price\": \"0.02\"", StringComparison.Ordinal)), "draft"), []);
+        var november = StatementLedger.List.Periods.PeriodOf(StatementLedger.Nov);
+        var applied = await Rerater.ApplyAsync(db, november, StatementLedger.List.Periods, StatementLedger.Prices, draft, null,
+            new RerateApplyRequest("requests repriced", "rr-groups", "test", false), CancellationToken.None);
+        Assert.Equal(["acct-berlin", "acct-list"], applied.Accounts.Select(a => a.Account).ToList());
+        Assert.Equal([100.00m, 200.00m], applied.Accounts.Select(a => a.ToBook.Sum(l => l.Amount)).ToList());
+
+        await using var cmd = db.CreateCommand("SELECT account, booked_period_start, original_period_start, sum(amount) FROM booked_adjustments GROUP BY 1, 2, 3 ORDER BY 1");
+        await using var r = await cmd.ExecuteReaderAsync();
+        var booked = new List<(string, DateTimeOffset, DateTimeOffset, decimal)>();
+        while (await r.ReadAsync())
+        {
+            booked.Add((r.GetString(0), r.GetFieldValue<DateTimeOffset>(1), r.GetFieldValue<DateTimeOffset>(2), r.GetDecimal(3)));
+        }
+
+        Assert.Equal([("acct-berlin", BerlinDec, BerlinNov, 100.00m), ("acct-list", StatementLedger.Dec, StatementLedger.Nov, 200.00m)], booked);
+    }
+
     private static AccountTerms Terms(string account, DateTimeOffset start, int? anchorDay = null, string? timeZone = null, DateTimeOffset? end = null) =>
         new(account, Currency.Get("USD"), "list", null, start, end, anchorDay, timeZone);
 
