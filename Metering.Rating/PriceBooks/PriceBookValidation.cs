@@ -90,18 +90,54 @@ public static class PriceBookValidation
         for (var i = 1; i < sorted.Count; i++)
         {
             var (previous, next) = (sorted[i - 1], sorted[i]);
-            if (previous.EffectiveTo is not { } end || end >= next.EffectiveFrom)
+            if (previous.EffectiveTo is { } end && end < next.EffectiveFrom) // an overlap is refused on its own
             {
-                continue; // contiguous, or an overlap (refused on its own)
+                errors.Add(new PriceBookError($"$.versions[{IndexOf(versionsJson, previous.Version)}].effective_to",
+                    Gap(end, next.EffectiveFrom, previous.Version, next.Version, periods) + $"end '{previous.Version}' where '{next.Version}' starts or add a version for the gap"));
             }
-
-            var period = periods.PeriodOf(end);
-            var firstStart = period.Start == end ? end : period.End;
-            var periodText = firstStart < next.EffectiveFrom ? $", and so is all the usage of the billing period starting {Text(firstStart)} (a period is rated at its start)" : "";
-            errors.Add(new PriceBookError($"$.versions[{IndexOf(versionsJson, previous.Version)}].effective_to",
-                $"leaves a gap: no version is effective from {Text(end)} to {Text(next.EffectiveFrom)} (between '{previous.Version}' and '{next.Version}'), so usage in it is unpriced" +
-                $"{periodText}; end '{previous.Version}' where '{next.Version}' starts or add a version for the gap"));
         }
+    }
+
+    /// <summary>
+    /// The gaps publishing the one version of list book <paramref name="book"/> would open next to the versions of that
+    /// book already <paramref name="published"/> (the API's PUT): the same rule and message as a gap inside one file.
+    /// Empty for a contract, and when the version meets its published neighbours or overlaps them (refused elsewhere).
+    /// </summary>
+    public static IReadOnlyList<PriceBookError> PublishGaps(PriceBook book, IReadOnlyList<(string Version, DateTimeOffset From, DateTimeOffset? To)> published)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        ArgumentNullException.ThrowIfNull(published);
+        var errors = new List<PriceBookError>();
+        if (book.IsContract || book.Versions.Count != 1)
+        {
+            return errors;
+        }
+
+        var candidate = book.Versions[0];
+        var others = published.Where(p => p.Version != candidate.Version).ToList();
+        var before = others.Where(p => p.From < candidate.EffectiveFrom).OrderByDescending(p => p.From).Take(1).ToList();
+        if (before is [{ To: { } end } previous] && end < candidate.EffectiveFrom)
+        {
+            errors.Add(new PriceBookError("$.versions[0].effective_from", Gap(end, candidate.EffectiveFrom, previous.Version, candidate.Version, book.Periods) +
+                $"start '{candidate.Version}' where the published '{previous.Version}' ends or publish a version for the gap first"));
+        }
+
+        var after = others.Where(p => p.From > candidate.EffectiveFrom).OrderBy(p => p.From).Take(1).ToList();
+        if (candidate.EffectiveTo is { } to && after is [var next] && to < next.From)
+        {
+            errors.Add(new PriceBookError("$.versions[0].effective_to", Gap(to, next.From, candidate.Version, next.Version, book.Periods) +
+                $"end '{candidate.Version}' where the published '{next.Version}' starts or publish a version for the gap first"));
+        }
+
+        return errors;
+    }
+
+    private static string Gap(DateTimeOffset end, DateTimeOffset nextFrom, string previous, string next, BillingPeriodRule periods)
+    {
+        var period = periods.PeriodOf(end);
+        var firstStart = period.Start == end ? end : period.End;
+        var periodText = firstStart < nextFrom ? $", and so is all the usage of the billing period starting {Text(firstStart)} (a period is rated at its start)" : "";
+        return $"leaves a gap: no version is effective from {Text(end)} to {Text(nextFrom)} (between '{previous}' and '{next}'), so usage in it is unpriced{periodText}; ";
     }
 
     /// <summary>
