@@ -534,6 +534,11 @@ public static class PriceBookLoader
             }
 
             var flatFeeAtZero = true;
+            if (model is PricingModel.Graduated or PricingModel.Volume)
+            {
+                Note(path, "flat_fee_at_zero"); // read raw below: a field of the tiered models only (PriceBookValidation.CheckModelFields)
+            }
+
             if (e.TryGetProperty("flat_fee_at_zero", out var fz))
             {
                 if (model is not (PricingModel.Graduated or PricingModel.Volume))
