@@ -13,7 +13,7 @@ public sealed class PriceBookValidateCommand : ICliCommand
     public string Usage => "usage: metering pricebook validate FILE [--contracts FILE[,FILE...]]\n\n" +
         "  FILE                       the list price book\n" +
         "  --contracts FILES          contract books checked against it (comma-separated)\n" +
-        "\nexit codes: 0 valid, 1 problems found (each printed as 'FILE: $.path: message'), 2 usage error";
+        "\nexit codes: 0 valid (a line 'FILE: OK: ...' per book on stdout), 1 problems found (each on stderr as 'FILE: $.path: message'), 2 usage error";
 
     public Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
@@ -32,7 +32,7 @@ public sealed class PriceBookValidateCommand : ICliCommand
         {
             if (list is null)
             {
-                Console.Out.WriteLine($"{path}: not checked: the list book has problems");
+                Console.Error.WriteLine($"{path}: not checked: the list book has problems");
                 continue;
             }
 
@@ -53,7 +53,7 @@ public sealed class PriceBookValidateCommand : ICliCommand
         var (book, errors) = PriceBookLoader.Validate(File.ReadAllBytes(path), parent);
         foreach (var e in errors)
         {
-            Console.Out.WriteLine($"{path}: {e}");
+            Console.Error.WriteLine($"{path}: {e}");
         }
 
         problems += errors.Count;

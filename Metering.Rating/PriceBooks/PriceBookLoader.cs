@@ -40,9 +40,11 @@ public static class PriceBookLoader
         }
         catch (JsonException e)
         {
-            errors.Add(new PriceBookError("$", "not valid JSON: " + e.Message));
+            errors.Add(PriceBookValidation.SyntaxError(json, e));
             return (null, errors);
         }
+
+        errors.AddRange(JsonDuplicateKeyCheck.Find(json));
 
         using (doc)
         {
@@ -53,7 +55,25 @@ public static class PriceBookLoader
 
     private sealed class Reader(List<PriceBookError> errors)
     {
+        // The fields read from the price object being parsed (at _fieldsPath): which fields its model has (PriceBookValidation.CheckModelFields).
+        private readonly List<string> _fieldsRead = [];
+        private string? _fieldsPath;
+
         private void Error(string path, string message) => errors.Add(new PriceBookError(path, message));
+
+        private void Note(string path, string name)
+        {
+            if (path == _fieldsPath && !_fieldsRead.Contains(name))
+            {
+                _fieldsRead.Add(name);
+            }
+        }
+
+        private bool Property(JsonElement obj, string name, string path, out JsonElement value)
+        {
+            Note(path, name);
+            return obj.TryGetProperty(name, out value);
+        }
 
         private bool Object(JsonElement e, string path, params string[] allowed)
         {
@@ -76,6 +96,7 @@ public static class PriceBookLoader
 
         private string? String(JsonElement obj, string name, string path, bool required)
         {
+            Note(path, name);
             if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
             {
                 if (required)
@@ -97,6 +118,7 @@ public static class PriceBookLoader
 
         private decimal? Decimal(JsonElement obj, string name, string path, bool required, decimal min = 0)
         {
+            Note(path, name);
             if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
             {
                 if (required)
@@ -163,19 +185,8 @@ public static class PriceBookLoader
             var id = String(root, "id", "$", true);
             var account = String(root, "account", "$", false);
             var parentId = String(root, "parent", "$", account is not null);
-            if (account is null && parentId is not null)
-            {
-                Error("$.parent", "only a contract book (with an account) has a parent");
-            }
-
-            if (account is not null && parent is null)
-            {
-                Error("$.parent", $"contract book for '{account}' needs its list book '{parentId}' to be loaded first");
-            }
-            else if (account is not null && parentId is not null && parent!.Id != parentId)
-            {
-                Error("$.parent", $"names '{parentId}', but the list book is '{parent.Id}'");
-            }
+            PriceBookValidation.CheckRole(account, parentId, parent, errors);
+            PriceBookValidation.CheckContractPeriods(root, account, errors);
 
             var currencyCode = String(root, "currency", "$", parent is null || account is null);
             Currency? currency = null;
@@ -227,6 +238,7 @@ public static class PriceBookLoader
                 }
 
                 CheckVersionRanges(versions);
+                PriceBookValidation.CheckVersionGaps(vs, versions, periods, account, errors);
             }
 
             var quotas = root.TryGetProperty("quotas", out var qs) ? ReadQuotas(qs, "$.quotas", account, currency) : [];
@@ -444,6 +456,9 @@ public static class PriceBookLoader
 
         private SkuPrice? ReadPrice(string sku, JsonElement e, string path)
         {
+            var fieldErrorsFrom = errors.Count;
+            _fieldsPath = path;
+            _fieldsRead.Clear();
             if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
                     "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description",
                     "flat_fee_at_zero", "free_transactions", "free_amount"))
@@ -457,7 +472,8 @@ public static class PriceBookLoader
             var included = Decimal(e, "included_units", path, false) ?? 0;
             decimal divideBy = 1;
             var conversionRounding = QuantityRounding.None;
-            if (e.TryGetProperty("convert", out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
+            Note(path, "description"); // free text, on every model
+            if (Property(e, "convert", path, out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
             {
                 divideBy = Decimal(conv, "divide_by", $"{path}.convert", true) ?? 1;
                 if (divideBy == 0)
@@ -490,6 +506,7 @@ public static class PriceBookLoader
                     }
 
                     Decimal(e, "package_price", path, true);
+                    ReadQuantityRounding(e, "package_rounding", path, QuantityRounding.Up);
                     break;
                 case "percentage":
                     model = PricingModel.Percentage;
@@ -501,6 +518,7 @@ public static class PriceBookLoader
 
                     var min = Decimal(e, "per_transaction_min", path, false);
                     var max = Decimal(e, "per_transaction_max", path, false);
+                    Decimal(e, "fixed_fee", path, false);
                     if (min is not null && max is not null && min > max)
                     {
                         Error($"{path}.per_transaction_min", "must not exceed per_transaction_max");
@@ -516,6 +534,11 @@ public static class PriceBookLoader
             }
 
             var flatFeeAtZero = true;
+            if (model is PricingModel.Graduated or PricingModel.Volume)
+            {
+                Note(path, "flat_fee_at_zero"); // read raw below: a field of the tiered models only (PriceBookValidation.CheckModelFields)
+            }
+
             if (e.TryGetProperty("flat_fee_at_zero", out var fz))
             {
                 if (model is not (PricingModel.Graduated or PricingModel.Volume))
@@ -553,6 +576,8 @@ public static class PriceBookLoader
                 Error($"{path}.tiers", $"only graduated and volume prices have tiers, not {modelText}");
             }
 
+            PriceBookValidation.CheckModelFields(e, path, modelText, _fieldsRead, errors, fieldErrorsFrom);
+            _fieldsPath = null;
             if (errors.Count > before)
             {
                 return null;
@@ -614,7 +639,7 @@ public static class PriceBookLoader
 
         private List<PriceTier>? ReadTiers(JsonElement e, string path)
         {
-            if (!e.TryGetProperty("tiers", out var ts) || ts.ValueKind != JsonValueKind.Array || ts.GetArrayLength() == 0)
+            if (!Property(e, "tiers", path, out var ts) || ts.ValueKind != JsonValueKind.Array || ts.GetArrayLength() == 0)
             {
                 Error($"{path}.tiers", "must be a non-empty array");
                 return null;

@@ -104,11 +104,18 @@ internal static class PriceBookEndpoints
         }
         catch (JsonException e)
         {
-            return ApiProblems.Invalid("$", "not valid JSON: " + e.Message);
+            var syntax = PriceBookValidation.SyntaxError(body, e);
+            return ApiProblems.Invalid(syntax.Path, syntax.Message);
         }
 
         using (doc)
         {
+            // Before the header checks below, which read one of two repeated keys as the loader would (silently).
+            if (JsonDuplicateKeyCheck.Find(body) is { Count: > 0 } duplicates)
+            {
+                return Invalid(duplicates);
+            }
+
             var root = doc.RootElement;
             var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
             if (root.ValueKind != JsonValueKind.Object)
@@ -152,7 +159,7 @@ internal static class PriceBookEndpoints
             var (book, bookErrors) = PriceBookLoader.Validate(body, parent);
             if (book is null)
             {
-                return ApiProblems.Invalid(bookErrors.GroupBy(e => e.Path, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal));
+                return Invalid(bookErrors);
             }
 
             if (book.Account is null && ApiScopes.IsAccountBound(http.User))
@@ -163,6 +170,13 @@ internal static class PriceBookEndpoints
             if (book.Account is not null && !ApiScopes.MayRead(http.User, book.Account))
             {
                 return ApiProblems.ForeignAccount(book.Account);
+            }
+
+            // Outside the store's per-book lock: two racing publishes can still leave a gap, never an overlap (the store refuses those).
+            if (book.Account is null && PriceBookValidation.PublishGaps(book, (await store.ListAsync(id, cancellationToken).ConfigureAwait(false))
+                    .Select(v => (v.Version, v.EffectiveFrom, v.EffectiveTo)).ToList()) is { Count: > 0 } gaps)
+            {
+                return Invalid(gaps);
             }
 
             var published = book.Versions[0];
@@ -177,6 +191,9 @@ internal static class PriceBookEndpoints
             };
         }
     }
+
+    private static ValidationProblem Invalid(IReadOnlyList<PriceBookError> errors) =>
+        ApiProblems.Invalid(errors.GroupBy(e => e.Path, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal));
 
     private static PriceBookVersionResponse Response(StoredPriceBookVersion v)
     {
