@@ -60,7 +60,17 @@ public static class AccountStore
         {
             AddTerms(insert, terms);
             AddAudit(insert, actor, reason);
-            if (await ReadOneAsync(insert, cancellationToken).ConfigureAwait(false) is { } created)
+            StoredAccount? created;
+            try
+            {
+                created = await ReadOneAsync(insert, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PeriodRuleInUseSqlState)
+            {
+                throw new PeriodRuleInUseException(terms.Account);
+            }
+
+            if (created is not null)
             {
                 await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return new AccountWrite(AccountWriteStatus.Created, created);

@@ -120,6 +120,15 @@ public sealed class AccountPeriodTests(PostgresFixture postgres) : IDisposable
         Assert.Contains("anchor_day and time_zone cannot change", refused.Message, StringComparison.Ordinal);
         Assert.Equal(15, (await AccountStore.GetAsync(db, "acct-15", CancellationToken.None))!.Terms.AnchorDay);
 
+        // Setting the same terms again is still a no-op.
+        Assert.Equal(AccountWriteStatus.Unchanged, (await AccountStore.SetAsync(db, Terms("acct-15", Oct15, anchorDay: 15), "test", null, CancellationToken.None)).Status);
+
+        // An account billed implicitly (no row) cannot get a row with a rule of its own after its usage either.
+        await ProduceAndDrainAsync(db, options, Records(("acct-implicit", "2026-11-20T00:00:00Z", 1)), 2);
+        await Assert.ThrowsAsync<PeriodRuleInUseException>(() => AccountStore.SetAsync(db, Terms("acct-implicit", Oct15, timeZone: "Asia/Tokyo"), "test", null, CancellationToken.None));
+        Assert.Null(await AccountStore.GetAsync(db, "acct-implicit", CancellationToken.None));
+        Assert.Equal(AccountWriteStatus.Created, (await AccountStore.SetAsync(db, Terms("acct-implicit", Oct15), "test", null, CancellationToken.None)).Status);
+
         // The end of the subscription is not a period rule: it can change.
         Assert.Equal(AccountWriteStatus.Updated,
             (await AccountStore.SetAsync(db, Terms("acct-15", Oct15, anchorDay: 15, end: new DateTimeOffset(2027, 1, 15, 0, 0, 0, TimeSpan.Zero)), "test", null, CancellationToken.None)).Status);
