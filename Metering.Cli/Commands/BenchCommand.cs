@@ -48,6 +48,7 @@ public sealed class BenchCommand : ICliCommand
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
         var memoryKeys = (int)args.Int64("memory-keys", 10_000_000, 0, 100_000_000);
         var (options, _) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(options, "bench file");
         args.RejectUnknown();
         BenchmarkWorkload.Ensure(file, new WorkloadOptions { Records = records }, Console.Error);
         var r = await FileBenchmark.RunAsync(file, options, rounds, Console.Error, cancellationToken).ConfigureAwait(false);
@@ -78,6 +79,7 @@ public sealed class BenchCommand : ICliCommand
         var brokers = (int)args.Int64("brokers", 1, 1, 9);
         var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
         var (pipeline, _) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(pipeline, "bench pipeline");
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);
