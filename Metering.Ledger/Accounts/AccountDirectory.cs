@@ -14,6 +14,10 @@ namespace Metering.Ledger.Accounts;
 /// <see cref="LastReloadDuration"/>) while the listener is connected, and within the poll interval plus one reload
 /// otherwise. When PostgreSQL is unreachable the last snapshot stays in use (an account is never deleted, so a stale
 /// snapshot refuses at most the newest accounts) and <see cref="Failures"/> counts the attempts.</para>
+/// <para>Confirmed misses (the engine's directory): an id the snapshot lacks is looked up in PostgreSQL before it is
+/// called unknown, at most a given number of times a second, so an account the edge already admitted (its own
+/// directory reloaded first) is not dead-lettered by an engine whose directory has not reloaded yet. Admission asks
+/// once per account id and directory version, so a flood of made-up accounts costs at most the budget.</para>
 /// <para>Thread-safe: <see cref="Contains"/> reads an immutable snapshot swapped atomically, no lock. Memory: one
 /// string and one hash-set slot per account (measured in docs/api.md#accounts: about 100 bytes per 12-character id).</para>
 /// </summary>
@@ -40,24 +44,35 @@ public sealed class AccountDirectory : IAccountDirectory, IAsyncDisposable
     private long _failures;
     private long _lastReloadTicks;
 
-    private AccountDirectory(NpgsqlDataSource db, TimeSpan pollInterval, TextWriter? log)
+    // Confirmed misses: accounts PostgreSQL had that the snapshot did not, until the next snapshot; a budget per second.
+    private readonly int _confirmsPerSecond;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _confirmed = new(StringComparer.Ordinal);
+    private readonly Lock _confirmLock = new();
+    private long _confirmSecond;
+    private int _confirmsThisSecond;
+    private long _confirms;
+
+    private AccountDirectory(NpgsqlDataSource db, TimeSpan pollInterval, TextWriter? log, int confirmsPerSecond)
     {
         _db = db;
         _pollInterval = pollInterval;
         _log = log;
+        _confirmsPerSecond = confirmsPerSecond;
     }
 
     /// <summary>
     /// Loads the ids (a failure is thrown: start-up retries it) and starts the background refresh.
     /// <paramref name="pollInterval"/> (null: <see cref="DefaultPollInterval"/>) bounds the delay when notifications
-    /// are lost; <paramref name="log"/> gets a line per refresh failure.
+    /// are lost; <paramref name="log"/> gets a line per refresh failure. <paramref name="confirmMissesPerSecond"/>
+    /// (0 = none) is the budget of misses looked up in PostgreSQL (the engine: <see cref="EngineConfirmsPerSecond"/>).
     /// </summary>
-    public static async Task<AccountDirectory> StartAsync(NpgsqlDataSource db, TimeSpan? pollInterval, TextWriter? log, CancellationToken cancellationToken)
+    public static async Task<AccountDirectory> StartAsync(NpgsqlDataSource db, TimeSpan? pollInterval, TextWriter? log, CancellationToken cancellationToken, int confirmMissesPerSecond = 0)
     {
         ArgumentNullException.ThrowIfNull(db);
         var interval = pollInterval ?? DefaultPollInterval;
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.FromMilliseconds(100), nameof(pollInterval));
-        var directory = new AccountDirectory(db, interval, log);
+        ArgumentOutOfRangeException.ThrowIfNegative(confirmMissesPerSecond);
+        var directory = new AccountDirectory(db, interval, log, confirmMissesPerSecond);
         await using (var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
             await directory.ReloadAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -70,8 +85,15 @@ public sealed class AccountDirectory : IAccountDirectory, IAsyncDisposable
     /// <inheritdoc />
     public long Version => Volatile.Read(ref _snapshot).Version;
 
+    /// <summary>The confirmed-miss budget of the engine's directory: misses looked up in PostgreSQL per second.</summary>
+    public const int EngineConfirmsPerSecond = 100;
+
     /// <inheritdoc />
-    public bool Contains(string account) => Volatile.Read(ref _snapshot).Accounts.Contains(account);
+    public bool Contains(string account) =>
+        Volatile.Read(ref _snapshot).Accounts.Contains(account) || (_confirmsPerSecond > 0 && Confirm(account));
+
+    /// <summary>Misses looked up in PostgreSQL (found or not).</summary>
+    public long Confirms => Interlocked.Read(ref _confirms);
 
     /// <summary>Accounts in the current snapshot.</summary>
     public int Count => Volatile.Read(ref _snapshot).Accounts.Count;
@@ -105,6 +127,52 @@ public sealed class AccountDirectory : IAccountDirectory, IAsyncDisposable
         }
 
         _stop.Dispose();
+    }
+
+    // The cold path of a miss: within the budget, ask PostgreSQL (synchronously: admission is synchronous, and a miss
+    // is about to become a dead letter). Beyond the budget or on an error the snapshot's answer stands.
+    private bool Confirm(string account)
+    {
+        if (_confirmed.ContainsKey(account))
+        {
+            return true;
+        }
+
+        lock (_confirmLock)
+        {
+            var second = Environment.TickCount64 / 1000;
+            if (second != _confirmSecond)
+            {
+                (_confirmSecond, _confirmsThisSecond) = (second, 0);
+            }
+
+            if (_confirmsThisSecond >= _confirmsPerSecond)
+            {
+                return false;
+            }
+
+            _confirmsThisSecond++;
+        }
+
+        Interlocked.Increment(ref _confirms);
+        try
+        {
+            using var connection = _db.OpenConnection();
+            using var cmd = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM accounts WHERE account = $1)", connection) { CommandTimeout = 5 };
+            cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            if (cmd.ExecuteScalar() is true)
+            {
+                _confirmed[account] = true;
+                return true;
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+        {
+            Interlocked.Increment(ref _failures);
+            _log?.WriteLine($"accounts: looking up account '{account}' failed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); judged by the loaded accounts");
+        }
+
+        return false;
     }
 
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
@@ -179,6 +247,7 @@ public sealed class AccountDirectory : IAccountDirectory, IAsyncDisposable
         if (old.Version == 0 || accounts.Count != old.Accounts.Count || !accounts.SetEquals(old.Accounts))
         {
             Volatile.Write(ref _snapshot, new AccountSnapshot(accounts, old.Version + 1));
+            _confirmed.Clear(); // the new snapshot holds what was confirmed before its load; a later one is confirmed again
         }
 
         Interlocked.Increment(ref _reloads);

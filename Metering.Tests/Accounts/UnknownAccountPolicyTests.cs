@@ -124,7 +124,7 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
         await using var _ = db;
         // Two directories on one database, as the edge (serve) and the engine (stream) are two processes.
         await using var edgeAccounts = await AccountDirectory.StartAsync(db, null, null, CancellationToken.None);
-        await using var engineAccounts = await AccountDirectory.StartAsync(db, null, null, CancellationToken.None);
+        await using var engineAccounts = await AccountDirectory.StartAsync(db, null, null, CancellationToken.None, AccountDirectory.EngineConfirmsPerSecond);
         using var service = new HttpIngestService(new HttpIngestOptions
         {
             BootstrapServers = _kafka.BootstrapServers, Topic = topic, UnknownAccounts = UnknownAccountPolicy.Reject, Accounts = edgeAccounts,
@@ -290,5 +290,29 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
         await ScalarAsync(db, "SELECT 1");
         Assert.Equal(version, accounts.Version);
         Assert.Equal(1, accounts.Count);
+    }
+
+    [Fact]
+    public async Task The_engine_directory_looks_a_miss_up_in_postgresql_so_an_account_the_edge_admitted_before_the_engine_reloaded_is_not_refused()
+    {
+        var (db, _) = await LedgerAsync("unknown-account-confirm");
+        await using var __ = db;
+        // No notification and a ten-minute poll: neither directory reloads during the test.
+        await using (var disable = db.CreateCommand("ALTER TABLE accounts DISABLE TRIGGER accounts_changed_rows"))
+        {
+            await disable.ExecuteNonQueryAsync();
+        }
+
+        await using var engine = await AccountDirectory.StartAsync(db, TimeSpan.FromMinutes(10), null, CancellationToken.None, AccountDirectory.EngineConfirmsPerSecond);
+        await using var edge = await AccountDirectory.StartAsync(db, TimeSpan.FromMinutes(10), null, CancellationToken.None);
+        await AccountStore.SetAsync(db, new Rating.Accounts.AccountTerms("just-created", Rating.Money.Currency.Get("USD"), "edge-list", null,
+            new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), null, null, null), "test", null, CancellationToken.None);
+
+        Assert.False(edge.Contains("just-created")); // the snapshot alone: stale until its next reload
+        Assert.True(engine.Contains("just-created"));
+        Assert.True(engine.Contains("just-created")); // remembered: one lookup
+        Assert.False(engine.Contains("never-created"));
+        Assert.Equal(2, engine.Confirms);
+        Assert.Equal(0, edge.Confirms);
     }
 }
