@@ -102,7 +102,7 @@ public sealed class StreamCommand : ICliCommand
         // The accounts that exist: reject refuses the others; auto creates them in the flush (and skips the known ones).
         await using var accounts = await StartupRetry.RunAsync("PostgreSQL", ct => AccountDirectory.StartAsync(db, accountRefresh, Console.Error, ct,
             pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? AccountDirectory.EngineConfirmsPerSecond : 0), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"stream: unknown accounts {(pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? "rejected (unknown_account)" : prices?.List is null ? "accepted (no list book: none is created)" : "accepted and created on the list book")}; {accounts.Count:N0} accounts, reloaded on NOTIFY and every {accountRefresh.TotalSeconds:0.#}s");
+        Console.Error.WriteLine($"stream: unknown accounts {(pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? "rejected (unknown_account)" : FirstUsageAccounts.CannotCreate(prices) is { } why ? $"accepted, none created ({why})" : "accepted and created on the list book")}; {accounts.Count:N0} accounts, reloaded on NOTIFY and every {accountRefresh.TotalSeconds:0.#}s");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Metering.Aggregates.Admission;
+using Metering.Rating.Accounts;
 using Metering.Rating.PeriodTotals;
 using Metering.Rating.PriceBooks;
 using Npgsql;
@@ -17,7 +18,8 @@ namespace Metering.Ledger.Accounts;
 /// created meanwhile by the API, the CLI or another engine is left as it is.
 /// <para>Only accounts not known to exist are tried: the account directory (if given) and the accounts this
 /// process found existing since the directory's last change, so a steady-state flush runs no statement at all. Without
-/// a list book nothing is created (the usage stays unpriced, as without this type). Thread-safe.</para>
+/// a list book, or with one whose id the table cannot store (<see cref="CannotCreate"/>), nothing is created (the usage
+/// is rated as without this type). Thread-safe.</para>
 /// </summary>
 public sealed class FirstUsageAccounts(PriceCatalog? prices, IAccountDirectory? directory)
 {
@@ -37,14 +39,25 @@ public sealed class FirstUsageAccounts(PriceCatalog? prices, IAccountDirectory? 
     /// <summary>Account rows inserted (in flush transactions; one that rolled back is retried and counted again).</summary>
     public long Inserted => Interlocked.Read(ref _inserted);
 
+    /// <summary>
+    /// Why <paramref name="catalog"/> lets no account be created (no list book, or a list book id the accounts table
+    /// cannot store: a row that broke its CHECK would fail every flush), or null when it does.
+    /// </summary>
+    public static string? CannotCreate(PriceCatalog? catalog) =>
+        catalog?.List is not { } list ? "no list book"
+        : AccountTerms.BookIdProblem(list.Id) is { } problem ? $"the list book id '{list.Id}' {problem}"
+        : null;
+
     /// <summary>Creates the missing accounts of <paramref name="usage"/> in <paramref name="tx"/>.</summary>
     public async Task CreateMissingAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<UsageWindow> usage, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(usage);
-        if (prices?.List is not { } list || usage.Count == 0)
+        if (usage.Count == 0 || CannotCreate(prices) is not null)
         {
             return;
         }
+
+        var list = prices!.List!;
 
         var missing = Missing(usage);
         if (missing is null)
@@ -60,7 +73,8 @@ public sealed class FirstUsageAccounts(PriceCatalog? prices, IAccountDirectory? 
         for (var i = 0; i < accounts.Length; i++)
         {
             starts[i] = list.Periods.PeriodOf(missing[accounts[i]]).Start.ToUniversalTime();
-            contracts[i] = prices.ContractOf(accounts[i])?.Id;
+            // A contract book id the table cannot store is left out (the engine rates by the catalog, not the row).
+            contracts[i] = prices.ContractOf(accounts[i])?.Id is { } contract && AccountTerms.BookIdProblem(contract) is null ? contract : null;
         }
 
         await using var cmd = new NpgsqlCommand($"""

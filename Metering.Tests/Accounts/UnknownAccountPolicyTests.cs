@@ -266,6 +266,29 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
     }
 
     [Fact]
+    public async Task Under_auto_a_list_book_whose_id_the_accounts_table_cannot_store_creates_nothing_and_fails_no_flush()
+    {
+        var (db, topic) = await LedgerAsync("unknown-account-bad-book-id");
+        await using var _ = db;
+        var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks", "list.json")).Replace("\"id\": \"edge-list\"", "\"id\": \"Edge List\"", StringComparison.Ordinal);
+        var prices = new PriceCatalog(PriceBookLoader.Load(Encoding.UTF8.GetBytes(text), "list.json"), []);
+        Assert.Equal("Edge List", prices.List!.Id);
+        Assert.NotNull(FirstUsageAccounts.CannotCreate(prices));
+        var now = new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
+        var options = EngineOptions(_kafka.BootstrapServers, topic, UnknownAccountPolicy.Auto, null, new MovableClock(now));
+        using var stop = new CancellationTokenSource();
+        var run = Task.Factory.StartNew(() => new StreamingEngine(options, db, prices).RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
+        Produce(topic, Record("a-1", "acct-new", "2026-11-24T11:58:00Z"));
+        await WaitCommittedAsync(db, options, 1, run);
+        await stop.CancelAsync();
+        await run;
+
+        Assert.Equal(0, await ScalarAsync(db, "SELECT count(*) FROM accounts"));
+        Assert.Empty(await DeadLettersAsync(db));
+        Assert.Equal(2m, await ScalarAsync(db, "SELECT sum(quantity) FROM billing_period_totals WHERE account = 'acct-new'"));
+    }
+
+    [Fact]
     public async Task The_directory_sees_an_account_written_around_the_store_by_its_notify_and_keeps_its_version_while_nothing_changes()
     {
         var (db, _) = await LedgerAsync("unknown-account-directory");
