@@ -12,6 +12,7 @@ using Metering.Ingest.Streaming;
 using Metering.Ledger.Accounts;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.Verification;
+using Metering.Rating.Accounts;
 using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
@@ -201,7 +202,7 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
         var list = prices.List!;
         var now = new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
         // An account created by an operator before its first usage keeps its terms.
-        await AccountStore.SetAsync(db, new Rating.Accounts.AccountTerms("acct-known", Rating.Money.Currency.Get("EUR"), "edge-list", null,
+        await AccountStore.SetAsync(db, new AccountTerms("acct-known", Rating.Money.Currency.Get("EUR"), "edge-list", null,
             new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero), null, null, null), "test", "signed before use", CancellationToken.None);
         await using var accounts = await AccountDirectory.StartAsync(db, null, null, CancellationToken.None);
         var options = EngineOptions(_kafka.BootstrapServers, topic, UnknownAccountPolicy.Auto, accounts, new MovableClock(now));
@@ -263,6 +264,13 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
 
         Assert.Equal(0, await ScalarAsync(db, "SELECT count(*) FROM accounts"));
         Assert.Equal(2m, await ScalarAsync(db, "SELECT sum(quantity) FROM billing_period_totals WHERE account = 'acct-new'"));
+
+        // Billed without a row, the account cannot be given a period rule of its own afterwards (migration 0012),
+        // only the list book's.
+        AccountTerms Terms(string? timeZone) => new("acct-new", Rating.Money.Currency.Get("USD"), "edge-list", null, new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), null, null, timeZone);
+        await Assert.ThrowsAsync<PeriodRuleInUseException>(() => AccountStore.SetAsync(db, Terms("Asia/Tokyo"), "test", null, CancellationToken.None));
+        Assert.Null(await AccountStore.GetAsync(db, "acct-new", CancellationToken.None));
+        Assert.Equal(AccountWriteStatus.Created, (await AccountStore.SetAsync(db, Terms(null), "test", null, CancellationToken.None)).Status);
     }
 
     [Fact]
@@ -328,7 +336,7 @@ public sealed class UnknownAccountPolicyTests(PostgresFixture postgres) : IDispo
 
         await using var engine = await AccountDirectory.StartAsync(db, TimeSpan.FromMinutes(10), null, CancellationToken.None, AccountDirectory.EngineConfirmsPerSecond);
         await using var edge = await AccountDirectory.StartAsync(db, TimeSpan.FromMinutes(10), null, CancellationToken.None);
-        await AccountStore.SetAsync(db, new Rating.Accounts.AccountTerms("just-created", Rating.Money.Currency.Get("USD"), "edge-list", null,
+        await AccountStore.SetAsync(db, new AccountTerms("just-created", Rating.Money.Currency.Get("USD"), "edge-list", null,
             new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), null, null, null), "test", null, CancellationToken.None);
 
         Assert.False(edge.Contains("just-created")); // the snapshot alone: stale until its next reload
