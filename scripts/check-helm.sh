@@ -97,6 +97,7 @@ rejections=(
   "kafka.securityProtocol=SASL|must be one of"
   "kafka.bootstrapServers=|minLength"
   "engine.onKeyLimit=drop|must be one of"
+  "engine.unknownAccount=create|must be one of"
   "engine.maxRecordsPerFlush=0|minimum"
   "engine.flushInterval=soon|does not match pattern"
   "api.service.type=Ingress|must be one of"

@@ -4,7 +4,7 @@ namespace Metering.Aggregates.Admission;
 
 /// <summary>
 /// The admission rules of one process. The HTTP edge and the streaming engine must be given the same
-/// <see cref="Decoder"/> limits and SKU policy (the Helm chart sets both from one value), so that a record the edge
+/// <see cref="Decoder"/> limits, SKU policy and account policy (the Helm chart sets both from one value each), so that a record the edge
 /// accepted is never refused by the engine for the same reason.
 /// </summary>
 public sealed record AdmissionOptions
@@ -17,6 +17,12 @@ public sealed record AdmissionOptions
 
     /// <summary>The SKUs the price books know (used only with <see cref="UnknownSkuPolicy.Reject"/>).</summary>
     public IReadOnlySet<string>? KnownSkus { get; init; }
+
+    /// <summary>What an account without a row in the ledger gets (default: accepted, created on the list book by the flush).</summary>
+    public UnknownAccountPolicy UnknownAccounts { get; init; } = UnknownAccountPolicy.Auto;
+
+    /// <summary>The accounts that exist (used only with <see cref="UnknownAccountPolicy.Reject"/>).</summary>
+    public IAccountDirectory? Accounts { get; init; }
 
     /// <summary>
     /// Oldest event time admitted, as an age behind the clock; null = no limit (the engine, whose own dedup horizon
@@ -33,6 +39,11 @@ public sealed record AdmissionOptions
         if (UnknownSkus == UnknownSkuPolicy.Reject && KnownSkus is null)
         {
             throw new ArgumentException("rejecting unknown SKUs needs the set of known SKUs (a price book)", nameof(KnownSkus));
+        }
+
+        if (UnknownAccounts == UnknownAccountPolicy.Reject && Accounts is null)
+        {
+            throw new ArgumentException("rejecting unknown accounts needs the account directory (PostgreSQL's accounts)", nameof(Accounts));
         }
 
         if (MaxAge is { } age && age <= TimeSpan.Zero)

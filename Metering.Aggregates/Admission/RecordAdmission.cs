@@ -9,7 +9,7 @@ namespace Metering.Aggregates.Admission;
 /// The one admission rule for a raw usage record, used by the streaming engine (per Kafka message), the file mode
 /// (per NDJSON line, through <see cref="NdjsonStreamDecoder"/>) and the HTTP edge (per framed record): size limit,
 /// decoding and field rules (<see cref="UsageRecordParser"/>, <see cref="IdentifierRules"/>), the clock checks, the
-/// SKU policy and interning into the catalog. Duplicates are not decided here (each path has its own dedup state).
+/// SKU policy, the account policy and interning into the catalog. Duplicates are not decided here (each path has its own dedup state).
 /// Allocation-free for accepted records. Not thread-safe: one instance per decoding thread or request.
 /// </summary>
 public sealed class RecordAdmission
@@ -22,6 +22,12 @@ public sealed class RecordAdmission
 
     // Per SKU id: 0 = not looked up yet, 1 = known, 2 = unknown (only with UnknownSkuPolicy.Reject).
     private byte[] _skuKnown = new byte[64];
+
+    // Per account id, the same, for the account directory's Version in _accountsVersion (only with
+    // UnknownAccountPolicy.Reject). The directory changes at runtime: a new version clears the answers at the next
+    // chunk, so an account created meanwhile is admitted from the first chunk after the directory has it.
+    private byte[] _accountKnown = new byte[64];
+    private long _accountsVersion;
 
     /// <summary>Creates an admission over <paramref name="catalog"/>; the clock is read at once.</summary>
     public RecordAdmission(RecordCatalog catalog, AdmissionOptions options)
@@ -43,12 +49,19 @@ public sealed class RecordAdmission
     public AdmissionOptions Options => _options;
 
     /// <summary>
-    /// Reads the clock. Call it at the start of every chunk, poll or request: the time checks then never use a
-    /// clock older than the chunk, however long the stream was quiet before it.
+    /// Reads the clock (and the account directory's version). Call it at the start of every chunk, poll or request:
+    /// the time checks then never use a clock older than the chunk, however long the stream was quiet before it, and
+    /// an account the directory learnt of is admitted from the next chunk on.
     /// </summary>
     public void BeginChunk()
     {
         _parser.RefreshClock();
+        if (_options.UnknownAccounts == UnknownAccountPolicy.Reject && _options.Accounts!.Version is var version && version != _accountsVersion)
+        {
+            Array.Clear(_accountKnown);
+            _accountsVersion = version;
+        }
+
         if (_maxAgeTicks > 0)
         {
             _oldestAllowedTicks = _options.Decoder.Clock.GetUtcNow().UtcTicks - _maxAgeTicks;
@@ -94,7 +107,32 @@ public sealed class RecordAdmission
             return RejectReason.UnknownSku;
         }
 
+        if (_options.UnknownAccounts == UnknownAccountPolicy.Reject && !IsKnownAccount(record.AccountId))
+        {
+            detail = UnknownAccountDetail(_catalog.Accounts.GetString(record.AccountId));
+            return RejectReason.UnknownAccount;
+        }
+
         return RejectReason.None;
+    }
+
+    private static string UnknownAccountDetail(string account) =>
+        "account '" + account + "' does not exist (unknown accounts are refused by configuration); create it with PUT /v1/accounts/" +
+        Uri.EscapeDataString(account) + " or metering account set --account ..., then send again";
+
+    private bool IsKnownAccount(int accountId)
+    {
+        if (accountId >= _accountKnown.Length)
+        {
+            Array.Resize(ref _accountKnown, Math.Max(accountId + 1, _accountKnown.Length * 2));
+        }
+
+        if (_accountKnown[accountId] == 0)
+        {
+            _accountKnown[accountId] = _options.Accounts!.Contains(_catalog.Accounts.GetString(accountId)) ? (byte)1 : (byte)2;
+        }
+
+        return _accountKnown[accountId] == 1;
     }
 
     private bool IsKnown(int skuId)

@@ -51,4 +51,6 @@ public enum RejectReason : byte
     LedgerRejected,
     /// <summary>The id was accepted before within the dedup horizon with another billed payload (sku, quantity, time or dimensions).</summary>
     Conflict,
+    /// <summary>The account has no row in the ledger and unknown accounts are refused by configuration.</summary>
+    UnknownAccount,
 }

@@ -27,6 +27,9 @@ public static class HttpIngestArguments
           --ingest-lag-grace DURATION          records older than dedup horizon - future skew - this are refused
                                                expired_time, as the engine would once it lags this much (default 1h)
           --unknown-sku accept|reject          as the engine's: a SKU in no --pricebook is accepted (default) or refused
+          --unknown-account auto|reject        as the engine's: an account with no row is accepted (default auto: the
+                                               engine creates it) or refused with receipt unknown_account
+          --account-refresh DURATION           with reject: how often the account ids are reloaded without a NOTIFY (default 10s)
           --ingest-max-skus-per-account N      distinct SKUs unknown to the price books per account per UTC day
                                                (default 1000, 0 = none; more: receipt edge_cardinality_limit)
           --ingest-max-skus-per-credential N   the same per API key or JWT subject (default 10000, 0 = none)
@@ -37,14 +40,25 @@ public static class HttpIngestArguments
     /// <summary>The options <see cref="Create"/> reads (see <see cref="LedgerArguments.Options"/>).</summary>
     public static IReadOnlyList<string> Options { get; } =
     [
-        "api-keys-file", "bootstrap-servers", "dedup-horizon", "ingest-dedup-timeout", "ingest-lag-grace", "ingest-max-body-bytes",
+        "account-refresh", "api-keys-file", "bootstrap-servers", "dedup-horizon", "ingest-dedup-timeout", "ingest-lag-grace", "ingest-max-body-bytes",
         "ingest-max-buffered-bytes", "ingest-max-concurrent-requests", "ingest-max-inflight-records", "ingest-max-records",
         "ingest-max-skus-per-account", "ingest-max-skus-per-credential", "ingest-retry-after", "max-future-skew", "max-line-bytes",
-        "topic", "unknown-sku",
+        "topic", "unknown-account", "unknown-sku",
     ];
 
-    /// <summary>The ingest service, or null when no --bootstrap-servers is given (the endpoint then answers 503).</summary>
-    public static HttpIngestService? Create(CliArguments args, IConnectionMultiplexer? redis)
+    /// <summary>
+    /// The ingest service, or null when no --bootstrap-servers is given (the endpoint then answers 503).
+    /// <paramref name="accounts"/> is needed with <c>--unknown-account reject</c> (see <see cref="Read"/>).
+    /// </summary>
+    public static HttpIngestService? Create(CliArguments args, IConnectionMultiplexer? redis, Aggregates.Admission.IAccountDirectory? accounts = null) =>
+        Read(args) is { } settings ? new HttpIngestService(settings.Options with { Accounts = accounts }, redis, settings.Keys) : null;
+
+    /// <summary>
+    /// Reads and checks the options without starting anything: the ingest options and API keys, or null when no
+    /// --bootstrap-servers is given. With <c>--unknown-account reject</c> the caller gives the options the account
+    /// directory (<see cref="HttpIngestOptions.Accounts"/>) before creating the service, which needs PostgreSQL.
+    /// </summary>
+    public static (HttpIngestOptions Options, ApiKeyStore? Keys)? Read(CliArguments args)
     {
         ArgumentNullException.ThrowIfNull(args);
         var security = KafkaArguments.Security(args);
@@ -82,6 +96,7 @@ public static class HttpIngestArguments
             throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)");
         }
 
+        var unknownAccounts = PipelineArguments.UnknownAccounts(args);
         var maxSkusPerAccount = (int)args.Int64("ingest-max-skus-per-account", 1_000, 0, 10_000_000);
         var maxSkusPerCredential = (int)args.Int64("ingest-max-skus-per-credential", 10_000, 0, 10_000_000);
         var keysFile = args.String("api-keys-file");
@@ -135,9 +150,10 @@ public static class HttpIngestArguments
             ConsumerLagGrace = lagGrace,
             UnknownSkus = unknownSkus,
             KnownSkus = knownSkus,
+            UnknownAccounts = unknownAccounts,
             MaxSkusPerAccount = maxSkusPerAccount,
             MaxSkusPerCredential = maxSkusPerCredential,
         };
-        return new HttpIngestService(options, redis, keys);
+        return (options, keys);
     }
 }

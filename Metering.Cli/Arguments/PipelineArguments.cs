@@ -22,6 +22,10 @@ public static class PipelineArguments
           --max-future-skew DURATION how far ahead of the clock an event time may be (default 10m)
           --unknown-sku accept|reject  a SKU in no price book: metered and rated as unpriced (default), or
                                      dead-lettered unknown_sku (give the edge and the engine the same setting)
+          --unknown-account auto|reject  an account with no row in the ledger: accepted and created on the list book by
+                                     the flush (default), or dead-lettered unknown_account until it is created (stream and
+                                     serve only: they read the ledger's accounts; give both the same setting)
+          --account-refresh DURATION how often the account ids are reloaded without a NOTIFY from PostgreSQL (default 10s)
         """;
 
     /// <summary>Usage text of <see cref="Workload"/>'s options.</summary>
@@ -89,6 +93,7 @@ public static class PipelineArguments
             },
             Dimensions = dimensions,
             UnknownSkus = unknownSkus,
+            UnknownAccounts = UnknownAccounts(args),
             DedupHorizon = horizon,
             DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
         };
@@ -106,6 +111,40 @@ public static class PipelineArguments
             "reject" => UnknownSkuPolicy.Reject,
             _ => throw new CliUsageException($"--unknown-sku must be 'accept' or 'reject', got '{text}'"),
         };
+    }
+
+    /// <summary>Reads <c>--unknown-account auto|reject</c>, the one setting the edge (<c>serve</c>) and the engine share.</summary>
+    public static UnknownAccountPolicy UnknownAccounts(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var text = args.String("unknown-account", "auto");
+        return text switch
+        {
+            "auto" => UnknownAccountPolicy.Auto,
+            "reject" => UnknownAccountPolicy.Reject,
+            _ => throw new CliUsageException($"--unknown-account must be 'auto' or 'reject', got '{text}'"),
+        };
+    }
+
+    /// <summary>Reads <c>--account-refresh</c>: the account directory's poll interval (at least 100ms).</summary>
+    public static TimeSpan AccountRefresh(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var refresh = args.Duration("account-refresh", TimeSpan.FromSeconds(10));
+        return refresh >= TimeSpan.FromMilliseconds(100) ? refresh : throw new CliUsageException("--account-refresh must be at least 100ms");
+    }
+
+    /// <summary>
+    /// Refuses <c>--unknown-account reject</c> for <paramref name="command"/>, which has no accounts to check against
+    /// (file modes, benchmarks, the main job's fresh database).
+    /// </summary>
+    public static void RefuseAccountRejection(AggregationPipelineOptions options, string command)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.UnknownAccounts == UnknownAccountPolicy.Reject)
+        {
+            throw new CliUsageException($"--unknown-account reject: {command} has no accounts to check records against (stream and serve read the ledger's)");
+        }
     }
 
     /// <summary>Reads the workload options.</summary>

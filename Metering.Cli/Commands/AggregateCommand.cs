@@ -27,6 +27,7 @@ public sealed class AggregateCommand : ICliCommand
         var deadLetterPath = args.String("dead-letters") ?? stem + ".dead-letters.ndjson";
         var truthPath = args.String("truth");
         var (options, catalog) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(options, "aggregate");
         var knownSkus = options.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject
             ? (LedgerArguments.Prices(args) ?? throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)")).KnownSkus()
             : null;

@@ -22,6 +22,7 @@ public sealed class BenchCommand : ICliCommand
         "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
         "  --freshness [--rate N] [--seconds S]   arrival -> queryable latency (Kafka -> PostgreSQL -> ClickHouse) under load\n" +
         "  --redis-dedup [--ids N] [--redis HOST:PORT]   shared dedup marks and lookups/s vs redis-benchmark -t set -P 16\n" +
+        "  --accounts N [ledger options]   the account directory with N accounts: load time, bytes per account, NOTIFY delay\n" +
         "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
@@ -37,7 +38,21 @@ public sealed class BenchCommand : ICliCommand
         return args.Has("pipeline") ? await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("freshness") ? await RunFreshnessAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("redis-dedup") ? await RunRedisDedupAsync(args, cancellationToken).ConfigureAwait(false)
+            : args.Has("accounts") ? await RunAccountsAsync(args, cancellationToken).ConfigureAwait(false)
             : await RunFileAsync(args, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><see cref="AccountDirectoryMeasurement"/> in a fresh database of the ledger.</summary>
+    private static async Task<int> RunAccountsAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var accounts = (int)args.Int64("accounts", 1_000_000, 1, 100_000_000);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
+        args.RejectUnknown(LedgerArguments.Options);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, $"bench_accounts_{stamp}").ConfigureAwait(false);
+        var r = await AccountDirectoryMeasurement.RunAsync(db, accounts, cancellationToken).ConfigureAwait(false);
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"accounts: {r.Accounts:N0} in the directory: first load {r.FirstLoad.TotalMilliseconds:F0} ms, {r.BytesPerAccount:F0} bytes per account held ({r.BytesPerAccount * r.Accounts / 1048576:F1} MiB; twice that during a reload), a new account visible {r.NewAccountVisible.TotalMilliseconds:F0} ms after its commit (NOTIFY; a reload takes {r.Reload.TotalMilliseconds:F0} ms)"));
+        return 0;
     }
 
     /// <summary>The default: <see cref="FileBenchmark"/>, then <see cref="MemoryPerKeyMeasurement"/> unless --memory-keys 0.</summary>
@@ -48,6 +63,7 @@ public sealed class BenchCommand : ICliCommand
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
         var memoryKeys = (int)args.Int64("memory-keys", 10_000_000, 0, 100_000_000);
         var (options, _) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(options, "bench file");
         args.RejectUnknown();
         BenchmarkWorkload.Ensure(file, new WorkloadOptions { Records = records }, Console.Error);
         var r = await FileBenchmark.RunAsync(file, options, rounds, Console.Error, cancellationToken).ConfigureAwait(false);
@@ -78,6 +94,7 @@ public sealed class BenchCommand : ICliCommand
         var brokers = (int)args.Int64("brokers", 1, 1, 9);
         var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
         var (pipeline, _) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(pipeline, "bench pipeline");
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);

@@ -5,6 +5,7 @@ using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Accounts;
 using Metering.Ledger.Statements;
 using Metering.Ledger.Totals;
 using Metering.Ledger.Verification;
@@ -67,6 +68,9 @@ public sealed class RunCommand : ICliCommand
         workload = workload with { HeavyAccountScale = (int)args.Int64("heavy-scale", 500, 1, 900) };
         var partitions = (int)args.Int64("partitions", 32, 1, 1024);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
+        // The run's database is fresh: no account exists until the flush creates it (auto, the default).
+        PipelineArguments.RefuseAccountRejection(pipeline, "run (a fresh database)");
+        var accountRefresh = PipelineArguments.AccountRefresh(args);
         var prices = WithDefaultContracts(args, LedgerArguments.Prices(args));
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
@@ -89,7 +93,8 @@ public sealed class RunCommand : ICliCommand
         kafka.CreateTopic("usage.dead-letters", Math.Min(partitions, 8), 3);
         err.WriteLine($"[2/5] embedded Kafka {kafka.BootstrapServers}, topic 'usage' with {partitions} partitions; price book {(prices?.List?.Id ?? "none (unpriced)")}{(prices?.Contracts.Any() == true ? " with contract(s) " + string.Join(", ", prices.Contracts.Select(c => c.Id)) : "")}");
         err.WriteLine("[3/5] producing into Kafka while the engine consumes, aggregates, rates and flushes to PostgreSQL");
-        var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline };
+        await using var accounts = await AccountDirectory.StartAsync(db, accountRefresh, err, cancellationToken).ConfigureAwait(false);
+        var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, Pipeline = pipeline, Accounts = accounts };
         var run = await PipelineRun.RunAsync(options, db, prices, input, truth.Read, err, cancellationToken).ConfigureAwait(false);
 
         var @out = Console.Out;
@@ -197,6 +202,7 @@ public sealed class RunCommand : ICliCommand
         var dir = args.String("dir", Path.Combine(".metering", "run"))!;
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 0) };
         var (options, catalog) = PipelineArguments.Pipeline(args);
+        PipelineArguments.RefuseAccountRejection(options, "run --mode file");
         args.RejectUnknown();
         Directory.CreateDirectory(dir);
         var input = Path.Combine(dir, "usage.ndjson");

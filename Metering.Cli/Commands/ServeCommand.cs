@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Metering.Analytics;
 using Metering.Cli.Arguments;
+using Metering.Ledger.Accounts;
 using Metering.Ingest.Kafka;
 using Metering.Web.Api;
 using Metering.Rating.Periods;
@@ -123,8 +124,14 @@ public sealed class ServeCommand : ICliCommand
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
         EnsureListenAddressFree(listen);
         using var redis = RedisArguments.Connect(args);
-        using var ingest = HttpIngestArguments.Create(args, redis);
+        var ingestSettings = HttpIngestArguments.Read(args);
+        var accountRefresh = PipelineArguments.AccountRefresh(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        // The edge reads the accounts only to refuse unknown ones; with auto the engine creates them.
+        await using var accounts = ingestSettings?.Options.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject
+            ? await AccountDirectory.StartAsync(db, accountRefresh, Console.Error, cancellationToken).ConfigureAwait(false)
+            : null;
+        using var ingest = ingestSettings is { } settings ? new Metering.Web.HttpIngest.HttpIngestService(settings.Options with { Accounts = accounts }, redis, settings.Keys) : null;
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         var options = new ApiOptions

@@ -3,6 +3,7 @@ using Metering.Cli.Arguments;
 using Metering.Ingest.Kafka;
 using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Accounts;
 using Metering.Ledger.Quotas;
 using Metering.Web.Observability;
 using Npgsql;
@@ -55,6 +56,7 @@ public sealed class StreamCommand : ICliCommand
         var sessionTimeout = args.Duration("session-timeout", TimeSpan.FromSeconds(6));
         var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
+        var accountRefresh = PipelineArguments.AccountRefresh(args);
         var prices = LedgerArguments.Prices(args);
         var security = KafkaArguments.Security(args);
         var startupTimeout = args.Duration("startup-timeout", TimeSpan.FromSeconds(60));
@@ -68,7 +70,7 @@ public sealed class StreamCommand : ICliCommand
         try
         {
             return await RunAsync(args, cancellationToken, bootstrap, flushInterval, maxRecordsPerFlush, group, topic, deadLetterTopic, metricsListen, metrics, e => running = e,
-                startOffset, instanceId, sessionTimeout, stallTimeout, startupTimeout, pipeline, prices, security, redis).ConfigureAwait(false);
+                startOffset, instanceId, sessionTimeout, stallTimeout, startupTimeout, pipeline, accountRefresh, prices, security, redis).ConfigureAwait(false);
         }
         catch (StartupFailedException e)
         {
@@ -85,7 +87,7 @@ public sealed class StreamCommand : ICliCommand
     private static async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken, string bootstrap, TimeSpan flushInterval, int maxRecordsPerFlush, string group, string topic,
         string? deadLetterTopic, string? metricsListen, Microsoft.AspNetCore.Builder.WebApplication? metrics, Action<StreamingEngine> started, StartOffsetPolicy startOffset, string? instanceId,
         TimeSpan sessionTimeout, TimeSpan stallTimeout, TimeSpan startupTimeout,
-        AggregationPipelineOptions pipeline, Rating.PriceBooks.PriceCatalog? prices, KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
+        AggregationPipelineOptions pipeline, TimeSpan accountRefresh, Rating.PriceBooks.PriceCatalog? prices, KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
     {
         // Infrastructure at start-up (PostgreSQL starting, shutting down or unreachable; Kafka unreachable) is
         // retried for --startup-timeout, one line per attempt, then exit 1 with one line.
@@ -97,6 +99,10 @@ public sealed class StreamCommand : ICliCommand
             Console.Error.WriteLine($"stream: price-book quotas synced: {quotasAdded} added, {quotasRemoved} removed");
         }
 
+        // The accounts that exist: reject refuses the others; auto creates them in the flush (and skips the known ones).
+        await using var accounts = await StartupRetry.RunAsync("PostgreSQL", ct => AccountDirectory.StartAsync(db, accountRefresh, Console.Error, ct,
+            pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? AccountDirectory.EngineConfirmsPerSecond : 0), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
+        Console.Error.WriteLine($"stream: unknown accounts {(pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? "rejected (unknown_account)" : FirstUsageAccounts.CannotCreate(prices) is { } why ? $"accepted, none created ({why})" : "accepted and created on the list book")}; {accounts.Count:N0} accounts, reloaded on NOTIFY and every {accountRefresh.TotalSeconds:0.#}s");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -107,7 +113,7 @@ public sealed class StreamCommand : ICliCommand
         {
             BootstrapServers = bootstrap, Topic = topic, ConsumerGroup = group, FlushInterval = flushInterval,
             MaxRecordsPerFlush = maxRecordsPerFlush, Pipeline = pipeline, KafkaSecurity = security,
-            DeadLetterTopic = deadLetterTopic, AllowOffsetHoles = args.Has("allow-offset-holes"), StartOffset = startOffset,
+            DeadLetterTopic = deadLetterTopic, Accounts = accounts, AllowOffsetHoles = args.Has("allow-offset-holes"), StartOffset = startOffset,
             InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout, StartupTimeout = startupTimeout,
         }, redis, db);
         var engine = new StreamingEngine(options, db, prices);

@@ -39,6 +39,9 @@ public sealed class AggregationPipeline
     /// <summary>The SKUs the price books know, for <see cref="AggregationPipelineOptions.UnknownSkus"/> = reject.</summary>
     public IReadOnlySet<string>? KnownSkus { get; init; }
 
+    /// <summary>The accounts that exist, for <see cref="AggregationPipelineOptions.UnknownAccounts"/> = reject.</summary>
+    public IAccountDirectory? Accounts { get; init; }
+
     /// <summary>The aggregates (exposed for stats).</summary>
     public Aggregator Aggregator { get; }
 
@@ -52,7 +55,7 @@ public sealed class AggregationPipeline
     {
         ArgumentNullException.ThrowIfNull(input);
         var stopwatch = Stopwatch.StartNew();
-        var decoder = new NdjsonStreamDecoder(new RecordAdmission(_catalog, _options.Admission(KnownSkus)));
+        var decoder = new NdjsonStreamDecoder(new RecordAdmission(_catalog, _options.Admission(KnownSkus, Accounts)));
         Volatile.Write(ref _decoder, decoder);
         using var handoff = new BatchHandoff(_options.QueueDepth, _options.Decoder.BatchSize, _deadLetters);
         var stage = new AggregateStage(Aggregator, new DedupHorizon(_options.DedupHorizon, _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit);

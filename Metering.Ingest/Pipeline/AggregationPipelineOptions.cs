@@ -26,12 +26,20 @@ public sealed record AggregationPipelineOptions
     /// <summary>What a SKU no price book knows gets (default: accepted and rated as unpriced).</summary>
     public UnknownSkuPolicy UnknownSkus { get; init; } = UnknownSkuPolicy.Accept;
 
-    /// <summary>The admission rules for these options; <paramref name="knownSkus"/> is needed to reject unknown SKUs (else <see cref="AdmissionOptions.Validate"/> says so).</summary>
-    public AdmissionOptions Admission(IReadOnlySet<string>? knownSkus) => new()
+    /// <summary>What an account without a row in the ledger gets (default: accepted, created on the list book by the flush).</summary>
+    public UnknownAccountPolicy UnknownAccounts { get; init; } = UnknownAccountPolicy.Auto;
+
+    /// <summary>
+    /// The admission rules for these options; <paramref name="knownSkus"/> is needed to reject unknown SKUs and
+    /// <paramref name="accounts"/> to reject unknown accounts (else <see cref="AdmissionOptions.Validate"/> says so).
+    /// </summary>
+    public AdmissionOptions Admission(IReadOnlySet<string>? knownSkus, IAccountDirectory? accounts = null) => new()
     {
         Decoder = Decoder,
         UnknownSkus = UnknownSkus,
         KnownSkus = knownSkus,
+        UnknownAccounts = UnknownAccounts,
+        Accounts = accounts,
     };
 
     /// <summary>Aggregate windows and key limit.</summary>

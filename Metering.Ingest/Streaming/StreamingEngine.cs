@@ -42,11 +42,14 @@ public sealed partial class StreamingEngine
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _db = db;
-        _admissionOptions = options.Pipeline.Admission(prices?.KnownSkus());
+        _admissionOptions = options.Pipeline.Admission(prices?.KnownSkus(), options.Accounts);
         _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
         _writer = _aggregator.CreateWriter();
-        _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices);
+        _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices)
+        {
+            NewAccounts = options.Pipeline.UnknownAccounts == UnknownAccountPolicy.Auto ? new Ledger.Accounts.FirstUsageAccounts(prices, options.Accounts) : null,
+        };
         _dedup = new DedupHorizon(options.Pipeline.DedupHorizon, options.Pipeline.DedupMaxEntries);
         _isolation = new FlushIsolation(options.Topic);
     }

@@ -40,6 +40,12 @@ public sealed record StreamingOptions
     /// <summary>The dedup horizon shared by all instances (Redis), consulted after the engine's own; null = none.</summary>
     public ISharedDedup? SharedDedup { get; init; }
 
+    /// <summary>
+    /// The accounts that exist (the ledger's <c>AccountDirectory</c>): needed by <see cref="AggregationPipelineOptions.UnknownAccounts"/>
+    /// = reject; with auto it spares the flush an insert attempt for accounts known to exist. Null = none.
+    /// </summary>
+    public Metering.Aggregates.Admission.IAccountDirectory? Accounts { get; init; }
+
     /// <summary>Live counters (Redis) the committed totals are published to after each flush; null = none.</summary>
     public ILiveCounters? LiveCounters { get; init; }
 

@@ -17,8 +17,8 @@ public static class AccountStore
 
     private const string Columns = "account, currency, list_book, contract_book, subscription_start, subscription_end, anchor_day, time_zone, created_at, updated_at";
 
-    // The terms as the audit keeps them, with the API's field names.
-    private const string TermsJson = """
+    // The terms as the audit keeps them, with the API's field names ({0}: the row's alias); FirstUsageAccounts too.
+    internal const string TermsJson = """
         jsonb_build_object('currency', {0}.currency, 'list_book', {0}.list_book, 'contract_book', {0}.contract_book,
           'start', {0}.subscription_start, 'end', {0}.subscription_end, 'anchor_day', {0}.anchor_day, 'time_zone', {0}.time_zone)
         """;

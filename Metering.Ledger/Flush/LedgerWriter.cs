@@ -26,6 +26,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     private readonly DeadLetterStore _deadLetters = new(topic);
     private readonly SeenIdStore _seenIds = new(consumerGroup, topic);
 
+    /// <summary>Creates, in the flush, the accounts it books usage for that have no row (unknown-account policy auto); null = none.</summary>
+    public Accounts.FirstUsageAccounts? NewAccounts { get; init; }
+
     /// <summary>Commits <paramref name="batch"/>; throws <see cref="FencedException"/> when a partition moved on elsewhere.</summary>
     public async Task WriteAsync(FlushBatch batch, CancellationToken cancellationToken)
     {
@@ -89,6 +92,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             usage[i] = new UsageWindow(account, sku, start, start + windows.Length, quantity, r.Count);
         }
 
+        await (NewAccounts?.CreateMissingAsync(connection, tx, usage, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
         // Closed periods and the accounts' own period rules are read under the shared close lock, so none closes and
         // no rule changes while this flush books into them.
         var accounts = usage.Select(u => u.Account).Distinct(StringComparer.Ordinal).ToArray();

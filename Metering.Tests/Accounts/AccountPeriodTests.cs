@@ -123,11 +123,14 @@ public sealed class AccountPeriodTests(PostgresFixture postgres) : IDisposable
         // Setting the same terms again is still a no-op.
         Assert.Equal(AccountWriteStatus.Unchanged, (await AccountStore.SetAsync(db, Terms("acct-15", Oct15, anchorDay: 15), "test", null, CancellationToken.None)).Status);
 
-        // An account billed implicitly (no row) cannot get a row with a rule of its own after its usage either.
+        // An account without a row gets one from its first usage (--unknown-account auto: on the list book, no rule of
+        // its own) and cannot get a rule of its own after it either. (Usage without a row at all, no list book or a
+        // ledger from before auto-create, is covered in UnknownAccountPolicyTests.)
         await ProduceAndDrainAsync(db, options, Records(("acct-implicit", "2026-11-20T00:00:00Z", 1)), 2);
+        Assert.Null((await AccountStore.GetAsync(db, "acct-implicit", CancellationToken.None))!.Terms.TimeZone);
         await Assert.ThrowsAsync<PeriodRuleInUseException>(() => AccountStore.SetAsync(db, Terms("acct-implicit", Oct15, timeZone: "Asia/Tokyo"), "test", null, CancellationToken.None));
-        Assert.Null(await AccountStore.GetAsync(db, "acct-implicit", CancellationToken.None));
-        Assert.Equal(AccountWriteStatus.Created, (await AccountStore.SetAsync(db, Terms("acct-implicit", Oct15), "test", null, CancellationToken.None)).Status);
+        Assert.Null((await AccountStore.GetAsync(db, "acct-implicit", CancellationToken.None))!.Terms.TimeZone);
+        Assert.Equal(AccountWriteStatus.Updated, (await AccountStore.SetAsync(db, Terms("acct-implicit", Oct15), "test", null, CancellationToken.None)).Status);
 
         // The end of the subscription is not a period rule: it can change.
         Assert.Equal(AccountWriteStatus.Updated,

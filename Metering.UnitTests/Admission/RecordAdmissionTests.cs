@@ -144,6 +144,57 @@ public class RecordAdmissionTests
     }
 
     [Fact]
+    public void Unknown_accounts_are_refused_only_when_configured_naming_the_account_and_how_to_create_it()
+    {
+        var reject = new AdmissionOptions { Decoder = DecoderTestKit.Options(), UnknownAccounts = UnknownAccountPolicy.Reject, Accounts = new GrowingAccountDirectory("acct-1") };
+        Assert.Equal(RejectReason.None, Admit(Record(account: "acct-1"), reject).Reason);
+        var (reason, detail) = Admit(Record(account: "acct 2?x"), reject);
+        Assert.Equal(RejectReason.UnknownAccount, reason);
+        Assert.Equal("unknown_account", reason.Code());
+        Assert.Contains("'acct 2?x'", detail, StringComparison.Ordinal);
+        Assert.Contains("PUT /v1/accounts/acct%202%3Fx", detail, StringComparison.Ordinal);
+        Assert.Contains("metering account set", detail, StringComparison.Ordinal);
+        Assert.Equal(RejectReason.None, Admit(Record(account: "acct 2?x")).Reason); // auto, the default
+    }
+
+    [Fact]
+    public void A_record_that_breaks_a_field_rule_keeps_that_reason_under_the_account_policy()
+    {
+        var reject = new AdmissionOptions { Decoder = DecoderTestKit.Options(), UnknownAccounts = UnknownAccountPolicy.Reject, Accounts = new GrowingAccountDirectory() };
+        Assert.Equal(RejectReason.InvalidIdentifier, Admit(Record(account: "a/b"), reject).Reason);
+        Assert.Equal(RejectReason.FutureTime, Admit(Record(time: "2026-11-24T13:00:00Z"), reject).Reason);
+    }
+
+    [Fact]
+    public void An_account_the_directory_learns_of_is_admitted_from_the_next_chunk_and_each_answer_is_looked_up_once_per_version()
+    {
+        var directory = new GrowingAccountDirectory("acct-1");
+        var admission = new RecordAdmission(new RecordCatalog(), new AdmissionOptions { Decoder = DecoderTestKit.Options(), UnknownAccounts = UnknownAccountPolicy.Reject, Accounts = directory });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(RejectReason.UnknownAccount, admission.Admit(Encoding.UTF8.GetBytes(Record(account: "acct-new", id: "n" + i)), out _, out _));
+            Assert.Equal(RejectReason.None, admission.Admit(Encoding.UTF8.GetBytes(Record(account: "acct-1", id: "o" + i)), out _, out _));
+        }
+
+        Assert.Equal(2, directory.Lookups); // cached per interned account id
+        directory.Add("acct-new");
+        // Within the chunk the answers of the version it began with stand; the next chunk sees the new version.
+        Assert.Equal(RejectReason.UnknownAccount, admission.Admit(Encoding.UTF8.GetBytes(Record(account: "acct-new", id: "n3")), out _, out _));
+        admission.BeginChunk();
+        Assert.Equal(RejectReason.None, admission.Admit(Encoding.UTF8.GetBytes(Record(account: "acct-new", id: "n4")), out _, out _));
+        admission.BeginChunk(); // same version: no new lookups
+        Assert.Equal(RejectReason.None, admission.Admit(Encoding.UTF8.GetBytes(Record(account: "acct-new", id: "n5")), out _, out _));
+        Assert.Equal(3, directory.Lookups);
+    }
+
+    [Fact]
+    public void Rejecting_unknown_accounts_without_a_directory_is_refused_naming_the_option()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new RecordAdmission(new RecordCatalog(), new AdmissionOptions { UnknownAccounts = UnknownAccountPolicy.Reject }));
+        Assert.Equal("Accounts", e.ParamName);
+    }
+
+    [Fact]
     public void A_full_catalog_is_reported_as_such_so_the_caller_can_renew_it()
     {
         var admission = new RecordAdmission(new RecordCatalog(maxSkus: 1), new AdmissionOptions { Decoder = DecoderTestKit.Options() });

@@ -63,6 +63,12 @@ public sealed record HttpIngestOptions
     /// <summary>The SKUs the price books know (needed to reject unknown SKUs; also exempts them from the SKU limits).</summary>
     public IReadOnlySet<string>? KnownSkus { get; init; }
 
+    /// <summary>What an account without a row gets; set it as the engine's <c>--unknown-account</c> (default auto: accepted).</summary>
+    public UnknownAccountPolicy UnknownAccounts { get; init; } = UnknownAccountPolicy.Auto;
+
+    /// <summary>The accounts that exist (the ledger's <c>AccountDirectory</c>; needed to reject unknown accounts).</summary>
+    public IAccountDirectory? Accounts { get; init; }
+
     /// <summary>
     /// How far the engine may lag behind the edge before an accepted record's time falls out of its dedup horizon
     /// (default 1 h). The edge refuses, as <c>expired_time</c>, records older than
@@ -82,6 +88,8 @@ public sealed record HttpIngestOptions
         Decoder = Decoder,
         UnknownSkus = UnknownSkus,
         KnownSkus = KnownSkus,
+        UnknownAccounts = UnknownAccounts,
+        Accounts = Accounts,
         MaxAge = DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace,
     };
 
