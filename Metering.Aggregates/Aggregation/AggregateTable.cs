@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using Metering.Aggregates.Memory;
 
 namespace Metering.Aggregates.Aggregation;
 
@@ -27,7 +28,7 @@ internal sealed class AggregateTable
         ArgumentOutOfRangeException.ThrowIfLessThan(keyLimit, 1);
         _keyLimit = keyLimit;
         // Load factor at most 0.8 keeps linear probes short; capacity need not be a power of two (fastrange).
-        _slots = new AggregateSlot[(int)Math.Min(Array.MaxLength, (keyLimit * 5L / 4) + 16)];
+        _slots = HugePageArray.Allocate<AggregateSlot>((int)Math.Min(Array.MaxLength, (keyLimit * 5L / 4) + 16));
         _claimed = new int[keyLimit]; // successful claims never exceed the limit (TryReserveKey)
     }
 

@@ -84,7 +84,9 @@ public sealed class Aggregator
                 }
             }
 
-            var rows = new List<AggregateRow>((int)Math.Min(old.KeyCount, 1 << 20));
+            // Writers have left: the count is exact, so the list never regrows (a regrowth past a million rows copied
+            // them and touched twice their memory afresh).
+            var rows = new List<AggregateRow>((int)old.KeyCount);
             old.Drain(rows, Windows);
             _spare = old;
             Interlocked.Increment(ref _flushes);

@@ -1,3 +1,5 @@
+using Metering.Aggregates.Memory;
+
 namespace Metering.Aggregates.Dedup;
 
 /// <summary>
@@ -237,7 +239,7 @@ public sealed class DedupHorizon
     private void Rebuild(int capacity, long keepFromBucket)
     {
         var old = _entries;
-        var fresh = new Entry[capacity];
+        var fresh = HugePageArray.Allocate<Entry>(capacity);
         _count = 0;
         var mask = capacity - 1;
         foreach (ref readonly var e in old.AsSpan())

@@ -24,8 +24,11 @@ public sealed class PipelineResult
     /// <summary>Bytes read.</summary>
     public long Bytes { get; init; }
 
-    /// <summary>Wall time of the run.</summary>
+    /// <summary>Wall time of the run, from the first read to the merged rows (the final drain included).</summary>
     public TimeSpan Elapsed { get; init; }
+
+    /// <summary>The part of <see cref="Elapsed"/> spent draining the aggregates at the end and merging early flushes.</summary>
+    public TimeSpan DrainElapsed { get; init; }
 
     /// <summary>Rows of every flush, merged so each key appears once.</summary>
     public required IReadOnlyList<AggregateRow> Rows { get; init; }
