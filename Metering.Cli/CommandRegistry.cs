@@ -14,6 +14,7 @@ public static class CommandRegistry
         new BenchCommand(),
         new RateCommand(),
         new PriceBookValidateCommand(),
+        new PriceBookPublishCommand(),
         new BrokerCommand(),
         new VerifyCommand(),
         new StreamCommand(),

@@ -14,7 +14,8 @@ public sealed class PeriodCloseCommand : ICliCommand
     public string Usage => "usage: metering period close --period P [--force] [--pricebook FILE] [ledger options]\n\n" +
         "  --period P                 the period: YYYY-MM-DD (its start date) or YYYY-MM (a calendar month)\n" +
         "  --force                    close a period that has not ended yet (the rest of its usage becomes adjustments)\n" +
-        "  --pricebook FILE           the list price book: its billing periods and the prices of the final statements (default examples/pricebooks/list.json)\n" +
+        "  --pricebook FILE           a list price book to publish into the registry first; the registry's books cut the periods and\n" +
+        "                             price the final statements (docs/pricebooks.md, \"The registry\")\n" +
         "  --contracts F1,F2          contract price books (as for serve)\n" +
         LedgerArguments.Usage +
         "\nAccounts with an anchor day or time zone of their own close their own period that starts within P (an account on the 15th\n" +
@@ -27,14 +28,15 @@ public sealed class PeriodCloseCommand : ICliCommand
         var start = args.RequiredPeriodStart("period");
 
         var force = args.Has("force");
-        var prices = LedgerArguments.Prices(args);
+        var priceFiles = LedgerArguments.PriceFiles(args);
         args.RejectUnknown(LedgerArguments.Options);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        var prices = await LedgerArguments.RegistryPricesAsync(db, priceFiles, Console.Error, cancellationToken).ConfigureAwait(false);
         try
         {
             if (prices is null)
             {
-                Console.Error.WriteLine("period close: refused: no price book (give --pricebook FILE): the close writes every account's final statement and needs the prices");
+                Console.Error.WriteLine("period close: refused: no price book in the registry (publish one, or give --pricebook FILE): the close writes every account's final statement and needs the prices");
                 return 2;
             }
 

@@ -35,7 +35,8 @@ public sealed class RerateCommand : ICliCommand
         "  --period P                 the closed period: YYYY-MM-DD (its start date) or YYYY-MM (a calendar month)\n" +
         "  --pricebook DRAFT.json     the draft list price book to rate the period under\n" +
         "  --contracts F1,F2          the draft's contract price books\n" +
-        "  --billing-pricebook FILE   the list book the period was billed with (default examples/pricebooks/list.json)\n" +
+        "  --billing-pricebook FILE   the list book the period was billed with (default: the price-book registry's, which the\n" +
+        "                             engine and the close rated from; examples/pricebooks/list.json when it holds none)\n" +
         "  --billing-contracts F1,F2  the contract books it was billed with\n" +
         "  --account A                re-rate only this account (default: every account with a final statement)\n" +
         "  --format text|json         text (default): one line per difference line, totals per account and currency; json: the API's answer\n" +
@@ -58,9 +59,9 @@ public sealed class RerateCommand : ICliCommand
             throw new CliUsageException($"--format: '{format}' is not text or json");
         }
 
-        var billingPath = args.String("billing-pricebook") ?? DefaultPriceBook()
-            ?? throw new CliUsageException("--billing-pricebook is required: there is no examples/pricebooks/list.json here");
-        var billing = Catalog(billingPath, args.String("billing-contracts"), "--billing-pricebook");
+        var billingPath = args.String("billing-pricebook");
+        var billingContracts = args.String("billing-contracts");
+        var billingFiles = billingPath is null ? null : Catalog(billingPath, billingContracts, "--billing-pricebook");
         var draft = Catalog(args.Required("pricebook"), args.String("contracts"), "--pricebook");
         var account = args.String("account");
         var apply = args.Has("apply");
@@ -79,6 +80,11 @@ public sealed class RerateCommand : ICliCommand
         }
 
         args.RejectUnknown(LedgerArguments.Options);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        // What the period was billed with: the registry's books (docs/pricebooks.md, "The registry") unless named.
+        var billing = billingFiles ?? (billingContracts is null ? await RegistryCatalogAsync(db, cancellationToken).ConfigureAwait(false) : null)
+            ?? Catalog(DefaultPriceBook() ?? throw new CliUsageException("--billing-pricebook is required: the registry holds no list book and there is no examples/pricebooks/list.json here"),
+                billingContracts, "--billing-pricebook");
         var rule = billing.List?.Periods ?? BillingPeriodRule.CalendarMonth;
         var period = rule.PeriodOf(start);
         if (period.Start != start)
@@ -86,7 +92,6 @@ public sealed class RerateCommand : ICliCommand
             throw new CliUsageException($"--period: {start:yyyy-MM-dd} is not the start of a billing period (the period containing it is {period})");
         }
 
-        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         RerateResult result;
         try
         {
@@ -188,6 +193,19 @@ public sealed class RerateCommand : ICliCommand
     private static string Signed(decimal amount, string currency) => (amount > 0 ? "+" : "") + DecimalText.Money(amount, currency);
 
     private static string Number(decimal value) => DecimalText.Quantity(value);
+
+    /// <summary>The registry's catalog; null when it holds no list book.</summary>
+    private static async Task<PriceCatalog?> RegistryCatalogAsync(Npgsql.NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await Ledger.PriceBooks.PriceBookRegistry.LoadAsync(db, null, cancellationToken).ConfigureAwait(false)).Catalog;
+        }
+        catch (Ledger.PriceBooks.PriceBookRegistryException e)
+        {
+            throw new CliUsageException("--billing-pricebook: " + e.Message, showUsage: false);
+        }
+    }
 
     private static PriceCatalog Catalog(string listPath, string? contractPaths, string option)
     {

@@ -9,7 +9,6 @@ using Metering.Ledger.Accounts;
 using Metering.Ledger.Statements;
 using Metering.Ledger.Totals;
 using Metering.Ledger.Verification;
-using Metering.Rating.PriceBooks;
 using Metering.Rating.Statements;
 
 namespace Metering.Cli.Commands;
@@ -31,8 +30,8 @@ public sealed class RunCommand : ICliCommand
         "  --mode file                file -> decode -> dedup -> aggregate, checked against the ground truth\n" +
         "  --dir DIR                  working directory for the workload and outputs (default .metering/run)\n" +
         "  --partitions N             partitions of the usage topic (pipeline, default 32)\n" +
-        "  --pricebook FILE, --contracts FILES   price books (pipeline; without --pricebook and --contracts the\n" +
-        "                             examples' list book and contract-acct-1.json)\n" +
+        "  --pricebook FILE, --contracts FILES   price books, published into the run's registry and rated from it (pipeline;\n" +
+        "                             without --pricebook and --contracts the examples' list book and contract-acct-1.json)\n" +
         "  --heavy-scale N            size skew: the records of the account of rank k carry max(1, N / k) times the\n" +
         "                             quantity of bytes, requests, CPU, storage, queries and transforms (pipeline,\n" +
         "                             default 500; 1 = every account alike)\n" +
@@ -71,11 +70,13 @@ public sealed class RunCommand : ICliCommand
         // The run's database is fresh: no account exists until the flush creates it (auto, the default).
         PipelineArguments.RefuseAccountRejection(pipeline, "run (a fresh database)");
         var accountRefresh = PipelineArguments.AccountRefresh(args);
-        var prices = WithDefaultContracts(args, LedgerArguments.Prices(args));
+        var priceFiles = LedgerArguments.PriceFiles(args, defaultContracts: true);
         var database = args.String("database") ?? "run_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", System.Globalization.CultureInfo.InvariantCulture);
         var analytics = args.Has("no-analytics") ? null : AnalyticsArguments.Schema(args, database);
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options]);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
+        // Published into the run's registry first, then rated from it, as `stream` does (docs/pricebooks.md).
+        var prices = await LedgerArguments.RegistryPricesAsync(db, priceFiles, TextWriter.Null, cancellationToken).ConfigureAwait(false);
         using var analyticsTransport = analytics is null ? null : AnalyticsArguments.Transport(args);
         Directory.CreateDirectory(dir);
         var err = Console.Error;
@@ -167,34 +168,6 @@ public sealed class RunCommand : ICliCommand
             .ThenBy(a => a.Account, StringComparer.Ordinal)
             .Select(a => a.Account)
             .FirstOrDefault();
-    }
-
-    /// <summary>
-    /// The run's price books: as given, or, when neither --pricebook nor --contracts is, the examples' list book with
-    /// the examples' contract books next to it (contract-acct-1.json: the heaviest account's enterprise contract, whose
-    /// commitment the statement at the end shows).
-    /// </summary>
-    private static PriceCatalog? WithDefaultContracts(CliArguments args, PriceCatalog? prices)
-    {
-        if (prices?.List is not { } list || args.Has("pricebook") || args.Has("contracts"))
-        {
-            return prices;
-        }
-
-        try
-        {
-            var contracts = new[] { Path.Combine("examples", "pricebooks"), Path.Combine(AppContext.BaseDirectory, "examples", "pricebooks") }
-                .Select(dir => Path.Combine(dir, "contract-acct-1.json"))
-                .Where(File.Exists)
-                .Take(1)
-                .Select(path => PriceBookLoader.LoadFile(path, list))
-                .ToList();
-            return new PriceCatalog(list, contracts);
-        }
-        catch (PriceBookException e)
-        {
-            throw new CliUsageException(e.Message);
-        }
     }
 
     private static async Task<int> RunFileAsync(CliArguments args, CancellationToken cancellationToken)

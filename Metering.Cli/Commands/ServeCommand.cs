@@ -25,9 +25,7 @@ public sealed class ServeCommand : ICliCommand
         "  --jwt-key-file FILE        HS256 signing key file: base64:... text or raw bytes, at least 32 bytes\n" +
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz and written by POST /v1/events (default: none, not_configured)\n" +
-        "  --pricebook FILE           the list price book the engine rates with: billing periods for closing, fees and\n" +
-        "                             commitments for the invoice preview (default examples/pricebooks/list.json)\n" +
-        "  --contracts FILES          contract books (comma-separated), as for metering stream\n" +
+        LedgerArguments.RegistryUsage +
         "  --rate-limit N             requests/s per credential (API key id or JWT subject), token bucket (default 1000;\n" +
         "                             0 = none); more: 429 with Retry-After\n" +
         "  --rate-limit-burst N       burst of that bucket (default 2 x --rate-limit)\n" +
@@ -97,7 +95,7 @@ public sealed class ServeCommand : ICliCommand
         var audience = args.Required("jwt-audience");
         var key = await SigningKey(args.String("jwt-key-file"), args.String("jwt-key"), cancellationToken).ConfigureAwait(false);
         var bootstrap = args.String("bootstrap-servers");
-        var prices = LedgerArguments.Prices(args);
+        var priceFiles = LedgerArguments.PriceFiles(args);
         var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
         var kafkaSecurity = KafkaArguments.Security(args);
         var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
@@ -127,6 +125,8 @@ public sealed class ServeCommand : ICliCommand
         var ingestSettings = HttpIngestArguments.Read(args);
         var accountRefresh = PipelineArguments.AccountRefresh(args);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        // The registry's books, following publishes (the API's own PUT, the CLI, other instances) without a restart.
+        await using var prices = await LedgerArguments.RegistrySourceAsync(db, priceFiles, Console.Error, cancellationToken).ConfigureAwait(false);
         // The edge reads the accounts only to refuse unknown ones; with auto the engine creates them.
         await using var accounts = ingestSettings?.Options.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject
             ? await AccountDirectory.StartAsync(db, accountRefresh, Console.Error, cancellationToken).ConfigureAwait(false)
@@ -139,8 +139,8 @@ public sealed class ServeCommand : ICliCommand
             JwtIssuer = issuer,
             JwtAudience = audience,
             JwtSigningKey = key,
-            BillingPeriods = prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
-            Prices = prices,
+            BillingPeriods = prices.Current?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
+            PriceSource = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
             HttpIngest = ingest,
             LiveCounters = redis is null ? null : new Metering.Redis.RedisLiveCounters(redis, "metering:", db),

@@ -33,7 +33,7 @@ public sealed class StatementsExportCommand : ICliCommand
         "  --period P                 the period: YYYY-MM-DD (its start date) or YYYY-MM (a calendar month)\n" +
         "  --format ndjson|csv        ndjson (default): one statement per line, the API's JSON; csv: one row per statement line\n" +
         "  --output FILE              write to FILE (replaced only when the export completes) instead of stdout\n" +
-        "  --pricebook FILE           the list price book that prices drafts (default examples/pricebooks/list.json)\n" +
+        "  --pricebook FILE           a list price book to publish into the registry first; drafts are priced from the registry\n" +
         "  --contracts F1,F2          contract price books\n" +
         LedgerArguments.Usage +
         "\nA closed period's final statements are read as written at close; an open period's are drafts, built now.\n" +
@@ -50,11 +50,13 @@ public sealed class StatementsExportCommand : ICliCommand
         }
 
         var outputPath = args.String("output");
-        var prices = LedgerArguments.Prices(args);
+        var priceFiles = LedgerArguments.PriceFiles(args);
         args.RejectUnknown(LedgerArguments.Options);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
+        var prices = await LedgerArguments.RegistryPricesAsync(db, priceFiles, Console.Error, cancellationToken).ConfigureAwait(false);
         if (prices is null)
         {
-            Console.Error.WriteLine("statements export: no price book (give --pricebook FILE): drafts are priced with it");
+            Console.Error.WriteLine("statements export: no price book in the registry (publish one, or give --pricebook FILE): drafts are priced with it");
             return 2;
         }
 
@@ -65,7 +67,6 @@ public sealed class StatementsExportCommand : ICliCommand
             throw new CliUsageException($"--period: {start:yyyy-MM-dd} is not the start of a billing period (the period containing it is {period})");
         }
 
-        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var temporary = outputPath is null ? null : outputPath + ".partial";
         long statements = 0;
         long finals = 0;

@@ -32,8 +32,7 @@ public sealed class StreamCommand : ICliCommand
         "  --dead-letter-topic NAME    where rejected records are also produced (default TOPIC.dead-letters; '' = none)\n" +
         "  --flush-interval DURATION  how often aggregates are committed (default 1s)\n" +
         "  --max-records-per-flush N  records that start a flush before the interval and make consumption wait for it (default 1000000)\n" +
-        "  --pricebook FILE, --contracts FILES   price books (default examples/pricebooks/list.json when present)\n" +
-        LedgerArguments.Usage + RedisArguments.Usage + KafkaArguments.Usage + PipelineArguments.PipelineUsage +
+        LedgerArguments.RegistryUsage + LedgerArguments.Usage + RedisArguments.Usage + KafkaArguments.Usage + PipelineArguments.PipelineUsage +
         "\nSIGTERM or Ctrl-C flushes and leaves the group cleanly; SIGKILL loses nothing (replay from PostgreSQL offsets).";
 
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
@@ -57,7 +56,7 @@ public sealed class StreamCommand : ICliCommand
         var stallTimeout = args.Duration("stall-timeout", TimeSpan.FromSeconds(30));
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         var accountRefresh = PipelineArguments.AccountRefresh(args);
-        var prices = LedgerArguments.Prices(args);
+        var prices = LedgerArguments.PriceFiles(args);
         var security = KafkaArguments.Security(args);
         var startupTimeout = args.Duration("startup-timeout", TimeSpan.FromSeconds(60));
         args.RejectUnknown([.. LedgerArguments.Options, .. RedisArguments.Options]);
@@ -87,13 +86,15 @@ public sealed class StreamCommand : ICliCommand
     private static async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken, string bootstrap, TimeSpan flushInterval, int maxRecordsPerFlush, string group, string topic,
         string? deadLetterTopic, string? metricsListen, Microsoft.AspNetCore.Builder.WebApplication? metrics, Action<StreamingEngine> started, StartOffsetPolicy startOffset, string? instanceId,
         TimeSpan sessionTimeout, TimeSpan stallTimeout, TimeSpan startupTimeout,
-        AggregationPipelineOptions pipeline, TimeSpan accountRefresh, Rating.PriceBooks.PriceCatalog? prices, KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
+        AggregationPipelineOptions pipeline, TimeSpan accountRefresh, PriceBookFiles priceFiles, KafkaSecurity security, StackExchange.Redis.IConnectionMultiplexer? redis)
     {
         // Infrastructure at start-up (PostgreSQL starting, shutting down or unreachable; Kafka unreachable) is
         // retried for --startup-timeout, one line per attempt, then exit 1 with one line.
         await using var db = await StartupRetry.RunAsync("PostgreSQL", ct => LedgerArguments.OpenAsync(args, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         await StartupRetry.RunAsync("Kafka", _ => Task.Run(() => StartupRetry.CheckKafka(bootstrap, security), CancellationToken.None), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
-        var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => QuotaStore.SyncPriceBookQuotasAsync(db, prices, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
+        // The registry: the files published first, then the catalog that follows publishes (docs/pricebooks.md).
+        await using var prices = await StartupRetry.RunAsync("PostgreSQL", ct => LedgerArguments.RegistrySourceAsync(db, priceFiles, Console.Error, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
+        var (quotasAdded, quotasRemoved) = await StartupRetry.RunAsync("PostgreSQL", ct => QuotaStore.SyncPriceBookQuotasAsync(db, prices.Current, ct), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
         if (quotasAdded + quotasRemoved > 0)
         {
             Console.Error.WriteLine($"stream: price-book quotas synced: {quotasAdded} added, {quotasRemoved} removed");
@@ -102,7 +103,7 @@ public sealed class StreamCommand : ICliCommand
         // The accounts that exist: reject refuses the others; auto creates them in the flush (and skips the known ones).
         await using var accounts = await StartupRetry.RunAsync("PostgreSQL", ct => AccountDirectory.StartAsync(db, accountRefresh, Console.Error, ct,
             pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? AccountDirectory.EngineConfirmsPerSecond : 0), startupTimeout, Console.Error, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"stream: unknown accounts {(pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? "rejected (unknown_account)" : FirstUsageAccounts.CannotCreate(prices) is { } why ? $"accepted, none created ({why})" : "accepted and created on the list book")}; {accounts.Count:N0} accounts, reloaded on NOTIFY and every {accountRefresh.TotalSeconds:0.#}s");
+        Console.Error.WriteLine($"stream: unknown accounts {(pipeline.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject ? "rejected (unknown_account)" : FirstUsageAccounts.CannotCreate(prices.Current) is { } why ? $"accepted, none created ({why})" : "accepted and created on the list book")}; {accounts.Count:N0} accounts, reloaded on NOTIFY and every {accountRefresh.TotalSeconds:0.#}s");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -116,7 +117,7 @@ public sealed class StreamCommand : ICliCommand
             DeadLetterTopic = deadLetterTopic, Accounts = accounts, AllowOffsetHoles = args.Has("allow-offset-holes"), StartOffset = startOffset,
             InstanceId = string.IsNullOrEmpty(instanceId) ? null : instanceId, SessionTimeout = sessionTimeout, StallTimeout = stallTimeout, StartupTimeout = startupTimeout,
         }, redis, db);
-        var engine = new StreamingEngine(options, db, prices);
+        var engine = StreamingEngine.Rating(options, db, prices);
         started(engine);
         Console.Error.WriteLine($"stream: consuming '{topic}' as group '{group}'{(options.InstanceId is null ? "" : $" (instance '{options.InstanceId}')")} from {bootstrap}; flushing every {flushInterval.TotalSeconds:F1}s; Kafka {security}; Redis {(redis is null ? "none (own dedup horizon only)" : string.Join(",", redis.GetEndPoints().Select(e => e.ToString())))}");
         if (metrics is not null)

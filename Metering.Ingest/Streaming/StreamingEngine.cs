@@ -4,6 +4,7 @@ using Metering.Aggregates.Admission;
 using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Dedup;
 using Metering.Ledger.Flush;
+using Metering.Ledger.PriceBooks;
 using Metering.Rating.PriceBooks;
 using Npgsql;
 
@@ -36,19 +37,32 @@ public sealed partial class StreamingEngine
     private long _pending;
     private IConsumer<Ignore, byte[]>? _consumer;
 
-    /// <summary>Creates an engine over <paramref name="db"/> (migrated) with optional <paramref name="prices"/>.</summary>
+    /// <summary>Creates an engine over <paramref name="db"/> (migrated) rating with the fixed <paramref name="prices"/> (null: unpriced).</summary>
     public StreamingEngine(StreamingOptions options, NpgsqlDataSource db, PriceCatalog? prices)
+        : this(options, db, PriceCatalogSource.Fixed(prices))
+    {
+    }
+
+    /// <summary>
+    /// Creates an engine over <paramref name="db"/> (migrated) rating with <paramref name="prices"/>: each flush takes
+    /// its catalog from it (the registry's follows publishes without a restart, docs/pricebooks.md). The unknown-SKU
+    /// policy checks the SKUs the catalog knew at start.
+    /// </summary>
+    public static StreamingEngine Rating(StreamingOptions options, NpgsqlDataSource db, PriceCatalogSource prices) => new(options, db, prices);
+
+    private StreamingEngine(StreamingOptions options, NpgsqlDataSource db, PriceCatalogSource prices)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(prices);
         _options = options;
         _db = db;
-        _admissionOptions = options.Pipeline.Admission(prices?.KnownSkus(), options.Accounts);
+        _admissionOptions = options.Pipeline.Admission(prices.Current?.KnownSkus(), options.Accounts);
         _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
         _writer = _aggregator.CreateWriter();
         _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices)
         {
-            NewAccounts = options.Pipeline.UnknownAccounts == UnknownAccountPolicy.Auto ? new Ledger.Accounts.FirstUsageAccounts(prices, options.Accounts) : null,
+            NewAccounts = options.Pipeline.UnknownAccounts == UnknownAccountPolicy.Auto ? new Ledger.Accounts.FirstUsageAccounts(prices.Current, options.Accounts) : null,
         };
         _dedup = new DedupHorizon(options.Pipeline.DedupHorizon, options.Pipeline.DedupMaxEntries);
         _isolation = new FlushIsolation(options.Topic);

@@ -2,10 +2,10 @@ using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
 using Metering.Ledger.PeriodClose;
+using Metering.Ledger.PriceBooks;
 using Metering.Ledger.Quotas;
 using Metering.Ledger.Totals;
 using Metering.Rating.PeriodTotals;
-using Metering.Rating.PriceBooks;
 using Npgsql;
 
 namespace Metering.Ledger.Flush;
@@ -17,11 +17,12 @@ namespace Metering.Ledger.Flush;
 /// so a crash at any instant replays exactly what was not committed.
 /// Rating is the billing policy of <see cref="PeriodTotalsRater"/> (incremental: each window's charge is
 /// round(price(cumulative after)) - round(price(cumulative before))), on the cumulative state read (FOR UPDATE) from
-/// the totals inside the transaction; this type and its parts hold only the SQL.
+/// the totals inside the transaction; this type and its parts hold only the SQL. Each flush rates with ONE catalog,
+/// taken from <paramref name="prices"/> inside its transaction (<see cref="PriceCatalogSource.ForFlushAsync"/>): a
+/// version published before the flush took its lock prices it, one published while it runs waits for its commit.
 /// </summary>
-public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGroup, string topic, RecordCatalog catalog, TumblingWindows windows, PriceCatalog? prices)
+public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGroup, string topic, RecordCatalog catalog, TumblingWindows windows, PriceCatalogSource prices)
 {
-    private readonly PeriodTotalsRater _rater = new(prices);
     private readonly PartitionProgressStore _progress = new(consumerGroup, topic);
     private readonly DeadLetterStore _deadLetters = new(topic);
     private readonly SeenIdStore _seenIds = new(consumerGroup, topic);
@@ -93,13 +94,14 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         }
 
         await (NewAccounts?.CreateMissingAsync(connection, tx, usage, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
-        // Closed periods and the accounts' own period rules are read under the shared close lock, so none closes and
-        // no rule changes while this flush books into them.
+        // Closed periods, the accounts' own period rules and the price books are read under the shared close lock, so
+        // none closes, no rule changes and no version is published while this flush books into them.
+        var rater = new PeriodTotalsRater(await prices.ForFlushAsync(connection, tx, cancellationToken).ConfigureAwait(false));
         var accounts = usage.Select(u => u.Account).Distinct(StringComparer.Ordinal).ToArray();
-        var periods = await AccountPeriodStore.LoadAsync(connection, tx, _rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
-        var plan = _rater.Plan(usage, periods);
+        var periods = await AccountPeriodStore.LoadAsync(connection, tx, rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
+        var plan = rater.Plan(usage, periods);
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
-        var result = _rater.Rate(plan, stored, booked);
+        var result = rater.Rate(plan, stored, booked);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, cancellationToken).ConfigureAwait(false);
         foreach (var t in result.Totals)
         {

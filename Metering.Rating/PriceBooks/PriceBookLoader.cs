@@ -713,7 +713,11 @@ public static class PriceBookLoader
             return tiers;
         }
 
-        /// <summary>SHA-256 over the book id, currency and the canonical JSON of the version (object keys sorted, no spaces).</summary>
+        /// <summary>
+        /// SHA-256 over the book id, currency and the canonical JSON of the version (object keys sorted, no spaces),
+        /// without its <c>effective_to</c>: the end is set by the version that supersedes it, and ending a version must
+        /// not change the lineage of the lines it already rated.
+        /// </summary>
         private static string Hash(string bookId, string currency, JsonElement version)
         {
             var buffer = new System.Buffers.ArrayBufferWriter<byte>();
@@ -723,7 +727,14 @@ public static class PriceBookLoader
                 w.WriteString("book", bookId);
                 w.WriteString("currency", currency);
                 w.WritePropertyName("version");
-                WriteCanonical(w, version);
+                w.WriteStartObject();
+                foreach (var p in version.EnumerateObject().Where(p => p.Name != "effective_to").OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    w.WritePropertyName(p.Name);
+                    WriteCanonical(w, p.Value);
+                }
+
+                w.WriteEndObject();
                 w.WriteEndObject();
             }
 

@@ -57,6 +57,17 @@ public sealed class ApiTestHost : IAsyncDisposable
         return new ApiTestHost(app, db, store);
     }
 
+    /// <summary>The API on a TestServer over the existing, migrated database <paramref name="connectionString"/> (the price books: <paramref name="prices"/>'s).</summary>
+    public static async Task<ApiTestHost> StartOnAsync(string connectionString, Metering.Ledger.PriceBooks.PriceCatalogSource? prices = null)
+    {
+        var db = NpgsqlDataSource.Create(connectionString);
+        var store = new InMemoryUsageStore();
+        var options = new ApiOptions { JwtIssuer = Issuer, JwtAudience = Audience, JwtSigningKey = Key, MaxPriceBookBytes = 64 * 1024, PriceSource = prices };
+        var app = ApiHost.Build(options, db, store, b => b.WebHost.UseTestServer());
+        await app.StartAsync();
+        return new ApiTestHost(app, db, store);
+    }
+
     /// <summary>A client with <paramref name="token"/> as bearer (none when null).</summary>
     public HttpClient Client(string? token = null)
     {

@@ -48,16 +48,21 @@ internal static class StatementLedger
         return NpgsqlDataSource.Create(cs);
     }
 
-    /// <summary>A period total as the flush leaves it (its running amount is not what the statement bills: the statement rates the total).</summary>
+    /// <summary>
+    /// A period total as the flush leaves it (its running amount is not what the statement bills: the statement rates
+    /// the total), with the lineage the flush stores: the book, version and hash that price it at the period's start.
+    /// </summary>
     public static async Task TotalAsync(NpgsqlDataSource db, string account, string sku, DateTimeOffset start, decimal quantity, long count)
     {
         await using var cmd = db.CreateCommand("""
             INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
-            VALUES ($1, $2, $3, $4, $5, $6, 0, 'USD', 'list', 'v1', 'sha256:running')
+            VALUES ($1, $2, $3, $4, $5, $6, 0, 'USD', $7, $8, $9)
             ON CONFLICT (account, sku, period_start) DO UPDATE SET quantity = billing_period_totals.quantity + EXCLUDED.quantity,
                 record_count = billing_period_totals.record_count + EXCLUDED.record_count
             """);
-        foreach (var v in new object[] { account, sku, start, start.AddMonths(1), quantity, count })
+        var priced = Prices.Resolve(account, sku, start);
+        var (book, version, hash) = priced.IsPriced ? (priced.Book!.Id, priced.Version!.Version, priced.Version.Hash) : ("unpriced", "", "");
+        foreach (var v in new object[] { account, sku, start, start.AddMonths(1), quantity, count, book, version, hash })
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = v });
         }

@@ -85,6 +85,28 @@ public class PriceBookTests
     }
 
     [Fact]
+    public void A_version_hash_covers_its_prices_and_start_but_not_its_end()
+    {
+        // list.json's 2026-10 version ends where 2026-11 starts; the same version left open must keep its hash, so the
+        // lineage of the lines it rated stays valid when a later version supersedes it.
+        var json = File.ReadAllText(Path.Combine(Examples, "list.json"));
+        var ended = PriceBookLoader.Load(PriceBookLoader.Utf8(json), "ended").Versions[0];
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+        var versions = node["versions"]!.AsArray();
+        ((System.Text.Json.Nodes.JsonObject)versions[0]!).Remove("effective_to");
+        versions.RemoveAt(1);
+        var open = PriceBookLoader.Load(PriceBookLoader.Utf8(node.ToJsonString()), "open").Versions[0];
+        versions[0]!["effective_from"] = "2026-09-01T00:00:00Z";
+        var moved = PriceBookLoader.Load(PriceBookLoader.Utf8(node.ToJsonString()), "moved").Versions[0];
+
+        Assert.Equal("2026-10", ended.Version);
+        Assert.NotNull(ended.EffectiveTo);
+        Assert.Null(open.EffectiveTo);
+        Assert.Equal(ended.Hash, open.Hash);
+        Assert.NotEqual(open.Hash, moved.Hash);
+    }
+
+    [Fact]
     public async Task Validate_command_exits_0_for_the_examples_and_1_for_a_broken_book()
     {
         Assert.Equal(0, await Program.RunAsync(["pricebook", "validate", Path.Combine(Examples, "list.json"), "--contracts", Path.Combine(Examples, "contract-acct-1.json")], TextWriter.Null, TextWriter.Null, CancellationToken.None));

@@ -30,8 +30,17 @@ public sealed class ApiOptions
     /// <summary>How far back a correction may void or amend an event (default 62 days; <c>--correction-horizon</c>).</summary>
     public Metering.Ledger.Corrections.CorrectionHorizon CorrectionHorizon { get; init; } = Metering.Ledger.Corrections.CorrectionHorizon.Default;
 
-    /// <summary>The price books the engine rates with (<c>--pricebook</c>, <c>--contracts</c>); when set, the invoice preview of an open period also shows recurring fees and the minimum-commitment true-up.</summary>
-    public PriceCatalog? Prices { get; init; }
+    private readonly PriceCatalog? _prices;
+
+    /// <summary>
+    /// The price books the API rates with: <see cref="PriceSource"/>'s current catalog when it is set (the registry's,
+    /// following publishes), else the fixed catalog given here; when set, the invoice preview of an open period also
+    /// shows recurring fees and the minimum-commitment true-up. Read it once per request.
+    /// </summary>
+    public PriceCatalog? Prices { get => PriceSource is { } source ? source.Current : _prices; init => _prices = value; }
+
+    /// <summary>The registry's catalog as it follows publishes (<c>metering serve</c>); null: <see cref="Prices"/> is fixed.</summary>
+    public Metering.Ledger.PriceBooks.PriceCatalogSource? PriceSource { get; init; }
 
     /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
     public Metering.Web.HttpIngest.HttpIngestService? HttpIngest { get; init; }

@@ -34,6 +34,16 @@ internal static class PriceBookEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/v1/pricebooks/by-hash/{hash}", GetByHash)
+            .RequireAuthorization(ReadPolicy)
+            .WithName("GetPriceBookVersionByHash")
+            .WithTags("pricebooks")
+            .WithSummary("The published price-book version with this hash (sha256:...): every price_book_hash on a rated total, a rated window, an adjustment or a statement line resolves here.")
+            .Produces<PriceBookVersionResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         app.MapPut("/v1/pricebooks/{id}/versions/{version}", Put)
             .RequireAuthorization(ApiScopes.PriceBooksWrite)
             .WithName("PublishPriceBookVersion")
@@ -73,6 +83,23 @@ internal static class PriceBookEndpoints
         if (stored is null || (stored.Account is not null && !ApiScopes.MayRead(http.User, stored.Account)))
         {
             return ApiProblems.NotFound($"price book '{id}' has no published version '{version}'");
+        }
+
+        return TypedResults.Ok(Response(stored));
+    }
+
+    private static async Task<Results<Ok<PriceBookVersionResponse>, ValidationProblem, ProblemHttpResult>> GetByHash(
+        HttpContext http, PriceBookStore store, string hash, CancellationToken cancellationToken)
+    {
+        if (!(hash.Length == 71 && hash.StartsWith("sha256:", StringComparison.Ordinal) && !hash.AsSpan(7).ContainsAnyExcept("0123456789abcdef")))
+        {
+            return ApiProblems.Invalid("hash", "must be a version hash: sha256: and 64 lowercase hex digits");
+        }
+
+        var stored = await store.GetByHashAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (stored is null || (stored.Account is not null && !ApiScopes.MayRead(http.User, stored.Account)))
+        {
+            return ApiProblems.NotFound($"no published price-book version has hash {hash}");
         }
 
         return TypedResults.Ok(Response(stored));
@@ -183,6 +210,12 @@ internal static class PriceBookEndpoints
             var candidate = new StoredPriceBookVersion(book.Id, published.Version, book.Currency.Code, book.Account, book.Parent, published.EffectiveFrom, published.EffectiveTo,
                 published.Hash, PriceBookStore.HeaderHash(root), System.Text.Encoding.UTF8.GetString(body), default);
             var (result, detail, stored) = await store.PublishAsync(candidate, cancellationToken).ConfigureAwait(false);
+            if (result == PublishResult.Created && options.PriceSource is { } source)
+            {
+                // This process rates with it from the next request (other processes: NOTIFY, or their poll).
+                await source.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return result switch
             {
                 PublishResult.Created => TypedResults.Created($"/v1/pricebooks/{Uri.EscapeDataString(id)}/versions/{Uri.EscapeDataString(version)}", Response(stored)),
