@@ -140,12 +140,14 @@ public static class CorrectionStore
         else if (request.Period is { } periodStart)
         {
             booked = accountRule.PeriodOf(periodStart);
-            if (booked.Start != periodStart && !ReferenceEquals(accountRule, rule) && accountRule.PeriodLabelledBy(new BillingPeriod(periodStart, periodStart.AddDays(1))) is { } labelled)
+            var named = booked.Start == periodStart;
+            if (!named && !ReferenceEquals(accountRule, rule) && accountRule.PeriodLabelledBy(new BillingPeriod(periodStart, periodStart.AddDays(1))) is { } labelled)
             {
                 booked = labelled; // a date names the account's period starting on that day on its own clock
+                named = true;
             }
 
-            if (booked.Start != periodStart && booked.Start.Date != periodStart.Date)
+            if (!named)
             {
                 return Refused("not_a_period_start", "period", $"{Instant(periodStart)} is not the start of a billing period (the period containing it is {booked})");
             }

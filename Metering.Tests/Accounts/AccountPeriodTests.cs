@@ -167,6 +167,27 @@ public sealed class AccountPeriodTests(PostgresFixture postgres) : IDisposable
         Assert.Equal([("acct-berlin", BerlinDec, BerlinNov, 100.00m), ("acct-list", StatementLedger.Dec, StatementLedger.Nov, 200.00m)], booked);
     }
 
+    [Fact]
+    public async Task A_credit_naming_a_date_books_into_the_accounts_period_starting_that_day_on_its_own_clock()
+    {
+        var db = await StatementLedger.NewAsync(postgres);
+        await AccountsAsync(db);
+        var now = new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero);
+        Metering.Ledger.Corrections.CorrectionRequest Credit(string key, DateTimeOffset period) =>
+            new("acct-berlin", Metering.Ledger.Corrections.CorrectionKind.Credit, key, null, null, null, null, null, -5m, "USD", period, "goodwill", "test");
+
+        // 2026-11-01 names Berlin's local November, which starts 2026-10-31T23:00Z.
+        var write = await Metering.Ledger.Corrections.CorrectionStore.WriteAsync(db, Credit("c1", StatementLedger.Nov), StatementLedger.List.Periods, now,
+            Metering.Ledger.Corrections.CorrectionHorizon.Default, CancellationToken.None);
+        Assert.Null(write.Refusal);
+        Assert.Equal(BerlinNov, write.Correction!.BookedPeriodStart);
+
+        // A day none of its periods starts on is refused.
+        var refused = await Metering.Ledger.Corrections.CorrectionStore.WriteAsync(db, Credit("c2", new DateTimeOffset(2026, 11, 3, 0, 0, 0, TimeSpan.Zero)), StatementLedger.List.Periods, now,
+            Metering.Ledger.Corrections.CorrectionHorizon.Default, CancellationToken.None);
+        Assert.NotNull(refused.Refusal);
+    }
+
     private static AccountTerms Terms(string account, DateTimeOffset start, int? anchorDay = null, string? timeZone = null, DateTimeOffset? end = null) =>
         new(account, Currency.Get("USD"), "list", null, start, end, anchorDay, timeZone);
 
