@@ -25,10 +25,10 @@ public sealed record AdmissionOptions
     public IAccountDirectory? Accounts { get; init; }
 
     /// <summary>
-    /// Oldest event time admitted, as an age behind the clock; null = no limit (the engine, whose own dedup horizon
+    /// Oldest event time admitted, as an age behind the clock; null = no limit (the engine, whose lateness window
     /// trails the newest event time, and the file mode, which replays history). The HTTP edge sets it to its estimate
-    /// of the engine's horizon (dedup horizon - clock skew - a grace for consumer lag), so it refuses with a receipt
-    /// what the engine would dead-letter as <c>expired_time</c>.
+    /// of the engine's window (<see cref="LatenessRule.EdgeMaxAge"/>: lateness - clock skew - a grace for consumer
+    /// lag), so it refuses with a receipt what the engine would dead-letter as <c>expired_time</c>.
     /// </summary>
     public TimeSpan? MaxAge { get; init; }
 

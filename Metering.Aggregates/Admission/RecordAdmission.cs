@@ -97,7 +97,7 @@ public sealed class RecordAdmission
 
         if (record.TimeTicks < _oldestAllowedTicks)
         {
-            detail = "time is more than " + _options.MaxAge + " behind the clock: older than the dedup horizon can check";
+            detail = LatenessRule.Detail(_options.MaxAge!.Value, "the clock");
             return RejectReason.ExpiredTime;
         }
 

@@ -13,7 +13,8 @@ namespace Metering.Aggregates.Dedup;
 /// <see cref="MaxEntries"/>; buckets are 1/1440 of the horizon (1 minute of a 24 h horizon), and expired ones are
 /// swept every 1/24 of the horizon as the watermark advances. When full, the oldest buckets are evicted early, as
 /// few as bring the table to half full (counted in <see cref="EarlyEvictions"/>), and the effective horizon
-/// shrinks, so a record from the evicted span is reported expired instead of being double counted. Not thread-safe: one instance per
+/// shrinks, so a record from the evicted span is reported expired instead of being double counted (the engine then
+/// judges it, as every record older than the horizon within the lateness window, with <see cref="LateDedup"/>). Not thread-safe: one instance per
 /// ordered stream (a file, a Kafka partition); fingerprints are tenant-scoped, so partitioning by account is exact.
 /// </summary>
 public sealed class DedupHorizon
@@ -143,6 +144,33 @@ public sealed class DedupHorizon
                 return DedupVerdict.New;
             }
         }
+    }
+
+    /// <summary>
+    /// Finds <paramref name="fingerprint"/> among the live ids whatever their event time, without remembering
+    /// anything: a late record (<see cref="DedupVerdict.Expired"/> here) whose id the horizon still holds, under
+    /// another event time, is judged against it (<see cref="LateDedup"/>).
+    /// </summary>
+    public bool TryGetDigest(UInt128 fingerprint, out ulong digest)
+    {
+        if (fingerprint == UInt128.Zero)
+        {
+            fingerprint = UInt128.One;
+        }
+
+        var entries = _entries;
+        var mask = entries.Length - 1;
+        for (var i = (int)(ulong)fingerprint & mask; entries[i].Key != UInt128.Zero; i = (i + 1) & mask)
+        {
+            if (entries[i].Key == fingerprint && entries[i].Bucket >= _oldestLiveBucket)
+            {
+                digest = entries[i].Digest;
+                return true;
+            }
+        }
+
+        digest = PayloadDigest.None;
+        return false;
     }
 
     /// <summary>

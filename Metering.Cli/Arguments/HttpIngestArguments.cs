@@ -24,7 +24,8 @@ public static class HttpIngestArguments
           --api-keys-file FILE                 API keys: [{"id","key_sha256","accounts": [..] | null}] (default: JWTs only)
           --redis HOST:PORT                    shared dedup: a record already accepted is answered duplicate
           --dedup-horizon DURATION             how long Redis remembers accepted ids, as the engine's (default 24h)
-          --ingest-lag-grace DURATION          records older than dedup horizon - future skew - this are refused
+          --max-lateness DURATION              the engine's lateness window, as the engine's (default 35d)
+          --ingest-lag-grace DURATION          records older than max lateness - future skew - this are refused
                                                expired_time, as the engine would once it lags this much (default 1h)
           --unknown-sku accept|reject          as the engine's: a SKU in no --pricebook is accepted (default) or refused
           --unknown-account auto|reject        as the engine's: an account with no row is accepted (default auto: the
@@ -42,7 +43,7 @@ public static class HttpIngestArguments
     [
         "account-refresh", "api-keys-file", "bootstrap-servers", "dedup-horizon", "ingest-dedup-timeout", "ingest-lag-grace", "ingest-max-body-bytes",
         "ingest-max-buffered-bytes", "ingest-max-concurrent-requests", "ingest-max-inflight-records", "ingest-max-records",
-        "ingest-max-skus-per-account", "ingest-max-skus-per-credential", "ingest-retry-after", "max-future-skew", "max-line-bytes",
+        "ingest-max-skus-per-account", "ingest-max-skus-per-credential", "ingest-retry-after", "max-future-skew", "max-lateness", "max-line-bytes",
         "topic", "unknown-account", "unknown-sku",
     ];
 
@@ -84,9 +85,10 @@ public static class HttpIngestArguments
             throw new CliUsageException("--dedup-horizon must be at least 1h");
         }
         var lagGrace = args.Duration("ingest-lag-grace", TimeSpan.FromHours(1));
-        if (horizon - futureSkew - lagGrace <= TimeSpan.Zero)
+        var lateness = args.Duration("max-lateness", LatenessRule.Default);
+        if (LatenessRule.EdgeMaxAge(lateness, futureSkew, lagGrace) <= TimeSpan.Zero)
         {
-            throw new CliUsageException($"--dedup-horizon ({horizon}) must exceed --max-future-skew ({futureSkew}) plus --ingest-lag-grace ({lagGrace})");
+            throw new CliUsageException($"--max-lateness ({lateness}) must exceed --max-future-skew ({futureSkew}) plus --ingest-lag-grace ({lagGrace})");
         }
 
         var unknownSkus = PipelineArguments.UnknownSkus(args);
@@ -148,6 +150,7 @@ public static class HttpIngestArguments
             MaxBufferedBytes = maxBuffered,
             Decoder = new DecoderOptions { MaxLineBytes = maxRecordBytes, MaxFutureSkew = futureSkew },
             ConsumerLagGrace = lagGrace,
+            MaxLateness = lateness,
             UnknownSkus = unknownSkus,
             KnownSkus = knownSkus,
             UnknownAccounts = unknownAccounts,

@@ -15,7 +15,11 @@ public static class PipelineArguments
           --window DURATION          tumbling window length, 1s..1h dividing a day (default 1m)
           --key-limit N              active aggregate keys per generation (default 4000000)
           --on-key-limit flush|reject  at the key limit: flush early (default) or dead-letter the record
-          --dedup-horizon DURATION   how long ids are remembered, in event time (default 24h, at least 1h)
+          --dedup-horizon DURATION   how long ids are remembered in memory, in event time (default 24h, at least 1h)
+          --max-lateness DURATION    how far behind the newest record a record is still accepted and deduplicated
+                                     exactly (default 35d, at least the dedup horizon; older: expired_time); the
+                                     engine looks ids older than the horizon up in PostgreSQL, the file mode keeps
+                                     the whole window in memory
           --dedup-max-entries N      most ids remembered (default 16000000; then the horizon shrinks, reported)
           --keep-dimensions SPEC     dimensions kept in the key per SKU: "sku=key1,key2;sku2=key3" (default none)
           --max-line-bytes N         longest accepted line (default 16384)
@@ -57,6 +61,12 @@ public static class PipelineArguments
             throw new CliUsageException("--dedup-horizon must be at least 1h");
         }
 
+        var lateness = args.Duration("max-lateness", LatenessRule.Default);
+        if (lateness < horizon)
+        {
+            throw new CliUsageException($"--max-lateness ({LatenessRule.Format(lateness)}) must be at least --dedup-horizon ({LatenessRule.Format(horizon)})");
+        }
+
         DimensionPolicy dimensions;
         try
         {
@@ -95,6 +105,7 @@ public static class PipelineArguments
             UnknownSkus = unknownSkus,
             UnknownAccounts = UnknownAccounts(args),
             DedupHorizon = horizon,
+            MaxLateness = lateness,
             DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
         };
         return (options, new RecordCatalog(dimensions));

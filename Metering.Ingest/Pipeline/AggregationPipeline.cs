@@ -58,7 +58,7 @@ public sealed class AggregationPipeline
         var decoder = new NdjsonStreamDecoder(new RecordAdmission(_catalog, _options.Admission(KnownSkus, Accounts)));
         Volatile.Write(ref _decoder, decoder);
         using var handoff = new BatchHandoff(_options.QueueDepth, _options.Decoder.BatchSize, _deadLetters);
-        var stage = new AggregateStage(Aggregator, new DedupHorizon(_options.DedupHorizon, _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit);
+        var stage = new AggregateStage(Aggregator, new DedupHorizon(FileHorizon(_options), _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit);
         var aggregateThread = new Thread(() => stage.Run(handoff)) { Name = "aggregate", IsBackground = true };
         aggregateThread.Start();
         try
@@ -151,6 +151,13 @@ public sealed class AggregationPipeline
         public void Dispose() => _full.Dispose();
     }
 
+    /// <summary>
+    /// The file mode keeps the whole lateness window in memory (one pass, no durable store): the same rule as the
+    /// engine, which keeps only the dedup horizon in memory and looks older ids up in PostgreSQL.
+    /// </summary>
+    private static TimeSpan FileHorizon(AggregationPipelineOptions options) =>
+        options.MaxLateness > options.DedupHorizon ? options.MaxLateness : options.DedupHorizon;
+
     /// <summary>The aggregating thread: dedup then aggregate, one batch per writer entry.</summary>
     private sealed class AggregateStage(Aggregator aggregator, DedupHorizon dedup, DeadLetterWriter deadLetters, KeyLimitPolicy policy)
     {
@@ -165,6 +172,12 @@ public sealed class AggregationPipeline
         public long KeyLimitRejects { get; private set; }
         public long EarlyFlushes { get; private set; }
         public Exception? Failure { get; private set; }
+
+        /// <summary>Why a record was expired: past the lateness window, or in a span evicted early from a full table.</summary>
+        private string ExpiredDetail(long timeTicks) =>
+            timeTicks >= Dedup.WatermarkTicks - Dedup.Horizon.Ticks
+                ? $"the dedup table is full (--dedup-max-entries {Dedup.MaxEntries}): ids this old were evicted early, so the record could no longer be checked"
+                : LatenessRule.Detail(Dedup.Horizon, "the newest record");
 
         public void Run(BatchHandoff handoff)
         {
@@ -215,8 +228,7 @@ public sealed class AggregationPipeline
                         continue;
                     case DedupVerdict.Expired:
                         Expired++;
-                        deadLetters.Write(new DeadLetter(record.LineNumber, -1, RejectReason.ExpiredTime,
-                            $"time is older than the dedup horizon ({Dedup.Horizon}) behind the newest record", [], 0));
+                        deadLetters.Write(new DeadLetter(record.LineNumber, -1, RejectReason.ExpiredTime, ExpiredDetail(record.TimeTicks), [], 0));
                         continue;
                 }
 

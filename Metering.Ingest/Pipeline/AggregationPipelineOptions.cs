@@ -48,6 +48,13 @@ public sealed record AggregationPipelineOptions
     /// <summary>How long an id is remembered, in event time (default 24 h).</summary>
     public TimeSpan DedupHorizon { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How far behind the newest event time a record is still accepted and exactly deduplicated (default 35 days,
+    /// <see cref="LatenessRule"/>; at least <see cref="DedupHorizon"/>). The engine keeps <see cref="DedupHorizon"/>
+    /// in memory and looks older ids up in PostgreSQL's seen_id_blocks; the file mode keeps the whole window in memory.
+    /// </summary>
+    public TimeSpan MaxLateness { get; init; } = LatenessRule.Default;
+
     /// <summary>Most ids remembered (default 16 M, about 320 MiB at most).</summary>
     public int DedupMaxEntries { get; init; } = 16_000_000;
 

@@ -30,6 +30,16 @@ public sealed partial class StreamingEngine
     private readonly int[] _sharedIndexes = new int[ChunkSize];
     private readonly DedupVerdict[] _sharedSeen = new DedupVerdict[ChunkSize];
     private readonly ulong[] _sharedFirstDigests = new ulong[ChunkSize];
+    private readonly SeenId[] _lateCandidates = new SeenId[ChunkSize];
+    private readonly int[] _lateIndexes = new int[ChunkSize];
+    private readonly DedupVerdict[] _lateVerdicts = new DedupVerdict[ChunkSize];
+    private readonly SeenId[] _segmentNew = new SeenId[ChunkSize];
+
+    /// <summary>Records older than the in-memory horizon but within the lateness window, judged against PostgreSQL's seen_id_blocks.</summary>
+    public long LateRecords { get; private set; }
+
+    /// <summary>Late records found to be duplicates (or conflicts) of records committed earlier, by the durable store.</summary>
+    public long LateArchiveHits => _late.ArchiveHits;
 
     /// <summary>Records found to be duplicates by the shared store (another instance counted them).</summary>
     public long SharedDuplicates { get; private set; }
@@ -126,6 +136,8 @@ public sealed partial class StreamingEngine
     {
         var chunk = _chunk;
         var candidates = 0;
+        var lates = 0;
+        var segmentNew = 0;
         var repeats = 0; // records the own horizon judged against an id remembered before (duplicate or conflict)
         var end = chunk.Count;
         for (var i = start; i < chunk.Count; i++)
@@ -153,12 +165,35 @@ public sealed partial class StreamingEngine
                         reason = RejectReason.Conflict;
                         detail = ConflictDetail.Of(value, "this engine's dedup horizon");
                         break;
+                    case DedupVerdict.Expired when _late.Admits(record.TimeTicks, _dedup.WatermarkTicks):
+                        if (_dedup.TryGetDigest(record.Fingerprint, out var firstDigest))
+                        {
+                            // The horizon holds the id under a later event time: this copy is judged against it.
+                            repeats++;
+                            if (PayloadDigest.Conflicts(firstDigest, record.PayloadDigest))
+                            {
+                                reason = RejectReason.Conflict;
+                                detail = ConflictDetail.Of(value, "this engine's dedup horizon");
+                            }
+                            else
+                            {
+                                _chunkVerdicts[i] = Verdict.Duplicate;
+                            }
+
+                            break;
+                        }
+
+                        // Older than the memory holds, within the lateness window: judged below, in one lookup.
+                        _lateCandidates[lates] = new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks);
+                        _lateIndexes[lates++] = i;
+                        break;
                     case DedupVerdict.Expired:
                         reason = RejectReason.ExpiredTime;
-                        detail = "time is older than the dedup horizon behind the newest record";
+                        detail = LatenessRule.Detail(_late.Lateness, "the newest record");
                         break;
                     default:
                         _chunkVerdicts[i] = Verdict.Accept;
+                        _segmentNew[segmentNew++] = new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks);
                         if (_options.SharedDedup is not null)
                         {
                             _sharedCandidates[candidates] = new SeenId(record.Fingerprint, record.PayloadDigest, record.TimeTicks);
@@ -171,6 +206,11 @@ public sealed partial class StreamingEngine
 
             _chunkReasons[i] = reason;
             _chunkDetails[i] = detail;
+        }
+
+        if (lates > 0)
+        {
+            JudgeLate(lates, segmentNew);
         }
 
         if (candidates > 0)
@@ -211,6 +251,35 @@ public sealed partial class StreamingEngine
         }
 
         return end;
+    }
+
+    /// <summary>
+    /// Judges the chunk's late records against the lateness window's store (memory for the uncommitted, PostgreSQL for
+    /// the committed). They skip the shared store: Redis remembers ids only for the dedup horizon, and the durable
+    /// store answers exactly for every instance of the group.
+    /// </summary>
+    private void JudgeLate(int lates, int segmentNew)
+    {
+        _late.Judge(_lateCandidates.AsSpan(0, lates), _lateVerdicts, _segmentNew.AsSpan(0, segmentNew));
+        LateRecords += lates;
+        for (var j = 0; j < lates; j++)
+        {
+            var i = _lateIndexes[j];
+            switch (_lateVerdicts[j])
+            {
+                case DedupVerdict.New:
+                    _chunkVerdicts[i] = Verdict.Accept;
+                    break;
+                case DedupVerdict.Duplicate:
+                    _chunkVerdicts[i] = Verdict.Duplicate;
+                    break;
+                default:
+                    _chunkVerdicts[i] = Verdict.Reject;
+                    _chunkReasons[i] = RejectReason.Conflict;
+                    _chunkDetails[i] = ConflictDetail.Of(_chunk[i].Message.Value ?? [], "the lateness window's durable store");
+                    break;
+            }
+        }
     }
 
     /// <summary>

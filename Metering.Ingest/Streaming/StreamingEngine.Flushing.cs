@@ -54,6 +54,7 @@ public sealed partial class StreamingEngine
         var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
         _deadLetters.Clear();
         _seenIds.Clear();
+        _late.FlushStarted(batch.SeenIds);
         _pending = 0;
         _inFlight = Task.Run(() => CommitWithRetryAsync(batch));
         _inFlightBatch = batch;
@@ -129,6 +130,7 @@ public sealed partial class StreamingEngine
             return;
         }
 
+        _late.Committed();
         FlushMilliseconds.Add(milliseconds);
         Flushes++;
         Observability.MeteringMetrics.FlushCompleted(TimeSpan.FromMilliseconds(milliseconds));

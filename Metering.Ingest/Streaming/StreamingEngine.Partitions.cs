@@ -186,6 +186,9 @@ public sealed partial class StreamingEngine
         DiscardAndRewind();
     }
 
-    private async Task ReloadDedupAsync(CancellationToken cancellationToken) =>
+    private async Task ReloadDedupAsync(CancellationToken cancellationToken)
+    {
         _dedup = await _ledger.LoadDedupAsync(_options.Pipeline.DedupHorizon, _options.Pipeline.DedupMaxEntries, cancellationToken).ConfigureAwait(false);
+        _late.Reset(); // the late ids not committed were discarded with the rest: PostgreSQL's blocks are the truth again
+    }
 }

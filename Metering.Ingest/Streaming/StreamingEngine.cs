@@ -32,6 +32,7 @@ public sealed partial class StreamingEngine
     private readonly List<SeenId> _seenIds = [];
     private readonly FlushIsolation _isolation;
     private DedupHorizon _dedup;
+    private readonly LateDedup _late;
     private Task<double>? _inFlight;
     private FlushBatch? _inFlightBatch;
     private long _pending;
@@ -65,6 +66,8 @@ public sealed partial class StreamingEngine
             NewAccounts = options.Pipeline.UnknownAccounts == UnknownAccountPolicy.Auto ? new Ledger.Accounts.FirstUsageAccounts(prices.Current, options.Accounts) : null,
         };
         _dedup = new DedupHorizon(options.Pipeline.DedupHorizon, options.Pipeline.DedupMaxEntries);
+        // A horizon longer than the lateness (set before lateness existed) keeps its meaning: the window is the longer.
+        _late = new LateDedup(_ledger.Archive, options.Pipeline.MaxLateness > options.Pipeline.DedupHorizon ? options.Pipeline.MaxLateness : options.Pipeline.DedupHorizon, _seenIds);
         _isolation = new FlushIsolation(options.Topic);
     }
 

@@ -72,6 +72,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     /// <summary>The next offsets PostgreSQL holds for this group and topic (where partitions resume).</summary>
     public Task<Dictionary<int, long>> LoadOffsetsAsync(CancellationToken cancellationToken) => _progress.LoadOffsetsAsync(dataSource, cancellationToken);
 
+    /// <summary>The lateness window's durable dedup store of this group and topic (the seen_id_blocks the flushes write).</summary>
+    public SeenIdArchive Archive { get; } = new(dataSource, consumerGroup, topic);
+
     /// <summary>Replays the persisted ids within <paramref name="horizon"/> of the newest into a fresh dedup horizon.</summary>
     public Task<Metering.Aggregates.Dedup.DedupHorizon> LoadDedupAsync(TimeSpan horizon, int maxEntries, CancellationToken cancellationToken) =>
         _seenIds.LoadDedupAsync(dataSource, horizon, maxEntries, cancellationToken);

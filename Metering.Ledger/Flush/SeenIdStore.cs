@@ -12,6 +12,7 @@ namespace Metering.Ledger.Flush;
 /// All big-endian. A version 1 blob's length is a multiple of 24, so even, and a version 2 blob's is odd: the
 /// length alone tells them apart, with no migration. Version 1 ids load without a digest, so a record matched
 /// against one stays a duplicate (<see cref="PayloadDigest.Conflicts"/>).
+/// The same ids also go to seen_id_blocks (<see cref="SeenIdBlock"/>), the store of the lateness window.
 /// </summary>
 internal sealed class SeenIdStore(string consumerGroup, string topic)
 {
@@ -34,6 +35,49 @@ internal sealed class SeenIdStore(string consumerGroup, string topic)
         cmd.Parameters.Add(new() { Value = topic });
         cmd.Parameters.Add(new() { Value = new DateTime(maxTicks, DateTimeKind.Utc) });
         cmd.Parameters.Add(new() { Value = blob });
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await StoreBlocksAsync(connection, tx, ids, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the ids into seen_id_blocks, one block per event day (the lateness window's durable store,
+    /// <see cref="SeenIdArchive"/>): in the flush transaction, so a replay after a crash never finds an id whose usage
+    /// was not committed, and never misses one whose usage was.
+    /// </summary>
+    private async Task StoreBlocksAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<SeenId> ids, CancellationToken cancellationToken)
+    {
+        var byDay = new SortedDictionary<DateOnly, List<SeenId>>();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var day = SeenIdBlock.DayOf(ids[i].TimeTicks);
+            if (!byDay.TryGetValue(day, out var list))
+            {
+                byDay[day] = list = [];
+            }
+
+            list.Add(ids[i]);
+        }
+
+        var days = new DateOnly[byDay.Count];
+        var counts = new int[byDay.Count];
+        var blocks = new byte[byDay.Count][];
+        var k = 0;
+        foreach (var (day, list) in byDay)
+        {
+            days[k] = day;
+            counts[k] = list.Count;
+            blocks[k++] = SeenIdBlock.Encode(list);
+        }
+
+        await using var cmd = new NpgsqlCommand("""
+            INSERT INTO seen_id_blocks (consumer_group, topic, event_day, ids, fingerprints)
+            SELECT $1, $2, d, n, f FROM unnest($3::date[], $4::integer[], $5::bytea[]) AS u(d, n, f)
+            """, connection, tx);
+        cmd.Parameters.Add(new() { Value = consumerGroup });
+        cmd.Parameters.Add(new() { Value = topic });
+        cmd.Parameters.Add(new() { Value = days });
+        cmd.Parameters.Add(new() { Value = counts });
+        cmd.Parameters.Add(new() { Value = blocks });
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -69,10 +69,13 @@ public sealed record HttpIngestOptions
     /// <summary>The accounts that exist (the ledger's <c>AccountDirectory</c>; needed to reject unknown accounts).</summary>
     public IAccountDirectory? Accounts { get; init; }
 
+    /// <summary>The engine's lateness window (<c>--max-lateness</c>, default 35 days, <see cref="LatenessRule"/>); set it as the engine's.</summary>
+    public TimeSpan MaxLateness { get; init; } = LatenessRule.Default;
+
     /// <summary>
-    /// How far the engine may lag behind the edge before an accepted record's time falls out of its dedup horizon
+    /// How far the engine may lag behind the edge before an accepted record's time falls out of its lateness window
     /// (default 1 h). The edge refuses, as <c>expired_time</c>, records older than
-    /// <see cref="DedupHorizon"/> - max future skew - this grace, judged by its own clock.
+    /// <see cref="MaxLateness"/> - max future skew - this grace, judged by its own clock (<see cref="LatenessRule.EdgeMaxAge"/>).
     /// </summary>
     public TimeSpan ConsumerLagGrace { get; init; } = TimeSpan.FromHours(1);
 
@@ -90,7 +93,7 @@ public sealed record HttpIngestOptions
         KnownSkus = KnownSkus,
         UnknownAccounts = UnknownAccounts,
         Accounts = Accounts,
-        MaxAge = DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace,
+        MaxAge = LatenessRule.EdgeMaxAge(MaxLateness, Decoder.MaxFutureSkew, ConsumerLagGrace),
     };
 
     /// <summary>Throws when a limit is out of range, naming it.</summary>
@@ -99,9 +102,9 @@ public sealed record HttpIngestOptions
         ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerAccount, nameof(MaxSkusPerAccount));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxSkusPerCredential, nameof(MaxSkusPerCredential));
         ArgumentOutOfRangeException.ThrowIfLessThan(ConsumerLagGrace, TimeSpan.Zero, nameof(ConsumerLagGrace));
-        if (DedupHorizon - Decoder.MaxFutureSkew - ConsumerLagGrace <= TimeSpan.Zero)
+        if (LatenessRule.EdgeMaxAge(MaxLateness, Decoder.MaxFutureSkew, ConsumerLagGrace) <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(ConsumerLagGrace), $"the dedup horizon ({DedupHorizon}) must exceed the future skew ({Decoder.MaxFutureSkew}) plus the consumer-lag grace ({ConsumerLagGrace})");
+            throw new ArgumentOutOfRangeException(nameof(ConsumerLagGrace), $"the lateness ({MaxLateness}) must exceed the future skew ({Decoder.MaxFutureSkew}) plus the consumer-lag grace ({ConsumerLagGrace})");
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(BootstrapServers, nameof(BootstrapServers));
