@@ -68,7 +68,7 @@ public sealed class EdgeEngineAgreementTests(PostgresFixture postgres) : IDispos
         var t = random.Next(30) switch
         {
             0 => now.AddMinutes(11).ToString("O", CultureInfo.InvariantCulture), // future_time
-            1 => now.AddHours(-25).ToString("O", CultureInfo.InvariantCulture), // expired at both (the engine's watermark is ~now)
+            1 => now.AddDays(random.Next(2) == 0 ? -30 : -36).ToString("O", CultureInfo.InvariantCulture), // late: accepted at both (30 days), expired at both (36 days; the engine's watermark is ~now)
             2 => "1999-12-31T23:59:59Z",
             3 => "yesterday",
             4 => now.AddMinutes(5).ToString("O", CultureInfo.InvariantCulture),
