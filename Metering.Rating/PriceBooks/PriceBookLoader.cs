@@ -735,7 +735,6 @@ public static class PriceBookLoader
             decimal divideBy = 1;
             var conversionRounding = QuantityRounding.None;
             Note(path, "description"); // free text, on every model
-            Note(path, "currency_options"); // the price in other currencies, on every model (ReadPriceOptions)
             if (Property(e, "convert", path, out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
             {
                 divideBy = Decimal(conv, "divide_by", $"{path}.convert", true) ?? 1;
