@@ -1,4 +1,5 @@
 using Metering.Rating.Money;
+using Metering.Rating.Pricing;
 
 namespace Metering.Rating.PriceBooks;
 
@@ -108,11 +109,11 @@ public sealed class PriceCatalog
     public PriceResolution Resolve(string account, string sku, DateTimeOffset instant)
     {
         var currency = CurrencyOf(account);
-        if (_contracts.TryGetValue(account, out var contract) && contract.VersionAt(instant) is { } cv && cv.Prices.ContainsKey(sku))
+        if (_contracts.TryGetValue(account, out var contract) && contract.VersionAt(instant) is { } cv && cv.Prices.TryGetValue(sku, out var cp))
         {
             // The contract overrides the SKU in every currency: without an option in the account's, the list's price
             // would be a price the contract replaced, so the usage is unpriced rather than rated by it.
-            return In(contract, cv, sku, currency);
+            return In(contract, cv, sku, cp, currency);
         }
 
         if (List is null)
@@ -126,14 +127,20 @@ public sealed class PriceCatalog
             return new PriceResolution(null, List, null, "no_version_effective", $"price book '{List.Id}' has no version effective at {instant:O}");
         }
 
-        return version.Prices.ContainsKey(sku)
-            ? In(List, version, sku, currency)
+        return version.Prices.TryGetValue(sku, out var price)
+            ? In(List, version, sku, price, currency)
             : new PriceResolution(null, List, version, "unknown_sku", $"SKU '{sku}' is not priced in '{List.Id}' version '{version.Version}'");
     }
 
-    private static PriceResolution In(PriceBook book, PriceBookVersion version, string sku, Currency? currency)
+    // bookPrice: the SKU's price in the book's currency (the version prices the SKU).
+    private static PriceResolution In(PriceBook book, PriceBookVersion version, string sku, SkuPrice bookPrice, Currency? currency)
     {
-        var charged = currency ?? book.Currency;
+        if (currency is null || currency == book.Currency)
+        {
+            return new PriceResolution(bookPrice, book, version, null, null, book.Currency);
+        }
+
+        var charged = currency;
         if (version.PriceIn(sku, charged, book.Currency) is { } price)
         {
             return new PriceResolution(price, book, version, null, null, charged);

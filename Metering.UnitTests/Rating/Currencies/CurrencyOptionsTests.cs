@@ -67,6 +67,27 @@ public sealed class CurrencyOptionsTests
     }
 
     [Fact]
+    public void A_contract_overriding_a_sku_without_an_option_in_the_account_currency_leaves_it_unpriced_rather_than_at_the_list_price()
+    {
+        var list = Book();
+        var contract = PriceBookLoader.Load(PriceBookLoader.Utf8("""
+            {"id":"acct-eur-contract","account":"acct-eur","parent":"multi","versions":[{"version":"c1","effective_from":"2026-11-01T00:00:00Z",
+              "prices":{"requests":{"model":"per_unit","unit_price":"0.005"},
+                        "egress":{"model":"per_unit","unit_price":"0.04","currency_options":{"EUR":{"unit_price":"0.03"}}}}}]}
+            """), "contract.json", list);
+        var catalog = new PriceCatalog(list, [contract]).WithAccountCurrency("acct-eur", Currency.Get("EUR"));
+
+        var requests = catalog.Resolve("acct-eur", "requests", November);
+        Assert.Equal((PriceResolution.CurrencyNotPriced, "acct-eur-contract"), (requests.UnpricedReason, requests.Book!.Id));
+        var egress = catalog.Resolve("acct-eur", "egress", November);
+        Assert.Equal(("acct-eur-contract", "EUR", 3.00m), (egress.Book!.Id, egress.Currency!.Code, egress.Price!.Amount(100m, 1)));
+
+        // Back in the book's currency (no currency for the account): the contract's own prices.
+        var usd = catalog.WithAccountCurrency("acct-eur", null).Resolve("acct-eur", "requests", November);
+        Assert.Equal(("USD", 0.50m), (usd.Currency!.Code, usd.Price!.Amount(100m, 1)));
+    }
+
+    [Fact]
     public void The_rater_charges_each_account_of_one_book_in_its_own_currency_and_leaves_an_unpriced_currency_at_zero()
     {
         var rater = new PeriodTotalsRater(Catalog());
