@@ -99,8 +99,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         await (NewAccounts?.CreateMissingAsync(connection, tx, usage, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
         // Closed periods, the accounts' own period rules and the price books are read under the shared close lock, so
         // none closes, no rule changes and no version is published while this flush books into them.
-        var rater = new PeriodTotalsRater(await prices.ForFlushAsync(connection, tx, cancellationToken).ConfigureAwait(false));
+        // ... and so are the accounts' billing currencies, which select the currency option each account is rated in.
         var accounts = usage.Select(u => u.Account).Distinct(StringComparer.Ordinal).ToArray();
+        var catalog = await prices.ForFlushAsync(connection, tx, cancellationToken).ConfigureAwait(false);
+        var rater = new PeriodTotalsRater(await Accounts.AccountCurrencies.ForAccountsAsync(connection, tx, catalog, accounts, cancellationToken).ConfigureAwait(false));
         var periods = await AccountPeriodStore.LoadAsync(connection, tx, rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
         var plan = rater.Plan(usage, periods);
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);

@@ -11,6 +11,9 @@ namespace Metering.Rating.Invoicing;
 /// version's fees, or its commitment, replace the list's when it defines them (each on its own); fees are charged
 /// for the whole period (<see cref="PeriodCharges.Fee"/>, prorated when the fee says so); the true-up is the
 /// commitment less the usage charged in its currency (<see cref="PeriodCharges.CommitmentTrueUp"/>), never below 0.
+/// Every line is in the account's billing currency (<see cref="PriceCatalog.CurrencyOf"/>, else the book's): a fee or
+/// commitment without an amount in it has no line (the validator refuses a version that prices in a currency some fee
+/// or its commitment lacks, so this happens only for a currency the version offers nowhere, whose usage is unpriced).
 /// </summary>
 public static class PeriodChargeLines
 {
@@ -43,21 +46,29 @@ public static class PeriodChargeLines
         var contractVersion = contract?.VersionAt(period.Start);
         var (feeBook, feeVersion) = contractVersion is { Fees.Count: > 0 } ? (contract, contractVersion) : (list, listVersion);
         var (commitBook, commitVersion) = contractVersion?.MinimumCommitment is not null ? (contract, contractVersion) : (list, listVersion);
+        var accountCurrency = prices.CurrencyOf(account);
         var lines = new List<PeriodChargeLine>();
         if (feeBook is not null && feeVersion is not null)
         {
+            var currency = accountCurrency ?? feeBook.Currency;
             foreach (var fee in feeVersion.Fees)
             {
-                var amount = PeriodCharges.Fee(fee.Amount, fee.Prorate, period, activeFrom, activeTo, feeBook.Currency, feeBook.Rounding);
-                lines.Add(new PeriodChargeLine(PeriodChargeLine.Fee, period, fee.Id, null, null, amount, feeBook, feeVersion));
+                if (fee.AmountIn(currency, feeBook.Currency) is not { } feeAmount)
+                {
+                    continue;
+                }
+
+                var amount = PeriodCharges.Fee(feeAmount, fee.Prorate, period, activeFrom, activeTo, currency, feeBook.Rounding);
+                lines.Add(new PeriodChargeLine(PeriodChargeLine.Fee, period, fee.Id, null, null, amount, feeBook, feeVersion, currency));
             }
         }
 
-        if (commitBook is not null && commitVersion?.MinimumCommitment is { } commitment)
+        if (commitBook is not null && commitVersion is not null && commitVersion.CommitmentIn(accountCurrency ?? commitBook.Currency, commitBook.Currency) is { } commitment)
         {
-            var charged = usageCharged(commitBook.Currency);
-            var trueUp = PeriodCharges.CommitmentTrueUp(commitment, charged, commitBook.Currency, commitBook.Rounding);
-            lines.Add(new PeriodChargeLine(PeriodChargeLine.CommitmentTrueUp, period, null, commitment, charged, trueUp, commitBook, commitVersion));
+            var currency = accountCurrency ?? commitBook.Currency;
+            var charged = usageCharged(currency);
+            var trueUp = PeriodCharges.CommitmentTrueUp(commitment, charged, currency, commitBook.Rounding);
+            lines.Add(new PeriodChargeLine(PeriodChargeLine.CommitmentTrueUp, period, null, commitment, charged, trueUp, commitBook, commitVersion, currency));
         }
 
         return lines;

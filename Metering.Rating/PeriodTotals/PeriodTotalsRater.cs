@@ -93,8 +93,8 @@ public sealed class PeriodTotalsRater
             if (resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
             {
                 var book = priced.Book!;
-                charge = WindowRater.RateWindow(priced.Price, ref total.State, w.Quantity, w.Count, book.Currency.MinorUnits, book.Rounding);
-                total.Currency = book.Currency.Code;
+                charge = WindowRater.RateWindow(priced.Price, ref total.State, w.Quantity, w.Count, priced.Currency!.MinorUnits, book.Rounding);
+                total.Currency = priced.Currency.Code;
                 total.Book = book.Id;
                 total.Version = priced.Version!.Version;
                 total.Hash = priced.Version.Hash;

@@ -75,7 +75,7 @@ public static class JsonDuplicateKeyCheck
     private static string Member(string path, string? objectName, string key) =>
         objectName != "prices" && IsPlainName(key) ? $"{path}.{key}" : $"{path}[\"{key}\"]";
 
-    private static bool IsPlainName(string key) =>
+    internal static bool IsPlainName(string key) =>
         key.Length > 0 && !char.IsAsciiDigit(key[0]) && key.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     private sealed class Frame(string path, string? name, Dictionary<string, long>? keys)

@@ -228,7 +228,7 @@ public static class PriceBookLoader
                 var i = 0;
                 foreach (var v in vs.EnumerateArray())
                 {
-                    var version = ReadVersion(v, $"$.versions[{i}]", id ?? "", currency?.Code ?? currencyCode ?? "", parent);
+                    var version = ReadVersion(v, $"$.versions[{i}]", id ?? "", currency?.Code ?? currencyCode ?? "", currency, parent);
                     if (version is not null)
                     {
                         versions.Add(version);
@@ -378,9 +378,9 @@ public static class PriceBookLoader
             }
         }
 
-        private PriceBookVersion? ReadVersion(JsonElement v, string path, string bookId, string currencyCode, PriceBook? parent)
+        private PriceBookVersion? ReadVersion(JsonElement v, string path, string bookId, string currencyCode, Currency? bookCurrency, PriceBook? parent)
         {
-            if (!Object(v, path, "version", "effective_from", "effective_to", "prices", "fees", "minimum_commitment", "description"))
+            if (!Object(v, path, "version", "effective_from", "effective_to", "prices", "fees", "minimum_commitment", "description", "currency_options"))
             {
                 return null;
             }
@@ -394,6 +394,7 @@ public static class PriceBookLoader
             }
 
             var prices = new Dictionary<string, SkuPrice>(StringComparer.Ordinal);
+            var optionPrices = new Dictionary<string, Dictionary<string, SkuPrice>>(StringComparer.Ordinal);
             if (!v.TryGetProperty("prices", out var ps) || ps.ValueKind != JsonValueKind.Object)
             {
                 Error($"{path}.prices", "must be an object of SKU -> price");
@@ -412,6 +413,13 @@ public static class PriceBookLoader
                     if (price is not null)
                     {
                         prices[p.Name] = price;
+                        if (p.Value.TryGetProperty("currency_options", out var options))
+                        {
+                            foreach (var (code, option) in ReadPriceOptions(p.Name, p.Value, price, options, $"{ppath}.currency_options", bookCurrency))
+                            {
+                                (optionPrices.TryGetValue(code, out var inCode) ? inCode : optionPrices[code] = new(StringComparer.Ordinal))[p.Name] = option;
+                            }
+                        }
                     }
                 }
             }
@@ -429,7 +437,7 @@ public static class PriceBookLoader
                     foreach (var f in fs.EnumerateArray())
                     {
                         var fpath = $"{path}.fees[{i++}]";
-                        if (!Object(f, fpath, "id", "amount", "prorate"))
+                        if (!Object(f, fpath, "id", "amount", "prorate", "currency_options"))
                         {
                             continue;
                         }
@@ -437,21 +445,275 @@ public static class PriceBookLoader
                         var fid = String(f, "id", fpath, true);
                         var amount = Decimal(f, "amount", fpath, true);
                         var prorate = f.TryGetProperty("prorate", out var pr) && pr.ValueKind == JsonValueKind.True;
+                        var feeOptions = f.TryGetProperty("currency_options", out var fo) ? ReadAmountOptions(fo, $"{fpath}.currency_options", "amount", bookCurrency) : [];
                         if (fid is not null && amount is not null)
                         {
-                            fees.Add(new RecurringFee(fid, amount.Value, prorate));
+                            fees.Add(new RecurringFee(fid, amount.Value, prorate) { CurrencyAmounts = feeOptions });
                         }
                     }
                 }
             }
 
             var commitment = Decimal(v, "minimum_commitment", path, false);
+            var commitmentOptions = new Dictionary<string, decimal>(StringComparer.Ordinal);
+            if (v.TryGetProperty("currency_options", out var vo))
+            {
+                commitmentOptions = ReadAmountOptions(vo, $"{path}.currency_options", "minimum_commitment", bookCurrency);
+                if (commitment is null && commitmentOptions.Count > 0)
+                {
+                    Error($"{path}.minimum_commitment", $"is required with a minimum_commitment in another currency ({string.Join(", ", commitmentOptions.Keys)}): the book's own currency ({currencyCode}) needs one too");
+                }
+            }
+
+            CheckCurrencyCoverage(path, v, currencyCode, optionPrices.Keys, fees, commitment, commitmentOptions);
             if (name is null || from is null)
             {
                 return null;
             }
 
-            return new PriceBookVersion(name, from.Value, to, prices, fees, commitment, Hash(bookId, currencyCode, v));
+            return new PriceBookVersion(name, from.Value, to, prices, fees, commitment, Hash(bookId, currencyCode, v),
+                optionPrices.ToDictionary(kv => kv.Key, kv => (IReadOnlyDictionary<string, SkuPrice>)kv.Value, StringComparer.Ordinal), commitmentOptions);
+        }
+
+        // The amount fields of each model: what a currency option restates (every other field is shared by all currencies).
+        private static string[] AmountFields(PricingModel model) => model switch
+        {
+            PricingModel.PerUnit => ["unit_price"],
+            PricingModel.Graduated or PricingModel.Volume => ["tiers"],
+            PricingModel.Package => ["package_price"],
+            _ => ["fixed_fee", "per_transaction_min", "per_transaction_max", "free_amount"],
+        };
+
+        private static string ModelName(PricingModel model) => model switch
+        {
+            PricingModel.PerUnit => "per_unit",
+            PricingModel.Graduated => "graduated",
+            PricingModel.Volume => "volume",
+            PricingModel.Package => "package",
+            _ => "percentage",
+        };
+
+        private static string Member(string path, string key) => JsonDuplicateKeyCheck.IsPlainName(key) ? $"{path}.{key}" : $"{path}[\"{key}\"]";
+
+        /// <summary>
+        /// The entries of a <c>currency_options</c> object: a known ISO 4217 code other than the book's, each an object.
+        /// Every bad key is reported at its own path (a repeated key, by the duplicate-key check, at the second one).
+        /// </summary>
+        private List<(Currency Currency, JsonElement Option, string Path)> OptionEntries(JsonElement options, string path, Currency? bookCurrency)
+        {
+            var entries = new List<(Currency, JsonElement, string)>();
+            if (options.ValueKind != JsonValueKind.Object)
+            {
+                Error(path, "must be an object of ISO 4217 currency code -> the price in that currency, such as {\"EUR\": {...}}");
+                return entries;
+            }
+
+            foreach (var o in options.EnumerateObject())
+            {
+                var opath = Member(path, o.Name);
+                if (!Currency.TryGet(o.Name, out var currency))
+                {
+                    Error(opath, $"'{o.Name}' is not a known ISO 4217 currency code (upper case, such as EUR)");
+                }
+                else if (currency == bookCurrency)
+                {
+                    Error(opath, $"is the book's own currency: the fields beside currency_options are the {currency.Code} price; remove this option or change them");
+                }
+                else if (o.Value.ValueKind != JsonValueKind.Object)
+                {
+                    Error(opath, "must be an object");
+                }
+                else
+                {
+                    entries.Add((currency, o.Value, opath));
+                }
+            }
+
+            return entries;
+        }
+
+        /// <summary>
+        /// A price's currency options: each restates the price's amounts (<see cref="AmountFields"/>) in its currency and
+        /// shares every other field with it; it may repeat <c>model</c>, which must be the price's. Parsed as the price with
+        /// its amounts replaced, so every check of a price applies (tiers ascend, the last tier is open, ...), at the
+        /// option's paths. Amounts charged as written (flat fees, block, package and fixed fees, per-transaction bounds)
+        /// may not be finer than the currency's minor units; unit prices and rates may (they multiply a quantity).
+        /// </summary>
+        private List<(string Code, SkuPrice Price)> ReadPriceOptions(string sku, JsonElement priceJson, SkuPrice price, JsonElement options, string path, Currency? bookCurrency)
+        {
+            var parsed = new List<(string, SkuPrice)>();
+            var model = ModelName(price.Model);
+            var amounts = AmountFields(price.Model);
+            var allowed = $"model, {string.Join(", ", amounts)}";
+            foreach (var (currency, option, opath) in OptionEntries(options, path, bookCurrency))
+            {
+                var before = errors.Count;
+                foreach (var f in option.EnumerateObject())
+                {
+                    if (f.Name == "model")
+                    {
+                        if (f.Value.ValueKind != JsonValueKind.String || f.Value.GetString() != model)
+                        {
+                            Error($"{opath}.model", $"{(f.Value.ValueKind == JsonValueKind.String ? $"'{f.Value.GetString()}'" : "a non-string")} is not the price's model '{model}': a currency option prices the same model in another currency (omit model, or give '{model}')");
+                        }
+                    }
+                    else if (Array.IndexOf(amounts, f.Name) < 0)
+                    {
+                        Error($"{opath}.{f.Name}", priceJson.TryGetProperty(f.Name, out _) || f.Name is "unit" or "convert" or "included_units" or "description" or "package_size" or "package_rounding" or "rate" or "flat_fee_at_zero" or "free_transactions"
+                            ? $"is shared by every currency of the price: set it once on the price (a {model} currency option has: {allowed})"
+                            : $"does not belong to a {model} currency option (it has: {allowed})");
+                    }
+                }
+
+                foreach (var amount in amounts)
+                {
+                    if (priceJson.TryGetProperty(amount, out _) && !option.TryGetProperty(amount, out _))
+                    {
+                        Error($"{opath}.{amount}", $"is required: the price has a {amount} in {bookCurrency?.Code ?? "the book's currency"}, and an amount is never carried into another currency");
+                    }
+                }
+
+                if (errors.Count > before)
+                {
+                    continue;
+                }
+
+                CheckMinorUnits(option, opath, currency);
+                var merged = new System.Buffers.ArrayBufferWriter<byte>();
+                using (var w = new Utf8JsonWriter(merged))
+                {
+                    w.WriteStartObject();
+                    foreach (var p in priceJson.EnumerateObject())
+                    {
+                        if (p.Name != "currency_options" && Array.IndexOf(amounts, p.Name) < 0)
+                        {
+                            p.WriteTo(w);
+                        }
+                    }
+
+                    foreach (var p in option.EnumerateObject())
+                    {
+                        if (p.Name != "model")
+                        {
+                            p.WriteTo(w);
+                        }
+                    }
+
+                    w.WriteEndObject();
+                }
+
+                using var doc = JsonDocument.Parse(merged.WrittenMemory);
+                var optionPrice = ReadPrice(sku, doc.RootElement, opath);
+                if (optionPrice is not null && errors.Count == before)
+                {
+                    parsed.Add((currency.Code, optionPrice));
+                }
+            }
+
+            return parsed;
+        }
+
+        /// <summary>The currency options of a fee (<c>amount</c>) or of a version's commitment (<c>minimum_commitment</c>): one amount per currency.</summary>
+        private Dictionary<string, decimal> ReadAmountOptions(JsonElement options, string path, string field, Currency? bookCurrency)
+        {
+            var amounts = new Dictionary<string, decimal>(StringComparer.Ordinal);
+            foreach (var (currency, option, opath) in OptionEntries(options, path, bookCurrency))
+            {
+                if (!Object(option, opath, field))
+                {
+                    continue;
+                }
+
+                var before = errors.Count;
+                if (Decimal(option, field, opath, true) is { } amount)
+                {
+                    CheckMinorUnits(option, opath, currency);
+                    if (errors.Count == before)
+                    {
+                        amounts[currency.Code] = amount;
+                    }
+                }
+            }
+
+            return amounts;
+        }
+
+        // Amounts an option charges as written, not per unit: finer than the currency's minor units, they could never be billed exactly.
+        private void CheckMinorUnits(JsonElement option, string path, Currency currency)
+        {
+            foreach (var p in option.EnumerateObject())
+            {
+                if (p.Name is "flat_fee" or "block_price" or "package_price" or "fixed_fee" or "per_transaction_min" or "per_transaction_max" or "amount" or "minimum_commitment")
+                {
+                    CheckMinorUnitsOf(p.Value, $"{path}.{p.Name}", currency);
+                }
+                else if (p.Name == "tiers" && p.Value.ValueKind == JsonValueKind.Array)
+                {
+                    var i = 0;
+                    foreach (var t in p.Value.EnumerateArray())
+                    {
+                        if (t.ValueKind == JsonValueKind.Object)
+                        {
+                            CheckMinorUnits(t, $"{path}.tiers[{i}]", currency);
+                        }
+
+                        i++;
+                    }
+                }
+            }
+        }
+
+        private void CheckMinorUnitsOf(JsonElement value, string path, Currency currency)
+        {
+            var text = value.ValueKind switch { JsonValueKind.Number => value.GetRawText(), JsonValueKind.String => value.GetString(), _ => null };
+            if (text is not null && decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var d)
+                && decimal.Round(d, currency.MinorUnits) != d)
+            {
+                Error(path, $"{text} has more fractional digits than {currency.Code}'s {currency.MinorUnits} minor unit(s): an amount charged as written must be a whole number of {currency.Code}'s minor units (unit prices may be finer)");
+            }
+        }
+
+        /// <summary>
+        /// A version that prices in a currency (any option of a price, fee or its commitment) must charge every fee and its
+        /// commitment in it too: otherwise an account billed in it would silently pay no fee, or have no commitment.
+        /// </summary>
+        private void CheckCurrencyCoverage(string path, JsonElement v, string bookCurrency, IEnumerable<string> priceCurrencies, List<RecurringFee> fees,
+            decimal? commitment, Dictionary<string, decimal> commitmentOptions)
+        {
+            var offered = new SortedSet<string>(priceCurrencies, StringComparer.Ordinal);
+            offered.UnionWith(commitmentOptions.Keys);
+            foreach (var fee in fees)
+            {
+                offered.UnionWith(fee.CurrencyAmounts.Keys);
+            }
+
+            if (offered.Count == 0)
+            {
+                return;
+            }
+
+            var list = string.Join(", ", offered.Prepend(bookCurrency));
+            if (v.TryGetProperty("fees", out var fs) && fs.ValueKind == JsonValueKind.Array)
+            {
+                var i = 0;
+                foreach (var f in fs.EnumerateArray())
+                {
+                    var fee = f.ValueKind == JsonValueKind.Object && f.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+                        ? fees.FirstOrDefault(x => x.Id == id.GetString())
+                        : null;
+                    if (fee is not null && offered.Where(c => !fee.CurrencyAmounts.ContainsKey(c)).ToList() is { Count: > 0 } missing)
+                    {
+                        Error($"{path}.fees[{i}].currency_options", $"has no amount in {string.Join(", ", missing)}, but the version prices in {list}: an account billed in {missing[0]} would pay no '{fee.Id}' fee; add \"{missing[0]}\": {{\"amount\": ...}}");
+                    }
+
+                    i++;
+                }
+            }
+
+            if (commitment is not null && offered.Where(c => !commitmentOptions.ContainsKey(c)).ToList() is { Count: > 0 } uncommitted)
+            {
+                Error($"{path}.currency_options", $"has no minimum_commitment in {string.Join(", ", uncommitted)}, but the version prices in {list}: an account billed in {uncommitted[0]} would have no commitment; add \"{uncommitted[0]}\": {{\"minimum_commitment\": ...}}");
+            }
         }
 
         private SkuPrice? ReadPrice(string sku, JsonElement e, string path)
@@ -461,7 +723,7 @@ public static class PriceBookLoader
             _fieldsRead.Clear();
             if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
                     "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description",
-                    "flat_fee_at_zero", "free_transactions", "free_amount"))
+                    "flat_fee_at_zero", "free_transactions", "free_amount", "currency_options"))
             {
                 return null;
             }

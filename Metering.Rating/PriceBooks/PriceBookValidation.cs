@@ -151,7 +151,8 @@ public static class PriceBookValidation
         foreach (var field in price.EnumerateObject())
         {
             var fieldPath = $"{path}.{field.Name}";
-            if (read.Contains(field.Name) || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
+            // currency_options belongs to every model and is checked on its own (the loader's ReadPriceOptions).
+            if (read.Contains(field.Name) || field.Name == "currency_options" || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
             {
                 continue;
             }

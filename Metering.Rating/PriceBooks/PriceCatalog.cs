@@ -1,15 +1,22 @@
+using Metering.Rating.Money;
+using Metering.Rating.Pricing;
 
 namespace Metering.Rating.PriceBooks;
 
 /// <summary>
-/// The list book plus the contract books. Resolution rule, one for everything: for account A, SKU S at instant T,
-/// (1) if A has a contract book whose version effective at T prices S, that price applies; otherwise (2) the list
-/// book's version effective at T prices S; otherwise S is unpriced, with the reason (no_version_effective,
-/// unknown_sku, unknown_account when there is no list book and no contract). Thread-safe.
+/// The list book plus the contract books, and optionally the billing currencies of accounts. Resolution rule, one for
+/// everything: for account A, SKU S at instant T, (1) if A has a contract book whose version effective at T prices S,
+/// that price applies; otherwise (2) the list book's version effective at T prices S; otherwise S is unpriced, with
+/// the reason (no_version_effective, unknown_sku, unknown_account when there is no list book and no contract). The
+/// price charges in A's billing currency (<see cref="CurrencyOf"/>): the book's own price when that is the book's
+/// currency, else the price's currency option; a price without one is unpriced
+/// (<see cref="PriceResolution.CurrencyNotPriced"/>), never converted and never taken from another book. An account
+/// whose currency the catalog does not know is charged in the book's currency. Immutable and thread-safe.
 /// </summary>
 public sealed class PriceCatalog
 {
     private readonly Dictionary<string, PriceBook> _contracts;
+    private readonly IReadOnlyDictionary<string, Currency>? _accountCurrencies;
 
     /// <summary>Creates a catalog; contracts must name <paramref name="list"/> as their parent.</summary>
     public PriceCatalog(PriceBook? list, IEnumerable<PriceBook> contracts)
@@ -29,6 +36,14 @@ public sealed class PriceCatalog
                 throw new ArgumentException($"account '{c.Account}' has two contract books ('{_contracts[c.Account!].Id}' and '{c.Id}')", nameof(contracts));
             }
         }
+    }
+
+    // The same books, with the billing currencies of accounts (WithAccountCurrencies).
+    private PriceCatalog(PriceCatalog books, IReadOnlyDictionary<string, Currency> accountCurrencies)
+    {
+        List = books.List;
+        _contracts = books._contracts;
+        _accountCurrencies = accountCurrencies;
     }
 
     /// <summary>The list (default) book.</summary>
@@ -55,12 +70,50 @@ public sealed class PriceCatalog
         return skus;
     }
 
-    /// <summary>Resolves the price of <paramref name="sku"/> for <paramref name="account"/> at <paramref name="instant"/>.</summary>
+    /// <summary>
+    /// The same books, rating each account of <paramref name="accountCurrencies"/> in its billing currency (replacing
+    /// the currencies this catalog knew). Accounts not in it are charged in the book's currency. Shares the books: cheap.
+    /// </summary>
+    public PriceCatalog WithAccountCurrencies(IReadOnlyDictionary<string, Currency> accountCurrencies)
+    {
+        ArgumentNullException.ThrowIfNull(accountCurrencies);
+        return new PriceCatalog(this, accountCurrencies);
+    }
+
+    /// <summary>The same books with <paramref name="account"/> billed in <paramref name="currency"/> (null: in the book's currency), other accounts as here.</summary>
+    public PriceCatalog WithAccountCurrency(string account, Currency? currency)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(account);
+        var currencies = new Dictionary<string, Currency>(StringComparer.Ordinal);
+        foreach (var (a, c) in _accountCurrencies ?? new Dictionary<string, Currency>())
+        {
+            currencies[a] = c;
+        }
+
+        if (currency is null)
+        {
+            currencies.Remove(account);
+        }
+        else
+        {
+            currencies[account] = currency;
+        }
+
+        return new PriceCatalog(this, currencies);
+    }
+
+    /// <summary>The billing currency of <paramref name="account"/> this catalog rates in; null: the book's currency.</summary>
+    public Currency? CurrencyOf(string account) => _accountCurrencies?.GetValueOrDefault(account);
+
+    /// <summary>Resolves the price of <paramref name="sku"/> for <paramref name="account"/> at <paramref name="instant"/>, in the account's currency.</summary>
     public PriceResolution Resolve(string account, string sku, DateTimeOffset instant)
     {
+        var currency = CurrencyOf(account);
         if (_contracts.TryGetValue(account, out var contract) && contract.VersionAt(instant) is { } cv && cv.Prices.TryGetValue(sku, out var cp))
         {
-            return new PriceResolution(cp, contract, cv, null, null);
+            // The contract overrides the SKU in every currency: without an option in the account's, the list's price
+            // would be a price the contract replaced, so the usage is unpriced rather than rated by it.
+            return In(contract, cv, sku, cp, currency);
         }
 
         if (List is null)
@@ -75,7 +128,26 @@ public sealed class PriceCatalog
         }
 
         return version.Prices.TryGetValue(sku, out var price)
-            ? new PriceResolution(price, List, version, null, null)
+            ? In(List, version, sku, price, currency)
             : new PriceResolution(null, List, version, "unknown_sku", $"SKU '{sku}' is not priced in '{List.Id}' version '{version.Version}'");
+    }
+
+    // bookPrice: the SKU's price in the book's currency (the version prices the SKU).
+    private static PriceResolution In(PriceBook book, PriceBookVersion version, string sku, SkuPrice bookPrice, Currency? currency)
+    {
+        if (currency is null || currency == book.Currency)
+        {
+            return new PriceResolution(bookPrice, book, version, null, null, book.Currency);
+        }
+
+        var charged = currency;
+        if (version.PriceIn(sku, charged, book.Currency) is { } price)
+        {
+            return new PriceResolution(price, book, version, null, null, charged);
+        }
+
+        var offered = string.Join(", ", version.OtherCurrencies.Where(c => version.PriceIn(sku, Currency.Get(c), book.Currency) is not null).Prepend(book.Currency.Code));
+        return new PriceResolution(null, book, version, PriceResolution.CurrencyNotPriced,
+            $"SKU '{sku}' has no {charged.Code} price in '{book.Id}' version '{version.Version}' (priced in {offered}), and the account is billed in {charged.Code}: usage is never converted");
     }
 }

@@ -39,6 +39,8 @@ public static class StatementBuilder
             throw new ArgumentException($"the subscription ends ({end:O}) before it starts ({terms.SubscriptionStart:O})", nameof(input));
         }
 
+        // The account's billing currency selects the price of every line (docs/pricebooks.md, "Currencies").
+        var prices = terms.BillingCurrency is { } billing ? input.Prices.WithAccountCurrency(input.Account, Currency.Get(billing)) : input.Prices;
         var usage = new List<UsageLine>(input.Usage.Count);
         var skus = new HashSet<string>(StringComparer.Ordinal);
         foreach (var u in input.Usage)
@@ -49,7 +51,7 @@ public static class StatementBuilder
                 throw new ArgumentException($"SKU '{u.Sku}' has two usage totals; a statement takes one total per SKU", nameof(input));
             }
 
-            usage.Add(Rate(input, u));
+            usage.Add(Rate(input, prices, u));
         }
 
         foreach (var a in input.Adjustments)
@@ -80,7 +82,7 @@ public static class StatementBuilder
         {
             var active = (decimal)(serviceEnd - serviceStart).Ticks / period.Length.Ticks;
             var feeIndex = 0;
-            foreach (var line in PeriodChargeLines.Of(input.Prices, input.Account, period, terms.SubscriptionStart, terms.SubscriptionEnd, c => charged.GetValueOrDefault(c.Code)))
+            foreach (var line in PeriodChargeLines.Of(prices, input.Account, period, terms.SubscriptionStart, terms.SubscriptionEnd, c => charged.GetValueOrDefault(c.Code)))
             {
                 var currency = line.Currency.Code;
                 if (line.Kind == PeriodChargeLine.Fee)
@@ -99,7 +101,7 @@ public static class StatementBuilder
         return new Statement(input.Account, period, terms, usage, fees, commitments, input.Adjustments);
     }
 
-    private static UsageLine Rate(StatementInput input, SkuUsage u)
+    private static UsageLine Rate(StatementInput input, PriceCatalog prices, SkuUsage u)
     {
         ArgumentException.ThrowIfNullOrEmpty(u.Sku, nameof(input));
         if (u.Quantity < 0 || u.RecordCount < 0)
@@ -121,10 +123,15 @@ public static class StatementBuilder
             }
         }
 
-        var resolution = input.Prices.Resolve(input.Account, u.Sku, input.Period.Start);
+        var resolution = prices.Resolve(input.Account, u.Sku, input.Period.Start);
         if (!resolution.IsPriced)
         {
-            var reason = resolution.UnpricedReason == "unknown_sku" ? UsageLine.SkuNotInBook : UsageLine.NoPriceBook;
+            var reason = resolution.UnpricedReason switch
+            {
+                "unknown_sku" => UsageLine.SkuNotInBook,
+                PriceResolution.CurrencyNotPriced => PriceResolution.CurrencyNotPriced,
+                _ => UsageLine.NoPriceBook,
+            };
             return Unpriced(u, reason, resolution.Detail, resolution);
         }
 
@@ -171,8 +178,8 @@ public static class StatementBuilder
             BillableUnit = price.Unit,
             Tiers = price.TierBreakdown(u.Quantity),
             ExactAmount = exact,
-            Amount = Rounding.Round(exact, book.Currency.MinorUnits, book.Rounding),
-            Currency = book.Currency.Code,
+            Amount = Rounding.Round(exact, resolution.Currency!.MinorUnits, book.Rounding),
+            Currency = resolution.Currency.Code,
             PriceBook = book.Id,
             PriceBookVersion = resolution.Version!.Version,
             PriceBookHash = resolution.Version.Hash,

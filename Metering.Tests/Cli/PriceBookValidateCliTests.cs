@@ -54,4 +54,34 @@ public sealed class PriceBookValidateCliTests : IDisposable
         Assert.Contains($"{list}: OK: 'edge-list'", stdout, StringComparison.Ordinal); // the list itself is fine
         Assert.Contains($"{list}: $: is a list book (no account, no parent) where a contract book is expected", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Bad_currency_options_exit_1_with_each_path_on_stderr_and_the_multi_currency_example_is_ok()
+    {
+        var (code, _, stderr) = await Validate("""
+            {"id":"b","currency":"USD","versions":[{"version":"v1","effective_from":"2026-01-01T00:00:00Z","prices":{
+              "a":{"model":"per_unit","unit_price":"1","currency_options":{"EURO":{"unit_price":"1"},"USD":{"unit_price":"1"}}},
+              "b":{"model":"graduated","tiers":[{"up_to":null,"unit_price":"1"}],"currency_options":{"EUR":{"model":"volume","tiers":[{"up_to":null,"unit_price":"1"}]}}},
+              "c":{"model":"package","package_size":"10","package_price":"1","currency_options":{"JPY":{"package_price":"0.5"},"EUR":{"package_price":"1"},"EUR":{"package_price":"2"}}}},
+              "fees":[{"id":"platform","amount":"20.00"}]}]}
+            """);
+
+        Assert.Equal(1, code);
+        foreach (var expected in (string[])[
+            "book.json: $.versions[0].prices[\"a\"].currency_options.EURO: 'EURO' is not a known ISO 4217 currency code",
+            "book.json: $.versions[0].prices[\"a\"].currency_options.USD: is the book's own currency",
+            "book.json: $.versions[0].prices[\"b\"].currency_options.EUR.model: 'volume' is not the price's model 'graduated'",
+            "book.json: $.versions[0].prices[\"c\"].currency_options.JPY.package_price: 0.5 has more fractional digits than JPY's 0 minor unit(s)",
+            "book.json: $.versions[0].prices[\"c\"].currency_options.EUR: duplicate key \"EUR\"",
+            "book.json: $.versions[0].fees[0].currency_options: has no amount in EUR, but the version prices in USD, EUR",
+        ])
+        {
+            Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        }
+
+        var example = Path.Combine(Examples, "multi-currency.json");
+        var (ok, stdout, _) = await MeteringProcess.RunAsync(_dir, null, "pricebook", "validate", example);
+        Assert.Equal(0, ok);
+        Assert.Contains($"{example}: OK: 'global-list' (USD)", stdout, StringComparison.Ordinal);
+    }
 }
