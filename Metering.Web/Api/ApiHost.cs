@@ -140,6 +140,7 @@ public static class ApiHost
         CorrectionEndpoints.Map(app);
         StatementEndpoints.Map(app);
         RerateEndpoints.Map(app);
+        WebConsole.ConsoleEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
         return app;
