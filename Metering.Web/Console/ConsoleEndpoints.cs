@@ -21,8 +21,9 @@ internal static class ConsoleEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/", () => TypedResults.Redirect("/console/")).AllowAnonymous().ExcludeFromDescription();
-        app.MapGet("/console", () => TypedResults.Redirect("/console/")).AllowAnonymous().ExcludeFromDescription();
-        app.MapGet("/console/", (HttpContext http) => Serve(http, "index.html")).AllowAnonymous().ExcludeFromDescription();
+        // Routing treats /console and /console/ as one route; the page's relative links need the slash, so redirect to it.
+        app.MapGet("/console", (HttpContext http) => http.Request.Path.Value!.EndsWith('/') ? Serve(http, "index.html") : TypedResults.Redirect("/console/"))
+            .AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/console/{file}", (HttpContext http, string file) => Serve(http, file)).AllowAnonymous().ExcludeFromDescription();
     }
 

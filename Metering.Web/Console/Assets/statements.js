@@ -43,7 +43,8 @@ export async function render(main, params, claims) {
   h('label', { for: 'f-account' }, 'Account', h('input', { id: 'f-account', name: 'account', value: account, required: true, readonly: !!bound })),
   h('label', { for: 'f-period' }, 'Period (YYYY-MM or its start date)', h('input', { id: 'f-period', name: 'period', value: period, required: true, size: 12 })),
   h('button', { type: 'submit' }, 'Show'));
-  main.replaceChildren(h('h1', {}, 'Statement'), form, bound ? h('p', { class: 'muted' }, `This token is bound to account ${bound}: it sees only that account.`) : null);
+  main.replaceChildren(h('h1', {}, 'Statement'), form);
+  if (bound) main.append(h('p', { class: 'muted' }, `This token is bound to account ${bound}: it sees only that account.`));
   if (!account) { main.append(h('p', { class: 'note' }, 'Enter an account and a period.')); return; }
 
   let s;
@@ -59,8 +60,9 @@ export async function render(main, params, claims) {
         h('button', { type: 'button', id: 'export-ndjson', onclick: () => download(name + '.ndjson', 'application/x-ndjson', exportLines(s).map(l => JSON.stringify(l)).join('\n') + '\n') }, 'Export NDJSON')),
       table('Usage', ['SKU', 'Recorded#', 'Included#', 'Billable#', 'Records#', 'Tiers', 'Amount#', 'Price book'], s.usage.map(l => ({ attrs: { 'data-line': l.line_id, 'data-sku': l.sku }, cells: [
         l.sku, unit(l.recorded_quantity, l.recorded_unit), group(l.included_units_applied), unit(l.billable_quantity, l.billable_unit), group(l.record_count),
-        l.priced ? h('ol', { class: 'tiers' }, l.tiers.map(t => h('li', {}, `${group(t.from)}${t.up_to ? '–' + group(t.up_to) : '+'}: ${group(t.quantity)} × ${t.unit_price}${t.flat_fee !== '0' ? ' + ' + t.flat_fee + ' flat' : ''} = ${t.amount}`)))
-          : h('span', { class: 'muted' }, 'unpriced: ' + (l.unpriced_reason || '')),
+        !l.priced ? h('span', { class: 'muted' }, 'unpriced: ' + (l.unpriced_reason || ''))
+          : l.tiers.length === 0 ? h('span', { class: 'muted' }, 'one price')
+          : h('ol', { class: 'tiers' }, l.tiers.map(t => h('li', {}, `${group(t.from)}${t.up_to ? '–' + group(t.up_to) : '+'}: ${group(t.quantity)} × ${t.unit_price}${t.flat_fee !== '0' ? ' + ' + t.flat_fee + ' flat' : ''} = ${t.amount}`))),
         `${group(l.amount)} ${l.currency || ''}`, lineage(l.price_book, l.price_book_version, l.price_book_hash)] })), { id: 'usage-lines' }),
       s.fees.length ? table('Fees', ['Fee', 'Service from', 'Service to', 'Factor#', 'Amount#', 'Price book'], s.fees.map(f => ({ attrs: { 'data-line': f.line_id }, cells: [
         f.fee_id, f.service_start, f.service_end, f.proration_factor, `${group(f.amount)} ${f.currency}`, lineage(f.price_book, f.price_book_version, f.price_book_hash)] })), { id: 'fee-lines' }) : null,

@@ -45,8 +45,8 @@ export async function render(main, params, claims) {
   h('label', { for: 'f-granularity' }, 'Granularity', gran),
   field('Group by dimensions (comma-separated)', 'group_by', q.group_by, { placeholder: 'region,tier' }),
   h('button', { type: 'submit' }, 'Show'));
-  main.replaceChildren(h('h1', {}, 'Usage over time'), form,
-    bound ? h('p', { id: 'bound-note', class: 'muted' }, `This token is bound to account ${bound}: it sees only that account.`) : null);
+  main.replaceChildren(h('h1', {}, 'Usage over time'), form);
+  if (bound) main.append(h('p', { id: 'bound-note', class: 'muted' }, `This token is bound to account ${bound}: it sees only that account.`));
   if (!q.account) { main.append(h('p', { class: 'note' }, 'Enter an account to see its usage.')); return; }
   if (!has(claims, 'usage:read')) { main.append(h('p', { class: 'error', role: 'alert' }, 'This token lacks the usage:read scope.')); return; }
 
