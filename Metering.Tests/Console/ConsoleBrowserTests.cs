@@ -329,16 +329,61 @@ public sealed class ConsoleBrowserTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task A_dev_login_link_signs_in_without_leaving_the_token_in_the_address()
+    public async Task The_dev_token_of_the_main_job_opens_the_console_through_its_link_without_leaving_the_token_in_the_address()
     {
-        await using var site = await ConsoleSite.StartAsync(postgres);
-        await using var browser = await HeadlessChromium.StartAsync();
-        var token = ApiTestHost.Token("admin");
-        await browser.NavigateAsync($"{site.Url}/console/#/statements?account=acct-c&period=2026-11&token={token}");
-        await browser.WaitForAsync("document.getElementById('main').dataset.page === 'statements' && document.getElementById('main').dataset.state === 'ready'");
-        Assert.Equal("#/statements?account=acct-c&period=2026-11", (await browser.EvaluateAsync("location.hash")).GetString());
-        Assert.Equal(token, (await browser.EvaluateAsync("sessionStorage.getItem('metering.console.token')")).GetString());
-        Assert.Equal("draft", await TextAsync(browser, "#status"));
-        Assert.Empty(browser.PageErrors);
+        // What scripts/run.sh does at its end: a key file and a token from scripts/console-token.sh, a serve that
+        // checks tokens against that file, and a link carrying the token in the URL fragment (never sent to a server).
+        var dir = Path.Combine(Path.GetTempPath(), "metering-console-token-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var keyFile = Path.Combine(dir, "jwt.key");
+            var token = await DevTokenAsync(keyFile, "billing:read usage:read");
+            var text = (await File.ReadAllTextAsync(keyFile)).Trim();
+            Assert.StartsWith("base64:", text, StringComparison.Ordinal);
+            await using var site = await ConsoleSite.StartAsync(postgres, Convert.FromBase64String(text["base64:".Length..]), "metering-dev", "metering-api");
+            await using var browser = await HeadlessChromium.StartAsync();
+            await browser.NavigateAsync($"{site.Url}/console/#/statements?account=acct-c&period=2026-11&token={token}");
+            await browser.WaitForAsync("document.getElementById('main').dataset.page === 'statements' && document.getElementById('main').dataset.state === 'ready'");
+            Assert.Equal("#/statements?account=acct-c&period=2026-11", (await browser.EvaluateAsync("location.hash")).GetString());
+            Assert.Equal(token, (await browser.EvaluateAsync("sessionStorage.getItem('metering.console.token')")).GetString());
+            using var api = site.Client(token);
+            var s = await GetJsonAsync(api, "/v1/accounts/acct-c/statements/2026-11");
+            Assert.Equal(s.GetProperty("totals")[0].GetProperty("total").GetString(), (await CellsAsync(browser, "#totals tbody tr")).Single()[5].Replace(",", "", StringComparison.Ordinal));
+            Assert.Empty(browser.PageErrors);
+
+            // A second token from the same key file, bound to one account: the key is kept, the claim is honoured.
+            var bound = await DevTokenAsync(keyFile, "billing:read", account: "acct-d");
+            Assert.Equal(text, (await File.ReadAllTextAsync(keyFile)).Trim());
+            using var boundApi = site.Client(bound);
+            using var own = await boundApi.GetAsync("/v1/accounts/acct-d/statements/2026-11");
+            using var foreign = await boundApi.GetAsync("/v1/accounts/acct-c/statements/2026-11");
+            Assert.Equal((HttpStatusCode.OK, HttpStatusCode.Forbidden), (own.StatusCode, foreign.StatusCode));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<string> DevTokenAsync(string keyFile, string scopes, string account = "")
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Metering.sln")))
+        {
+            root = Path.GetDirectoryName(root.TrimEnd(Path.DirectorySeparatorChar)) ?? throw new InvalidOperationException("no Metering.sln above the test output");
+        }
+
+        var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(root, "scripts", "console-token.sh"), keyFile, "metering-dev", "metering-api", scopes, "1", account })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"console-token.sh exit {process.ExitCode}: {await error}");
+        return (await output).Trim();
     }
 }

@@ -77,20 +77,22 @@ internal sealed class ConsoleSite : IAsyncDisposable
     /// <summary>Start of the period that is open now (live counters).</summary>
     public static DateTimeOffset OpenPeriod => BillingPeriodRule.CalendarMonth.PeriodOf(DateTimeOffset.UtcNow).Start;
 
-    public static async Task<ConsoleSite> StartAsync(PostgresFixture postgres)
+    /// <summary>Starts the site; tokens are checked against <paramref name="key"/> (default ApiTestHost's), <paramref name="issuer"/> and <paramref name="audience"/>.</summary>
+    public static async Task<ConsoleSite> StartAsync(PostgresFixture postgres, byte[]? key = null, string issuer = ApiTestHost.Issuer, string audience = ApiTestHost.Audience)
     {
+        key ??= ApiTestHost.Key;
         var cs = await postgres.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(cs);
         var db = NpgsqlDataSource.Create(cs);
         var transport = new ChDbTransport(ChDbShared.Session, ownsSession: false);
         var schema = new AnalyticsSchema(ChDbShared.NewDatabaseName());
-        var options = new ApiOptions { JwtIssuer = ApiTestHost.Issuer, JwtAudience = ApiTestHost.Audience, JwtSigningKey = ApiTestHost.Key, Prices = Prices, RateLimitPerSecond = 0, AnonymousRateLimitPerSecond = 0 };
+        var options = new ApiOptions { JwtIssuer = issuer, JwtAudience = audience, JwtSigningKey = key, Prices = Prices, RateLimitPerSecond = 0, AnonymousRateLimitPerSecond = 0 };
         var app = ApiHost.Build(options, db, new ClickHouseUsageStore(transport, schema), b => b.WebHost.UseUrls("http://127.0.0.1:0"));
         await app.StartAsync();
         var site = new ConsoleSite(app, db, transport, app.Urls.Single().TrimEnd('/'));
 
         // Books first: a publish is refused in a range already rated by another version.
-        using var publisher = site.Client(ApiTestHost.Token(ApiScopes.Admin));
+        using var publisher = site.Client(ApiTestHost.Token(ApiScopes.Admin, key: key, issuer: issuer, audience: audience));
         foreach (var (id, version, json) in new[] { ("list", "v1", ListJson), ("acct-c-contract", "c1", StatementLedger.ContractJson), ("list", "v2", ListV2Json) })
         {
             using var put = await publisher.PutAsync($"/v1/pricebooks/{id}/versions/{version}", new StringContent(json, Encoding.UTF8, "application/json"));

@@ -68,8 +68,8 @@ function formatDec(n, scale) {
   const neg = n < 0n; let s = (neg ? -n : n).toString();
   if (scale > 0) {
     s = s.padStart(scale + 1, '0');
+    // Trailing zeros stay: a sum of amounts keeps the currency's minor digits ("20.50", not "20.5").
     s = s.slice(0, -scale) + '.' + s.slice(-scale);
-    s = s.replace(/0+$/, '').replace(/\.$/, '');
   }
   return (neg && s !== '0' ? '-' : '') + s;
 }
