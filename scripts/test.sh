@@ -9,6 +9,7 @@ ensure_dotnet
 ensure_postgres
 ensure_redis
 ensure_chdb
+ensure_apt chromium # the console's browser tests drive it headless over the DevTools protocol (Metering.Tests/Console)
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -24,6 +24,8 @@ public sealed class ServeCommand : ICliCommand
         "  --jwt-audience AUD         required token audience\n" +
         "  --jwt-key-file FILE        HS256 signing key file: base64:... text or raw bytes, at least 32 bytes\n" +
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
+        "  --jwks FILE|URL            also accept RS256/ES256 tokens signed by a key of this JWKS document (an identity\n" +
+        "                             provider's jwks_uri, or a file), read again every --jwks-refresh (default 5m)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz and written by POST /v1/events (default: none, not_configured)\n" +
         LedgerArguments.RegistryUsage +
         "  --rate-limit N             requests/s per credential (API key id or JWT subject), token bucket (default 1000;\n" +
@@ -112,6 +114,13 @@ public sealed class ServeCommand : ICliCommand
         var maxHeaderBytes = (int)args.Int64("max-header-bytes", 32 * 1024, 1024, 1 << 20);
         var headersTimeout = args.Duration("headers-timeout", TimeSpan.FromSeconds(10));
         var correctionHorizon = CorrectionArguments.Horizon(args);
+        var jwksLocation = args.String("jwks");
+        var jwksRefresh = args.Duration("jwks-refresh", TimeSpan.FromMinutes(5));
+        if (jwksRefresh < TimeSpan.FromSeconds(1))
+        {
+            throw new CliUsageException("--jwks-refresh must be at least 1s");
+        }
+
         if (headersTimeout < TimeSpan.FromSeconds(1))
         {
             throw new CliUsageException("--headers-timeout must be at least 1s");
@@ -121,6 +130,18 @@ public sealed class ServeCommand : ICliCommand
         // a typo or a busy port is one line, not a PostgreSQL started for nothing and a hosting stack trace.
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
         EnsureListenAddressFree(listen);
+        // Read before PostgreSQL starts: an unreadable document is one line, like a bad option.
+        JwksKeySource? jwks;
+        try
+        {
+            jwks = jwksLocation is null ? null : await JwksKeySource.StartAsync(jwksLocation, jwksRefresh, Console.Error, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliUsageException($"--jwks {jwksLocation}: {e.Message}", showUsage: false);
+        }
+
+        await using var jwksKeys = jwks;
         using var redis = RedisArguments.Connect(args);
         var ingestSettings = HttpIngestArguments.Read(args);
         var accountRefresh = PipelineArguments.AccountRefresh(args);
@@ -139,6 +160,7 @@ public sealed class ServeCommand : ICliCommand
             JwtIssuer = issuer,
             JwtAudience = audience,
             JwtSigningKey = key,
+            Jwks = jwks,
             BillingPeriods = prices.Current?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
             PriceSource = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),

@@ -82,7 +82,7 @@ public static class ApiHost
                 ValidIssuer = options.JwtIssuer,
                 ValidAudience = options.JwtAudience,
                 IssuerSigningKey = new SymmetricSecurityKey([.. options.JwtSigningKey]),
-                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                ValidAlgorithms = options.Jwks is null ? [SecurityAlgorithms.HmacSha256] : [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256],
                 ValidateIssuer = true,
                 ValidateAudience = true,
                 ValidateLifetime = true,
@@ -91,6 +91,13 @@ public static class ApiHost
                 RequireSignedTokens = true,
                 ClockSkew = options.ClockSkew,
             };
+            if (options.Jwks is { } jwks)
+            {
+                // The HS256 key and the provider's current keys; each key verifies only its own algorithm family, so an
+                // HS256 token "signed" with a public RSA key is refused.
+                var hs256 = o.TokenValidationParameters.IssuerSigningKey;
+                o.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, kid, _) => [hs256, .. jwks.Resolve(kid)];
+            }
             o.Events = new JwtBearerEvents { OnChallenge = AuthProblems.Challenge, OnForbidden = AuthProblems.Forbidden };
         }).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
@@ -140,6 +147,7 @@ public static class ApiHost
         CorrectionEndpoints.Map(app);
         StatementEndpoints.Map(app);
         RerateEndpoints.Map(app);
+        WebConsole.ConsoleEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
         return app;

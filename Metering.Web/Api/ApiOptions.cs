@@ -42,6 +42,9 @@ public sealed class ApiOptions
     /// <summary>The registry's catalog as it follows publishes (<c>metering serve</c>); null: <see cref="Prices"/> is fixed.</summary>
     public Metering.Ledger.PriceBooks.PriceCatalogSource? PriceSource { get; init; }
 
+    /// <summary>RS256/ES256 keys of an identity provider (<c>--jwks</c>), accepted beside the HS256 key; null: HS256 only.</summary>
+    public JwksKeySource? Jwks { get; init; }
+
     /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
     public Metering.Web.HttpIngest.HttpIngestService? HttpIngest { get; init; }
 
