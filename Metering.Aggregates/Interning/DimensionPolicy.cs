@@ -62,6 +62,35 @@ public sealed class DimensionPolicy
         return new DimensionPolicy(map);
     }
 
+    /// <summary>
+    /// This policy plus the keys of <paramref name="more"/> (per SKU, a union): how the engine keeps the dimensions its
+    /// price books group lines by (<c>group_by</c>) on top of <c>--keep-dimensions</c>. Returns this policy when nothing is added.
+    /// </summary>
+    public DimensionPolicy With(IReadOnlyDictionary<string, IReadOnlyList<string>> more)
+    {
+        ArgumentNullException.ThrowIfNull(more);
+        if (more.All(kv => Keeps(kv.Key, kv.Value)))
+        {
+            return this;
+        }
+
+        var map = _kept.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)[.. kv.Value.Select(Encoding.UTF8.GetString)], StringComparer.Ordinal);
+        foreach (var (sku, keys) in more)
+        {
+            map[sku] = map.TryGetValue(sku, out var kept) ? [.. kept.Union(keys, StringComparer.Ordinal)] : keys;
+        }
+
+        return new DimensionPolicy(map);
+    }
+
+    /// <summary>True when <paramref name="sku"/> keeps every one of <paramref name="keys"/>.</summary>
+    public bool Keeps(string sku, IReadOnlyList<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var kept = KeptKeys(sku);
+        return keys.All(k => kept.Any(b => Encoding.UTF8.GetString(b) == k));
+    }
+
     /// <summary>The kept keys of a SKU as UTF-8 (sorted), empty when it keeps none.</summary>
     public byte[][] KeptKeys(string sku) => _kept.TryGetValue(sku, out var keys) ? keys : [];
 

@@ -48,8 +48,8 @@ public sealed class CorrectCommand : ICliCommand
             var name = CorrectionRequest.KindName(_kind);
             var what = _kind switch
             {
-                CorrectionKind.Void => "--event-id ID --sku SKU --event-time T --original-quantity Q",
-                CorrectionKind.Amend => "--event-id ID --sku SKU --event-time T --original-quantity Q --new-quantity N",
+                CorrectionKind.Void => "--event-id ID --sku SKU --event-time T --original-quantity Q [--dimensions k=v,...]",
+                CorrectionKind.Amend => "--event-id ID --sku SKU --event-time T --original-quantity Q --new-quantity N [--dimensions k=v,...]",
                 _ => "--amount X --currency C [--period P]",
             };
             var fields = _kind is CorrectionKind.Void or CorrectionKind.Amend
@@ -57,6 +57,7 @@ public sealed class CorrectCommand : ICliCommand
                   "  --event-time T             its time, RFC 3339 with an offset; within --correction-horizon, not in the future\n" +
                   "  --original-quantity Q      the quantity it was recorded with, or its last amend's new quantity\n" +
                   (_kind == CorrectionKind.Amend ? "  --new-quantity N           its corrected quantity (0 or more, at most 9 fractional digits)\n" : "") +
+                  "  --dimensions k=v,k2=v2     its dimensions, for a SKU whose price groups its lines by them (group_by)\n" +
                   CorrectionArguments.Usage
                 : "  --amount X                 above 0, at most the currency's minor digits (the kind gives the sign)\n" +
                   "  --currency C               ISO 4217, e.g. USD\n" +
@@ -74,13 +75,37 @@ public sealed class CorrectCommand : ICliCommand
         }
     }
 
+    /// <summary>"--dimensions region=eu,colo=fra": the event's dimensions (null when absent); a pair without '=' is a usage error.</summary>
+    private static Dictionary<string, string>? DimensionsOption(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        var dimensions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !dimensions.TryAdd(pair[..eq], pair[(eq + 1)..]))
+            {
+                throw new CliUsageException($"--dimensions takes key=value pairs separated by commas, each key once; got '{pair}'");
+            }
+        }
+
+        return dimensions;
+    }
+
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
         // Every field is read whatever the kind, so a field the kind does not take is named by the validation, not "unknown".
         var input = new CorrectionInput(args.String("account"), CorrectionRequest.KindName(_kind), args.String("idempotency-key"), args.String("event-id"),
             args.String("sku"), args.String("event-time"), args.String("original-quantity"), args.String("new-quantity"), args.String("amount"),
-            args.String("currency"), args.String("period"), args.String("reason"));
+            args.String("currency"), args.String("period"), args.String("reason"))
+        {
+            Dimensions = DimensionsOption(args.String("dimensions")),
+        };
         var actor = args.String("actor");
         if (actor is not null && (actor.Length == 0 || actor.Any(char.IsControl)))
         {
@@ -98,7 +123,7 @@ public sealed class CorrectCommand : ICliCommand
         }
 
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
-        var write = await CorrectionStore.WriteAsync(db, validation.Request!, prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth, DateTimeOffset.UtcNow, horizon, cancellationToken).ConfigureAwait(false);
+        var write = await CorrectionStore.WriteAsync(db, validation.Request!, prices?.List?.Periods ?? BillingPeriodRule.CalendarMonth, DateTimeOffset.UtcNow, horizon, cancellationToken, prices).ConfigureAwait(false);
         var error = _error ?? Console.Error;
         switch (write.Status)
         {

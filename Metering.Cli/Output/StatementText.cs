@@ -45,10 +45,12 @@ public static class StatementText
         var usage = new List<string[]> { new[] { "usage", "recorded", "", "billable", "", "amount", "" } };
         foreach (var u in statement.Usage)
         {
+            // A dimension group's line names its values after the SKU: "cdn.egress.bytes region=eu".
+            var item = u.Group.Length == 0 ? u.Sku : u.Sku + " " + string.Join(' ', Rating.PeriodTotals.DimensionGroup.Pairs(u.Group).Select(p => $"{p.Key}={p.Value}"));
             usage.Add(u.Priced
-                ? [u.Sku, Quantity(u.RecordedQuantity), u.RecordedUnit ?? "", Quantity(u.BillableQuantity), u.BillableUnit ?? "", Money(u.Amount, u.Currency!),
+                ? [item, Quantity(u.RecordedQuantity), u.RecordedUnit ?? "", Quantity(u.BillableQuantity), u.BillableUnit ?? "", Money(u.Amount, u.Currency!),
                     u.IncludedUnitsApplied > 0 ? "included " + WithUnit(Quantity(u.IncludedUnitsApplied), u.BillableUnit) : ""]
-                : [u.Sku, Quantity(u.RecordedQuantity), "", "-", "", "unpriced", $"{u.UnpricedReason}{(u.UnpricedDetail is { } d ? ": " + d : "")}"]);
+                : [item, Quantity(u.RecordedQuantity), "", "-", "", "unpriced", $"{u.UnpricedReason}{(u.UnpricedDetail is { } d ? ": " + d : "")}"]);
         }
 
         Table(text, usage, rightAligned: [1, 3, 5]);

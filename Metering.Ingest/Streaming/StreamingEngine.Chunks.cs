@@ -76,6 +76,11 @@ public sealed partial class StreamingEngine
                 // Nothing unflushed refers to the old catalog's ids (the in-flight batch carries its own catalog).
                 RenewCatalog("half full");
             }
+            else if (_pending == 0 && _prices.Revision != _groupingRevision && !KeepsGroupedDimensions(_admission.Catalog))
+            {
+                // A newly published version groups its lines by a dimension this catalog drops: keep it from here on.
+                RenewCatalog("renewed: a price book groups by new dimensions");
+            }
 
             _admission.BeginChunk(); // the clock is read per chunk: a quiet worker never judges by a stale clock
             var rewinds = _rewinds;
@@ -331,7 +336,22 @@ public sealed partial class StreamingEngine
         Console.Error.WriteLine($"stream: interning catalog {why} ({old.Accounts.Count:N0}/{old.Accounts.MaxCount:N0} accounts, {old.Skus.Count:N0}/{old.Skus.MaxCount:N0} SKUs, {old.DimensionSets.Count:N0}/{old.DimensionSets.MaxCount:N0} dimension sets): starting a fresh one; no record was refused");
     }
 
-    private RecordCatalog NewCatalog() => new(_options.Pipeline.Dimensions, _options.Pipeline.MaxAccounts, _options.Pipeline.MaxSkus, _options.Pipeline.MaxDimensionSets);
+    /// <summary>
+    /// A fresh catalog keeping <c>--keep-dimensions</c> plus every dimension the current price books group lines by
+    /// (<c>group_by</c>, docs/statements.md "Lines per dimension"), so each window can be put in its group.
+    /// </summary>
+    private RecordCatalog NewCatalog()
+    {
+        _groupingRevision = _prices.Revision;
+        var dimensions = _options.Pipeline.Dimensions.With(Metering.Rating.PeriodTotals.DimensionGroup.KeysBySku(_prices.Current));
+        return new(dimensions, _options.Pipeline.MaxAccounts, _options.Pipeline.MaxSkus, _options.Pipeline.MaxDimensionSets);
+    }
+
+    private bool KeepsGroupedDimensions(RecordCatalog catalog)
+    {
+        _groupingRevision = _prices.Revision;
+        return Metering.Rating.PeriodTotals.DimensionGroup.KeysBySku(_prices.Current).All(kv => catalog.Dimensions.Keeps(kv.Key, kv.Value));
+    }
 
     private void Apply(ConsumeResult<Ignore, byte[]> result, int index)
     {

@@ -57,6 +57,8 @@ public sealed partial class StreamingEngine
         ArgumentNullException.ThrowIfNull(prices);
         _options = options;
         _db = db;
+        _prices = prices;
+        _groupingRevision = prices.Revision;
         _admissionOptions = options.Pipeline.Admission(prices.Current?.KnownSkus(), options.Accounts);
         _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
@@ -70,6 +72,10 @@ public sealed partial class StreamingEngine
         _late = new LateDedup(_ledger.Archive, options.Pipeline.MaxLateness > options.Pipeline.DedupHorizon ? options.Pipeline.MaxLateness : options.Pipeline.DedupHorizon, _seenIds);
         _isolation = new FlushIsolation(options.Topic);
     }
+
+    // The price books whose group_by keys the interning catalog keeps (NewCatalog), and the revision they were read at.
+    private readonly PriceCatalogSource _prices;
+    private long _groupingRevision;
 
     /// <summary>Records read since start (progress output).</summary>
     public long Read { get; private set; }

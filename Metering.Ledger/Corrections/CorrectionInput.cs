@@ -16,4 +16,8 @@ public sealed record CorrectionInput(
     string? Amount = null,
     string? Currency = null,
     string? Period = null,
-    string? Reason = null);
+    string? Reason = null)
+{
+    /// <summary>Void and amend of an event of a SKU whose price groups by dimensions: the event's dimensions as it was sent (only the grouped ones matter).</summary>
+    public IReadOnlyDictionary<string, string>? Dimensions { get; init; }
+}

@@ -29,6 +29,15 @@ public sealed record CorrectionRequest(
     string Reason,
     string Actor)
 {
+    /// <summary>
+    /// Void and amend: the event's dimensions as it was sent (sorted by key; empty when it had none or they are not
+    /// named). Under a price with <c>group_by</c> they pick the usage line (dimension group) the correction changes.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Dimensions { get; init; } = [];
+
+    /// <summary>Most dimensions a correction names (as many as a record may carry).</summary>
+    public const int MaxDimensions = 16;
+
     /// <summary>Longest idempotency key, in UTF-8 bytes.</summary>
     public const int MaxKeyBytes = 128;
 
@@ -36,7 +45,7 @@ public sealed record CorrectionRequest(
     public const int MaxActorLength = 200;
 
     /// <summary>The field names of a correction body, for "unknown field" messages.</summary>
-    public const string FieldNames = "kind, idempotency_key, event_id, sku, event_time, original_quantity, new_quantity, amount, currency, period, reason";
+    public const string FieldNames = "kind, idempotency_key, event_id, sku, event_time, dimensions, original_quantity, new_quantity, amount, currency, period, reason";
 
     /// <summary>The kind's name as stored and as the API writes it.</summary>
     public static string KindName(CorrectionKind kind) => kind switch
@@ -99,6 +108,12 @@ public sealed record CorrectionRequest(
         }
 
         string? eventId = null, sku = null, currency = null;
+        IReadOnlyList<KeyValuePair<string, string>> dimensions = [];
+        if (kind is CorrectionKind.Credit or CorrectionKind.Debit && input.Dimensions is not null)
+        {
+            Fail("dimensions", $"must be absent for {input.Kind}: a credit or debit is not usage of an event");
+        }
+
         DateTimeOffset? eventTime = null, period = null;
         decimal? original = null, updated = null, amount = null;
         if (kind is CorrectionKind.Void or CorrectionKind.Amend)
@@ -110,6 +125,7 @@ public sealed record CorrectionRequest(
                 Fail("event_id", idProblem);
             }
 
+            dimensions = DimensionsOf(input.Dimensions, Fail);
             sku = Required(input.Sku, "sku", $"is required for {name}: the event's SKU");
             if (sku is not null && identifierProblem(sku) is { } skuProblem)
             {
@@ -213,7 +229,10 @@ public sealed record CorrectionRequest(
 
         actor = actor.Length > MaxActorLength ? actor[..MaxActorLength] : actor;
         return new CorrectionValidation(
-            new CorrectionRequest(input.Account!, kind!.Value, input.IdempotencyKey!, eventId, sku, eventTime, original, updated, amount, currency, period, input.Reason!, actor),
+            new CorrectionRequest(input.Account!, kind!.Value, input.IdempotencyKey!, eventId, sku, eventTime, original, updated, amount, currency, period, input.Reason!, actor)
+            {
+                Dimensions = dimensions,
+            },
             problems);
 
         string? Required(string? value, string field, string reason)
@@ -233,6 +252,39 @@ public sealed record CorrectionRequest(
                 Fail(field, $"must be absent for {input.Kind}: {why}");
             }
         }
+    }
+
+    /// <summary>The dimensions a void or amend names, checked by the records' limits (keys 1-64 bytes without '=', values at most 256 bytes, no control characters), sorted by key.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> DimensionsOf(IReadOnlyDictionary<string, string>? input, Action<string, string> fail)
+    {
+        if (input is null || input.Count == 0)
+        {
+            return [];
+        }
+
+        if (input.Count > MaxDimensions)
+        {
+            fail("dimensions", $"has {input.Count} entries; an event carries at most {MaxDimensions}");
+            return [];
+        }
+
+        static bool Clean(string s) => !s.Any(c => char.IsControl(c) || c is '\uFFFE' or '\uFFFF');
+        foreach (var (key, value) in input)
+        {
+            if (Encoding.UTF8.GetByteCount(key) is 0 or > 64 || key.Contains('=', StringComparison.Ordinal) || !Clean(key))
+            {
+                fail("dimensions", $"key '{Shown(key)}' must be 1-64 bytes without '=' or control characters");
+                return [];
+            }
+
+            if (Encoding.UTF8.GetByteCount(value ?? "") > 256 || value is null || !Clean(value))
+            {
+                fail("dimensions", $"the value of '{Shown(key)}' must be a string of at most 256 bytes without control characters");
+                return [];
+            }
+        }
+
+        return [.. input.OrderBy(p => p.Key, StringComparer.Ordinal)];
     }
 
     /// <summary>A quantity as the API and messages write it: exact, no trailing zeros.</summary>

@@ -24,7 +24,7 @@ public static class CorrectionStore
     private const int RecordedLockClass = 0x434F5251;
 
     private const string Columns = "id, idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision, " +
-        "original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, created_at";
+        "original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, created_at, dimension_group";
 
     /// <summary>
     /// Stores <paramref name="request"/> unless its idempotency key was used before (then replayed when the stored
@@ -41,7 +41,13 @@ public static class CorrectionStore
     /// Runs in one transaction holding <see cref="PeriodCloser.CloseLockKey"/> shared, so no period closes between
     /// choosing the booked period and the commit; corrections of one event are serialised by an advisory lock.
     /// </summary>
-    public static async Task<CorrectionWrite> WriteAsync(NpgsqlDataSource db, CorrectionRequest request, BillingPeriodRule rule, DateTimeOffset now, CorrectionHorizon horizon, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A void or amend of a SKU whose price (in <paramref name="prices"/>, at the event's period) groups by dimensions
+    /// changes the usage line of the event's group: the group of <see cref="CorrectionRequest.Dimensions"/>, checked
+    /// and stored with the row. Without <paramref name="prices"/> every correction is of the ungrouped line.
+    /// </remarks>
+    public static async Task<CorrectionWrite> WriteAsync(NpgsqlDataSource db, CorrectionRequest request, BillingPeriodRule rule, DateTimeOffset now, CorrectionHorizon horizon, CancellationToken cancellationToken,
+        Rating.PriceBooks.PriceCatalog? prices = null)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(request);
@@ -77,6 +83,7 @@ public static class CorrectionStore
 
         DateTimeOffset? originalPeriod = null;
         int? revision = null;
+        var group = Rating.PeriodTotals.DimensionGroup.None;
         BillingPeriod booked;
         if (isEvent)
         {
@@ -100,6 +107,13 @@ public static class CorrectionStore
                     return Refused("already_voided", "event_id", $"event '{request.EventId}' of account '{request.Account}' was voided by correction {last.Id}; nothing can follow a void");
                 }
 
+                var lastGroup = GroupOf(prices, request, accountRule.PeriodOf(eventTime));
+                if (last.Group != lastGroup)
+                {
+                    return Refused("event_mismatch", "dimensions",
+                        $"event '{request.EventId}' was corrected before (correction {last.Id}) in dimension group {Shown(last.Group)}, not {Shown(lastGroup)}; name its dimensions the same way");
+                }
+
                 if (last.Sku != request.Sku || last.EventTime != eventTime)
                 {
                     return Refused("event_mismatch", last.Sku != request.Sku ? "sku" : "event_time",
@@ -114,6 +128,7 @@ public static class CorrectionStore
             }
 
             var own = accountRule.PeriodOf(eventTime);
+            group = GroupOf(prices, request, own);
             var takesBack = request.NewQuantity!.Value - request.OriginalQuantity!.Value;
             var isVoid = request.Kind == CorrectionKind.Void;
             if (isVoid || takesBack < 0)
@@ -121,12 +136,12 @@ public static class CorrectionStore
                 // A statement rates the period's recorded quantity plus its corrections and cannot bill a negative one:
                 // a correction that took back more than was recorded would make the period unbillable. A void also
                 // takes back one record (even of quantity 0), an amend only quantity.
-                var held = await RecordedAsync(connection, tx, request.Account, request.Sku!, own.Start, cancellationToken).ConfigureAwait(false);
+                var held = await RecordedAsync(connection, tx, request.Account, request.Sku!, own.Start, group, cancellationToken).ConfigureAwait(false);
                 var recordsLeft = held.Records - (isVoid ? 1 : 0);
                 if (held.Quantity + takesBack < 0 || recordsLeft < 0)
                 {
                     return Refused("exceeds_recorded", "original_quantity",
-                        $"the ledger recorded {CorrectionRequest.Quantity(held.RecordedQuantity)} in {held.RecordedRecords} record(s) of SKU '{request.Sku}' for account '{request.Account}' in period {own} " +
+                        $"the ledger recorded {CorrectionRequest.Quantity(held.RecordedQuantity)} in {held.RecordedRecords} record(s) of SKU '{request.Sku}'{(group.Length == 0 ? "" : " dimension group " + group)} for account '{request.Account}' in period {own} " +
                         $"(period total and late usage), {CorrectionRequest.Quantity(held.Quantity)} in {held.Records} after its earlier corrections; " +
                         $"this {CorrectionRequest.KindName(request.Kind)} of event '{request.EventId}' would leave {CorrectionRequest.Quantity(held.Quantity + takesBack)}" +
                         (isVoid ? $" in {recordsLeft} record(s)" : "") + "; a correction cannot take back more than was recorded");
@@ -164,8 +179,8 @@ public static class CorrectionStore
 
         await using var insert = new NpgsqlCommand($"""
             INSERT INTO corrections (idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision,
-              original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+              original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, dimension_group)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING {Columns}
             """, connection, tx);
@@ -186,6 +201,7 @@ public static class CorrectionStore
         p.Add(new() { Value = (object?)request.Currency ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Char });
         p.Add(new() { Value = request.Actor, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(new() { Value = request.Reason, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = group, NpgsqlDbType = NpgsqlDbType.Text });
         var created = await ReadOneAsync(insert, cancellationToken).ConfigureAwait(false);
         if (created is null)
         {
@@ -276,6 +292,8 @@ public static class CorrectionStore
         Check(stored.Kind == request.Kind, "kind");
         Check(stored.EventId == request.EventId, "event_id");
         Check(stored.Sku == request.Sku, "sku");
+        // The stored group names its keys: the request's dimensions must give them the same values.
+        Check(stored.Group.Length == 0 || Rating.PeriodTotals.DimensionGroup.Of([.. Rating.PeriodTotals.DimensionGroup.Pairs(stored.Group).Select(p => p.Key)], request.Dimensions) == stored.Group, "dimensions");
         Check(stored.EventTime == request.EventTime, "event_time");
         Check(stored.OriginalQuantity == request.OriginalQuantity, "original_quantity");
         Check(stored.NewQuantity == request.NewQuantity, "new_quantity");
@@ -298,6 +316,12 @@ public static class CorrectionStore
     private static CorrectionWrite Refused(string code, string field, string message) =>
         new(CorrectionWriteStatus.Refused, null, new CorrectionRefusal(code, field, message), []);
 
+    /// <summary>The dimension group a void or amend changes: its dimensions under the group_by of the SKU's price at the event's period.</summary>
+    private static string GroupOf(Rating.PriceBooks.PriceCatalog? prices, CorrectionRequest request, BillingPeriod own) =>
+        Rating.PeriodTotals.DimensionGroup.Of(prices?.Resolve(request.Account, request.Sku!, own.Start).Price?.GroupBy ?? [], request.Dimensions);
+
+    private static string Shown(string group) => group.Length == 0 ? "(none)" : group;
+
     private static string Instant(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
 
     private static async Task<StoredCorrection?> ByKeyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string key, CancellationToken cancellationToken)
@@ -314,27 +338,28 @@ public static class CorrectionStore
     /// lock on the three first, so that two corrections taking back usage of different events of one SKU and period
     /// cannot both pass against the same total; usage arriving meanwhile only adds.
     /// </summary>
-    private static async Task<Recorded> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string sku, DateTimeOffset periodStart, CancellationToken cancellationToken)
+    private static async Task<Recorded> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string sku, DateTimeOffset periodStart, string group, CancellationToken cancellationToken)
     {
         await using (var periodLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, hashtext($2))", connection, tx))
         {
             periodLock.Parameters.Add(new() { Value = RecordedLockClass });
-            periodLock.Parameters.Add(new() { Value = account + "\n" + sku + "\n" + Instant(periodStart), NpgsqlDbType = NpgsqlDbType.Text });
+            periodLock.Parameters.Add(new() { Value = account + "\n" + sku + "\n" + Instant(periodStart) + "\n" + group, NpgsqlDbType = NpgsqlDbType.Text });
             await periodLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using var cmd = new NpgsqlCommand("""
             SELECT t.quantity + l.quantity, (t.records + l.records)::bigint, c.delta, c.voids
             FROM (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
-                  FROM billing_period_totals WHERE account = $1 AND sku = $2 AND period_start = $3) t,
+                  FROM billing_period_totals WHERE account = $1 AND sku = $2 AND period_start = $3 AND dimension_group = $4) t,
                  (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
-                  FROM adjustments WHERE account = $1 AND sku = $2 AND original_period_start = $3) l,
+                  FROM adjustments WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4) l,
                  (SELECT coalesce(sum(quantity_delta), 0) AS delta, count(*) FILTER (WHERE kind = 'void') AS voids
-                  FROM corrections WHERE account = $1 AND sku = $2 AND original_period_start = $3) c
+                  FROM corrections WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4) c
             """, connection, tx);
         cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = sku, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = periodStart.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        cmd.Parameters.Add(new() { Value = group, NpgsqlDbType = NpgsqlDbType.Text });
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var quantity = reader.GetDecimal(0);
@@ -376,6 +401,9 @@ public static class CorrectionStore
         var kind = CorrectionRequest.ParseKind(r.GetString(3))
             ?? throw new InvalidDataException($"correction {r.GetInt64(0)} has kind '{r.GetString(3)}', which this version does not know");
         return new StoredCorrection(r.GetInt64(0), r.GetString(1), r.GetString(2), kind, Text(4), Text(5), Time(6), Time(7), r.GetFieldValue<DateTimeOffset>(8),
-            r.IsDBNull(9) ? null : r.GetInt32(9), Number(10), Number(11), Number(12), Number(13), Text(14)?.Trim(), r.GetString(15), r.GetString(16), r.GetFieldValue<DateTimeOffset>(17));
+            r.IsDBNull(9) ? null : r.GetInt32(9), Number(10), Number(11), Number(12), Number(13), Text(14)?.Trim(), r.GetString(15), r.GetString(16), r.GetFieldValue<DateTimeOffset>(17))
+        {
+            Group = r.GetString(18),
+        };
     }
 }

@@ -26,4 +26,8 @@ public sealed record StoredCorrection(
     string? Currency,
     string Actor,
     string Reason,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>Void and amend of a SKU whose price groups by dimensions: the usage line (dimension group) it changes; "" otherwise.</summary>
+    public string Group { get; init; } = "";
+}

@@ -93,7 +93,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             }
 
             var start = windows.Start(r.WindowIndex);
-            usage[i] = new UsageWindow(account, sku, start, start + windows.Length, quantity, r.Count);
+            // Kept dimensions go to the rater, which splits a total by them where the SKU's price groups by them.
+            usage[i] = new UsageWindow(account, sku, start, start + windows.Length, quantity, r.Count,
+                r.DimensionSetId == 0 ? null : names.DescribeDimensions(r.DimensionSetId));
         }
 
         await (NewAccounts?.CreateMissingAsync(connection, tx, usage, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
@@ -106,14 +108,48 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var periods = await AccountPeriodStore.LoadAsync(connection, tx, rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
         var plan = rater.Plan(usage, periods);
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
+        var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var result = rater.Rate(plan, stored, booked);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, cancellationToken).ConfigureAwait(false);
-        foreach (var t in result.Totals)
-        {
-            changes.Add(new TotalChange(t.Key.Account, t.Key.Sku, t.Key.PeriodStart, t.PeriodEnd, t.Currency,
-                t.QuantityBefore, t.QuantityAfter, t.CountBefore, t.CountAfter, t.AmountBefore, t.AmountAfter));
-        }
+        AddTotalChanges(result.Totals, groupSums, changes);
 
         await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The SKU totals this flush moved, for quotas and live counters: an ungrouped total as it is; the dimension groups
+    /// of a grouped SKU summed into one change per (account, SKU, period), from the sum over all its groups before the
+    /// flush (<paramref name="groupSums"/>, so groups the flush did not touch count on both sides) plus the deltas.
+    /// </summary>
+    private static void AddTotalChanges(IReadOnlyList<PeriodTotalUpdate> totals, Dictionary<PeriodTotalKey, (decimal Quantity, long Count, decimal Amount)> groupSums, List<TotalChange> changes)
+    {
+        var grouped = new Dictionary<PeriodTotalKey, int>();
+        foreach (var t in totals)
+        {
+            if (t.Key.Group.Length == 0)
+            {
+                changes.Add(new TotalChange(t.Key.Account, t.Key.Sku, t.Key.PeriodStart, t.PeriodEnd, t.Currency,
+                    t.QuantityBefore, t.QuantityAfter, t.CountBefore, t.CountAfter, t.AmountBefore, t.AmountAfter));
+                continue;
+            }
+
+            var sku = t.Key with { Group = DimensionGroup.None };
+            if (!grouped.TryGetValue(sku, out var i))
+            {
+                var (q, c, a) = groupSums.GetValueOrDefault(sku);
+                i = changes.Count;
+                grouped.Add(sku, i);
+                changes.Add(new TotalChange(sku.Account, sku.Sku, sku.PeriodStart, t.PeriodEnd, t.Currency, q, q, c, c, a, a));
+            }
+
+            var s = changes[i];
+            changes[i] = s with
+            {
+                Currency = t.Currency,
+                QuantityAfter = s.QuantityAfter + (t.QuantityAfter - t.QuantityBefore),
+                CountAfter = s.CountAfter + (t.CountAfter - t.CountBefore),
+                AmountAfter = s.AmountAfter + (t.AmountAfter - t.AmountBefore),
+            };
+        }
     }
 }

@@ -26,9 +26,9 @@ internal static class PeriodTotalsStore
     public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, CancellationToken cancellationToken)
     {
         await using (var upsert = new NpgsqlCommand("""
-            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])
-            ON CONFLICT (account, sku, period_start) DO UPDATE SET
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, dimension_group)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+            ON CONFLICT (account, sku, period_start, dimension_group) DO UPDATE SET
               quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
               price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash, updated_at = now()
             """, connection, tx))
@@ -45,6 +45,7 @@ internal static class PeriodTotalsStore
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBook)));
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookVersion)));
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookHash)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Group)));
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -54,22 +55,57 @@ internal static class PeriodTotalsStore
         }
     }
 
+    /// <summary>
+    /// Before the flush writes, the (account, SKU, period) sums over every dimension group of the grouped totals of
+    /// <paramref name="plan"/> (quantity, record count, amount): what the SKU's total is for quotas and live counters,
+    /// which look at the SKU, not its groups. Empty (no query) when the plan has no grouped total.
+    /// </summary>
+    public static async Task<Dictionary<PeriodTotalKey, (decimal Quantity, long Count, decimal Amount)>> LoadGroupSumsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken)
+    {
+        var skus = plan.Totals.Where(t => t.Key.Group.Length > 0 && !t.IsLate).Select(t => t.Key with { Group = DimensionGroup.None }).Distinct().ToList();
+        var sums = new Dictionary<PeriodTotalKey, (decimal, long, decimal)>(skus.Count);
+        if (skus.Count == 0)
+        {
+            return sums;
+        }
+
+        await using var cmd = new NpgsqlCommand("""
+            SELECT b.account, b.sku, b.period_start, sum(b.quantity), sum(b.record_count)::bigint, sum(b.amount)
+            FROM billing_period_totals b
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p
+            GROUP BY b.account, b.sku, b.period_start
+            """, connection, tx);
+        cmd.Parameters.Add(ArrayParameter.Of(skus.Select(k => k.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(skus.Select(k => k.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(skus.Select(k => k.PeriodStart.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            sums[key] = (reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5));
+        }
+
+        return sums;
+    }
+
     private static async Task<Dictionary<PeriodTotalKey, StoredPeriodTotal>> LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash
+            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash, b.dimension_group
             FROM billing_period_totals b
-            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS k(a, s, p, g) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p AND b.dimension_group = k.g
             FOR UPDATE OF b
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var stored = new Dictionary<PeriodTotalKey, StoredPeriodTotal>(keys.Count);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), reader.GetString(10));
             stored.Add(key, new StoredPeriodTotal(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9)));
         }
 
@@ -79,19 +115,21 @@ internal static class PeriodTotalsStore
     private static async Task<Dictionary<PeriodTotalKey, BookedAdjustments>> LoadAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount)
+            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount), a.dimension_group
             FROM adjustments a
-            JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS k(a, s, p) ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p
-            GROUP BY a.account, a.sku, a.original_period_start
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS k(a, s, p, g)
+              ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p AND a.dimension_group = k.g
+            GROUP BY a.account, a.sku, a.original_period_start, a.dimension_group
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var booked = new Dictionary<PeriodTotalKey, BookedAdjustments>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero));
+            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), reader.GetString(6));
             booked.Add(key, new BookedAdjustments(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5)));
         }
 
@@ -101,8 +139,8 @@ internal static class PeriodTotalsStore
     private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<LateAdjustment> late, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[])
+            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference, dimension_group)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Sku)));
@@ -114,6 +152,7 @@ internal static class PeriodTotalsStore
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Currency)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.PriceBookHash)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Reference)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Group)));
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }

@@ -20,8 +20,8 @@ public static class PeriodStatementQuery
         await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using (var cmd = new NpgsqlCommand("""
-            SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed
-            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku
+            SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed, dimension_group
+            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku, dimension_group COLLATE "C"
             """, connection, tx))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = account });
@@ -29,7 +29,7 @@ public static class PeriodStatementQuery
             await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                lines.Add(new StatementLine(r.GetString(0), r.GetDecimal(1), r.GetInt64(2), r.GetDecimal(3), r.GetString(4), r.GetString(5), r.GetString(6), r.GetString(7)));
+                lines.Add(new StatementLine(r.GetString(0), r.GetDecimal(1), r.GetInt64(2), r.GetDecimal(3), r.GetString(4), r.GetString(5), r.GetString(6), r.GetString(7), r.GetString(10)));
                 end = r.GetFieldValue<DateTimeOffset>(8);
                 closed |= r.GetBoolean(9);
             }

@@ -125,10 +125,10 @@ public static class Rerater
         if (rows.Count > 0)
         {
             await using var insert = new NpgsqlCommand("""
-                INSERT INTO booked_adjustments (account, booked_period_start, kind, reference, sku, quantity, amount, currency, reason, actor, batch, original_period_start)
-                SELECT a, b, 'rerate', r, s, q, m, c, w, $1, $2, o
-                FROM unnest($3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[])
-                  WITH ORDINALITY AS l(a, r, s, q, m, c, w, b, o, n)
+                INSERT INTO booked_adjustments (account, booked_period_start, kind, reference, sku, quantity, amount, currency, reason, actor, batch, original_period_start, dimension_group)
+                SELECT a, b, 'rerate', r, s, q, m, c, w, $1, $2, o, g
+                FROM unnest($3::text[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+                  WITH ORDINALITY AS l(a, r, s, q, m, c, w, b, o, g, n)
                 ORDER BY n
                 """, connection, tx);
             insert.Parameters.Add(new() { Value = request.Actor });
@@ -142,6 +142,7 @@ public static class Rerater
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Reason).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Into.Start.ToUniversalTime()).ToArray() });
             insert.Parameters.Add(new() { Value = rows.Select(r => r.Own.Start.ToUniversalTime()).ToArray() });
+            insert.Parameters.Add(new() { Value = rows.Select(r => r.Line.Group).ToArray() });
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -230,7 +231,7 @@ public static class Rerater
 
         var earlier = new Dictionary<string, List<AdjustmentLine>>(StringComparer.Ordinal);
         await using (var cmd = new NpgsqlCommand("""
-            SELECT account, reference, sku, quantity, amount, trim(currency), reason FROM booked_adjustments
+            SELECT account, reference, sku, quantity, amount, trim(currency), reason, dimension_group FROM booked_adjustments
             WHERE kind = 'rerate' AND (account, original_period_start) IN (SELECT * FROM unnest($2::text[], $1::timestamptz[])) ORDER BY id
             """, connection, tx))
         {
@@ -292,7 +293,7 @@ public static class Rerater
 
         var lines = new List<(string Account, AdjustmentLine Line)>();
         await using (var cmd = new NpgsqlCommand("""
-            SELECT account, reference, sku, quantity, amount, trim(currency), reason FROM booked_adjustments WHERE batch = $1 AND kind = 'rerate' ORDER BY id
+            SELECT account, reference, sku, quantity, amount, trim(currency), reason, dimension_group FROM booked_adjustments WHERE batch = $1 AND kind = 'rerate' ORDER BY id
             """, connection, tx))
         {
             cmd.Parameters.Add(new() { Value = key });
@@ -332,7 +333,7 @@ public static class Rerater
     }
 
     private static AdjustmentLine LineOf(NpgsqlDataReader r, int at) => new(AdjustmentLine.Rerate, r.GetString(at), r.IsDBNull(at + 1) ? null : r.GetString(at + 1),
-        r.IsDBNull(at + 2) ? null : r.GetDecimal(at + 2), r.GetDecimal(at + 3), r.GetString(at + 4), r.GetString(at + 5));
+        r.IsDBNull(at + 2) ? null : r.GetDecimal(at + 2), r.GetDecimal(at + 3), r.GetString(at + 4), r.GetString(at + 5)) { Group = r.GetString(at + 6) };
 
     /// <summary>
     /// What identifies a re-rate request for its idempotency key: the period, the account filter and every version

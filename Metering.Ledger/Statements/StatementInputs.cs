@@ -24,6 +24,11 @@ public sealed record StatementInputs(
             {
                 w.WriteStartObject();
                 w.WriteString("sku", t.Sku);
+                if (t.Group.Length > 0)
+                {
+                    w.WriteString("dimension_group", t.Group);
+                }
+
                 w.WriteString("quantity", Rating.Statements.StatementHash.Number(t.Quantity));
                 w.WriteNumber("record_count", t.RecordCount);
                 w.WriteString("amount", Rating.Statements.StatementHash.Number(t.Amount));
@@ -61,7 +66,8 @@ public sealed record StatementInputs(
         var totals = root.GetProperty("totals").EnumerateArray().Select(t => new StatementTotalRow(
             t.GetProperty("sku").GetString()!, decimal.Parse(t.GetProperty("quantity").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
             t.GetProperty("record_count").GetInt64(), decimal.Parse(t.GetProperty("amount").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
-            t.GetProperty("currency").GetString()!, t.GetProperty("price_book_hash").GetString()!)).ToList();
+            t.GetProperty("currency").GetString()!, t.GetProperty("price_book_hash").GetString()!,
+            t.TryGetProperty("dimension_group", out var g) ? g.GetString()! : "")).ToList();
         static List<long> IdsOf(JsonElement root, string name) => root.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => e.GetInt64())] : [];
         var books = root.GetProperty("price_books").EnumerateArray().Select(b => new StatementPriceBookRef(
             b.GetProperty("book").GetString()!, b.GetProperty("version").GetString()!, b.GetProperty("hash").GetString()!)).ToList();

@@ -9,4 +9,5 @@ namespace Metering.Ledger.Statements;
 /// <param name="PriceBook">Id of the price book that rated the total.</param>
 /// <param name="PriceBookVersion">Version of that price book.</param>
 /// <param name="PriceBookHash">Hash of that version.</param>
-public sealed record StatementLine(string Sku, decimal Quantity, long RecordCount, decimal Amount, string Currency, string PriceBook, string PriceBookVersion, string PriceBookHash);
+/// <param name="Group">The dimension group of the total when the SKU's price groups by dimensions ("" when not).</param>
+public sealed record StatementLine(string Sku, decimal Quantity, long RecordCount, decimal Amount, string Currency, string PriceBook, string PriceBookVersion, string PriceBookHash, string Group = "");

@@ -8,7 +8,7 @@ namespace Metering.Ledger.Statements;
 /// <summary>The SQL reads behind <see cref="StatementAssembler"/>, all in the caller's transaction, for one period.</summary>
 internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, CancellationToken cancellationToken)
 {
-    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount);
+    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount, string Group);
 
     public sealed record BookedRow(long Id, string Account, AdjustmentLine Line);
 
@@ -62,8 +62,8 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var totals = new Dictionary<string, List<StatementTotalRow>>(StringComparer.Ordinal);
         await using var cmd = Command("""
-            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash
-            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku
+            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash, dimension_group
+            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku, dimension_group COLLATE "C"
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -74,7 +74,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[account] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6)));
+            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6), r.GetString(7)));
         }
 
         return totals;
@@ -84,13 +84,13 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var late = new List<LateRow>();
         await using var cmd = Command("""
-            SELECT id, account, sku, original_period_start, quantity, record_count
+            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group
             FROM adjustments WHERE period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5)));
+            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5), r.GetString(6)));
         }
 
         return late;
@@ -100,14 +100,14 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var booked = new List<BookedRow>();
         await using var cmd = Command("""
-            SELECT id, account, kind, reference, sku, quantity, amount, trim(currency), reason
+            SELECT id, account, kind, reference, sku, quantity, amount, trim(currency), reason, dimension_group
             FROM booked_adjustments WHERE booked_period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             booked.Add(new BookedRow(r.GetInt64(0), r.GetString(1), new AdjustmentLine(r.GetString(2), r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4),
-                r.IsDBNull(5) ? null : r.GetDecimal(5), r.GetDecimal(6), r.GetString(7), r.GetString(8))));
+                r.IsDBNull(5) ? null : r.GetDecimal(5), r.GetDecimal(6), r.GetString(7), r.GetString(8)) { Group = r.GetString(9) }));
         }
 
         return booked;
@@ -117,7 +117,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var rows = new List<CorrectionRow>();
         await using var cmd = Command("""
-            SELECT id, account, kind, sku, original_period_start, quantity_delta, amount, trim(currency), reason, idempotency_key
+            SELECT id, account, kind, sku, original_period_start, quantity_delta, amount, trim(currency), reason, idempotency_key, dimension_group
             FROM corrections WHERE booked_period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -128,7 +128,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
             if (kind is "void" or "amend")
             {
                 // A void takes the record away with its quantity; an amend changes the quantity of a record that stays.
-                var change = new SkuUsage(r.GetString(3), r.GetDecimal(5), kind == "void" ? -1 : 0);
+                var change = new SkuUsage(r.GetString(3), r.GetDecimal(5), kind == "void" ? -1 : 0, Group: r.GetString(10));
                 rows.Add(new CorrectionRow(id, r.GetString(1), change.Sku, r.GetFieldValue<DateTimeOffset>(4), change, null));
             }
             else
@@ -187,10 +187,10 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         }
 
         await using var cmd = Command("""
-            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash
+            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group
             FROM billing_period_totals t JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
               ON t.account = k.account AND t.period_start = k.period_start
-            ORDER BY t.account, t.period_start, t.sku
+            ORDER BY t.account, t.period_start, t.sku, t.dimension_group COLLATE "C"
             """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -201,7 +201,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[key] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7)));
+            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7), r.GetString(8)));
         }
 
         return totals;
@@ -224,15 +224,15 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
         await using var cmd = new NpgsqlCommand("""
             WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS k(account, period_start))
-            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint
+            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group
             FROM adjustments a JOIN k ON a.account = k.account AND a.original_period_start = k.period_start
             WHERE $3::timestamptz IS NULL OR a.period_start < $3
-            GROUP BY a.account, a.original_period_start, a.sku
+            GROUP BY a.account, a.original_period_start, a.sku, a.dimension_group
             UNION ALL
-            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void')
+            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void'), c.dimension_group
             FROM corrections c JOIN k ON c.account = k.account AND c.original_period_start = k.period_start
             WHERE c.booked_period_start > c.original_period_start AND ($3::timestamptz IS NULL OR c.booked_period_start < $3)
-            GROUP BY c.account, c.original_period_start, c.sku
+            GROUP BY c.account, c.original_period_start, c.sku, c.dimension_group
             """, connection, tx);
         cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Account).ToArray() });
         cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Start.ToUniversalTime()).ToArray() });
@@ -246,7 +246,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 changes[key] = rows = [];
             }
 
-            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4)));
+            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), Group: r.GetString(5)));
         }
 
         return changes;

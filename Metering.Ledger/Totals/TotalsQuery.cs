@@ -5,12 +5,12 @@ namespace Metering.Ledger.Totals;
 /// <summary>Reads of the committed running totals in <c>billing_period_totals</c>.</summary>
 public static class TotalsQuery
 {
-    /// <summary>The totals of <paramref name="account"/> in the period starting at <paramref name="periodStart"/>, ordered by SKU; empty when there are none.</summary>
+    /// <summary>The totals of <paramref name="account"/> in the period starting at <paramref name="periodStart"/>, one per SKU (its dimension groups summed), ordered by SKU; empty when there are none.</summary>
     public static async Task<IReadOnlyList<SkuTotal>> OfAccountPeriodAsync(NpgsqlDataSource db, string account, DateTimeOffset periodStart, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         var totals = new List<SkuTotal>();
-        await using var cmd = db.CreateCommand("SELECT sku, record_count, quantity, amount, trim(currency) FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku");
+        await using var cmd = db.CreateCommand("SELECT sku, sum(record_count)::bigint, sum(quantity), sum(amount), trim(min(currency)) FROM billing_period_totals WHERE account = $1 AND period_start = $2 GROUP BY sku ORDER BY sku");
         cmd.Parameters.Add(new NpgsqlParameter { Value = account });
         cmd.Parameters.Add(new NpgsqlParameter { Value = periodStart });
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -27,7 +27,7 @@ public static class TotalsQuery
     {
         ArgumentNullException.ThrowIfNull(db);
         var totals = new List<OpenPeriodTotal>();
-        await using var cmd = db.CreateCommand("SELECT account, sku, period_start, period_end, record_count, quantity, amount, currency FROM billing_period_totals WHERE NOT closed");
+        await using var cmd = db.CreateCommand("SELECT account, sku, period_start, min(period_end), sum(record_count)::bigint, sum(quantity), sum(amount), min(currency) FROM billing_period_totals WHERE NOT closed GROUP BY account, sku, period_start");
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

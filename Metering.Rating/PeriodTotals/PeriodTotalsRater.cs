@@ -7,7 +7,7 @@ namespace Metering.Rating.PeriodTotals;
 
 /// <summary>
 /// The ledger's billing policy for one flush, without the database. Each window books into the billing period its
-/// start falls in: the account's own periods when it has a rule of its own, else the list book's (calendar months
+/// start falls in (and, for a price with <c>group_by</c>, into the total of its dimension group, <see cref="DimensionGroup"/>): the account's own periods when it has a rule of its own, else the list book's (calendar months
 /// without one), see <see cref="AccountPeriods"/>. A window of a <b>closed</b> period is late
 /// usage: it is rated on top of that period's frozen total plus the adjustments already booked for it (so tiers go on
 /// where they stopped) and becomes an adjustment line in the next open period; the closed total never changes. A window
@@ -48,7 +48,9 @@ public sealed class PeriodTotalsRater
         {
             var w = windows[order[j]];
             var period = periods.PeriodOf(w.Account, w.Start);
-            var key = new PeriodTotalKey(w.Account, w.Sku, period.Start);
+            // The price effective at the period's start says whether the SKU's usage splits into dimension groups.
+            var groupBy = _prices?.Resolve(w.Account, w.Sku, period.Start).Price?.GroupBy ?? [];
+            var key = new PeriodTotalKey(w.Account, w.Sku, period.Start, DimensionGroup.Of(groupBy, w.Dimensions));
             if (!index.TryGetValue(key, out var t))
             {
                 t = totals.Count;

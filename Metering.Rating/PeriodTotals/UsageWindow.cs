@@ -2,6 +2,8 @@ namespace Metering.Rating.PeriodTotals;
 
 /// <summary>
 /// The usage of one (account, SKU) in one aggregation window [<paramref name="Start"/>, <paramref name="End"/>):
-/// its exact quantity and the number of records it sums. Dimensions do not take part in rating.
+/// its exact quantity and the number of records it sums, and the dimensions the engine kept in its key (null: none).
+/// Dimensions take part in rating only where the SKU's price groups by them (<see cref="DimensionGroup"/>).
 /// </summary>
-public readonly record struct UsageWindow(string Account, string Sku, DateTimeOffset Start, DateTimeOffset End, decimal Quantity, long Count);
+public readonly record struct UsageWindow(string Account, string Sku, DateTimeOffset Start, DateTimeOffset End, decimal Quantity, long Count,
+    IReadOnlyList<KeyValuePair<string, string>>? Dimensions = null);

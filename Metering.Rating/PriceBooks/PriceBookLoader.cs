@@ -15,6 +15,9 @@ namespace Metering.Rating.PriceBooks;
 /// </summary>
 public static class PriceBookLoader
 {
+    /// <summary>The most dimension keys a price may group its lines by (as many as <c>GET /v1/usage?group_by</c> takes).</summary>
+    public const int MaxGroupKeys = 8;
+
     /// <summary>Loads one book from a file; throws <see cref="PriceBookException"/> listing every problem.</summary>
     public static PriceBook LoadFile(string path, PriceBook? parent = null)
     {
@@ -723,7 +726,7 @@ public static class PriceBookLoader
             _fieldsRead.Clear();
             if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
                     "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description",
-                    "flat_fee_at_zero", "free_transactions", "free_amount", "currency_options"))
+                    "flat_fee_at_zero", "free_transactions", "free_amount", "currency_options", "group_by"))
             {
                 return null;
             }
@@ -735,6 +738,8 @@ public static class PriceBookLoader
             decimal divideBy = 1;
             var conversionRounding = QuantityRounding.None;
             Note(path, "description"); // free text, on every model
+            Note(path, "group_by"); // on every model
+            var groupBy = ReadGroupBy(e, path);
             if (Property(e, "convert", path, out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
             {
                 divideBy = Decimal(conv, "divide_by", $"{path}.convert", true) ?? 1;
@@ -860,7 +865,51 @@ public static class PriceBookLoader
                 perTransactionMax: Decimal(e, "per_transaction_max", path, false),
                 flatFeeAtZero: flatFeeAtZero,
                 freeTransactions: model == PricingModel.Percentage ? (long)(Decimal(e, "free_transactions", path, false) ?? 0) : 0,
-                freeAmount: model == PricingModel.Percentage ? Decimal(e, "free_amount", path, false) ?? 0 : 0);
+                freeAmount: model == PricingModel.Percentage ? Decimal(e, "free_amount", path, false) ?? 0 : 0)
+            {
+                GroupBy = groupBy,
+            };
+        }
+
+        /// <summary>
+        /// <c>group_by</c>: 1 to <see cref="MaxGroupKeys"/> dimension keys, each 1-64 characters of <c>A-Z a-z 0-9 _ . -</c>
+        /// (the keys <c>GET /v1/usage?group_by</c> takes), no repeats; sorted ordinally. Absent: no grouping.
+        /// </summary>
+        private string[] ReadGroupBy(JsonElement e, string path)
+        {
+            if (!e.TryGetProperty("group_by", out var g))
+            {
+                return [];
+            }
+
+            if (g.ValueKind != JsonValueKind.Array || g.GetArrayLength() is 0 or > MaxGroupKeys)
+            {
+                Error($"{path}.group_by", $"must be an array of 1 to {MaxGroupKeys} dimension keys (omit it for one line per SKU)");
+                return [];
+            }
+
+            var keys = new List<string>();
+            var i = 0;
+            foreach (var k in g.EnumerateArray())
+            {
+                var text = k.ValueKind == JsonValueKind.String ? k.GetString()! : null;
+                if (text is null || text.Length is 0 or > 64 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
+                {
+                    Error($"{path}.group_by[{i}]", "must be a dimension key of 1-64 characters of A-Z a-z 0-9 _ . -");
+                }
+                else if (keys.Contains(text, StringComparer.Ordinal))
+                {
+                    Error($"{path}.group_by[{i}]", $"'{text}' is named twice");
+                }
+                else
+                {
+                    keys.Add(text);
+                }
+
+                i++;
+            }
+
+            return [.. keys.Order(StringComparer.Ordinal)];
         }
 
         /// <summary>A percentage price's free transactions and free amount (Lago's free units per events and per total aggregation).</summary>

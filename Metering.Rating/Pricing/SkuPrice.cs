@@ -175,6 +175,13 @@ public sealed class SkuPrice
     public decimal FreeAmount { get; }
 
     /// <summary>
+    /// The dimension keys whose values split this SKU's usage into lines of their own (<c>group_by</c>; Lago's grouped
+    /// charges), sorted ordinally, no repeats; empty: one line per SKU. Each group is rated as a line of its own: its
+    /// own cumulative quantity, tiers and included units (<see cref="PeriodTotals.DimensionGroup"/>).
+    /// </summary>
+    public IReadOnlyList<string> GroupBy { get; init; } = [];
+
+    /// <summary>
     /// True when each transaction must be rated on its own: a percentage price with per-transaction bounds, free
     /// transactions, or a free amount and a fixed fee (which transactions lie inside the free amount depends on
     /// each one's amount). Every other price is rated from period totals alone.

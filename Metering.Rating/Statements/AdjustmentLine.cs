@@ -9,6 +9,9 @@ namespace Metering.Rating.Statements;
 /// </summary>
 public sealed record AdjustmentLine(string Kind, string Reference, string? Sku, decimal? Quantity, decimal Amount, string Currency, string Reason)
 {
+    /// <summary>The dimension group of the usage line it adjusts (<see cref="UsageLine.Group"/>); "" when none.</summary>
+    public string Group { get; init; } = PeriodTotals.DimensionGroup.None;
+
     /// <summary>Usage that arrived after its period was final.</summary>
     public const string LateUsage = "late_usage";
 

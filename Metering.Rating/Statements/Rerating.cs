@@ -93,8 +93,8 @@ public static class Rerating
 
         if (line.Sku is { } sku)
         {
-            decimal UsageIn(Statement s) => s.Usage.Where(u => u.Sku == sku && u.Currency == line.Currency).Sum(u => u.Amount);
-            return new RerateLine(line, "usage " + sku, UsageIn(baseline), UsageIn(recomputed));
+            decimal UsageIn(Statement s) => s.Usage.Where(u => u.Sku == sku && u.Group == line.Group && u.Currency == line.Currency).Sum(u => u.Amount);
+            return new RerateLine(line, line.Group.Length == 0 ? "usage " + sku : $"usage {sku} {line.Group}", UsageIn(baseline), UsageIn(recomputed));
         }
 
         if (line.Reason.StartsWith("commitment_true_up:", StringComparison.Ordinal))

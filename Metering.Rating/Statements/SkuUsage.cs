@@ -6,5 +6,7 @@ namespace Metering.Rating.Statements;
 /// percentage price with per-transaction bounds only, the amount of every single <paramref name="Transactions"/>
 /// (they must number <paramref name="RecordCount"/> and sum to <paramref name="Quantity"/>). Without them such a
 /// SKU is unpriced (reason <see cref="UsageLine.TransactionsRequired"/>); every other model rates the total alone.
+/// <paramref name="Group"/> is the dimension group of a SKU whose price groups by dimensions
+/// (<see cref="PeriodTotals.DimensionGroup"/>): each group is a total, and a line, of its own.
 /// </summary>
-public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null);
+public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None);

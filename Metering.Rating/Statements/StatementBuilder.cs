@@ -42,13 +42,13 @@ public static class StatementBuilder
         // The account's billing currency selects the price of every line (docs/pricebooks.md, "Currencies").
         var prices = terms.BillingCurrency is { } billing ? input.Prices.WithAccountCurrency(input.Account, Currency.Get(billing)) : input.Prices;
         var usage = new List<UsageLine>(input.Usage.Count);
-        var skus = new HashSet<string>(StringComparer.Ordinal);
+        var skus = new HashSet<(string, string)>();
         foreach (var u in input.Usage)
         {
             ArgumentNullException.ThrowIfNull(u, nameof(input));
-            if (!skus.Add(u.Sku))
+            if (!skus.Add((u.Sku, u.Group ?? "")))
             {
-                throw new ArgumentException($"SKU '{u.Sku}' has two usage totals; a statement takes one total per SKU", nameof(input));
+                throw new ArgumentException($"SKU '{u.Sku}'{GroupText(u.Group)} has two usage totals; a statement takes one total per SKU and dimension group", nameof(input));
             }
 
             usage.Add(Rate(input, prices, u));
@@ -167,6 +167,7 @@ public static class StatementBuilder
         return new UsageLine
         {
             Sku = u.Sku,
+            Group = u.Group,
             Priced = true,
             RecordedQuantity = u.Quantity,
             RecordedUnit = price.DivideBy == 1m ? price.Unit : $"1/{price.DivideBy.ToString(CultureInfo.InvariantCulture)} {price.Unit}",
@@ -186,9 +187,12 @@ public static class StatementBuilder
         };
     }
 
+    private static string GroupText(string? group) => string.IsNullOrEmpty(group) ? "" : $" group {group}";
+
     private static UsageLine Unpriced(SkuUsage u, string reason, string? detail, PriceResolution consulted) => new()
     {
         Sku = u.Sku,
+        Group = u.Group,
         Priced = false,
         UnpricedReason = reason,
         UnpricedDetail = detail,

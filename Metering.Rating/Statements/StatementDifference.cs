@@ -90,14 +90,16 @@ public static class StatementDifference
 
     private static void Usage(Statement final, Statement recomputed, string kind, string reference, List<AdjustmentLine> lines)
     {
-        var before = final.Usage.ToDictionary(u => u.Sku, StringComparer.Ordinal);
-        var after = recomputed.Usage.ToDictionary(u => u.Sku, StringComparer.Ordinal);
-        foreach (var sku in before.Keys.Union(after.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        // One line per SKU and dimension group (UsageLine.Group), in SKU then group order.
+        var before = final.Usage.ToDictionary(u => (u.Sku, u.Group));
+        var after = recomputed.Usage.ToDictionary(u => (u.Sku, u.Group));
+        foreach (var (sku, group) in before.Keys.Union(after.Keys).OrderBy(k => k.Sku, StringComparer.Ordinal).ThenBy(k => k.Group, StringComparer.Ordinal))
         {
-            var f = before.GetValueOrDefault(sku);
-            var r = after.GetValueOrDefault(sku);
+            var f = before.GetValueOrDefault((sku, group));
+            var r = after.GetValueOrDefault((sku, group));
             var fQuantity = f?.RecordedQuantity ?? 0;
             var rQuantity = r?.RecordedQuantity ?? 0;
+            var named = group.Length == 0 ? sku : $"{sku} {group}";
             if (f?.Currency == r?.Currency)
             {
                 // Unpriced on both sides (or absent) carries no money: nothing to book.
@@ -111,7 +113,7 @@ public static class StatementDifference
                 if (rAmount != fAmount || rQuantity != fQuantity)
                 {
                     lines.Add(new AdjustmentLine(kind, reference, sku, rQuantity - fQuantity, rAmount - fAmount, currency,
-                        $"usage {sku}: {Text(fQuantity)} -> {Text(rQuantity)} {r.RecordedUnit}, {Text(fAmount)} -> {Text(rAmount)} {currency} ({r.PriceBook} {r.PriceBookVersion})"));
+                        $"usage {named}: {Text(fQuantity)} -> {Text(rQuantity)} {r.RecordedUnit}, {Text(fAmount)} -> {Text(rAmount)} {currency} ({r.PriceBook} {r.PriceBookVersion})") { Group = group });
                 }
 
                 continue;
@@ -122,13 +124,13 @@ public static class StatementDifference
             if (f?.Currency is { } oldCurrency)
             {
                 lines.Add(new AdjustmentLine(kind, reference, sku, -fQuantity, -f.Amount, oldCurrency,
-                    $"usage {sku}: {Text(f.Amount)} {oldCurrency} ({f.PriceBook} {f.PriceBookVersion}) taken back"));
+                    $"usage {named}: {Text(f.Amount)} {oldCurrency} ({f.PriceBook} {f.PriceBookVersion}) taken back") { Group = group });
             }
 
             if (r?.Currency is { } newCurrency)
             {
                 lines.Add(new AdjustmentLine(kind, reference, sku, rQuantity, r.Amount, newCurrency,
-                    $"usage {sku}: {Text(rQuantity)} {r.RecordedUnit} charged {Text(r.Amount)} {newCurrency} ({r.PriceBook} {r.PriceBookVersion})"));
+                    $"usage {named}: {Text(rQuantity)} {r.RecordedUnit} charged {Text(r.Amount)} {newCurrency} ({r.PriceBook} {r.PriceBookVersion})") { Group = group });
             }
         }
     }

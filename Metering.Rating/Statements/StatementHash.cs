@@ -69,7 +69,9 @@ public static class StatementHash
     public static string LineOf(UsageLine line)
     {
         ArgumentNullException.ThrowIfNull(line);
-        return Join("usage", Text(line.Sku), Bool(line.Priced), Text(line.UnpricedReason), Text(line.UnpricedDetail), Number(line.RecordedQuantity), Text(line.RecordedUnit),
+        // A grouped line carries its group right after the SKU; an ungrouped line has no such field, so statements
+        // written before grouping existed keep their text and their hash.
+        return Join("usage", line.Group.Length == 0 ? Text(line.Sku) : Text(line.Sku) + "|" + Text(line.Group), Bool(line.Priced), Text(line.UnpricedReason), Text(line.UnpricedDetail), Number(line.RecordedQuantity), Text(line.RecordedUnit),
             line.RecordCount.ToString(CultureInfo.InvariantCulture), Text(ModelName(line.Model)), Number(line.ConvertedQuantity), Number(line.IncludedUnitsApplied),
             Number(line.BillableQuantity), Text(line.BillableUnit), Number(line.ExactAmount), Number(line.Amount), Text(line.Currency), Text(line.PriceBook),
             Text(line.PriceBookVersion), Text(line.PriceBookHash));
@@ -95,7 +97,7 @@ public static class StatementHash
     public static string LineOf(AdjustmentLine line)
     {
         ArgumentNullException.ThrowIfNull(line);
-        return Join("adjustment", Text(line.Kind), Text(line.Reference), Text(line.Sku), Number(line.Quantity), Number(line.Amount), Text(line.Currency), Text(line.Reason));
+        return Join("adjustment", Text(line.Kind), Text(line.Reference), line.Group.Length == 0 ? Text(line.Sku) : Text(line.Sku) + "|" + Text(line.Group), Number(line.Quantity), Number(line.Amount), Text(line.Currency), Text(line.Reason));
     }
 
     /// <summary>The canonical text of a decimal: invariant, no exponent, no trailing fractional zeros, "0" for any zero.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Metering.Rating.PeriodTotals;
 using Metering.Rating.Periods;
 using Metering.Rating.Pricing;
 
@@ -65,10 +66,18 @@ public static class StatementParser
                     case "terms" when f.Length == 4:
                         terms = new StatementTerms(Instant(f[1])!.Value, Instant(f[2]), Text(f[3]));
                         break;
-                    case "usage" when f.Length == 19:
+                    case "usage" when f.Length is 19 or 20:
+                        // A grouped line has its group as the field after the SKU (StatementHash.LineOf).
+                        var group = f.Length == 20 ? Text(f[2])! : DimensionGroup.None;
+                        if (f.Length == 20)
+                        {
+                            f = [f[0], f[1], .. f[3..]];
+                        }
+
                         pending = new UsageLine
                         {
                             Sku = Text(f[1])!,
+                            Group = group,
                             Priced = f[2] == "true",
                             UnpricedReason = Text(f[3]),
                             UnpricedDetail = Text(f[4]),
@@ -101,6 +110,9 @@ public static class StatementParser
                         break;
                     case "adjustment" when f.Length == 8:
                         adjustments.Add(new AdjustmentLine(Text(f[1])!, Text(f[2])!, Text(f[3]), Number(f[4]), Number(f[5])!.Value, Text(f[6])!, Text(f[7])!));
+                        break;
+                    case "adjustment" when f.Length == 9:
+                        adjustments.Add(new AdjustmentLine(Text(f[1])!, Text(f[2])!, Text(f[3]), Number(f[5]), Number(f[6])!.Value, Text(f[7])!, Text(f[8])!) { Group = Text(f[4])! });
                         break;
                     case "total" when f.Length == 7:
                         totals.Add(records[i]);

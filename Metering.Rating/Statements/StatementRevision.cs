@@ -21,34 +21,41 @@ public static class StatementRevision
         ArgumentNullException.ThrowIfNull(final);
         ArgumentNullException.ThrowIfNull(changes);
         ArgumentNullException.ThrowIfNull(prices);
-        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount))], changes, final.Account, final.Period);
+        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount, Group: u.Group))], changes, final.Account, final.Period);
         return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
     }
 
     /// <summary>
-    /// Per-SKU usage totals with signed changes added (a SKU only the changes have is added); one total per SKU, by SKU.
-    /// A SKU taken below zero quantity or records throws <see cref="ArgumentException"/> naming it.
+    /// Per-SKU (and dimension group) usage totals with signed changes added (a SKU or group only the changes have is
+    /// added); one total per SKU and group, by SKU then group. One taken below zero quantity or records throws
+    /// <see cref="ArgumentException"/> naming it.
     /// </summary>
     public static IReadOnlyList<SkuUsage> Combine(IEnumerable<SkuUsage> totals, IEnumerable<SkuUsage> changes, string account, Periods.BillingPeriod period)
     {
         ArgumentNullException.ThrowIfNull(totals);
         ArgumentNullException.ThrowIfNull(changes);
-        var usage = new SortedDictionary<string, (decimal Quantity, long Count)>(StringComparer.Ordinal);
+        var usage = new SortedDictionary<(string Sku, string Group), (decimal Quantity, long Count)>(Comparer<(string Sku, string Group)>.Create((x, y) =>
+        {
+            var c = string.CompareOrdinal(x.Sku, y.Sku);
+            return c != 0 ? c : string.CompareOrdinal(x.Group, y.Group);
+        }));
         foreach (var u in totals.Concat(changes))
         {
-            var (quantity, count) = usage.GetValueOrDefault(u.Sku);
-            usage[u.Sku] = (quantity + u.Quantity, count + u.RecordCount);
+            var key = (u.Sku, u.Group ?? "");
+            var (quantity, count) = usage.GetValueOrDefault(key);
+            usage[key] = (quantity + u.Quantity, count + u.RecordCount);
         }
 
         var lines = new List<SkuUsage>(usage.Count);
-        foreach (var (sku, (quantity, count)) in usage)
+        foreach (var ((sku, group), (quantity, count)) in usage)
         {
             if (quantity < 0 || count < 0)
             {
-                throw new ArgumentException($"SKU '{sku}' of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
+                var named = group.Length == 0 ? "" : $" group {group}";
+                throw new ArgumentException($"SKU '{sku}'{named} of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
-            lines.Add(new SkuUsage(sku, quantity, count));
+            lines.Add(new SkuUsage(sku, quantity, count, Group: group));
         }
 
         return lines;

@@ -26,6 +26,12 @@ public sealed record UsageLine
     /// <summary>The SKU.</summary>
     public required string Sku { get; init; }
 
+    /// <summary>
+    /// The dimension group of the line when the SKU's price groups by dimensions (<c>group_by</c>): canonical JSON of
+    /// the group's keys and values, <c>{"region":"eu"}</c> (<see cref="PeriodTotals.DimensionGroup"/>); "" otherwise.
+    /// </summary>
+    public string Group { get; init; } = PeriodTotals.DimensionGroup.None;
+
     /// <summary>True when a price applied; false for an unpriced line (amount 0, <see cref="UnpricedReason"/> set).</summary>
     public required bool Priced { get; init; }
 

@@ -91,15 +91,15 @@ public class PriceBookValidationTests
     // Each price carries every field its model has (so the fields the parser reads are all accepted) plus one it does not.
     [Theory]
     [InlineData("""{"model":"graduated","unit":"GB","included_units":"1","description":"","convert":{"divide_by":"1000"},"flat_fee_at_zero":false,"unit_price":"1","tiers":[{"up_to":5,"unit_price":1,"flat_fee":1},{"up_to":null,"unit_price":0.5}]}""",
-        "unit_price", "graduated", "model, unit, included_units, description, convert, flat_fee_at_zero, tiers")]
-    [InlineData("""{"model":"volume","package_size":10,"tiers":[{"up_to":null,"unit_price":1}],"convert":{"divide_by":"1000"}}""", "package_size", "volume", "model, unit, included_units, description, convert, flat_fee_at_zero, tiers")]
+        "unit_price", "graduated", "model, unit, included_units, description, group_by, convert, flat_fee_at_zero, tiers")]
+    [InlineData("""{"model":"volume","package_size":10,"tiers":[{"up_to":null,"unit_price":1}],"convert":{"divide_by":"1000"}}""", "package_size", "volume", "model, unit, included_units, description, group_by, convert, flat_fee_at_zero, tiers")]
     [InlineData("""{"model":"per_unit","unit":"GB","unit_price":1,"included_units":"10","convert":{"divide_by":"1000000000","round":"up"},"description":"egress","package_price":2}""",
-        "package_price", "per_unit", "model, unit, included_units, description, convert, unit_price")]
-    [InlineData("""{"model":"per_unit","unit_price":1,"fixed_fee":"0.30"}""", "fixed_fee", "per_unit", "model, unit, included_units, description, convert, unit_price")]
+        "package_price", "per_unit", "model, unit, included_units, description, group_by, convert, unit_price")]
+    [InlineData("""{"model":"per_unit","unit_price":1,"fixed_fee":"0.30"}""", "fixed_fee", "per_unit", "model, unit, included_units, description, group_by, convert, unit_price")]
     [InlineData("""{"model":"package","package_size":10,"package_price":2,"package_rounding":"down","included_units":"5","unit_price":1}""",
-        "unit_price", "package", "model, unit, included_units, description, convert, package_size, package_price, package_rounding")]
+        "unit_price", "package", "model, unit, included_units, description, group_by, convert, package_size, package_price, package_rounding")]
     [InlineData("""{"model":"percentage","unit":"USD","rate":"2.9","fixed_fee":"0.30","per_transaction_min":"0.50","per_transaction_max":"25.00","free_transactions":"3","free_amount":"1.00","package_rounding":"up"}""",
-        "package_rounding", "percentage", "model, unit, included_units, description, convert, rate, per_transaction_min, per_transaction_max, fixed_fee, free_transactions, free_amount")]
+        "package_rounding", "percentage", "model, unit, included_units, description, group_by, convert, rate, per_transaction_min, per_transaction_max, fixed_fee, free_transactions, free_amount")]
     public void A_field_the_chosen_model_does_not_read_is_an_error_at_its_path(string price, string field, string model, string fields)
     {
         var error = Assert.Single(Errors(Header + price + "}}]}"));

@@ -9,7 +9,8 @@ namespace Metering.Web.Api;
 /// Which fields a kind takes is <see cref="Metering.Ledger.Corrections.CorrectionRequest.Validate"/>'s rule.
 /// </summary>
 internal sealed record CorrectionBody(string? Kind, string? IdempotencyKey, string? EventId = null, string? Sku = null, string? EventTime = null,
-    string? OriginalQuantity = null, string? NewQuantity = null, string? Amount = null, string? Currency = null, string? Period = null, string? Reason = null)
+    string? OriginalQuantity = null, string? NewQuantity = null, string? Amount = null, string? Currency = null, string? Period = null, string? Reason = null,
+    Dictionary<string, string>? Dimensions = null)
 {
     /// <summary>Fields beyond the known ones: a misspelt <c>new_qty</c> must be a 400, not an amend without a quantity.</summary>
     [JsonExtensionData]

@@ -63,7 +63,10 @@ internal static class CorrectionEndpoints
         }
 
         var input = new CorrectionInput(account, body.Kind, body.IdempotencyKey, body.EventId, body.Sku, body.EventTime, body.OriginalQuantity, body.NewQuantity,
-            body.Amount, body.Currency, body.Period, body.Reason);
+            body.Amount, body.Currency, body.Period, body.Reason)
+        {
+            Dimensions = body.Dimensions,
+        };
         var validation = CorrectionRequest.Validate(input, AccountEndpoints.Actor(http), UsageRequest.IdentifierProblem);
         var errors = new Dictionary<string, string[]>(validation.Problems, StringComparer.Ordinal);
         foreach (var name in body.Unknown?.Keys ?? Enumerable.Empty<string>())
@@ -76,7 +79,7 @@ internal static class CorrectionEndpoints
             return ApiProblems.Invalid(errors);
         }
 
-        var write = await CorrectionStore.WriteAsync(db, validation.Request!, options.BillingPeriods, DateTimeOffset.UtcNow, options.CorrectionHorizon, cancellationToken).ConfigureAwait(false);
+        var write = await CorrectionStore.WriteAsync(db, validation.Request!, options.BillingPeriods, DateTimeOffset.UtcNow, options.CorrectionHorizon, cancellationToken, options.Prices).ConfigureAwait(false);
         switch (write.Status)
         {
             case CorrectionWriteStatus.Created:

@@ -46,7 +46,7 @@ internal static class PeriodEndpoints
         var closed = statement.Closed;
         foreach (var l in statement.Lines)
         {
-            lines.Add(new PeriodLine(l.Sku, DecimalText.Quantity(l.Quantity), l.RecordCount, DecimalText.Money(l.Amount, l.Currency), l.Currency, l.PriceBook, l.PriceBookVersion, l.PriceBookHash));
+            lines.Add(new PeriodLine(l.Sku, StatementResponses.DimensionsOf(l.Group), DecimalText.Quantity(l.Quantity), l.RecordCount, DecimalText.Money(l.Amount, l.Currency), l.Currency, l.PriceBook, l.PriceBookVersion, l.PriceBookHash));
             sums[l.Currency] = sums.GetValueOrDefault(l.Currency) + l.Amount;
         }
 
