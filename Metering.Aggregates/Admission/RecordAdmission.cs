@@ -14,7 +14,7 @@ namespace Metering.Aggregates.Admission;
 /// </summary>
 public sealed class RecordAdmission
 {
-    private readonly AdmissionOptions _options;
+    private AdmissionOptions _options;
     private readonly RecordCatalog _catalog;
     private readonly UsageRecordParser _parser;
     private readonly long _maxAgeTicks;
@@ -133,6 +133,21 @@ public sealed class RecordAdmission
         }
 
         return _accountKnown[accountId] == 1;
+    }
+
+    /// <summary>
+    /// Judges SKUs against <paramref name="knownSkus"/> from the next record on (a price-book version published while
+    /// the engine runs may price new SKUs); the SKUs judged so far are judged again. Null keeps the current set.
+    /// </summary>
+    public void UseKnownSkus(IReadOnlySet<string>? knownSkus)
+    {
+        if (knownSkus is null || _options.UnknownSkus != UnknownSkuPolicy.Reject)
+        {
+            return;
+        }
+
+        _options = _options with { KnownSkus = knownSkus };
+        Array.Clear(_skuKnown);
     }
 
     private bool IsKnown(int skuId)

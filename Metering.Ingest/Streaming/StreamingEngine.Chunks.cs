@@ -82,6 +82,17 @@ public sealed partial class StreamingEngine
                 RenewCatalog("renewed: a price book groups by new dimensions");
             }
 
+            if (_prices.Revision != _knownSkusRevision)
+            {
+                // --unknown-sku reject: a SKU a newly published version prices is admitted from this chunk on.
+                _knownSkusRevision = _prices.Revision;
+                if (_admissionOptions.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject && _prices.Current?.KnownSkus() is { } known)
+                {
+                    _admissionOptions = _admissionOptions with { KnownSkus = known };
+                    _admission.UseKnownSkus(known);
+                }
+            }
+
             _admission.BeginChunk(); // the clock is read per chunk: a quiet worker never judges by a stale clock
             var rewinds = _rewinds;
             var start = 0;

@@ -22,7 +22,7 @@ public sealed partial class StreamingEngine
 {
     private readonly StreamingOptions _options;
     private readonly NpgsqlDataSource _db;
-    private readonly AdmissionOptions _admissionOptions;
+    private AdmissionOptions _admissionOptions;
     private RecordAdmission _admission;
     private readonly Aggregator _aggregator;
     private readonly AggregateWriter _writer;
@@ -59,6 +59,7 @@ public sealed partial class StreamingEngine
         _db = db;
         _prices = prices;
         _groupingRevision = prices.Revision;
+        _knownSkusRevision = prices.Revision;
         _admissionOptions = options.Pipeline.Admission(prices.Current?.KnownSkus(), options.Accounts);
         _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
@@ -76,6 +77,7 @@ public sealed partial class StreamingEngine
     // The price books whose group_by keys the interning catalog keeps (NewCatalog), and the revision they were read at.
     private readonly PriceCatalogSource _prices;
     private long _groupingRevision;
+    private long _knownSkusRevision;
 
     /// <summary>Records read since start (progress output).</summary>
     public long Read { get; private set; }

@@ -144,6 +144,19 @@ public class RecordAdmissionTests
     }
 
     [Fact]
+    public void A_sku_a_newly_published_version_prices_is_admitted_once_the_known_set_is_replaced_also_after_it_was_refused()
+    {
+        var reject = new AdmissionOptions { Decoder = DecoderTestKit.Options(), UnknownSkus = UnknownSkuPolicy.Reject, KnownSkus = new HashSet<string> { "cdn.egress.bytes" } };
+        var admission = new RecordAdmission(new RecordCatalog(), reject);
+        var record = Encoding.UTF8.GetBytes(Record(sku: "ai.tokens"));
+        Assert.Equal(RejectReason.UnknownSku, admission.Admit(record, out _, out _)); // judged (and cached) as unknown
+        admission.UseKnownSkus(new HashSet<string> { "cdn.egress.bytes", "ai.tokens" });
+        Assert.Equal(RejectReason.None, admission.Admit(Encoding.UTF8.GetBytes(Record(id: "e-2", sku: "ai.tokens")), out _, out _));
+        admission.UseKnownSkus(null); // nothing to replace it with: the set stays
+        Assert.Equal(RejectReason.None, admission.Admit(Encoding.UTF8.GetBytes(Record(id: "e-3", sku: "ai.tokens")), out _, out _));
+    }
+
+    [Fact]
     public void Unknown_accounts_are_refused_only_when_configured_naming_the_account_and_how_to_create_it()
     {
         var reject = new AdmissionOptions { Decoder = DecoderTestKit.Options(), UnknownAccounts = UnknownAccountPolicy.Reject, Accounts = new GrowingAccountDirectory("acct-1") };
