@@ -20,6 +20,12 @@ public static class PipelineBenchmark
     /// <summary>One timed run.</summary>
     public sealed record Run(string Kind, long Records, TimeSpan Elapsed, long Flushes, double FlushP99Milliseconds)
     {
+        /// <summary>The engine's stage times over the run (null for consume-only).</summary>
+        public StageTimes? Stages { get; init; }
+
+        /// <summary>From the engine's start to its first consumed record (group join, assignment, first fetch).</summary>
+        public TimeSpan StartToFirstRecord { get; init; }
+
         /// <summary>Records per second.</summary>
         public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
     }
@@ -35,6 +41,12 @@ public static class PipelineBenchmark
 
         /// <summary>Engine over consume-only: the share of the bare consumer's speed the engine keeps.</summary>
         public double Ratio => EngineRecordsPerSecond / ConsumeOnlyRecordsPerSecond;
+
+        /// <summary>Slowest and fastest consume-only rounds, records per second.</summary>
+        public (double Min, double Max) ConsumeOnlySpread => (ConsumeOnly.Min(r => r.RecordsPerSecond), ConsumeOnly.Max(r => r.RecordsPerSecond));
+
+        /// <summary>Slowest and fastest engine rounds, records per second.</summary>
+        public (double Min, double Max) EngineSpread => (Engine.Min(r => r.RecordsPerSecond), Engine.Max(r => r.RecordsPerSecond));
 
         /// <summary>Median over the engine runs of each run's flush-transaction p99, milliseconds.</summary>
         public double FlushP99Milliseconds => Measurement.Median(Engine.Select(r => r.FlushP99Milliseconds));
@@ -117,7 +129,8 @@ public static class PipelineBenchmark
             Measurement.CleanHeap();
             var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, ConsumerGroup = "bench-engine-" + round, Pipeline = pipeline };
             engine.Add(await EngineAsync(options, databases[round - 1], prices, records, cancellationToken).ConfigureAwait(false));
-            progress.WriteLine($"bench round {round}/{setup.Rounds}: consume-only {baseline[^1].RecordsPerSecond:N0} records/s, engine {engine[^1].RecordsPerSecond:N0} records/s committed ({engine[^1].Flushes} flushes, flush p99 {engine[^1].FlushP99Milliseconds:F0} ms)");
+            progress.WriteLine($"bench round {round}/{setup.Rounds}: consume-only {baseline[^1].RecordsPerSecond:N0} records/s, engine {engine[^1].RecordsPerSecond:N0} records/s committed ({engine[^1].Flushes} flushes, flush p99 {engine[^1].FlushP99Milliseconds:F0} ms; first record {engine[^1].StartToFirstRecord.TotalSeconds:F2}s after the engine's start)");
+            progress.WriteLine($"  engine's time from its start, {(engine[^1].StartToFirstRecord + engine[^1].Elapsed).TotalSeconds:F1}s: {engine[^1].Stages!.Describe(engine[^1].StartToFirstRecord + engine[^1].Elapsed)}");
         }
 
         return new Result(records, baseline, engine);
@@ -223,7 +236,12 @@ public static class PipelineBenchmark
         var elapsed = clock.Elapsed;
         await stop.CancelAsync().ConfigureAwait(false);
         await consuming.ConfigureAwait(false);
-        return new Run("engine", expected, elapsed, engine.Flushes, Percentile(engine.FlushMilliseconds, 0.99));
+        var stages = engine.Stages;
+        return new Run("engine", expected, elapsed, engine.Flushes, Percentile(engine.FlushMilliseconds, 0.99))
+        {
+            Stages = stages,
+            StartToFirstRecord = stages.FirstConsumed is { } first ? Stopwatch.GetElapsedTime(stages.Started, first) : TimeSpan.Zero,
+        };
     }
 
     /// <summary>The <paramref name="p"/> quantile (nearest rank) of <paramref name="values"/>; 0 when empty.</summary>

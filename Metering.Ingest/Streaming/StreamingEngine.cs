@@ -110,6 +110,9 @@ public sealed partial class StreamingEngine
     /// <summary>Flushes committed since start.</summary>
     public long Flushes { get; private set; }
 
+    /// <summary>Where the time of the current (or last) run went, per stage, and its first consume and commit.</summary>
+    public StageTimes Stages { get; private set; } = new();
+
     /// <summary>Flush transaction durations in milliseconds (for the p99 the benchmark reports).</summary>
     public List<double> FlushMilliseconds { get; } = [];
 
@@ -119,6 +122,7 @@ public sealed partial class StreamingEngine
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken, bool abandonOnCancel = false)
     {
+        var stages = Stages = new StageTimes();
         await StartupRetry.RunAsync("PostgreSQL", ReloadDedupAsync, _options.StartupTimeout, _options.Log, cancellationToken).ConfigureAwait(false);
         var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
         config.SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds;
@@ -150,15 +154,24 @@ public sealed partial class StreamingEngine
             {
                 // A chunk: one waiting consume, then whatever is already fetched, up to ChunkSize messages. The shared
                 // dedup store (if any) is asked once per chunk instead of once per record.
+                var waitStart = Stopwatch.GetTimestamp();
                 try
                 {
                     if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: not null } first)
                     {
+                        stages.AddConsumeWait(waitStart, empty: false);
+                        var dequeueStart = Stopwatch.GetTimestamp();
                         _chunk.Add(first);
                         while (_chunk.Count < ChunkSize && consumer.Consume(TimeSpan.Zero) is { Message: not null } next)
                         {
                             _chunk.Add(next);
                         }
+
+                        stages.AddDequeue(dequeueStart);
+                    }
+                    else
+                    {
+                        stages.AddConsumeWait(waitStart, empty: true);
                     }
                 }
                 catch (ConsumeException e) when (e.Error.Code is ErrorCode.Local_AutoOffsetReset or ErrorCode.OffsetOutOfRange)
@@ -168,11 +181,14 @@ public sealed partial class StreamingEngine
                     continue;
                 }
 
+                var buildStart = Stopwatch.GetTimestamp();
                 if (!ProcessChunk())
                 {
                     crashed = true;
                     return; // injected crash: nothing flushed, no clean leave
                 }
+
+                stages.AddBuild(buildStart);
 
                 // Adaptive batching: a due flush waits while the previous one is still committing (consumption goes
                 // on into the aggregator), so under load batches grow and the per-key cost of a flush is paid for
