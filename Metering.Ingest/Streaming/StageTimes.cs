@@ -22,6 +22,9 @@ public sealed class StageTimes
     private long _emptyPolls;
     private long _firstConsumed;
     private long _firstCommitted;
+    private long _firstAssigned;
+    private long _subscribed;
+    private long _firstFlushStarted;
 
     /// <summary>When the engine started (<see cref="Stopwatch.GetTimestamp"/>).</summary>
     public long Started { get; } = Stopwatch.GetTimestamp();
@@ -44,11 +47,26 @@ public sealed class StageTimes
     /// <summary>Flush transactions, summed (background, overlapping the stages above).</summary>
     public TimeSpan Commit => Ticks(ref _commit);
 
+    /// <summary>
+    /// CPU time the poll thread used during the run (set when the run ends; null before, or off Linux). Its wall time
+    /// minus this is time it was runnable without a core, or blocked: on a loaded machine that is most of "build".
+    /// </summary>
+    public TimeSpan? PollThreadCpu { get; internal set; }
+
     /// <summary>Polls that returned no message at all (each waited up to 100 ms).</summary>
     public long EmptyPolls => Interlocked.Read(ref _emptyPolls);
 
     /// <summary>When the first record was consumed (<see cref="Stopwatch.GetTimestamp"/>); null before that.</summary>
     public long? FirstConsumed => Interlocked.Read(ref _firstConsumed) is var t && t != 0 ? t : null;
+
+    /// <summary>When the engine subscribed to the topic, after loading the dedup horizon (<see cref="Stopwatch.GetTimestamp"/>); null before that.</summary>
+    public long? Subscribed => Interlocked.Read(ref _subscribed) is var t && t != 0 ? t : null;
+
+    /// <summary>When the group first assigned partitions and their start offsets were set (<see cref="Stopwatch.GetTimestamp"/>); null before that.</summary>
+    public long? FirstAssigned => Interlocked.Read(ref _firstAssigned) is var t && t != 0 ? t : null;
+
+    /// <summary>When the first flush was handed to the commit task (<see cref="Stopwatch.GetTimestamp"/>); null before that.</summary>
+    public long? FirstFlushStarted => Interlocked.Read(ref _firstFlushStarted) is var t && t != 0 ? t : null;
 
     /// <summary>When the first flush committed (<see cref="Stopwatch.GetTimestamp"/>); null before that.</summary>
     public long? FirstCommitted => Interlocked.Read(ref _firstCommitted) is var t && t != 0 ? t : null;
@@ -59,7 +77,7 @@ public sealed class StageTimes
         var w = Math.Max(wall.TotalSeconds, 1e-9);
         string Part(string name, TimeSpan t) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{name} {t.TotalSeconds:F2}s ({t.TotalSeconds / w:P0})");
         return string.Join(", ", Part("consume-wait", ConsumeWait), Part("dequeue", Dequeue), Part("build", Build), Part("drain", Drain),
-            Part("commit-wait", CommitWait), Part("commit (background)", Commit)) + string.Create(System.Globalization.CultureInfo.InvariantCulture, $"; {EmptyPolls:N0} empty polls");
+            Part("commit-wait", CommitWait), Part("commit (background)", Commit)) + string.Create(System.Globalization.CultureInfo.InvariantCulture, $"; {EmptyPolls:N0} empty polls{(PollThreadCpu is { } cpu ? $"; poll thread CPU {cpu.TotalSeconds:F2}s" : "")}");
     }
 
     internal void AddConsumeWait(long since, bool empty)
@@ -73,6 +91,19 @@ public sealed class StageTimes
         {
             Interlocked.Exchange(ref _firstConsumed, Stopwatch.GetTimestamp());
         }
+    }
+
+    internal void MarkSubscribed() => Interlocked.CompareExchange(ref _subscribed, Stopwatch.GetTimestamp(), 0);
+
+    internal void MarkFlushStarted() => Interlocked.CompareExchange(ref _firstFlushStarted, Stopwatch.GetTimestamp(), 0);
+
+    internal void MarkAssigned() => Interlocked.CompareExchange(ref _firstAssigned, Stopwatch.GetTimestamp(), 0);
+
+    /// <summary>The start-up steps from <paramref name="from"/> (a <see cref="Stopwatch.GetTimestamp"/>): subscribed, assigned, first record, first commit.</summary>
+    public string DescribeStart(long from)
+    {
+        string At(long? t) => t is { } v ? Stopwatch.GetElapsedTime(from, v).TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + "s" : "never";
+        return $"engine started {At(Started)}, subscribed {At(Subscribed)}, partitions assigned {At(FirstAssigned)}, first record {At(FirstConsumed)}, first flush started {At(FirstFlushStarted)}, first commit {At(FirstCommitted)}";
     }
 
     internal void AddDequeue(long since) => Add(ref _dequeue, since);

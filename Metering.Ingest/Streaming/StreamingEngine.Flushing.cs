@@ -57,7 +57,9 @@ public sealed partial class StreamingEngine
         _deadLetters.Clear();
         _seenIds.Clear();
         _pending = 0;
+        _flushedSinceStart = true;
         Stages.AddDrain(drainStart);
+        Stages.MarkFlushStarted();
         _inFlight = Task.Run(() => CommitWithRetryAsync(batch));
         _inFlightBatch = batch;
     }
