@@ -27,6 +27,7 @@ public sealed class BenchCommand : ICliCommand
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
         "  --catch-up                 the same on the main job's topology (3 brokers, 32 partitions): a 2 M-record backlog,\n" +
         "                             then the engine started on it; prints where the engine's time went per stage\n" +
+        "  --flush-interval D, --max-records-per-flush N   the engine's flush cadence (pipeline, catch-up; default 1s, 1000000)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
         "                             default .metering/bench/usage-N.ndjson)\n" +
         "  --records N                records in a generated workload (default 10000000)\n" +
@@ -98,13 +99,15 @@ public sealed class BenchCommand : ICliCommand
         var partitions = (int)args.Int64("partitions", catchUp ? 32 : 128, 1, 1024);
         var brokers = (int)args.Int64("brokers", catchUp ? 3 : 1, 1, 9);
         var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
+        var flushInterval = args.Duration("flush-interval", TimeSpan.FromSeconds(1));
+        var maxRecordsPerFlush = (int)args.Int64("max-records-per-flush", 1_000_000, 1, 100_000_000);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         PipelineArguments.RefuseAccountRejection(pipeline, "bench pipeline");
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);
         var file = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"pipeline-{workload.Records}-{workload.Accounts}-{workload.Rate}-{workload.Skew}-{workload.Seed}.ndjson"));
-        var r = await PipelineBenchmark.RunAsync(new PipelineBenchmark.Setup(file, workload, partitions, brokers, rounds), pipeline, prices,
+        var r = await PipelineBenchmark.RunAsync(new PipelineBenchmark.Setup(file, workload, partitions, brokers, rounds) { FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush }, pipeline, prices,
             (round, ct) => LedgerArguments.OpenAsync(args, ct, $"bench_{stamp}_{round}"), Console.Error, cancellationToken).ConfigureAwait(false);
         var @out = Console.Out;
         @out.WriteLine($"{kind}: {r.Records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
