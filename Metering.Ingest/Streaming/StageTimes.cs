@@ -35,7 +35,10 @@ public sealed class StageTimes
     /// <summary>The poll thread taking the rest of a chunk's messages from librdkafka's queue (already fetched).</summary>
     public TimeSpan Dequeue => Ticks(ref _dequeue);
 
-    /// <summary>The poll thread building: admission (decode), dedup and aggregation of the chunks.</summary>
+    /// <summary>
+    /// The poll thread building: admission (decode), dedup and aggregation of the chunks (also the rare flushes a chunk
+    /// forces itself, at the key limit or a full catalog, which are then counted in drain and commit-wait too).
+    /// </summary>
     public TimeSpan Build => Ticks(ref _build);
 
     /// <summary>The poll thread draining the aggregates into a flush batch (the swap, the drain, the snapshots).</summary>
