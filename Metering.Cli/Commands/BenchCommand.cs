@@ -25,6 +25,9 @@ public sealed class BenchCommand : ICliCommand
         "  --accounts N [ledger options]   the account directory with N accounts: load time, bytes per account, NOTIFY delay\n" +
         "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
+        "  --catch-up                 the same on the main job's topology (3 brokers, 32 partitions): a 2 M-record backlog,\n" +
+        "                             then the engine started on it; prints where the engine's time went per stage\n" +
+        "  --flush-interval D, --max-records-per-flush N   the engine's flush cadence (pipeline, catch-up; default 1s, 1000000)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
         "                             default .metering/bench/usage-N.ndjson)\n" +
         "  --records N                records in a generated workload (default 10000000)\n" +
@@ -35,7 +38,7 @@ public sealed class BenchCommand : ICliCommand
     public async Task<int> RunAsync(CliArguments args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
-        return args.Has("pipeline") ? await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false)
+        return args.Has("pipeline") || args.Has("catch-up") ? await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("freshness") ? await RunFreshnessAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("redis-dedup") ? await RunRedisDedupAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("accounts") ? await RunAccountsAsync(args, cancellationToken).ConfigureAwait(false)
@@ -84,31 +87,40 @@ public sealed class BenchCommand : ICliCommand
     /// <summary><c>--pipeline</c>: <see cref="PipelineBenchmark"/>, each round's engine run into a fresh database.</summary>
     private static async Task<int> RunPipelineAsync(CliArguments args, CancellationToken cancellationToken)
     {
+        // Catch-up: the backlog an outage leaves, on the main job's topology (`metering run`: 3 brokers, 32 partitions).
+        var catchUp = args.Has("catch-up");
+        var kind = catchUp ? "catch-up" : "pipeline";
         var rateGiven = args.Has("rate");
         var skewGiven = args.Has("skew");
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 1) };
         workload = rateGiven ? workload : workload with { Rate = PipelineBenchmark.DefaultRate };
         workload = skewGiven ? workload : workload with { Skew = PipelineBenchmark.DefaultSkew };
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
-        var partitions = (int)args.Int64("partitions", 128, 1, 1024);
-        var brokers = (int)args.Int64("brokers", 1, 1, 9);
+        var partitions = (int)args.Int64("partitions", catchUp ? 32 : 128, 1, 1024);
+        var brokers = (int)args.Int64("brokers", catchUp ? 3 : 1, 1, 9);
         var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
+        var flushInterval = args.Duration("flush-interval", TimeSpan.FromSeconds(1));
+        var maxRecordsPerFlush = (int)args.Int64("max-records-per-flush", 1_000_000, 1, 100_000_000);
         var (pipeline, _) = PipelineArguments.Pipeline(args);
         PipelineArguments.RefuseAccountRejection(pipeline, "bench pipeline");
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);
         var file = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"pipeline-{workload.Records}-{workload.Accounts}-{workload.Rate}-{workload.Skew}-{workload.Seed}.ndjson"));
-        var r = await PipelineBenchmark.RunAsync(new PipelineBenchmark.Setup(file, workload, partitions, brokers, rounds), pipeline, prices,
+        var r = await PipelineBenchmark.RunAsync(new PipelineBenchmark.Setup(file, workload, partitions, brokers, rounds) { FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush }, pipeline, prices,
             (round, ct) => LedgerArguments.OpenAsync(args, ct, $"bench_{stamp}_{round}"), Console.Error, cancellationToken).ConfigureAwait(false);
         var @out = Console.Out;
-        @out.WriteLine($"pipeline: {r.Records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
-        @out.WriteLine($"consume-only:                {r.ConsumeOnlyRecordsPerSecond,12:N0} records/s");
-        @out.WriteLine($"Kafka -> committed totals:   {r.EngineRecordsPerSecond,12:N0} records/s");
+        @out.WriteLine($"{kind}: {r.Records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
+        @out.WriteLine($"consume-only:                {r.ConsumeOnlyRecordsPerSecond,12:N0} records/s  (rounds: {Rounds(r.ConsumeOnly)}; spread {r.ConsumeOnlySpread.Min:N0}..{r.ConsumeOnlySpread.Max:N0})");
+        @out.WriteLine($"Kafka -> committed totals:   {r.EngineRecordsPerSecond,12:N0} records/s  (rounds: {Rounds(r.Engine)}; spread {r.EngineSpread.Min:N0}..{r.EngineSpread.Max:N0})");
         @out.WriteLine($"engine / consume-only:       {r.Ratio,12:F2}");
         @out.WriteLine($"flush transaction p99:       {r.FlushP99Milliseconds,12:F0} ms (median over rounds)");
+        var median = r.Engine.OrderBy(e => e.RecordsPerSecond).ElementAt(r.Engine.Count / 2);
+        @out.WriteLine($"engine waits (median round): first record {median.StartToFirstRecord.TotalSeconds:F2}s after start; {median.Stages!.Describe(median.StartToFirstRecord + median.Elapsed)}");
         return 0;
     }
+
+    private static string Rounds(IEnumerable<PipelineBenchmark.Run> runs) => string.Join(", ", runs.Select(r => r.RecordsPerSecond.ToString("N0", CultureInfo.InvariantCulture)));
 
     /// <summary><c>--freshness</c>: <see cref="FreshnessBenchmark"/> on embedded Kafka, PostgreSQL and chDB; exit 1 if a probe never became queryable.</summary>
     private static async Task<int> RunFreshnessAsync(CliArguments args, CancellationToken cancellationToken)

@@ -101,6 +101,8 @@ public sealed class RunCommand : ICliCommand
         var @out = Console.Out;
         @out.WriteLine();
         @out.WriteLine($"pipeline: {run.Records:N0} records from Kafka to committed PostgreSQL totals in {run.Elapsed.TotalSeconds:F1}s = {run.Records / run.Elapsed.TotalSeconds:N0} records/s; {run.Flushes} flushes, flush p99 {run.FlushP99Milliseconds:F0} ms");
+        @out.WriteLine($"start: first record consumed {Seconds(run.StartToFirstConsume)} after the start, first flush committed {Seconds(run.StartToFirstCommit)} after it; engine time: {run.Stages.Describe(run.Elapsed)}");
+        err.WriteLine($"start-up from the run's start: {run.Stages.DescribeStart(run.Started)}");
         @out.WriteLine();
         @out.WriteLine($"{"sku",-24} {"records",12} {"quantity",26} {"amount",16} currency");
         foreach (var line in await BillingTotalsQuery.BySkuAsync(db, cancellationToken).ConfigureAwait(false))
@@ -141,6 +143,8 @@ public sealed class RunCommand : ICliCommand
 
         return problems.Count == 0 && drifts == 0 ? 0 : 1;
     }
+
+    private static string Seconds(TimeSpan? t) => t is { } v ? v.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + "s" : "never";
 
     /// <summary>
     /// Prints <paramref name="statement"/> as <see cref="StatementText"/> renders it, with its <paramref name="status"/>

@@ -20,6 +20,12 @@ public static class PipelineBenchmark
     /// <summary>One timed run.</summary>
     public sealed record Run(string Kind, long Records, TimeSpan Elapsed, long Flushes, double FlushP99Milliseconds)
     {
+        /// <summary>The engine's stage times over the run (null for consume-only).</summary>
+        public StageTimes? Stages { get; init; }
+
+        /// <summary>From the engine's start to its first consumed record (group join, assignment, first fetch).</summary>
+        public TimeSpan StartToFirstRecord { get; init; }
+
         /// <summary>Records per second.</summary>
         public double RecordsPerSecond => Records / Elapsed.TotalSeconds;
     }
@@ -35,6 +41,12 @@ public static class PipelineBenchmark
 
         /// <summary>Engine over consume-only: the share of the bare consumer's speed the engine keeps.</summary>
         public double Ratio => EngineRecordsPerSecond / ConsumeOnlyRecordsPerSecond;
+
+        /// <summary>Slowest and fastest consume-only rounds, records per second.</summary>
+        public (double Min, double Max) ConsumeOnlySpread => (ConsumeOnly.Min(r => r.RecordsPerSecond), ConsumeOnly.Max(r => r.RecordsPerSecond));
+
+        /// <summary>Slowest and fastest engine rounds, records per second.</summary>
+        public (double Min, double Max) EngineSpread => (Engine.Min(r => r.RecordsPerSecond), Engine.Max(r => r.RecordsPerSecond));
 
         /// <summary>Median over the engine runs of each run's flush-transaction p99, milliseconds.</summary>
         public double FlushP99Milliseconds => Measurement.Median(Engine.Select(r => r.FlushP99Milliseconds));
@@ -58,7 +70,14 @@ public static class PipelineBenchmark
     /// What to run: <see cref="Rounds"/> rounds over <see cref="WorkloadFile"/> (generated from <see cref="Workload"/>
     /// when missing) in a topic of <see cref="Partitions"/> partitions on <see cref="Brokers"/> embedded brokers.
     /// </summary>
-    public sealed record Setup(string WorkloadFile, WorkloadOptions Workload, int Partitions, int Brokers, int Rounds);
+    public sealed record Setup(string WorkloadFile, WorkloadOptions Workload, int Partitions, int Brokers, int Rounds)
+    {
+        /// <summary>The engine's flush interval (default 1 s, the engine's own default).</summary>
+        public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+        /// <summary>The engine's hard cap on records per flush (default 1,000,000, the engine's own default).</summary>
+        public int MaxRecordsPerFlush { get; init; } = 1_000_000;
+    }
 
     /// <summary>
     /// The whole benchmark. Opens one fresh, migrated database per round first (<paramref name="openDatabase"/>, given
@@ -115,9 +134,11 @@ public static class PipelineBenchmark
             Measurement.CleanHeap();
             baseline.Add(ConsumeOnly(kafka.BootstrapServers, "usage", records, progress, cancellationToken));
             Measurement.CleanHeap();
-            var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, ConsumerGroup = "bench-engine-" + round, Pipeline = pipeline };
+            var options = new StreamingOptions { BootstrapServers = kafka.BootstrapServers, ConsumerGroup = "bench-engine-" + round, Pipeline = pipeline,
+                FlushInterval = setup.FlushInterval, MaxRecordsPerFlush = setup.MaxRecordsPerFlush };
             engine.Add(await EngineAsync(options, databases[round - 1], prices, records, cancellationToken).ConfigureAwait(false));
-            progress.WriteLine($"bench round {round}/{setup.Rounds}: consume-only {baseline[^1].RecordsPerSecond:N0} records/s, engine {engine[^1].RecordsPerSecond:N0} records/s committed ({engine[^1].Flushes} flushes, flush p99 {engine[^1].FlushP99Milliseconds:F0} ms)");
+            progress.WriteLine($"bench round {round}/{setup.Rounds}: consume-only {baseline[^1].RecordsPerSecond:N0} records/s, engine {engine[^1].RecordsPerSecond:N0} records/s committed ({engine[^1].Flushes} flushes, flush p99 {engine[^1].FlushP99Milliseconds:F0} ms; first record {engine[^1].StartToFirstRecord.TotalSeconds:F2}s after the engine's start)");
+            progress.WriteLine($"  engine's time from its start, {(engine[^1].StartToFirstRecord + engine[^1].Elapsed).TotalSeconds:F1}s: {engine[^1].Stages!.Describe(engine[^1].StartToFirstRecord + engine[^1].Elapsed)}");
         }
 
         return new Result(records, baseline, engine);
@@ -197,6 +218,10 @@ public static class PipelineBenchmark
     public static async Task<Run> EngineAsync(StreamingOptions options, NpgsqlDataSource db, PriceCatalog? prices, long expected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        // The account directory, as `stream` and `run` give the engine: without it every flush re-inserts (ON CONFLICT)
+        // every account it books, which measured 1-2 s of a loaded machine's ~7 s flush.
+        await using var accounts = options.Accounts is null ? await Metering.Ledger.Accounts.AccountDirectory.StartAsync(db, null, TextWriter.Null, cancellationToken).ConfigureAwait(false) : null;
+        options = accounts is null ? options : options with { Accounts = accounts };
         var engine = new StreamingEngine(options, db, prices);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var consuming = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
@@ -223,7 +248,12 @@ public static class PipelineBenchmark
         var elapsed = clock.Elapsed;
         await stop.CancelAsync().ConfigureAwait(false);
         await consuming.ConfigureAwait(false);
-        return new Run("engine", expected, elapsed, engine.Flushes, Percentile(engine.FlushMilliseconds, 0.99));
+        var stages = engine.Stages;
+        return new Run("engine", expected, elapsed, engine.Flushes, Percentile(engine.FlushMilliseconds, 0.99))
+        {
+            Stages = stages,
+            StartToFirstRecord = stages.FirstConsumed is { } first ? Stopwatch.GetElapsedTime(stages.Started, first) : TimeSpan.Zero,
+        };
     }
 
     /// <summary>The <paramref name="p"/> quantile (nearest rank) of <paramref name="values"/>; 0 when empty.</summary>

@@ -14,7 +14,20 @@ namespace Metering.DevKit.Benchmarks;
 public static class PipelineRun
 {
     /// <summary>What one run did.</summary>
-    public sealed record Result(long Records, TimeSpan Elapsed, long Flushes, double FlushP99Milliseconds);
+    public sealed record Result(long Records, TimeSpan Elapsed, long Flushes, double FlushP99Milliseconds)
+    {
+        /// <summary>From the run's start (before the engine is built) to the first record consumed; null if none was.</summary>
+        public TimeSpan? StartToFirstConsume { get; init; }
+
+        /// <summary>From the run's start to the first flush committed in PostgreSQL; null if none was.</summary>
+        public TimeSpan? StartToFirstCommit { get; init; }
+
+        /// <summary>When the run started (<see cref="Stopwatch.GetTimestamp"/>), before the engine was built.</summary>
+        public long Started { get; init; }
+
+        /// <summary>The engine's stage times over the run.</summary>
+        public required StageTimes Stages { get; init; }
+    }
 
     /// <summary>Produces <paramref name="workloadFile"/> and consumes it until <paramref name="expectedRecords"/> are committed.</summary>
     public static async Task<Result> RunAsync(StreamingOptions options, NpgsqlDataSource db, PriceCatalog? prices, string workloadFile, long expectedRecords, TextWriter progress, CancellationToken cancellationToken)
@@ -23,6 +36,7 @@ public static class PipelineRun
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(progress);
         var clock = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var engine = new StreamingEngine(options, db, prices);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var consuming = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
@@ -63,7 +77,14 @@ public static class PipelineRun
         await consuming.ConfigureAwait(false);
         var flushes = engine.FlushMilliseconds.Order().ToList();
         var p99 = flushes.Count == 0 ? 0 : flushes[Math.Min(flushes.Count - 1, (int)Math.Ceiling(flushes.Count * 0.99) - 1)];
-        return new Result(expectedRecords, elapsed, engine.Flushes, p99);
+        var stages = engine.Stages;
+        return new Result(expectedRecords, elapsed, engine.Flushes, p99)
+        {
+            Stages = stages,
+            Started = started,
+            StartToFirstConsume = stages.FirstConsumed is { } firstConsumed ? Stopwatch.GetElapsedTime(started, firstConsumed) : null,
+            StartToFirstCommit = stages.FirstCommitted is { } firstCommitted ? Stopwatch.GetElapsedTime(started, firstCommitted) : null,
+        };
     }
 
     /// <summary>Records committed to the ledger (sum of conservation.read; <see cref="LedgerProgress.CommittedRecordsAsync"/>).</summary>

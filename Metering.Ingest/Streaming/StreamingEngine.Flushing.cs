@@ -23,6 +23,7 @@ public sealed partial class StreamingEngine
     private void StartFlush()
     {
         WaitForInFlight();
+        var drainStart = Stopwatch.GetTimestamp();
         _writer.EndBatch();
         List<Aggregates.Aggregation.AggregateRow> rows;
         try
@@ -37,6 +38,7 @@ public sealed partial class StreamingEngine
         var active = _partitions.Values.Where(p => p.Read > 0 || p.Gaps.Count > 0).ToList();
         if (active.Count == 0)
         {
+            Stages.AddDrain(drainStart);
             return;
         }
 
@@ -56,6 +58,9 @@ public sealed partial class StreamingEngine
         _seenIds.Clear();
         _late.FlushStarted(batch.SeenIds);
         _pending = 0;
+        _flushedSinceStart = true;
+        Stages.AddDrain(drainStart);
+        Stages.MarkFlushStarted();
         _inFlight = Task.Run(() => CommitWithRetryAsync(batch));
         _inFlightBatch = batch;
     }
@@ -68,12 +73,15 @@ public sealed partial class StreamingEngine
     private async Task<double> CommitWithRetryAsync(FlushBatch batch)
     {
         var clock = Stopwatch.StartNew();
+        var stages = Stages;
+        var started = Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 var attemptClock = Stopwatch.StartNew();
                 await _ledger.WriteAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                stages.AddCommit(started);
                 Observability.MeteringMetrics.PostgresWriteCompleted(attemptClock.Elapsed);
                 return clock.Elapsed.TotalMilliseconds;
             }
@@ -102,9 +110,17 @@ public sealed partial class StreamingEngine
         _inFlight = null;
         _inFlightBatch = null;
         double milliseconds;
+        var waitStart = Stopwatch.GetTimestamp();
         try
         {
-            milliseconds = flight.GetAwaiter().GetResult();
+            try
+            {
+                milliseconds = flight.GetAwaiter().GetResult();
+            }
+            finally
+            {
+                Stages.AddCommitWait(waitStart);
+            }
         }
         catch (FencedException e)
         {

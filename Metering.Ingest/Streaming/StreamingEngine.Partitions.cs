@@ -153,6 +153,7 @@ public sealed partial class StreamingEngine
 
         Volatile.Write(ref _assignedCount, _partitions.Count);
         _rejoining = false;
+        Stages.MarkAssigned();
         return positions;
     }
 
