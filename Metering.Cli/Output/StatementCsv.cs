@@ -74,7 +74,10 @@ internal static class StatementCsv
 
     /// <summary>A line's dimension group as compact JSON (<c>{"region":"eu"}</c>); empty for an ungrouped line and for lines that are not usage.</summary>
     private static string? DimensionsText(IReadOnlyDictionary<string, string>? dimensions) =>
-        dimensions is null || dimensions.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(dimensions);
+        dimensions is null || dimensions.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(dimensions, CompactJson);
+
+    // As the group's canonical text writes it: "é" stays "é" (CSV is UTF-8), quotes and controls are escaped.
+    private static readonly System.Text.Json.JsonSerializerOptions CompactJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static string? Instant(DateTimeOffset? value) => value?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 

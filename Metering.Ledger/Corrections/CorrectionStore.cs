@@ -99,6 +99,8 @@ public static class CorrectionStore
                     $"{Instant(eventTime)} is older than the correction horizon of {horizon.Length.TotalDays:0.##} days (events since {Instant(now - horizon.Length)}); book a credit or debit instead");
             }
 
+            var own = accountRule.PeriodOf(eventTime);
+            group = GroupOf(prices, request, own);
             var last = await LastOfEventAsync(connection, tx, request.Account, request.EventId!, cancellationToken).ConfigureAwait(false);
             if (last is not null)
             {
@@ -107,11 +109,10 @@ public static class CorrectionStore
                     return Refused("already_voided", "event_id", $"event '{request.EventId}' of account '{request.Account}' was voided by correction {last.Id}; nothing can follow a void");
                 }
 
-                var lastGroup = GroupOf(prices, request, accountRule.PeriodOf(eventTime));
-                if (last.Group != lastGroup)
+                if (last.Group != group)
                 {
                     return Refused("event_mismatch", "dimensions",
-                        $"event '{request.EventId}' was corrected before (correction {last.Id}) in dimension group {Shown(last.Group)}, not {Shown(lastGroup)}; name its dimensions the same way");
+                        $"event '{request.EventId}' was corrected before (correction {last.Id}) in dimension group {Shown(last.Group)}, not {Shown(group)}; name its dimensions the same way");
                 }
 
                 if (last.Sku != request.Sku || last.EventTime != eventTime)
@@ -127,8 +128,6 @@ public static class CorrectionStore
                 }
             }
 
-            var own = accountRule.PeriodOf(eventTime);
-            group = GroupOf(prices, request, own);
             var takesBack = request.NewQuantity!.Value - request.OriginalQuantity!.Value;
             var isVoid = request.Kind == CorrectionKind.Void;
             if (isVoid || takesBack < 0)

@@ -126,12 +126,4 @@ public static class DimensionGroup
 
         return keys.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)[.. kv.Value], StringComparer.Ordinal);
     }
-
-    /// <summary>The canonical group of explicit <paramref name="pairs"/> (a correction naming the values): keys sorted ordinally; <see cref="None"/> when empty.</summary>
-    public static string FromPairs(IEnumerable<KeyValuePair<string, string>> pairs)
-    {
-        ArgumentNullException.ThrowIfNull(pairs);
-        var list = pairs.ToList();
-        return Of([.. list.Select(p => p.Key).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)], list);
-    }
 }

@@ -44,18 +44,27 @@ public sealed class PeriodTotalsRater
         var totalOf = new int[order.Length];
         var index = new Dictionary<PeriodTotalKey, int>();
         var totals = new List<TouchedTotal>();
+        // The price of an (account, SKU, period), whatever the group: resolved once per flush, not per window.
+        var resolved = new Dictionary<PeriodTotalKey, PriceResolution?>();
         for (var j = 0; j < order.Length; j++)
         {
             var w = windows[order[j]];
             var period = periods.PeriodOf(w.Account, w.Start);
+            var sku = new PeriodTotalKey(w.Account, w.Sku, period.Start);
+            if (!resolved.TryGetValue(sku, out var resolution))
+            {
+                resolution = _prices?.Resolve(w.Account, w.Sku, period.Start);
+                resolved.Add(sku, resolution);
+            }
+
             // The price effective at the period's start says whether the SKU's usage splits into dimension groups.
-            var groupBy = _prices?.Resolve(w.Account, w.Sku, period.Start).Price?.GroupBy ?? [];
-            var key = new PeriodTotalKey(w.Account, w.Sku, period.Start, DimensionGroup.Of(groupBy, w.Dimensions));
+            var groupBy = resolution?.Price?.GroupBy ?? [];
+            var key = groupBy.Count == 0 ? sku : sku with { Group = DimensionGroup.Of(groupBy, w.Dimensions) };
             if (!index.TryGetValue(key, out var t))
             {
                 t = totals.Count;
                 index.Add(key, t);
-                totals.Add(new TouchedTotal(key, period, periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : null));
+                totals.Add(new TouchedTotal(key, period, periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : null) { Resolution = resolution });
             }
 
             totalOf[j] = t;
@@ -91,8 +100,7 @@ public sealed class PeriodTotalsRater
             var total = totals[plan.TotalOf[j]];
             var period = total.Touched.Period;
             decimal charge = 0;
-            var resolution = _prices?.Resolve(w.Account, w.Sku, period.Start);
-            if (resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            if (total.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
             {
                 var book = priced.Book!;
                 charge = WindowRater.RateWindow(priced.Price, ref total.State, w.Quantity, w.Count, priced.Currency!.MinorUnits, book.Rounding);

@@ -9,6 +9,9 @@ namespace Metering.Rating.PeriodTotals;
 /// </summary>
 public sealed record TouchedTotal(PeriodTotalKey Key, BillingPeriod Period, DateTimeOffset? BookedIn)
 {
+    /// <summary>The price that rates the total: resolved once per total when planned (null: no catalog, everything unpriced).</summary>
+    public PriceBooks.PriceResolution? Resolution { get; init; }
+
     /// <summary>True when the period is closed: the usage is late and becomes an adjustment line.</summary>
     public bool IsLate => BookedIn is not null;
 }

@@ -41,7 +41,7 @@ public sealed class DimensionGroupingTests
         Assert.Equal(DimensionGroup.None, DimensionGroup.Of([], dims));
         Assert.Equal([new("colo", "fra"), new("region", "eu")], DimensionGroup.Pairs("""{"colo":"fra","region":"eu"}"""));
         Assert.Empty(DimensionGroup.Pairs(""));
-        Assert.Equal("""{"a":"\"q\"","b":"é"}""", DimensionGroup.FromPairs([new("b", "é"), new("a", "\"q\"")]));
+        Assert.Equal("""{"a":"\"q\"","b":"é"}""", DimensionGroup.Of(["a", "b"], [new("b", "é"), new("a", "\"q\"")]));
     }
 
     [Fact]
