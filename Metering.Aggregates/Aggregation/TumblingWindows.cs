@@ -3,7 +3,7 @@ namespace Metering.Aggregates.Aggregation;
 /// <summary>
 /// Tumbling event-time windows aligned to the Unix epoch: window <c>n</c> covers
 /// <c>[epoch + n*length, epoch + (n+1)*length)</c>, start inclusive, end exclusive. The length is between one second
-/// and one hour and divides a day evenly (so windows align to midnight UTC and to hours). Immutable, thread-safe.
+/// and one hour and divides an hour evenly (so windows align to midnight UTC and to whole hours). Immutable, thread-safe.
 /// </summary>
 public sealed class TumblingWindows
 {
@@ -13,10 +13,12 @@ public sealed class TumblingWindows
     public TumblingWindows(TimeSpan length)
     {
         if (length < TimeSpan.FromSeconds(1) || length > TimeSpan.FromHours(1) || length.Ticks % TimeSpan.TicksPerSecond != 0 ||
-            TimeSpan.TicksPerDay % length.Ticks != 0)
+            TimeSpan.TicksPerHour % length.Ticks != 0)
         {
+            // Dividing an hour (and so a day) puts a window boundary on every whole UTC hour, where price-book versions
+            // take effect inside a period (docs/pricebooks.md): no window straddles a price change.
             throw new ArgumentOutOfRangeException(nameof(length), length,
-                "window length must be whole seconds between 1s and 1h that divide a day evenly (e.g. 1s, 10s, 1m, 5m, 15m, 1h)");
+                "window length must be whole seconds between 1s and 1h that divide an hour evenly (e.g. 1s, 10s, 1m, 5m, 15m, 1h)");
         }
 
         Length = length;

@@ -85,7 +85,7 @@ public static class PipelineArguments
         }
         catch (ArgumentOutOfRangeException)
         {
-            throw new CliUsageException($"--window {window}: must be whole seconds between 1s and 1h that divide a day evenly (e.g. 1s, 10s, 1m, 5m, 15m, 1h)");
+            throw new CliUsageException($"--window {window}: must be whole seconds between 1s and 1h that divide an hour evenly (e.g. 1s, 10s, 1m, 5m, 15m, 1h)");
         }
 
         var options = new AggregationPipelineOptions

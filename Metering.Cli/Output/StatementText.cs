@@ -47,6 +47,12 @@ public static class StatementText
         {
             // A dimension group's line names its values after the SKU: "cdn.egress.bytes region=eu".
             var item = u.Group.Length == 0 ? u.Sku : u.Sku + " " + string.Join(' ', Rating.PeriodTotals.DimensionGroup.Pairs(u.Group).Select(p => $"{p.Key}={p.Value}"));
+            // A line of a version taking effect inside the period names its stretch and version: "... from 2026-12-15 (v2)".
+            if (u.PriceFrom is { } from)
+            {
+                item += $" from {from.UtcDateTime:yyyy-MM-dd HH:mm}Z" + (u.PriceBookVersion is { } v ? $" ({v})" : "");
+            }
+
             usage.Add(u.Priced
                 ? [item, Quantity(u.RecordedQuantity), u.RecordedUnit ?? "", Quantity(u.BillableQuantity), u.BillableUnit ?? "", Money(u.Amount, u.Currency!),
                     u.IncludedUnitsApplied > 0 ? "included " + WithUnit(Quantity(u.IncludedUnitsApplied), u.BillableUnit) : ""]

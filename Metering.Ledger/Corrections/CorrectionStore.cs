@@ -84,6 +84,7 @@ public static class CorrectionStore
         DateTimeOffset? originalPeriod = null;
         int? revision = null;
         var group = Rating.PeriodTotals.DimensionGroup.None;
+        DateTimeOffset? priceFrom = null;
         BillingPeriod booked;
         if (isEvent)
         {
@@ -101,6 +102,7 @@ public static class CorrectionStore
 
             var own = accountRule.PeriodOf(eventTime);
             group = GroupOf(prices, request, own);
+            priceFrom = SegmentOf(prices, request, own, eventTime);
             var last = await LastOfEventAsync(connection, tx, request.Account, request.EventId!, cancellationToken).ConfigureAwait(false);
             if (last is not null)
             {
@@ -135,7 +137,7 @@ public static class CorrectionStore
                 // A statement rates the period's recorded quantity plus its corrections and cannot bill a negative one:
                 // a correction that took back more than was recorded would make the period unbillable. A void also
                 // takes back one record (even of quantity 0), an amend only quantity.
-                var held = await RecordedAsync(connection, tx, request.Account, request.Sku!, own.Start, group, cancellationToken).ConfigureAwait(false);
+                var held = await RecordedAsync(connection, tx, request.Account, request.Sku!, own.Start, group, priceFrom, cancellationToken).ConfigureAwait(false);
                 var recordsLeft = held.Records - (isVoid ? 1 : 0);
                 if (held.Quantity + takesBack < 0 || recordsLeft < 0)
                 {
@@ -178,8 +180,8 @@ public static class CorrectionStore
 
         await using var insert = new NpgsqlCommand($"""
             INSERT INTO corrections (idempotency_key, account, kind, event_id, sku, event_time, original_period_start, booked_period_start, revision,
-              original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, dimension_group)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+              original_quantity, new_quantity, quantity_delta, amount, currency, actor, reason, dimension_group, price_from)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING {Columns}
             """, connection, tx);
@@ -201,6 +203,7 @@ public static class CorrectionStore
         p.Add(new() { Value = request.Actor, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(new() { Value = request.Reason, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(new() { Value = group, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(new() { Value = (object?)priceFrom ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         var created = await ReadOneAsync(insert, cancellationToken).ConfigureAwait(false);
         if (created is null)
         {
@@ -330,35 +333,58 @@ public static class CorrectionStore
         return await ReadOneAsync(cmd, cancellationToken).ConfigureAwait(false);
     }
 
+    // The price segment of an event (docs/pricebooks.md): the version taking effect inside its period at or before its
+    // time; null before any (priced from the period's start). Versions take effect on whole hours, which are window
+    // boundaries, so this is the segment the engine booked the event's window into.
+    private static DateTimeOffset? SegmentOf(Rating.PriceBooks.PriceCatalog? prices, CorrectionRequest request, BillingPeriod own, DateTimeOffset eventTime)
+    {
+        if (prices is null)
+        {
+            return null;
+        }
+
+        DateTimeOffset? from = null;
+        foreach (var segment in prices.Segments(request.Account, request.Sku!, own).Skip(1))
+        {
+            if (segment.From <= eventTime)
+            {
+                from = segment.From;
+            }
+        }
+
+        return from;
+    }
+
     /// <summary>
     /// What the ledger holds for (<paramref name="account"/>, <paramref name="sku"/>) in the period starting at
-    /// <paramref name="periodStart"/>: its period total plus the late usage of the period (adjustments), and that less
+    /// <paramref name="periodStart"/> (its dimension group and price segment): its period total plus the late usage of the period (adjustments), and that less
     /// the earlier corrections of the period (their quantity deltas; one record per void). Takes a transaction-scoped
     /// lock on the three first, so that two corrections taking back usage of different events of one SKU and period
     /// cannot both pass against the same total; usage arriving meanwhile only adds.
     /// </summary>
-    private static async Task<Recorded> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string sku, DateTimeOffset periodStart, string group, CancellationToken cancellationToken)
+    private static async Task<Recorded> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string account, string sku, DateTimeOffset periodStart, string group, DateTimeOffset? priceFrom, CancellationToken cancellationToken)
     {
         await using (var periodLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, hashtext($2))", connection, tx))
         {
             periodLock.Parameters.Add(new() { Value = RecordedLockClass });
-            periodLock.Parameters.Add(new() { Value = account + "\n" + sku + "\n" + Instant(periodStart) + "\n" + group, NpgsqlDbType = NpgsqlDbType.Text });
+            periodLock.Parameters.Add(new() { Value = account + "\n" + sku + "\n" + Instant(periodStart) + "\n" + group + (priceFrom is { } f ? "\n" + Instant(f) : ""), NpgsqlDbType = NpgsqlDbType.Text });
             await periodLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using var cmd = new NpgsqlCommand("""
             SELECT t.quantity + l.quantity, (t.records + l.records)::bigint, c.delta, c.voids
             FROM (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
-                  FROM billing_period_totals WHERE account = $1 AND sku = $2 AND period_start = $3 AND dimension_group = $4) t,
+                  FROM billing_period_totals WHERE account = $1 AND sku = $2 AND period_start = $3 AND dimension_group = $4 AND price_from = coalesce($5, $3)) t,
                  (SELECT coalesce(sum(quantity), 0) AS quantity, coalesce(sum(record_count), 0) AS records
-                  FROM adjustments WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4) l,
+                  FROM adjustments WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4 AND price_from IS NOT DISTINCT FROM $5) l,
                  (SELECT coalesce(sum(quantity_delta), 0) AS delta, count(*) FILTER (WHERE kind = 'void') AS voids
-                  FROM corrections WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4) c
+                  FROM corrections WHERE account = $1 AND sku = $2 AND original_period_start = $3 AND dimension_group = $4 AND price_from IS NOT DISTINCT FROM $5) c
             """, connection, tx);
         cmd.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = sku, NpgsqlDbType = NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = periodStart.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });
         cmd.Parameters.Add(new() { Value = group, NpgsqlDbType = NpgsqlDbType.Text });
+        cmd.Parameters.Add(new() { Value = (object?)priceFrom?.ToUniversalTime() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var quantity = reader.GetDecimal(0);

@@ -117,8 +117,8 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     }
 
     /// <summary>
-    /// The SKU totals this flush moved, for quotas and live counters: an ungrouped total as it is; the dimension groups
-    /// of a grouped SKU summed into one change per (account, SKU, period), from the sum over all its groups before the
+    /// The SKU totals this flush moved, for quotas and live counters: a whole total as it is; the parts (dimension
+    /// groups, price segments) of a split SKU summed into one change per (account, SKU, period), from the sum over all its groups before the
     /// flush (<paramref name="groupSums"/>, so groups the flush did not touch count on both sides) plus the deltas.
     /// </summary>
     private static void AddTotalChanges(IReadOnlyList<PeriodTotalUpdate> totals, Dictionary<PeriodTotalKey, (decimal Quantity, long Count, decimal Amount)> groupSums, List<TotalChange> changes)
@@ -126,14 +126,14 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var grouped = new Dictionary<PeriodTotalKey, int>();
         foreach (var t in totals)
         {
-            if (t.Key.Group.Length == 0)
+            if (!t.IsPart)
             {
                 changes.Add(new TotalChange(t.Key.Account, t.Key.Sku, t.Key.PeriodStart, t.PeriodEnd, t.Currency,
                     t.QuantityBefore, t.QuantityAfter, t.CountBefore, t.CountAfter, t.AmountBefore, t.AmountAfter));
                 continue;
             }
 
-            var sku = t.Key with { Group = DimensionGroup.None };
+            var sku = t.Key with { Group = DimensionGroup.None, PriceFrom = null };
             if (!grouped.TryGetValue(sku, out var i))
             {
                 var (q, c, a) = groupSums.GetValueOrDefault(sku);

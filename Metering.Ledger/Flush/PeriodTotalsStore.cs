@@ -26,11 +26,12 @@ internal static class PeriodTotalsStore
     public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, CancellationToken cancellationToken)
     {
         await using (var upsert = new NpgsqlCommand("""
-            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, dimension_group)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-            ON CONFLICT (account, sku, period_start, dimension_group) DO UPDATE SET
+            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, dimension_group, price_from, last_window_start)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
+            ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET
               quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
-              price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash, updated_at = now()
+              price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash,
+              last_window_start = GREATEST(billing_period_totals.last_window_start, EXCLUDED.last_window_start), updated_at = now()
             """, connection, tx))
         {
             var list = result.Totals;
@@ -46,6 +47,8 @@ internal static class PeriodTotalsStore
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookVersion)));
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookHash)));
             upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Group)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.PricedFrom.UtcDateTime)));
+            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.LastWindowStart?.UtcDateTime)));
             await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -56,14 +59,14 @@ internal static class PeriodTotalsStore
     }
 
     /// <summary>
-    /// Before the flush writes, the (account, SKU, period) sums over every dimension group of the grouped totals of
-    /// <paramref name="plan"/> (quantity, record count, amount): what the SKU's total is for quotas and live counters,
-    /// which look at the SKU, not its groups. Empty (no query) when the plan has no grouped total.
+    /// Before the flush writes, the (account, SKU, period) sums over every part (dimension group, price segment) of the
+    /// split totals of <paramref name="plan"/> (quantity, record count, amount): what the SKU's total is for quotas and
+    /// live counters, which look at the SKU, not its parts. Empty (no query) when the plan has no split total.
     /// </summary>
     public static async Task<Dictionary<PeriodTotalKey, (decimal Quantity, long Count, decimal Amount)>> LoadGroupSumsAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken)
     {
-        var skus = plan.Totals.Where(t => t.Key.Group.Length > 0 && !t.IsLate).Select(t => t.Key with { Group = DimensionGroup.None }).Distinct().ToList();
+        var skus = plan.Totals.Where(t => t.IsPart && !t.IsLate).Select(t => t.Key with { Group = DimensionGroup.None, PriceFrom = null }).Distinct().ToList();
         var sums = new Dictionary<PeriodTotalKey, (decimal, long, decimal)>(skus.Count);
         if (skus.Count == 0)
         {
@@ -92,20 +95,22 @@ internal static class PeriodTotalsStore
     private static async Task<Dictionary<PeriodTotalKey, StoredPeriodTotal>> LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash, b.dimension_group
+            SELECT b.account, b.sku, b.period_start, b.quantity, b.record_count, b.amount, b.currency, b.price_book, b.price_book_version, b.price_book_hash, b.dimension_group, b.price_from
             FROM billing_period_totals b
-            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS k(a, s, p, g) ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p AND b.dimension_group = k.g
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
+              ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p AND b.dimension_group = k.g AND b.price_from = k.f
             FOR UPDATE OF b
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var stored = new Dictionary<PeriodTotalKey, StoredPeriodTotal>(keys.Count);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), reader.GetString(10));
+            var key = Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(10), reader.GetDateTime(11));
             stored.Add(key, new StoredPeriodTotal(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9)));
         }
 
@@ -115,21 +120,22 @@ internal static class PeriodTotalsStore
     private static async Task<Dictionary<PeriodTotalKey, BookedAdjustments>> LoadAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount), a.dimension_group
+            SELECT a.account, a.sku, a.original_period_start, sum(a.quantity), sum(a.record_count)::bigint, sum(a.amount), a.dimension_group, coalesce(a.price_from, a.original_period_start)
             FROM adjustments a
-            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS k(a, s, p, g)
-              ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p AND a.dimension_group = k.g
-            GROUP BY a.account, a.sku, a.original_period_start, a.dimension_group
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
+              ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p AND a.dimension_group = k.g AND coalesce(a.price_from, a.original_period_start) = k.f
+            GROUP BY 1, 2, 3, 7, 8
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
         cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var booked = new Dictionary<PeriodTotalKey, BookedAdjustments>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var key = new PeriodTotalKey(reader.GetString(0), reader.GetString(1), new DateTimeOffset(reader.GetDateTime(2), TimeSpan.Zero), reader.GetString(6));
+            var key = Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(6), reader.GetDateTime(7));
             booked.Add(key, new BookedAdjustments(reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5)));
         }
 
@@ -139,8 +145,8 @@ internal static class PeriodTotalsStore
     private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<LateAdjustment> late, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference, dimension_group)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[])
+            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference, dimension_group, price_from)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Sku)));
@@ -153,6 +159,15 @@ internal static class PeriodTotalsStore
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.PriceBookHash)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Reference)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Group)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.PriceFrom?.UtcDateTime)));
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // A total's key as stored: price_from is the period's start for the usage priced from it (PriceFrom null).
+    private static PeriodTotalKey Key(string account, string sku, DateTime periodStart, string group, DateTime priceFrom)
+    {
+        var start = new DateTimeOffset(periodStart, TimeSpan.Zero);
+        var from = new DateTimeOffset(priceFrom, TimeSpan.Zero);
+        return new PeriodTotalKey(account, sku, start, group, from == start ? null : from);
     }
 }

@@ -215,17 +215,21 @@ public sealed class PriceBookStore(NpgsqlDataSource db)
     /// rated by anything but this very version (book, version and hash), for the accounts the book prices (a list
     /// book: every total it or nothing priced; a contract: its account's), or a closed period in it unless totals
     /// rated by this version show that it is what the period was billed with. A total counts when its period ends
-    /// after the range starts and starts before it ends (prices resolve at the period's start today; counting the
-    /// period that straddles the instant keeps the rule right once they resolve per window).
+    /// after the range starts and starts before it ends, and, in the period the range starts inside, when a window
+    /// at or after the instant went into it: a version may take effect inside an open period after the usage already
+    /// rated (windows from its instant on are priced by it, docs/pricebooks.md).
     /// </summary>
     private static async Task<string?> RatedRangeProblemAsync(NpgsqlConnection connection, NpgsqlTransaction tx, StoredPriceBookVersion candidate, CancellationToken cancellationToken)
     {
         const string InRange = "period_end > $1 AND ($2::timestamptz IS NULL OR period_start < $2)";
+        // A version taking effect inside a period meets only the usage rated at or after its instant (windows start on
+        // whole hours, as versions do); a total written before windows were tracked (NULL) counts as rated throughout.
+        const string RatedAfter = "(period_start >= $1 OR last_window_start IS NULL OR last_window_start >= $1)";
         const string Scope = "(($3::text IS NULL AND price_book IN ($4, 'unpriced')) OR account = $3)";
         const string ThisVersion = "price_book = $4 AND price_book_version = $5 AND price_book_hash = $6";
         await using var cmd = new NpgsqlCommand($"""
             SELECT 'rated', account, sku, period_start, period_end, price_book || ' ' || price_book_version || ' ' || price_book_hash
-              FROM billing_period_totals WHERE {InRange} AND {Scope} AND NOT ({ThisVersion})
+              FROM billing_period_totals WHERE {InRange} AND {RatedAfter} AND {Scope} AND NOT ({ThisVersion})
             UNION ALL
             SELECT 'closed', NULL, NULL, p.period_start, p.period_end, NULL
               FROM (SELECT period_start, period_end FROM closed_periods UNION ALL SELECT period_start, period_end FROM closed_rule_periods) p

@@ -21,7 +21,7 @@ public static class PeriodStatementQuery
         await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using (var cmd = new NpgsqlCommand("""
             SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed, dimension_group
-            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku, dimension_group COLLATE "C"
+            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku, dimension_group COLLATE "C", price_from
             """, connection, tx))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = account });

@@ -93,13 +93,13 @@ public static class StatementAssembler
                 var baseline = originFinals.TryGetValue(key, out var f)
                     ? f
                     : originTotals.TryGetValue(key, out var legacy)
-                        ? StatementBuilder.Build(new StatementInput(a, originPeriod, empty.Terms, [.. legacy.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount, Group: t.Group))], [], prices))
+                        ? StatementBuilder.Build(new StatementInput(a, originPeriod, empty.Terms, [.. legacy.Select(t => t.ToUsage())], [], prices))
                         : empty;
 
                 // Booked so far (before this period), then this period's late usage, then its corrections: each step's
                 // difference is booked under its own kind, and the steps telescope to the period rebuilt with everything.
                 List<SkuUsage> before = earlier.GetValueOrDefault(key) ?? [];
-                List<SkuUsage> withLate = [.. before, .. accountLate.Where(l => l.OriginalPeriodStart == originStart).Select(l => new SkuUsage(l.Sku, l.Quantity, l.RecordCount, Group: l.Group))];
+                List<SkuUsage> withLate = [.. before, .. accountLate.Where(l => l.OriginalPeriodStart == originStart).Select(l => l.ToUsage())];
                 List<SkuUsage> withCorrections = [.. withLate, .. closedChanges.Where(c => c.OriginalPeriodStart == originStart).Select(c => c.Change!)];
                 var s0 = ReferenceEquals(baseline, empty) && before.Count == 0 ? empty : StatementRevision.Rebuild(baseline, before, prices);
                 var s1 = withLate.Count == before.Count ? s0 : StatementRevision.Rebuild(baseline, withLate, prices);
@@ -112,7 +112,7 @@ public static class StatementAssembler
             adjustments.AddRange(accountCorrections.Where(c => c.Manual is not null).Select(c => c.Manual!));
 
             // Voids and amends of this period's own usage change its usage lines (the totals stay as the engine wrote them).
-            var usage = StatementRevision.Combine([.. accountTotals.Select(t => new SkuUsage(t.Sku, t.Quantity, t.RecordCount, Group: t.Group))], ownChanges, a, period);
+            var usage = StatementRevision.Combine([.. accountTotals.Select(t => t.ToUsage())], ownChanges, a, period);
             var statement = StatementBuilder.Build(new StatementInput(a, period, TermsOf(accountTerms, period), usage, adjustments, prices));
             var inputs = new StatementInputs(accountTotals, [.. accountLate.Select(l => l.Id).Order()], [.. accountCorrections.Select(c => c.Id).Order()],
                 [.. accountBooked.Select(b => b.Id).Order()], BooksOf(statement));

@@ -29,6 +29,11 @@ public sealed record StatementInputs(
                     w.WriteString("dimension_group", t.Group);
                 }
 
+                if (t.PriceFrom is { } from)
+                {
+                    w.WriteString("price_from", from.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+                }
+
                 w.WriteString("quantity", Rating.Statements.StatementHash.Number(t.Quantity));
                 w.WriteNumber("record_count", t.RecordCount);
                 w.WriteString("amount", Rating.Statements.StatementHash.Number(t.Amount));
@@ -67,7 +72,8 @@ public sealed record StatementInputs(
             t.GetProperty("sku").GetString()!, decimal.Parse(t.GetProperty("quantity").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
             t.GetProperty("record_count").GetInt64(), decimal.Parse(t.GetProperty("amount").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
             t.GetProperty("currency").GetString()!, t.GetProperty("price_book_hash").GetString()!,
-            t.TryGetProperty("dimension_group", out var g) ? g.GetString()! : "")).ToList();
+            t.TryGetProperty("dimension_group", out var g) ? g.GetString()! : "",
+            t.TryGetProperty("price_from", out var f) ? DateTimeOffset.Parse(f.GetString()!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal) : null)).ToList();
         static List<long> IdsOf(JsonElement root, string name) => root.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => e.GetInt64())] : [];
         var books = root.GetProperty("price_books").EnumerateArray().Select(b => new StatementPriceBookRef(
             b.GetProperty("book").GetString()!, b.GetProperty("version").GetString()!, b.GetProperty("hash").GetString()!)).ToList();

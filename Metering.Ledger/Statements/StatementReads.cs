@@ -8,7 +8,10 @@ namespace Metering.Ledger.Statements;
 /// <summary>The SQL reads behind <see cref="StatementAssembler"/>, all in the caller's transaction, for one period.</summary>
 internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, CancellationToken cancellationToken)
 {
-    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount, string Group);
+    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount, string Group, DateTimeOffset? PriceFrom)
+    {
+        public SkuUsage ToUsage() => new(Sku, Quantity, RecordCount, Group: Group, PriceFrom: PriceFrom);
+    }
 
     public sealed record BookedRow(long Id, string Account, AdjustmentLine Line);
 
@@ -62,8 +65,8 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var totals = new Dictionary<string, List<StatementTotalRow>>(StringComparer.Ordinal);
         await using var cmd = Command("""
-            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash, dimension_group
-            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku, dimension_group COLLATE "C"
+            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash, dimension_group, NULLIF(price_from, period_start)
+            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku, dimension_group COLLATE "C", price_from
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -74,7 +77,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[account] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6), r.GetString(7)));
+            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6), r.GetString(7), Instant(r, 8)));
         }
 
         return totals;
@@ -84,13 +87,13 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var late = new List<LateRow>();
         await using var cmd = Command("""
-            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group
+            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group, price_from
             FROM adjustments WHERE period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5), r.GetString(6)));
+            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5), r.GetString(6), Instant(r, 7)));
         }
 
         return late;
@@ -117,7 +120,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var rows = new List<CorrectionRow>();
         await using var cmd = Command("""
-            SELECT id, account, kind, sku, original_period_start, quantity_delta, amount, trim(currency), reason, idempotency_key, dimension_group
+            SELECT id, account, kind, sku, original_period_start, quantity_delta, amount, trim(currency), reason, idempotency_key, dimension_group, price_from
             FROM corrections WHERE booked_period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -128,7 +131,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
             if (kind is "void" or "amend")
             {
                 // A void takes the record away with its quantity; an amend changes the quantity of a record that stays.
-                var change = new SkuUsage(r.GetString(3), r.GetDecimal(5), kind == "void" ? -1 : 0, Group: r.GetString(10));
+                var change = new SkuUsage(r.GetString(3), r.GetDecimal(5), kind == "void" ? -1 : 0, Group: r.GetString(10), PriceFrom: Instant(r, 11));
                 rows.Add(new CorrectionRow(id, r.GetString(1), change.Sku, r.GetFieldValue<DateTimeOffset>(4), change, null));
             }
             else
@@ -187,10 +190,10 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         }
 
         await using var cmd = Command("""
-            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group
+            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group, NULLIF(t.price_from, t.period_start)
             FROM billing_period_totals t JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
               ON t.account = k.account AND t.period_start = k.period_start
-            ORDER BY t.account, t.period_start, t.sku, t.dimension_group COLLATE "C"
+            ORDER BY t.account, t.period_start, t.sku, t.dimension_group COLLATE "C", t.price_from
             """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -201,7 +204,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[key] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7), r.GetString(8)));
+            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7), r.GetString(8), Instant(r, 9)));
         }
 
         return totals;
@@ -224,15 +227,15 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
         await using var cmd = new NpgsqlCommand("""
             WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS k(account, period_start))
-            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group
+            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group, a.price_from
             FROM adjustments a JOIN k ON a.account = k.account AND a.original_period_start = k.period_start
             WHERE $3::timestamptz IS NULL OR a.period_start < $3
-            GROUP BY a.account, a.original_period_start, a.sku, a.dimension_group
+            GROUP BY a.account, a.original_period_start, a.sku, a.dimension_group, a.price_from
             UNION ALL
-            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void'), c.dimension_group
+            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void'), c.dimension_group, c.price_from
             FROM corrections c JOIN k ON c.account = k.account AND c.original_period_start = k.period_start
             WHERE c.booked_period_start > c.original_period_start AND ($3::timestamptz IS NULL OR c.booked_period_start < $3)
-            GROUP BY c.account, c.original_period_start, c.sku, c.dimension_group
+            GROUP BY c.account, c.original_period_start, c.sku, c.dimension_group, c.price_from
             """, connection, tx);
         cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Account).ToArray() });
         cmd.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Start.ToUniversalTime()).ToArray() });
@@ -246,7 +249,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 changes[key] = rows = [];
             }
 
-            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), Group: r.GetString(5)));
+            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), Group: r.GetString(5), PriceFrom: Instant(r, 6)));
         }
 
         return changes;
@@ -263,6 +266,8 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
         return statement;
     }
+
+    private static DateTimeOffset? Instant(NpgsqlDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : r.GetFieldValue<DateTimeOffset>(ordinal);
 
     private NpgsqlCommand Command(string sql, params object?[] parameters)
     {

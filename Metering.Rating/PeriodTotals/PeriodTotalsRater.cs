@@ -2,6 +2,7 @@ using Metering.Rating.Incremental;
 using Metering.Rating.Money;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
+using Metering.Rating.Pricing;
 
 namespace Metering.Rating.PeriodTotals;
 
@@ -44,33 +45,67 @@ public sealed class PeriodTotalsRater
         var totalOf = new int[order.Length];
         var index = new Dictionary<PeriodTotalKey, int>();
         var totals = new List<TouchedTotal>();
-        // The price of an (account, SKU, period), whatever the group: resolved once per flush, not per window.
-        var resolved = new Dictionary<PeriodTotalKey, PriceResolution?>();
+        // The price segments of an (account, SKU, period), whatever the group: resolved once per flush, not per window.
+        var resolved = new Dictionary<PeriodTotalKey, IReadOnlyList<PriceSegment>>();
+        var families = new Dictionary<PeriodTotalKey, int>();
         for (var j = 0; j < order.Length; j++)
         {
             var w = windows[order[j]];
             var period = periods.PeriodOf(w.Account, w.Start);
             var sku = new PeriodTotalKey(w.Account, w.Sku, period.Start);
-            if (!resolved.TryGetValue(sku, out var resolution))
+            if (!resolved.TryGetValue(sku, out var segments))
             {
-                resolution = _prices?.Resolve(w.Account, w.Sku, period.Start);
-                resolved.Add(sku, resolution);
+                segments = _prices?.Segments(w.Account, w.Sku, period) ?? [new PriceSegment(period.Start, default)];
+                resolved.Add(sku, segments);
             }
 
-            // The price effective at the period's start says whether the SKU's usage splits into dimension groups.
-            var groupBy = resolution?.Price?.GroupBy ?? [];
-            var key = groupBy.Count == 0 ? sku : sku with { Group = DimensionGroup.Of(groupBy, w.Dimensions) };
+            // The price the period starts with (or the first one inside it, when none is effective at its start) says
+            // whether the SKU's usage splits into dimension groups, for the whole period.
+            var groupBy = segments.FirstOrDefault(s => s.Resolution.Price is not null).Resolution.Price?.GroupBy ?? [];
+            var family = groupBy.Count == 0 ? sku : sku with { Group = DimensionGroup.Of(groupBy, w.Dimensions) };
+            var segment = SegmentOf(segments, w.Start);
+            var key = segment == 0 ? family : family with { PriceFrom = segments[segment].From };
             if (!index.TryGetValue(key, out var t))
             {
-                t = totals.Count;
-                index.Add(key, t);
-                totals.Add(new TouchedTotal(key, period, periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : null) { Resolution = resolution });
+                var bookedIn = periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : (DateTimeOffset?)null;
+                if (segments.Count > 1 && !families.ContainsKey(family))
+                {
+                    // Every segment of a family is loaded and re-rated with it: usage in an earlier segment moves the
+                    // quantity the later ones are priced on top of (SegmentedPricing).
+                    families.Add(family, families.Count);
+                    for (var s = 0; s < segments.Count; s++)
+                    {
+                        var part = s == 0 ? family : family with { PriceFrom = segments[s].From };
+                        index.Add(part, totals.Count);
+                        totals.Add(new TouchedTotal(part, period, bookedIn) { Resolution = _prices is null ? null : segments[s].Resolution, Family = families[family], Segment = s, IsPart = true });
+                    }
+
+                    t = index[key];
+                }
+                else
+                {
+                    t = totals.Count;
+                    index.Add(key, t);
+                    totals.Add(new TouchedTotal(key, period, bookedIn) { Resolution = _prices is null ? null : segments[0].Resolution, IsPart = family.Group.Length > 0 });
+                }
             }
 
             totalOf[j] = t;
         }
 
         return new PeriodTotalsPlan(windows, order, totalOf, totals);
+    }
+
+    // The segment a window starting at start belongs to: the last one starting at or before it.
+    private static int SegmentOf(IReadOnlyList<PriceSegment> segments, DateTimeOffset start)
+    {
+        var s = segments.Count - 1;
+        while (s > 0 && segments[s].From > start)
+        {
+            s--;
+        }
+
+        return s;
     }
 
     /// <summary>As <see cref="Plan(IReadOnlyList{UsageWindow}, AccountPeriods)"/> with every account on the list book's periods, closed at <paramref name="closedPeriodStarts"/>.</summary>
@@ -88,9 +123,19 @@ public sealed class PeriodTotalsRater
         ArgumentNullException.ThrowIfNull(stored);
         ArgumentNullException.ThrowIfNull(booked);
         var totals = new TotalAccumulator[plan.Totals.Count];
+        var families = new List<List<TotalAccumulator>>();
         for (var t = 0; t < totals.Length; t++)
         {
             totals[t] = Start(plan.Totals[t], stored, booked);
+            if (plan.Totals[t].Family is var f and >= 0)
+            {
+                while (families.Count <= f)
+                {
+                    families.Add([]);
+                }
+
+                families[f].Add(totals[t]); // the plan adds a family's segments together, in time order
+            }
         }
 
         var charges = new WindowCharge[plan.Order.Length];
@@ -100,14 +145,15 @@ public sealed class PeriodTotalsRater
             var total = totals[plan.TotalOf[j]];
             var period = total.Touched.Period;
             decimal charge = 0;
-            if (total.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            if (total.Touched.Family >= 0)
+            {
+                charge = RateInFamily(families[total.Touched.Family], total, w.Quantity, w.Count);
+            }
+            else if (total.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
             {
                 var book = priced.Book!;
                 charge = WindowRater.RateWindow(priced.Price, ref total.State, w.Quantity, w.Count, priced.Currency!.MinorUnits, book.Rounding);
-                total.Currency = priced.Currency.Code;
-                total.Book = book.Id;
-                total.Version = priced.Version!.Version;
-                total.Hash = priced.Version.Hash;
+                Stamp(total, priced);
             }
             else
             {
@@ -117,11 +163,17 @@ public sealed class PeriodTotalsRater
             }
 
             total.Count += w.Count;
+            total.HadWindows = true;
+            total.LastWindowStart = w.Start > total.LastWindowStart ? w.Start : total.LastWindowStart;
             if (total.Touched.IsLate)
             {
                 total.LateQuantity += w.Quantity;
                 total.LateCount += w.Count;
-                total.LateAmount += charge;
+                if (total.Touched.Family < 0)
+                {
+                    total.LateAmount += charge; // a family's segments book their own share (RateInFamily)
+                }
+
                 total.FirstWindow = w.Start < total.FirstWindow ? w.Start : total.FirstWindow;
                 total.LastWindowEnd = w.End > total.LastWindowEnd ? w.End : total.LastWindowEnd;
             }
@@ -146,19 +198,77 @@ public sealed class PeriodTotalsRater
         foreach (var total in totals)
         {
             var touched = total.Touched;
+            if (!total.HadWindows && (touched.IsLate ? total.LateAmount == 0 : total.State.Charged == total.AmountBefore))
+            {
+                continue; // a segment loaded with its family that neither got usage nor changed price
+            }
+
             if (touched.BookedIn is { } bookedIn)
             {
                 adjustments.Add(new LateAdjustment(touched.Key, touched.Period, bookedIn, total.LateQuantity, total.LateCount, total.LateAmount,
-                    total.Currency, total.Hash, total.FirstWindow, total.LastWindowEnd));
+                    total.Currency, total.Hash, total.HadWindows ? total.FirstWindow : touched.Key.PricedFrom, total.HadWindows ? total.LastWindowEnd : touched.Key.PricedFrom));
             }
             else
             {
                 updates.Add(new PeriodTotalUpdate(touched.Key, touched.Period.End, total.QuantityBefore, total.State.Quantity, total.CountBefore, total.Count,
-                    total.AmountBefore, total.State.Charged, total.Currency, total.Book, total.Version, total.Hash));
+                    total.AmountBefore, total.State.Charged, total.Currency, total.Book, total.Version, total.Hash) { IsPart = touched.IsPart, LastWindowStart = total.HadWindows ? total.LastWindowStart : null });
             }
         }
 
         return new PeriodTotalsResult(updates, adjustments, charges);
+    }
+
+    /// <summary>
+    /// Adds a window to one segment of a family and re-rates every segment on the cumulative quantity before it
+    /// (<see cref="SegmentedPricing"/>); returns the window's charge: how much the family's rounded amounts moved.
+    /// Each segment keeps its own rounded amount (and, for late usage, books its own share of the move), so the
+    /// window charges of a period still sum to the amounts of its lines.
+    /// </summary>
+    private static decimal RateInFamily(List<TotalAccumulator> family, TotalAccumulator total, decimal quantity, long count)
+    {
+        total.State.Quantity += quantity;
+        total.State.Transactions += count;
+        total.Exists = true;
+        decimal moved = 0, before = 0;
+        long countBefore = 0;
+        var first = true;
+        foreach (var segment in family)
+        {
+            if (!segment.Exists)
+            {
+                continue; // no line: it neither starts the carry nor is priced
+            }
+
+            decimal amount = 0;
+            if (segment.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            {
+                var exact = SegmentedPricing.Exact(priced.Price, before, countBefore, segment.State.Quantity, segment.State.Transactions, first);
+                amount = Rounding.Round(exact, priced.Currency!.MinorUnits, priced.Book!.Rounding);
+                Stamp(segment, priced);
+            }
+
+            var delta = amount - segment.State.Charged;
+            segment.State.Charged = amount;
+            if (segment.Touched.IsLate)
+            {
+                segment.LateAmount += delta;
+            }
+
+            moved += delta;
+            before += segment.State.Quantity;
+            countBefore += segment.State.Transactions;
+            first = false;
+        }
+
+        return moved;
+    }
+
+    private static void Stamp(TotalAccumulator total, PriceResolution priced)
+    {
+        total.Currency = priced.Currency!.Code;
+        total.Book = priced.Book!.Id;
+        total.Version = priced.Version!.Version;
+        total.Hash = priced.Version.Hash;
     }
 
     private static TotalAccumulator Start(TouchedTotal touched, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)
@@ -166,6 +276,7 @@ public sealed class PeriodTotalsRater
         var total = new TotalAccumulator(touched);
         if (stored.TryGetValue(touched.Key, out var s))
         {
+            total.Exists = true;
             total.State.Quantity = s.Quantity;
             total.Count = s.Count;
             total.State.Transactions = s.Count;
@@ -183,6 +294,7 @@ public sealed class PeriodTotalsRater
         if (touched.IsLate && booked.TryGetValue(touched.Key, out var b))
         {
             // Late usage is rated on top of the frozen total plus what earlier late usage already booked.
+            total.Exists = true;
             total.State.Quantity += b.Quantity;
             total.Count += b.Count;
             total.State.Transactions = total.Count;

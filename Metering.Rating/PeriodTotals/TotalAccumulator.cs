@@ -14,6 +14,15 @@ internal sealed class TotalAccumulator(TouchedTotal touched)
     public string Version = "";
     public string Hash = "";
 
+    /// <summary>True when the total has a line: a stored row, booked late usage, or a window of this flush.</summary>
+    public bool Exists;
+
+    /// <summary>True when a window of this flush went into the total.</summary>
+    public bool HadWindows;
+
+    /// <summary>The start of the latest window of this flush in the total.</summary>
+    public DateTimeOffset LastWindowStart = DateTimeOffset.MinValue;
+
     /// <summary>Cumulative quantity, count and charge of the stored total before this flush (what a change moves from).</summary>
     public decimal QuantityBefore;
     public long CountBefore;

@@ -12,6 +12,18 @@ public sealed record TouchedTotal(PeriodTotalKey Key, BillingPeriod Period, Date
     /// <summary>The price that rates the total: resolved once per total when planned (null: no catalog, everything unpriced).</summary>
     public PriceBooks.PriceResolution? Resolution { get; init; }
 
+    /// <summary>
+    /// The family (an (account, SKU, period, group) priced by more than one version inside its period) this total is
+    /// a segment of, numbered within the plan, or -1 when the total is the family's only one.
+    /// </summary>
+    public int Family { get; init; } = -1;
+
+    /// <summary>The total's segment within its family (0: priced from the period's start).</summary>
+    public int Segment { get; init; }
+
+    /// <summary>True when the total is one part of its SKU's (dimension group or price segment): quotas and live counters sum the parts.</summary>
+    public bool IsPart { get; init; }
+
     /// <summary>True when the period is closed: the usage is late and becomes an adjustment line.</summary>
     public bool IsLate => BookedIn is not null;
 }

@@ -178,6 +178,20 @@ public static class PriceBookLoader
             return t;
         }
 
+        // A version takes effect on a whole UTC hour: usage is rated in windows that divide an hour, so a version taking
+        // effect inside a billing period starts its stretch on a window boundary, and the engine (by window start) and a
+        // correction (by event time) put the same usage on the same side of it (docs/pricebooks.md).
+        private DateTimeOffset? WholeHour(DateTimeOffset? instant, string path)
+        {
+            if (instant is { } t && t.UtcTicks % TimeSpan.TicksPerHour != 0)
+            {
+                Error(path, $"must be a whole UTC hour (hh:00:00Z), got {t.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'}: a version takes effect where a usage window starts");
+                return null;
+            }
+
+            return instant;
+        }
+
         public PriceBook? ReadBook(JsonElement root, PriceBook? parent)
         {
             if (!Object(root, "$", "id", "currency", "rounding", "billing_period", "account", "parent", "versions", "description", "quotas"))
@@ -389,8 +403,8 @@ public static class PriceBookLoader
             }
 
             var name = String(v, "version", path, true);
-            var from = Instant(v, "effective_from", path, true);
-            var to = Instant(v, "effective_to", path, false);
+            var from = WholeHour(Instant(v, "effective_from", path, true), $"{path}.effective_from");
+            var to = WholeHour(Instant(v, "effective_to", path, false), $"{path}.effective_to");
             if (from is not null && to is not null && to <= from)
             {
                 Error($"{path}.effective_to", "must be after effective_from");

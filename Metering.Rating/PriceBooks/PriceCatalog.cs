@@ -132,6 +132,65 @@ public sealed class PriceCatalog
             : new PriceResolution(null, List, version, "unknown_sku", $"SKU '{sku}' is not priced in '{List.Id}' version '{version.Version}'");
     }
 
+    /// <summary>
+    /// Cuts <paramref name="period"/> into the segments in which one price rates <paramref name="sku"/> for
+    /// <paramref name="account"/> (docs/pricebooks.md, "Versions that take effect inside a period"): a new segment starts
+    /// at every instant inside the period where a version of the account's contract or of the list book starts or ends
+    /// and the resolved price (book and version) changes. One segment, from the period's start, when nothing changes
+    /// inside it (the common case). Segments come in time order; the first starts at the period's start.
+    /// </summary>
+    public IReadOnlyList<PriceSegment> Segments(string account, string sku, Periods.BillingPeriod period)
+    {
+        var first = new PriceSegment(period.Start, Resolve(account, sku, period.Start));
+        List<DateTimeOffset>? instants = null;
+        AddInstants(List, period, ref instants);
+        AddInstants(ContractOf(account), period, ref instants);
+        if (instants is null)
+        {
+            return [first];
+        }
+
+        instants.Sort();
+        var segments = new List<PriceSegment> { first };
+        foreach (var instant in instants)
+        {
+            var resolution = Resolve(account, sku, instant);
+            var last = segments[^1].Resolution;
+            if (instant == segments[^1].From || Same(last, resolution))
+            {
+                continue;
+            }
+
+            segments.Add(new PriceSegment(instant, resolution));
+        }
+
+        return segments;
+
+        static bool Same(PriceResolution a, PriceResolution b) =>
+            ReferenceEquals(a.Book, b.Book) && ReferenceEquals(a.Version, b.Version) && a.UnpricedReason == b.UnpricedReason && a.Currency == b.Currency;
+    }
+
+    private static void AddInstants(PriceBook? book, Periods.BillingPeriod period, ref List<DateTimeOffset>? instants)
+    {
+        if (book is null)
+        {
+            return;
+        }
+
+        foreach (var v in book.Versions)
+        {
+            if (v.EffectiveFrom > period.Start && v.EffectiveFrom < period.End)
+            {
+                (instants ??= []).Add(v.EffectiveFrom);
+            }
+
+            if (v.EffectiveTo is { } to && to > period.Start && to < period.End)
+            {
+                (instants ??= []).Add(to);
+            }
+        }
+    }
+
     // bookPrice: the SKU's price in the book's currency (the version prices the SKU).
     private static PriceResolution In(PriceBook book, PriceBookVersion version, string sku, SkuPrice bookPrice, Currency? currency)
     {

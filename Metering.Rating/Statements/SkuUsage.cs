@@ -7,6 +7,9 @@ namespace Metering.Rating.Statements;
 /// (they must number <paramref name="RecordCount"/> and sum to <paramref name="Quantity"/>). Without them such a
 /// SKU is unpriced (reason <see cref="UsageLine.TransactionsRequired"/>); every other model rates the total alone.
 /// <paramref name="Group"/> is the dimension group of a SKU whose price groups by dimensions
-/// (<see cref="PeriodTotals.DimensionGroup"/>): each group is a total, and a line, of its own.
+/// (<see cref="PeriodTotals.DimensionGroup"/>): each group is a total, and a line, of its own. <paramref name="PriceFrom"/>
+/// is null for usage priced from the period's start, else the instant inside the period a version took effect, from
+/// which this usage was priced (<see cref="PeriodTotals.PeriodTotalKey.PriceFrom"/>): a line of its own, priced on top
+/// of the quantity of the lines before it (<see cref="Pricing.SegmentedPricing"/>).
 /// </summary>
-public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None);
+public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None, DateTimeOffset? PriceFrom = null);

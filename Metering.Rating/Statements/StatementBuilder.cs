@@ -42,16 +42,31 @@ public static class StatementBuilder
         // The account's billing currency selects the price of every line (docs/pricebooks.md, "Currencies").
         var prices = terms.BillingCurrency is { } billing ? input.Prices.WithAccountCurrency(input.Account, Currency.Get(billing)) : input.Prices;
         var usage = new List<UsageLine>(input.Usage.Count);
-        var skus = new HashSet<(string, string)>();
+        var skus = new HashSet<(string, string, DateTimeOffset?)>();
         foreach (var u in input.Usage)
         {
             ArgumentNullException.ThrowIfNull(u, nameof(input));
-            if (!skus.Add((u.Sku, u.Group ?? "")))
+            if (!skus.Add((u.Sku, u.Group ?? "", u.PriceFrom)))
             {
-                throw new ArgumentException($"SKU '{u.Sku}'{GroupText(u.Group)} has two usage totals; a statement takes one total per SKU and dimension group", nameof(input));
+                throw new ArgumentException($"SKU '{u.Sku}'{GroupText(u.Group)}{FromText(u.PriceFrom)} has two usage totals; a statement takes one total per SKU, dimension group and price segment", nameof(input));
             }
 
-            usage.Add(Rate(input, prices, u));
+            if (u.PriceFrom is { } from && (from <= period.Start || from >= period.End))
+            {
+                throw new ArgumentException($"SKU '{u.Sku}': price segment from {from:O} is not inside the period {period}", nameof(input));
+            }
+        }
+
+        // The lines of a SKU and group in time order: each is priced on top of the quantity of those before it.
+        foreach (var family in input.Usage.GroupBy(u => (u.Sku, u.Group ?? "")))
+        {
+            var lines = family.OrderBy(u => u.PriceFrom ?? period.Start).ToList();
+            var carry = new Carry();
+            for (var i = 0; i < lines.Count; i++)
+            {
+                var line = Rate(input, prices, lines[i], carry, i == 0);
+                usage.Add(lines.Count == 1 ? line : line with { PriceFrom = lines[i].PriceFrom ?? period.Start, PriceTo = i + 1 < lines.Count ? lines[i + 1].PriceFrom : period.End });
+            }
         }
 
         foreach (var a in input.Adjustments)
@@ -101,7 +116,30 @@ public static class StatementBuilder
         return new Statement(input.Account, period, terms, usage, fees, commitments, input.Adjustments);
     }
 
-    private static UsageLine Rate(StatementInput input, PriceCatalog prices, SkuUsage u)
+    // What the lines of a SKU and group before the current one hold: quantity, records and transactions.
+    private sealed class Carry
+    {
+        public decimal Quantity;
+        public long Records;
+        public decimal TransactionAmount;
+        public long TransactionCount;
+    }
+
+    private static UsageLine Rate(StatementInput input, PriceCatalog prices, SkuUsage u, Carry carry, bool isFirst)
+    {
+        var line = RateLine(input, prices, u, carry, isFirst);
+        carry.Quantity += u.Quantity;
+        carry.Records += u.RecordCount;
+        if (u.Transactions is { } tx)
+        {
+            carry.TransactionAmount += u.Quantity;
+            carry.TransactionCount += tx.Count;
+        }
+
+        return line;
+    }
+
+    private static UsageLine RateLine(StatementInput input, PriceCatalog prices, SkuUsage u, Carry carry, bool isFirst)
     {
         ArgumentException.ThrowIfNullOrEmpty(u.Sku, nameof(input));
         if (u.Quantity < 0 || u.RecordCount < 0)
@@ -123,7 +161,7 @@ public static class StatementBuilder
             }
         }
 
-        var resolution = prices.Resolve(input.Account, u.Sku, input.Period.Start);
+        var resolution = prices.Resolve(input.Account, u.Sku, u.PriceFrom ?? input.Period.Start);
         if (!resolution.IsPriced)
         {
             var reason = resolution.UnpricedReason switch
@@ -148,22 +186,25 @@ public static class StatementBuilder
 
             // Each transaction's fee is clamped on its own, in order (its free allowance depends on the ones before it),
             // summed exactly, and the sum is rounded once (as WindowRater.RateTransaction does).
+            // A later line goes on from the transactions of the lines before it.
             exact = 0;
-            decimal before = 0;
+            var before = carry.TransactionAmount;
             for (var i = 0; i < transactions.Count; i++)
             {
-                exact += price.TransactionFee(transactions[i], before, i);
+                exact += price.TransactionFee(transactions[i], before, carry.TransactionCount + i);
                 before += transactions[i];
             }
         }
         else
         {
-            exact = price.Amount(u.Quantity, u.RecordCount);
+            exact = SegmentedPricing.Exact(price, carry.Quantity, carry.Records, u.Quantity, u.RecordCount, isFirst);
         }
 
         // Every model converts and takes its included units off first; a percentage's free amount counts as included.
-        var converted = price.ConvertedQuantity(u.Quantity);
-        var included = Math.Max(0, Math.Min(converted, price.IncludedUnits + price.FreeAmount));
+        // A later line shows what its quantity adds on top of the lines before it.
+        decimal Included(decimal raw) => Math.Max(0, Math.Min(price.ConvertedQuantity(raw), price.IncludedUnits + price.FreeAmount));
+        var converted = price.ConvertedQuantity(carry.Quantity + u.Quantity) - price.ConvertedQuantity(carry.Quantity);
+        var included = Included(carry.Quantity + u.Quantity) - Included(carry.Quantity);
         return new UsageLine
         {
             Sku = u.Sku,
@@ -177,7 +218,7 @@ public static class StatementBuilder
             IncludedUnitsApplied = included,
             BillableQuantity = converted - included,
             BillableUnit = price.Unit,
-            Tiers = price.TierBreakdown(u.Quantity),
+            Tiers = SegmentedPricing.Tiers(price, carry.Quantity, u.Quantity, isFirst),
             ExactAmount = exact,
             Amount = Rounding.Round(exact, resolution.Currency!.MinorUnits, book.Rounding),
             Currency = resolution.Currency.Code,
@@ -188,6 +229,8 @@ public static class StatementBuilder
     }
 
     private static string GroupText(string? group) => string.IsNullOrEmpty(group) ? "" : $" group {group}";
+
+    private static string FromText(DateTimeOffset? from) => from is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";
 
     private static UsageLine Unpriced(SkuUsage u, string reason, string? detail, PriceResolution consulted) => new()
     {

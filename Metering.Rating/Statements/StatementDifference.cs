@@ -90,16 +90,16 @@ public static class StatementDifference
 
     private static void Usage(Statement final, Statement recomputed, string kind, string reference, List<AdjustmentLine> lines)
     {
-        // One line per SKU and dimension group (UsageLine.Group), in SKU then group order.
-        var before = final.Usage.ToDictionary(u => (u.Sku, u.Group));
-        var after = recomputed.Usage.ToDictionary(u => (u.Sku, u.Group));
-        foreach (var (sku, group) in before.Keys.Union(after.Keys).OrderBy(k => k.Sku, StringComparer.Ordinal).ThenBy(k => k.Group, StringComparer.Ordinal))
+        // One line per SKU, dimension group (UsageLine.Group) and price segment, in SKU, group then time order.
+        var before = final.Usage.ToDictionary(u => (u.Sku, u.Group, u.SegmentIn(final.Period)));
+        var after = recomputed.Usage.ToDictionary(u => (u.Sku, u.Group, u.SegmentIn(recomputed.Period)));
+        foreach (var (sku, group, from) in before.Keys.Union(after.Keys).OrderBy(k => k.Sku, StringComparer.Ordinal).ThenBy(k => k.Group, StringComparer.Ordinal).ThenBy(k => k.Item3))
         {
-            var f = before.GetValueOrDefault((sku, group));
-            var r = after.GetValueOrDefault((sku, group));
+            var f = before.GetValueOrDefault((sku, group, from));
+            var r = after.GetValueOrDefault((sku, group, from));
             var fQuantity = f?.RecordedQuantity ?? 0;
             var rQuantity = r?.RecordedQuantity ?? 0;
-            var named = group.Length == 0 ? sku : $"{sku} {group}";
+            var named = (group.Length == 0 ? sku : $"{sku} {group}") + (from is { } at ? $" priced from {at.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "");
             if (f?.Currency == r?.Currency)
             {
                 // Unpriced on both sides (or absent) carries no money: nothing to book.

@@ -71,7 +71,15 @@ public static class StatementHash
         ArgumentNullException.ThrowIfNull(line);
         // A grouped line carries its group right after the SKU; an ungrouped line has no such field, so statements
         // written before grouping existed keep their text and their hash.
-        return Join("usage", line.Group.Length == 0 ? Text(line.Sku) : Text(line.Sku) + "|" + Text(line.Group), Bool(line.Priced), Text(line.UnpricedReason), Text(line.UnpricedDetail), Number(line.RecordedQuantity), Text(line.RecordedUnit),
+        // A line of a SKU priced by several versions in the period carries its stretch [from, to) next (so such lines
+        // sort in time order); other lines have no such fields, and keep their text and hash.
+        var key = line.Group.Length == 0 ? Text(line.Sku) : Text(line.Sku) + "|" + Text(line.Group);
+        if (line.PriceFrom is { } from)
+        {
+            key += "|" + Instant(from) + "|" + Instant(line.PriceTo);
+        }
+
+        return Join("usage", key, Bool(line.Priced), Text(line.UnpricedReason), Text(line.UnpricedDetail), Number(line.RecordedQuantity), Text(line.RecordedUnit),
             line.RecordCount.ToString(CultureInfo.InvariantCulture), Text(ModelName(line.Model)), Number(line.ConvertedQuantity), Number(line.IncludedUnitsApplied),
             Number(line.BillableQuantity), Text(line.BillableUnit), Number(line.ExactAmount), Number(line.Amount), Text(line.Currency), Text(line.PriceBook),
             Text(line.PriceBookVersion), Text(line.PriceBookHash));

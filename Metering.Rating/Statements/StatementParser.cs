@@ -66,18 +66,26 @@ public static class StatementParser
                     case "terms" when f.Length == 4:
                         terms = new StatementTerms(Instant(f[1])!.Value, Instant(f[2]), Text(f[3]));
                         break;
-                    case "usage" when f.Length is 19 or 20:
-                        // A grouped line has its group as the field after the SKU (StatementHash.LineOf).
-                        var group = f.Length == 20 ? Text(f[2])! : DimensionGroup.None;
-                        if (f.Length == 20)
+                    case "usage" when f.Length is >= 19 and <= 22:
+                        // A grouped line has its group as the field after the SKU, a line of a price segment its
+                        // stretch [from, to) after that (StatementHash.LineOf): 19 fields plain, 20 grouped, 21
+                        // segmented, 22 both.
+                        var group = f.Length is 20 or 22 ? Text(f[2])! : DimensionGroup.None;
+                        DateTimeOffset? priceFrom = null, priceTo = null;
+                        if (f.Length >= 21)
                         {
-                            f = [f[0], f[1], .. f[3..]];
+                            priceFrom = Instant(f[f.Length - 19]);
+                            priceTo = Instant(f[f.Length - 18]);
                         }
+
+                        f = [f[0], f[1], .. f[(f.Length - 17)..]];
 
                         pending = new UsageLine
                         {
                             Sku = Text(f[1])!,
                             Group = group,
+                            PriceFrom = priceFrom,
+                            PriceTo = priceTo,
                             Priced = f[2] == "true",
                             UnpricedReason = Text(f[3]),
                             UnpricedDetail = Text(f[4]),

@@ -21,12 +21,12 @@ public static class StatementRevision
         ArgumentNullException.ThrowIfNull(final);
         ArgumentNullException.ThrowIfNull(changes);
         ArgumentNullException.ThrowIfNull(prices);
-        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount, Group: u.Group))], changes, final.Account, final.Period);
+        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount, Group: u.Group, PriceFrom: u.SegmentIn(final.Period)))], changes, final.Account, final.Period);
         return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
     }
 
     /// <summary>
-    /// Per-SKU (and dimension group) usage totals with signed changes added (a SKU or group only the changes have is
+    /// Per-SKU (and dimension group and price segment) usage totals with signed changes added (a SKU or group only the changes have is
     /// added); one total per SKU and group, by SKU then group. One taken below zero quantity or records throws
     /// <see cref="ArgumentException"/> naming it.
     /// </summary>
@@ -34,28 +34,29 @@ public static class StatementRevision
     {
         ArgumentNullException.ThrowIfNull(totals);
         ArgumentNullException.ThrowIfNull(changes);
-        var usage = new SortedDictionary<(string Sku, string Group), (decimal Quantity, long Count)>(Comparer<(string Sku, string Group)>.Create((x, y) =>
+        var usage = new SortedDictionary<(string Sku, string Group, DateTimeOffset? From), (decimal Quantity, long Count)>(Comparer<(string Sku, string Group, DateTimeOffset? From)>.Create((x, y) =>
         {
             var c = string.CompareOrdinal(x.Sku, y.Sku);
-            return c != 0 ? c : string.CompareOrdinal(x.Group, y.Group);
+            c = c != 0 ? c : string.CompareOrdinal(x.Group, y.Group);
+            return c != 0 ? c : Nullable.Compare(x.From, y.From);
         }));
         foreach (var u in totals.Concat(changes))
         {
-            var key = (u.Sku, u.Group ?? "");
+            var key = (u.Sku, u.Group ?? "", u.PriceFrom);
             var (quantity, count) = usage.GetValueOrDefault(key);
             usage[key] = (quantity + u.Quantity, count + u.RecordCount);
         }
 
         var lines = new List<SkuUsage>(usage.Count);
-        foreach (var ((sku, group), (quantity, count)) in usage)
+        foreach (var ((sku, group, from), (quantity, count)) in usage)
         {
             if (quantity < 0 || count < 0)
             {
-                var named = group.Length == 0 ? "" : $" group {group}";
+                var named = (group.Length == 0 ? "" : $" group {group}") + (from is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "");
                 throw new ArgumentException($"SKU '{sku}'{named} of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
-            lines.Add(new SkuUsage(sku, quantity, count, Group: group));
+            lines.Add(new SkuUsage(sku, quantity, count, Group: group, PriceFrom: from));
         }
 
         return lines;

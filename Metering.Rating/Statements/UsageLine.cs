@@ -32,6 +32,19 @@ public sealed record UsageLine
     /// </summary>
     public string Group { get; init; } = PeriodTotals.DimensionGroup.None;
 
+    /// <summary>
+    /// Null unless a version took effect inside the period: then the instant this line's usage is priced from (the
+    /// period's start for the first line of the SKU and group), and the line is priced on top of the quantity of the
+    /// lines before it (docs/pricebooks.md, "Versions that take effect inside a period").
+    /// </summary>
+    public DateTimeOffset? PriceFrom { get; init; }
+
+    /// <summary>The end of the stretch <see cref="PriceFrom"/> starts (the next line's start or the period's end); null with it.</summary>
+    public DateTimeOffset? PriceTo { get; init; }
+
+    /// <summary>The line's price segment as its total is keyed (<see cref="SkuUsage.PriceFrom"/>): null from the period's start.</summary>
+    public DateTimeOffset? SegmentIn(Periods.BillingPeriod period) => PriceFrom == period.Start ? null : PriceFrom;
+
     /// <summary>True when a price applied; false for an unpriced line (amount 0, <see cref="UnpricedReason"/> set).</summary>
     public required bool Priced { get; init; }
 

@@ -163,6 +163,7 @@ public class AggregatorTests
     [InlineData(7)]
     [InlineData(7200)]
     [InlineData(0)]
-    public void Window_lengths_that_do_not_divide_a_day_or_exceed_an_hour_are_refused(int seconds) =>
+    [InlineData(2700)] // 45 minutes divide a day but not an hour: a window would straddle a whole hour
+    public void Window_lengths_that_do_not_divide_an_hour_or_exceed_an_hour_are_refused(int seconds) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new TumblingWindows(TimeSpan.FromSeconds(seconds)));
 }

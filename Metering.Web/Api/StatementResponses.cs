@@ -11,6 +11,11 @@ namespace Metering.Web.Api;
 /// </summary>
 internal static class StatementResponses
 {
+    // usage:SKU, usage:SKU:GROUP, and for a line of a price segment @FROM after either (round-trip UTC instant).
+    private static string LineId(Rating.Statements.UsageLine u) =>
+        (u.Group.Length == 0 ? "usage:" + u.Sku : $"usage:{u.Sku}:{u.Group}") +
+        (u.PriceFrom is { } from ? "@" + from.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "");
+
     public static StatementResponse Of(AccountStatement accountStatement)
     {
         ArgumentNullException.ThrowIfNull(accountStatement);
@@ -18,11 +23,11 @@ internal static class StatementResponses
         string Money(decimal value, string? currency) => currency is null ? DecimalText.Quantity(value) : DecimalText.Money(value, currency);
         static string N(int i) => (i + 1).ToString(CultureInfo.InvariantCulture);
         var usage = s.Usage.Select(u => new StatementUsageLineResponse(
-            u.Group.Length == 0 ? "usage:" + u.Sku : $"usage:{u.Sku}:{u.Group}", u.Sku, DimensionsOf(u.Group), u.Priced, u.UnpricedReason, DecimalText.Quantity(u.RecordedQuantity), u.RecordedUnit, DecimalText.Quantity(u.ConvertedQuantity),
+            LineId(u), u.Sku, DimensionsOf(u.Group), u.Priced, u.UnpricedReason, DecimalText.Quantity(u.RecordedQuantity), u.RecordedUnit, DecimalText.Quantity(u.ConvertedQuantity),
             DecimalText.Quantity(u.IncludedUnitsApplied), DecimalText.Quantity(u.BillableQuantity), u.BillableUnit, u.RecordCount,
             u.Tiers.Select(t => new StatementTierResponse(t.Tier, DecimalText.Quantity(t.From), t.UpTo is { } up ? DecimalText.Quantity(up) : null,
                 DecimalText.Quantity(t.Quantity), DecimalText.Quantity(t.UnitPrice), DecimalText.Quantity(t.FlatFee), DecimalText.Quantity(t.Amount))).ToList(),
-            DecimalText.Quantity(u.ExactAmount), Money(u.Amount, u.Currency), u.Currency, u.PriceBook, u.PriceBookVersion, u.PriceBookHash)).ToList();
+            DecimalText.Quantity(u.ExactAmount), Money(u.Amount, u.Currency), u.Currency, u.PriceBook, u.PriceBookVersion, u.PriceBookHash, u.PriceFrom, u.PriceTo)).ToList();
         var fees = s.Fees.Select((f, i) => new StatementFeeLineResponse($"fee:{N(i)}:{f.FeeId}", f.FeeId, f.ServiceStart, f.ServiceEnd, DecimalText.Quantity(f.ProrationFactor),
             Money(f.Amount, f.Currency), f.Currency, f.PriceBook, f.PriceBookVersion, f.PriceBookHash)).ToList();
         var commitments = s.Commitments.Select(c => new StatementCommitmentResponse("commitment:" + c.Currency, Money(c.Committed, c.Currency), Money(c.UsageCharged, c.Currency),
