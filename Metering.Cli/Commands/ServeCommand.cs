@@ -152,7 +152,7 @@ public sealed class ServeCommand : ICliCommand
         await using var accounts = ingestSettings?.Options.UnknownAccounts == Aggregates.Admission.UnknownAccountPolicy.Reject
             ? await AccountDirectory.StartAsync(db, accountRefresh, Console.Error, cancellationToken).ConfigureAwait(false)
             : null;
-        using var ingest = ingestSettings is { } settings ? new Metering.Web.HttpIngest.HttpIngestService(settings.Options with { Accounts = accounts }, redis, settings.Keys) : null;
+        using var ingest = ingestSettings is { } settings ? new Metering.Web.HttpIngest.HttpIngestService(settings.Options with { Accounts = accounts, Prices = prices }, redis, settings.Keys) : null;
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
         var options = new ApiOptions

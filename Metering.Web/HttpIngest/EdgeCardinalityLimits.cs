@@ -15,6 +15,7 @@ namespace Metering.Web.HttpIngest;
 public sealed class EdgeCardinalityLimits(int maxSkusPerAccount, int maxSkusPerCredential, IReadOnlySet<string>? knownSkus, TimeProvider clock, int maxTrackedPairs = 4_000_000)
 {
     private readonly Lock _gate = new();
+    private volatile IReadOnlySet<string>? _knownSkus = knownSkus;
     private readonly Dictionary<ulong, HashSet<ulong>> _byAccount = [];
     private readonly Dictionary<string, HashSet<ulong>> _byCredential = new(StringComparer.Ordinal);
     private long _day = long.MinValue;
@@ -38,7 +39,7 @@ public sealed class EdgeCardinalityLimits(int maxSkusPerAccount, int maxSkusPerC
     /// </summary>
     public string? Admit(string credential, string account, string sku)
     {
-        if ((MaxSkusPerAccount == 0 && MaxSkusPerCredential == 0) || knownSkus?.Contains(sku) == true)
+        if ((MaxSkusPerAccount == 0 && MaxSkusPerCredential == 0) || _knownSkus?.Contains(sku) == true)
         {
             return null;
         }
@@ -72,6 +73,18 @@ public sealed class EdgeCardinalityLimits(int maxSkusPerAccount, int maxSkusPerC
 
             _tracked += (skusOfAccount?.Add(skuKey) == true ? 1 : 0) + (skusOfCredential?.Add(skuKey) == true ? 1 : 0);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Exempts <paramref name="knownSkus"/> from here on (a price-book version published while the edge runs may price
+    /// SKUs that were unknown); null keeps the current set.
+    /// </summary>
+    public void UseKnownSkus(IReadOnlySet<string>? knownSkus)
+    {
+        if (knownSkus is not null)
+        {
+            _knownSkus = knownSkus;
         }
     }
 

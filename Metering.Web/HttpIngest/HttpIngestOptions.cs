@@ -63,6 +63,13 @@ public sealed record HttpIngestOptions
     /// <summary>The SKUs the price books know (needed to reject unknown SKUs; also exempts them from the SKU limits).</summary>
     public IReadOnlySet<string>? KnownSkus { get; init; }
 
+    /// <summary>
+    /// The price-book registry the engine rates with (<c>serve</c>'s): when it is at a new revision, the SKUs its
+    /// catalog knows replace <see cref="KnownSkus"/> from the next request on, for <see cref="UnknownSkus"/> and the SKU
+    /// limits alike, as the engine follows it (null: <see cref="KnownSkus"/> stays as given).
+    /// </summary>
+    public Metering.Ledger.PriceBooks.PriceCatalogSource? Prices { get; init; }
+
     /// <summary>What an account without a row gets; set it as the engine's <c>--unknown-account</c> (default auto: accepted).</summary>
     public UnknownAccountPolicy UnknownAccounts { get; init; } = UnknownAccountPolicy.Auto;
 

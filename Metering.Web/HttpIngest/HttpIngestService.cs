@@ -21,7 +21,8 @@ public sealed class HttpIngestService : IDisposable
     private readonly IProducer<string?, byte[]> _producer;
     private readonly RedisDedup? _edgeDedup;
     private readonly RedisDedup? _engineDedup;
-    private readonly AdmissionOptions _admission;
+    private readonly Metering.Ledger.PriceBooks.PriceCatalogSource? _prices;
+    private volatile AdmissionState _admission;
     private RecordCatalog _catalog = NewCatalog();
     private long _inflight;
 
@@ -32,9 +33,12 @@ public sealed class HttpIngestService : IDisposable
         options.Validate();
         Options = options;
         ApiKeys = apiKeys;
-        _admission = options.Admission;
-        _admission.Validate();
+        var admission = options.Admission;
+        admission.Validate();
+        _prices = options.Prices;
+        _admission = new AdmissionState(long.MinValue, admission);
         CardinalityLimits = new EdgeCardinalityLimits(options.MaxSkusPerAccount, options.MaxSkusPerCredential, options.KnownSkus, options.Decoder.Clock);
+        FollowPrices();
         var config = options.Security.Apply(KafkaPartitioning.Apply(new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
@@ -47,6 +51,9 @@ public sealed class HttpIngestService : IDisposable
             QueueBufferingMaxMessages = Math.Max(100_000, options.MaxInflightRecords * 2),
             QueueBufferingMaxKbytes = 1 << 20,
             MessageTimeoutMs = (int)options.DeliveryTimeout.TotalMilliseconds,
+            // A receipt needs only whether its record was acknowledged: the default ("all") copies every record's key
+            // and value back out of librdkafka into new managed arrays and strings for each delivery report.
+            DeliveryReportFields = "status",
         }));
         _producer = new ProducerBuilder<string?, byte[]>(config).Build();
         if (redis is not null)
@@ -113,7 +120,36 @@ public sealed class HttpIngestService : IDisposable
             catalog = Volatile.Read(ref _catalog);
         }
 
-        return new RecordAdmission(catalog, _admission);
+        return new RecordAdmission(catalog, FollowPrices());
+    }
+
+    /// <summary>
+    /// The admission rules for a request starting now: when the registry (<see cref="HttpIngestOptions.Prices"/>)
+    /// moved to a new revision, its known SKUs replace the previous ones here and in <see cref="CardinalityLimits"/>
+    /// (a registry with no books keeps them, as the engine does). Two requests racing over a new revision both
+    /// compute the same set; either write wins.
+    /// </summary>
+    private AdmissionOptions FollowPrices()
+    {
+        var state = _admission;
+        if (_prices is not { } prices || prices.Revision == state.Revision)
+        {
+            return state.Options;
+        }
+
+        var revision = prices.Revision;
+        if (prices.Current?.KnownSkus() is { } known)
+        {
+            state = new AdmissionState(revision, state.Options with { KnownSkus = known });
+            CardinalityLimits.UseKnownSkus(known);
+        }
+        else
+        {
+            state = state with { Revision = revision };
+        }
+
+        _admission = state;
+        return state.Options;
     }
 
     /// <summary>The per-account and per-credential SKU limits of this edge.</summary>
@@ -172,6 +208,9 @@ public sealed class HttpIngestService : IDisposable
         _producer.Flush(TimeSpan.FromSeconds(10));
         _producer.Dispose();
     }
+
+    /// <summary>The admission rules and the registry revision their known SKUs come from.</summary>
+    private sealed record AdmissionState(long Revision, AdmissionOptions Options);
 
     private static RecordCatalog NewCatalog() => new(DimensionPolicy.KeepNone, CatalogAccounts, CatalogSkus, 1);
 }
