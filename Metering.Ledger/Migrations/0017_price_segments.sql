@@ -7,6 +7,14 @@ UPDATE billing_period_totals SET price_from = period_start;
 ALTER TABLE billing_period_totals ALTER COLUMN price_from SET NOT NULL;
 ALTER TABLE billing_period_totals DROP CONSTRAINT billing_period_totals_pkey;
 ALTER TABLE billing_period_totals ADD PRIMARY KEY (account, sku, period_start, dimension_group, price_from);
+-- A writer that does not name the segment writes the usage priced from the period's start.
+CREATE FUNCTION billing_period_totals_price_from_default() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.price_from := coalesce(NEW.price_from, NEW.period_start);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER billing_period_totals_price_from_default BEFORE INSERT ON billing_period_totals
+    FOR EACH ROW EXECUTE FUNCTION billing_period_totals_price_from_default();
 ALTER TABLE billing_period_totals ADD CONSTRAINT billing_period_totals_price_from_in_period
     CHECK (price_from >= period_start AND price_from < period_end);
 

@@ -13,7 +13,8 @@ namespace Metering.Rating.PeriodTotals;
 /// usage: it is rated on top of that period's frozen total plus the adjustments already booked for it (so tiers go on
 /// where they stopped) and becomes an adjustment line in the next open period; the closed total never changes. A window
 /// is rated incrementally against its total's cumulative state (<see cref="WindowRater"/>) with the price effective at
-/// the period's start; unpriced usage (no price, or a price that needs single transactions) is metered exactly with a
+/// its start: a version taking effect inside the period starts a segment of its own, priced on top of the period's
+/// quantity before it (<see cref="SegmentedPricing"/>, <see cref="PriceCatalog.Segments"/>); unpriced usage (no price, or a price that needs single transactions) is metered exactly with a
 /// charge of 0 and keeps the total's lineage (<c>unpriced</c> for a new total). Thread-safe: holds no state of a flush.
 /// </summary>
 public sealed class PeriodTotalsRater

@@ -7,8 +7,8 @@ using Metering.Rating.Pricing;
 namespace Metering.Rating.Statements;
 
 /// <summary>
-/// Builds the statement of one account and period from scratch (docs/statements.md). Each SKU's period total is rated
-/// with the price effective at the period's start (<see cref="PriceCatalog.Resolve"/>: contract first, then list) by
+/// Builds the statement of one account and period from scratch (docs/statements.md). Each SKU's period total (each price segment of it: <see cref="SkuUsage.PriceFrom"/>, <see cref="SegmentedPricing"/>) is rated
+/// with the price effective at its start (<see cref="PriceCatalog.Resolve"/>: contract first, then list) by
 /// <see cref="SkuPrice.Amount"/> (or <see cref="SkuPrice.TransactionFee"/> per transaction for bounded percentage
 /// prices) and rounded once per line; fees and the commitment are <see cref="PeriodChargeLines"/>' rule over the part of
 /// the period the subscription is active, the true-up compared with the usage lines of the statement in the commitment's

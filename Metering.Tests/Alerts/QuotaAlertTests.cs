@@ -235,7 +235,7 @@ public sealed class QuotaAlertTests(PostgresFixture postgres) : IDisposable
             await using var cmd = new NpgsqlCommand("""
                 INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
                 VALUES ('acct-c', $1, $2, $3, 1, 1, $4, 'USD', 'b', 'v', 'h')
-                ON CONFLICT (account, sku, period_start, dimension_group) DO UPDATE SET amount = EXCLUDED.amount
+                ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET amount = EXCLUDED.amount
                 """, connection, tx);
             cmd.Parameters.Add(new() { Value = sku });
             cmd.Parameters.Add(new() { Value = period.UtcDateTime });

@@ -83,7 +83,7 @@ internal static class OutboxSeeder
             INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
             SELECT account, sku, period_start, period_start + interval '1 month', sum(quantity), sum(record_count), sum(amount), 'USD', 'list', 'v1', max(price_book_hash)
             FROM rated_windows GROUP BY account, sku, period_start
-            ON CONFLICT (account, sku, period_start, dimension_group) DO UPDATE SET quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount
+            ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount
             """);
         await cmd.ExecuteNonQueryAsync();
     }

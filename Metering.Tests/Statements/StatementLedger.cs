@@ -57,7 +57,7 @@ internal static class StatementLedger
         await using var cmd = db.CreateCommand("""
             INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
             VALUES ($1, $2, $3, $4, $5, $6, 0, 'USD', $7, $8, $9)
-            ON CONFLICT (account, sku, period_start, dimension_group) DO UPDATE SET quantity = billing_period_totals.quantity + EXCLUDED.quantity,
+            ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET quantity = billing_period_totals.quantity + EXCLUDED.quantity,
                 record_count = billing_period_totals.record_count + EXCLUDED.record_count
             """);
         var priced = Prices.Resolve(account, sku, start);
