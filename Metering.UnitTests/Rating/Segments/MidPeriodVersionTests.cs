@@ -88,6 +88,30 @@ public sealed class MidPeriodVersionTests
     }
 
     [Fact]
+    public void Late_usage_of_a_closed_period_books_an_adjustment_per_segment_that_sum_to_the_window_charge()
+    {
+        // December closed with 80 GB at v1 (80.00) and 50 GB at v2 (70.00). 30 GB late for Dec 5: v1's segment books
+        // 30 GB and 25.00 (105.00 - 80.00), v2's books no quantity and -20.00 (50.00 - 70.00): its 50 GB now sit higher in
+        // the tiers. The window is charged the sum, 5.00, and January's statement shows both lines.
+        var stored = new Dictionary<PeriodTotalKey, StoredPeriodTotal> { [FromStart] = Stored(80, 1, 80.00m, "v1"), [FromFifteenth] = Stored(50, 1, 70.00m, "v2") };
+        var result = Rater.Rate(Rater.Plan([Window(December.AddDays(4), 30)], new HashSet<DateTimeOffset> { December }), stored, NothingBooked);
+
+        Assert.Empty(result.Totals);
+        var first = result.Adjustments.Single(a => a.Key == FromStart);
+        var second = result.Adjustments.Single(a => a.Key == FromFifteenth);
+        Assert.Equal((30m, 1L, 25.00m, January), (first.Quantity, first.Count, first.Amount, first.BookedIn));
+        Assert.Equal((0m, 0L, -20.00m), (second.Quantity, second.Count, second.Amount));
+        Assert.Equal(5.00m, Assert.Single(result.Windows).Amount);
+
+        // A second late window goes on from what the first booked (stored + booked per segment).
+        var booked = new Dictionary<PeriodTotalKey, BookedAdjustments> { [FromStart] = new(30, 1, 25.00m), [FromFifteenth] = new(0, 0, -20.00m) };
+        var again = Rater.Rate(Rater.Plan([Window(December.AddDays(20), 10)], new HashSet<DateTimeOffset> { December }), stored, booked);
+        // v2's 60 GB on top of 110: v2(170) - v2(110) = 270 - 210 = 60.00, up 10.00 from 50.00; v1 unchanged.
+        var only = Assert.Single(again.Adjustments);
+        Assert.Equal((FromFifteenth, 10m, 10.00m), (only.Key, only.Quantity, only.Amount));
+    }
+
+    [Fact]
     public void The_statement_shows_a_line_per_version_with_its_stretch_and_the_ledger_s_amounts()
     {
         var statement = StatementBuilder.Build(new StatementInput("acct-1", DecemberPeriod, new StatementTerms(December),
