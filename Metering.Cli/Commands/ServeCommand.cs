@@ -8,6 +8,7 @@ using Metering.Ingest.Kafka;
 using Metering.Web.Api;
 using Metering.Rating.Periods;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Metering.Cli.Commands;
 
@@ -206,7 +207,15 @@ public sealed class ServeCommand : ICliCommand
             CorrectionHorizon = correctionHorizon,
         };
 
-        await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
+        await using var app = ApiHost.Build(options, db, store, b =>
+        {
+            b.WebHost.UseUrls(listen);
+            if (transport is not null)
+            {
+                // GET /v1/operators/reconcile: a reconcile run on demand against the same ClickHouse.
+                b.Services.AddSingleton(new OperatorReconcile((period, ct) => new AnalyticsReconciler(db, transport, schema!).ReconcileAsync(period, ct)));
+            }
+        });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {

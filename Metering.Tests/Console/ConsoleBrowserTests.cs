@@ -4,6 +4,7 @@ using System.Text.Json;
 using Metering.Ingest.Observability;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
+using Npgsql;
 
 namespace Metering.Tests.WebConsole;
 
@@ -300,6 +301,60 @@ public sealed class ConsoleBrowserTests(PostgresFixture postgres)
         Assert.NotEqual("", await TextAsync(browser, "#reconcile .note"));
         Assert.Empty(browser.PageErrors);
         await browser.ScreenshotAsync(ScreenshotPath("operators"));
+    }
+
+    [Fact]
+    public async Task Operators_page_shows_the_ledgers_dead_letters_by_reason_and_a_reconcile_of_the_period_exactly_as_the_api_reports_them()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        // Dead letters of two reasons, one of them already published to the dead-letter topic.
+        foreach (var (reason, published) in new[] { ("bad_json", false), ("bad_json", false), ("bad_json", true), ("unknown_sku", false), ("unknown_sku", true) })
+        {
+            await using var cmd = site.Db.CreateCommand("INSERT INTO dead_letters (source, partition, \"offset\", reason, detail, raw, published_at) VALUES ('kafka:usage', 0, 1, $1, 'test', '\\x7b'::bytea, $2)");
+            cmd.Parameters.Add(new NpgsqlParameter { Value = reason });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = published ? DateTimeOffset.UtcNow : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var admin = ApiTestHost.Token("admin");
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, admin);
+        await OpenAsync(browser, "#/operators?period=2026-11", "operators");
+
+        using var api = site.Client(admin);
+        var letters = await GetJsonAsync(api, "/v1/operators/dead-letters");
+        Assert.Equal(5, letters.GetProperty("total").GetInt64());
+        Assert.Equal(letters.GetProperty("total").GetInt64().ToString(CultureInfo.InvariantCulture), await TextAsync(browser, "#dead-letter-total"));
+        Assert.Equal(letters.GetProperty("reasons").EnumerateArray().Select(r => new[] { r.GetProperty("reason").GetString()!, r.GetProperty("count").GetInt64().ToString(CultureInfo.InvariantCulture), r.GetProperty("unpublished").GetInt64().ToString(CultureInfo.InvariantCulture) }),
+            (await CellsAsync(browser, "#dead-letter-table tbody tr")).Select(c => c[..3]));
+        Assert.Equal(["bad_json", "3", "2"], (await CellsAsync(browser, "#dead-letter-table tr[data-reason='bad_json']")).Single()[..3]);
+
+        // November: acct-u's totals are in ClickHouse, acct-c's and acct-d's were never exported: four drifting rows.
+        var reconcile = await GetJsonAsync(api, "/v1/operators/reconcile?period=2026-11");
+        Assert.Equal("drift", reconcile.GetProperty("status").GetString());
+        Assert.Equal(4, reconcile.GetProperty("drift_count").GetInt32());
+        Assert.Equal("drift", await TextAsync(browser, "#reconcile-status"));
+        Assert.Equal("4", await TextAsync(browser, "#reconcile-drift-count"));
+        Assert.Equal(reconcile.GetProperty("drifts").EnumerateArray().Select(d => new[] { d.GetProperty("account").GetString()!, d.GetProperty("sku").GetString()!, d.GetProperty("field").GetString()!,
+            d.GetProperty("ledger").GetString() ?? "missing", d.GetProperty("clickhouse").GetString() ?? "missing" }), await CellsAsync(browser, "#drifts tbody tr"));
+        Assert.Equal(["acct-c", "acct-d"], (await CellsAsync(browser, "#drifts tbody tr")).Select(c => c[0]).Distinct().Order(StringComparer.Ordinal));
+
+        // A period whose totals are all in ClickHouse is clean; the endpoints are admin-only and refuse bad input.
+        var october = await GetJsonAsync(api, "/v1/operators/reconcile?period=2026-10");
+        Assert.Equal("clean", october.GetProperty("status").GetString());
+        using (var reader = site.Client(ApiTestHost.Token("billing:read usage:read")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await reader.GetAsync("/v1/operators/dead-letters")).StatusCode);
+        }
+
+        using (var bound = site.Client(ApiTestHost.Token("admin", account: "acct-c")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await bound.GetAsync("/v1/operators/reconcile?period=2026-11")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.GetAsync("/v1/operators/reconcile?period=november")).StatusCode);
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("operators-ledger"));
     }
 
     [Fact]
