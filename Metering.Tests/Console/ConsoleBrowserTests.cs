@@ -358,6 +358,70 @@ public sealed class ConsoleBrowserTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Usage_page_shows_each_quota_with_its_state_and_every_alert_as_the_api_reports_them()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        using var admin = site.Client(ApiTestHost.Token("admin"));
+        var ids = new List<long>();
+        foreach (var body in new[] { """{"metric":"quantity","sku":"requests","threshold":"1000"}""", """{"metric":"amount","currency":"USD","threshold":"2500.5"}""" })
+        {
+            using var post = await admin.PostAsync("/v1/accounts/acct-u/quotas", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(post.IsSuccessStatusCode, await post.Content.ReadAsStringAsync());
+            ids.Add((await ApiTestHost.Json(post)).GetProperty("id").GetInt64());
+        }
+
+        // The first quota crossed in the open period (the flush would have written this row) and was delivered to Kafka.
+        await using (var cmd = site.Db.CreateCommand("""
+            INSERT INTO alerts (alert_key, quota_id, account, sku, metric, threshold, value_before, value_at_crossing, currency, period_start, period_end, delivered_kafka_at, attempts)
+            VALUES ($1::text || ':open', $1, 'acct-u', 'requests', 'quantity', 1000, 950, 4321, NULL, $2, $3, now(), 1)
+            """))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ids[0] });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ConsoleSite.OpenPeriod });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ConsoleSite.OpenPeriod.AddMonths(1) });
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var token = ApiTestHost.Token("usage:read billing:read");
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, token);
+        await OpenAsync(browser, "#/usage?" + UsageQuery, "usage");
+
+        using var api = site.Client(token);
+        var quotas = (await GetJsonAsync(api, "/v1/accounts/acct-u/quotas")).EnumerateArray().ToList();
+        var alerts = (await GetJsonAsync(api, "/v1/accounts/acct-u/alerts")).EnumerateArray().ToList();
+        Assert.Equal(2, quotas.Count);
+        var alert = Assert.Single(alerts);
+        Assert.Equal(ids[0], alert.GetProperty("quota_id").GetInt64());
+        Assert.Equal("4321", alert.GetProperty("value_at_crossing").GetString());
+
+        var shown = await CellsAsync(browser, "#quota-table tbody tr");
+        Assert.Equal(quotas.Select(q => q.GetProperty("id").GetInt64().ToString(CultureInfo.InvariantCulture)), shown.Select(r => r[0]));
+        foreach (var (quota, row) in quotas.Zip(shown))
+        {
+            Assert.Equal(quota.GetProperty("metric").GetString(), row[1]);
+            Assert.Equal(quota.GetProperty("metric").GetString() == "amount" ? quota.GetProperty("currency").GetString() : quota.GetProperty("sku").GetString(), row[2]);
+            Assert.Equal(decimal.Parse(quota.GetProperty("threshold").GetString()!, CultureInfo.InvariantCulture), Shown(row[3]));
+            Assert.Equal(quota.GetProperty("source").GetString(), row[4]);
+        }
+
+        string StateOf(long id) => shown.Single(r => r[0] == id.ToString(CultureInfo.InvariantCulture))[5];
+        Assert.Equal($"crossed at 4,321 in the period from {ConsoleSite.OpenPeriod:yyyy-MM-dd}", StateOf(ids[0]));
+        Assert.Equal("not crossed", StateOf(ids[1]));
+        var alertRow = Assert.Single(await CellsAsync(browser, "#alert-table tbody tr"));
+        Assert.Equal(alert.GetProperty("quota_id").GetInt64().ToString(CultureInfo.InvariantCulture), alertRow[1]);
+        Assert.Equal(["1,000", "950", "4,321"], alertRow[3..6]);
+        Assert.Equal(alert.GetProperty("delivered_kafka_at").GetString(), alertRow[6]);
+        Assert.Equal("—", alertRow[7]);
+
+        // The alerts are the account's own: a token bound to another account is refused.
+        using var foreign = site.Client(ApiTestHost.Token("billing:read", account: "acct-c"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await foreign.GetAsync("/v1/accounts/acct-u/alerts")).StatusCode);
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("usage-quotas"));
+    }
+
+    [Fact]
     public async Task An_account_bound_token_sees_only_its_own_account_whatever_the_address_asks_for()
     {
         await using var site = await ConsoleSite.StartAsync(postgres);

@@ -148,6 +148,7 @@ public static class ApiHost
         StatementEndpoints.Map(app);
         RerateEndpoints.Map(app);
         OperatorEndpoints.Map(app);
+        AlertEndpoints.Map(app);
         WebConsole.ConsoleEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();
