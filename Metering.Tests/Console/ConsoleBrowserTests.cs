@@ -422,6 +422,59 @@ public sealed class ConsoleBrowserTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Price_book_page_previews_a_rerate_of_a_closed_period_under_a_draft_as_the_apis_line_level_difference()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        var admin = ApiTestHost.Token("admin");
+        using var api = site.Client(admin);
+        using (var close = await api.PostAsync("/v1/periods/2026-11/close", null))
+        {
+            Assert.True(close.IsSuccessStatusCode, await close.Content.ReadAsStringAsync());
+        }
+
+        // The draft doubles the request price: the API's preview is the reference the page must show line by line.
+        var draft = ConsoleSite.ListJson.Replace("\"unit\": \"request\", \"unit_price\": \"0.01\"", "\"unit\": \"request\", \"unit_price\": \"0.02\"", StringComparison.Ordinal);
+        Assert.NotEqual(ConsoleSite.ListJson, draft);
+        using var preview = await api.PostAsync("/v1/periods/2026-11/rerate", new StringContent($$"""{ "price_book": {{draft}} }""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
+        var expected = await ApiTestHost.Json(preview);
+        var lines = expected.GetProperty("accounts").EnumerateArray().SelectMany(a => a.GetProperty("lines").EnumerateArray().Select(l => new[] {
+            a.GetProperty("account").GetString()!, l.GetProperty("subject").GetString()!, l.GetProperty("before").GetString() ?? "", l.GetProperty("after").GetString() ?? "",
+            l.GetProperty("amount").GetString()!, l.GetProperty("currency").GetString()! })).ToList();
+        Assert.Contains(lines, l => l[0] == "acct-d" && l[1] == "usage requests");
+
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, admin);
+        await OpenAsync(browser, "#/pricebooks", "pricebooks");
+
+        // Starting from a published version fills the draft with that version's document.
+        await browser.EvaluateAsync("(() => { const s = document.getElementById('f-start'); s.value = 'list/v1'; s.dispatchEvent(new Event('change')); })()");
+        await browser.WaitForAsync("document.getElementById('f-draft').value.length > 0");
+        var published = await GetJsonAsync(api, "/v1/pricebooks/list/versions/v1");
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(published.GetProperty("document").GetRawText()),
+            System.Text.Json.Nodes.JsonNode.Parse((await browser.EvaluateAsync("document.getElementById('f-draft').value")).GetString()!)), "the draft is the published version's document");
+
+        await browser.EvaluateAsync($"document.getElementById('f-draft').value = {JsonSerializer.Serialize(draft)}");
+        await browser.TypeAsync("#f-rerate-period", "2026-11");
+        await browser.EvaluateAsync("document.getElementById('rerate-form').requestSubmit()");
+        await browser.WaitForAsync("document.getElementById('rerate-lines')");
+        static string Plain(string s) => s.Replace(",", "", StringComparison.Ordinal);
+        Assert.Equal(lines, (await CellsAsync(browser, "#rerate-lines tbody tr")).Select(c => new[] { c[0], c[1], Plain(c[2]), Plain(c[3]), Plain(c[4]), c[5] }));
+        Assert.Equal(expected.GetProperty("totals").EnumerateArray().Select(t => new[] { t.GetProperty("currency").GetString()!, t.GetProperty("amount").GetString()! }),
+            (await CellsAsync(browser, "#rerate-totals tbody tr")).Select(c => new[] { c[0], Plain(c[1]) }));
+        Assert.Contains($"{expected.GetProperty("accounts_compared").GetInt32()} account(s) compared", await TextAsync(browser, "#rerate-summary"), StringComparison.Ordinal);
+
+        // Nothing was booked: the preview wrote no adjustment.
+        await using (var cmd = site.Db.CreateCommand("SELECT count(*) FROM adjustments"))
+        {
+            Assert.Equal(0L, (long)(await cmd.ExecuteScalarAsync())!);
+        }
+
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("pricebooks-rerate"));
+    }
+
+    [Fact]
     public async Task An_account_bound_token_sees_only_its_own_account_whatever_the_address_asks_for()
     {
         await using var site = await ConsoleSite.StartAsync(postgres);
