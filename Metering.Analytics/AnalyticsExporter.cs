@@ -38,6 +38,12 @@ public sealed class AnalyticsExporter
         _batchSize = batchSize;
     }
 
+    /// <summary>When the last pass of <see cref="RunAsync"/> succeeded (null before the first): readiness of a hosting process.</summary>
+    public DateTimeOffset? LastSuccess { get; private set; }
+
+    /// <summary>Why the last pass of <see cref="RunAsync"/> failed, or null when it succeeded (or none ran yet).</summary>
+    public string? LastError { get; private set; }
+
     /// <summary>Test hook: runs after a batch is in ClickHouse and before PostgreSQL marks it (fault injection).</summary>
     internal Func<IReadOnlyList<long>, CancellationToken, Task>? AfterInsertBeforeMark { get; set; }
 
@@ -102,6 +108,7 @@ public sealed class AnalyticsExporter
             phase = clock.Elapsed;
             await RatedWindowOutbox.MarkExportedAsync(_ledger, ids, cancellationToken).ConfigureAwait(false);
             mark += clock.Elapsed - phase;
+            AnalyticsMetrics.RowsExported(_schema.Database, batch.Count);
             rows += batch.Count;
             batches++;
             after = ids[^1];
@@ -127,6 +134,10 @@ public sealed class AnalyticsExporter
             try
             {
                 var result = await ExportOnceAsync(cancellationToken).ConfigureAwait(false);
+                var pending = await PendingRowsAsync(cancellationToken).ConfigureAwait(false);
+                LastSuccess = DateTimeOffset.UtcNow;
+                LastError = null;
+                AnalyticsMetrics.PassSucceeded(_schema.Database, LastSuccess.Value, pending);
                 if (result.Rows > 0)
                 {
                     log?.WriteLine($"export: {result.Rows:N0} rows in {result.Batches} batch(es), {result.Elapsed.TotalMilliseconds:N0} ms ({result.RowsPerSecond:N0} rows/s)");
@@ -139,10 +150,18 @@ public sealed class AnalyticsExporter
             catch (Exception e) when (e is ClickHouseException or NpgsqlException or TimeoutException or OperationCanceledException)
             {
                 // OperationCanceledException here is a timeout (HttpClient's), not our cancellation: retry like any failure.
+                LastError = e.Message;
                 log?.WriteLine($"export: pass failed, retrying in {interval}: {e.Message}");
             }
         }
         while (await WaitAsync(timer, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Outbox rows not yet exported (the partial index <c>rated_windows_unexported</c> holds exactly them).</summary>
+    private async Task<long> PendingRowsAsync(CancellationToken cancellationToken)
+    {
+        await using var cmd = _ledger.CreateCommand("SELECT count(*) FROM rated_windows WHERE exported_at IS NULL");
+        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)

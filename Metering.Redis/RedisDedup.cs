@@ -47,6 +47,7 @@ public sealed class RedisDedup : ISharedDedup
         _readLegacySets = readLegacySets;
         _horizon = horizon;
         _maxBacklog = maxBacklog;
+        RedisDedupMetrics.Track(this);
     }
 
     /// <inheritdoc />
@@ -61,6 +62,9 @@ public sealed class RedisDedup : ISharedDedup
     public long Marked => Interlocked.Read(ref _marked);
 
     private long _marked;
+
+    /// <summary>Ids waiting in the backlog to be marked once Redis answers again.</summary>
+    public long BacklogIds => Interlocked.Read(ref _backlogIds);
 
     /// <summary>Ids dropped from the backlog because it was full while Redis was down (they stay in PostgreSQL's horizon).</summary>
     public long BacklogDropped => Interlocked.Read(ref _backlogDropped);

@@ -61,7 +61,8 @@ if [[ -f "$work/production.yaml" ]]; then
   for expect in "kind: ServiceMonitor" "kind: HorizontalPodAutoscaler" "name: METERING_KAFKA_SASL_PASSWORD" "name: METERING_JWT_KEY" \
                 "name: METERING_CONTRACTS" "name: metering-ledger-owner" \
                 "name: METERING_JWT_ISSUER" "name: METERING_CLICKHOUSE_PASSWORD" "METERING_CLICKHOUSE_URL:" "name: METERING_REDIS" \
-                "name: METERING_METRICS_LISTEN" "component: export" "port: metrics"; do
+                "name: METERING_METRICS_LISTEN" "component: export" "port: metrics" \
+                "kind: PrometheusRule" "name: metering-dashboard" "name: METERING_METRICS_PORT" "path: /readyz" "metering-export-metrics"; do
     grep -q "$expect" "$work/production.yaml" || bad "production render lacks '$expect'"
   done
 fi
@@ -125,6 +126,9 @@ rejections=(
   "secrets.clickhouse.connectionStringKey=x|additional properties"
   "stream.metrics.enabled=false|stream.probes.enabled needs stream.metrics.enabled"
   "engine.extra.CLICKHOUSE_PASSWORD=x|looks like a credential"
+  "clickhouse.exporter.metrics.enabled=false|clickhouse.exporter.probes.enabled needs clickhouse.exporter.metrics.enabled"
+  "alerts.metrics.port=0|minimum"
+  "monitoring.dashboard.enable=true|additional properties"
 )
 rejected=0
 for case in "${rejections[@]}"; do

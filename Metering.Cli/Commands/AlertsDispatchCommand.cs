@@ -1,6 +1,9 @@
 using System.Runtime.InteropServices;
 using Metering.Cli.Arguments;
 using Metering.Ingest.Alerts;
+using Metering.Ledger;
+using Npgsql;
+using Metering.Web.Observability;
 
 namespace Metering.Cli.Commands;
 
@@ -18,6 +21,8 @@ public sealed class AlertsDispatchCommand : ICliCommand
         "  --once                     deliver what is due once and exit (exit 1 if an alert stays undelivered)\n" +
         "  --interval DURATION        pause between rounds when nothing is due (default 1s)\n" +
         "  --batch N                  alerts per round (default 100)\n" +
+        MetricsArguments.Usage +
+        "                             (not with --once); /readyz: 200 while PostgreSQL (the alerts outbox) answers\n" +
         KafkaArguments.Usage + LedgerArguments.Usage +
         "\nAt least one of --bootstrap-servers and --webhook is required. Receivers dedup by the alert id: a crash between a\n" +
         "delivery and its record re-sends it. SIGTERM or Ctrl-C stops after the current round.";
@@ -43,10 +48,17 @@ public sealed class AlertsDispatchCommand : ICliCommand
             throw new CliUsageException("give --bootstrap-servers, --webhook or both (or METERING_BOOTSTRAP_SERVERS / METERING_WEBHOOK): otherwise alerts go nowhere");
         }
 
+        var metricsListen = MetricsArguments.Listen(args, continuous: !once);
         args.RejectUnknown(LedgerArguments.Options);
+        NpgsqlDataSource? ledger = null;
+        // The listener first: a busy port is refused before PostgreSQL or Kafka is touched.
+        await using var metrics = metricsListen is null ? null
+            : await MetricsArguments.StartAsync(metricsListen, health: null, ready: ct => LedgerReadyAsync(ledger, ct), cancellationToken).ConfigureAwait(false);
         await using var db = await LedgerArguments.OpenAsync(args, cancellationToken).ConfigureAwait(false);
         var options = new AlertDispatcherOptions { BootstrapServers = bootstrap, Topic = topic, Webhook = webhook, BatchSize = batch, KafkaSecurity = security };
         using var dispatcher = new AlertDispatcher(db, options);
+        ledger = db;
+        AlertDispatchMetrics.Observe(() => (dispatcher.Rounds, dispatcher.FailedRounds));
         var targets = string.Join(" and ", new[] { bootstrap is null ? null : $"Kafka topic '{topic}' at {bootstrap}", webhook is null ? null : $"webhook {webhook}" }.Where(t => t is not null));
         if (once)
         {
@@ -71,9 +83,29 @@ public sealed class AlertsDispatchCommand : ICliCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        Console.Error.WriteLine($"alerts: dispatching to {targets} every {interval.TotalSeconds:F1}s");
+        Console.Error.WriteLine($"alerts: dispatching to {targets} every {interval.TotalSeconds:F1}s{(metrics is null ? "" : $"; metrics, /healthz and /readyz at {string.Join(", ", metrics.Urls)}")}");
         await dispatcher.RunAsync(interval, stop.Token).ConfigureAwait(false);
         Console.Error.WriteLine($"alerts: stopped after {dispatcher.Rounds} rounds ({dispatcher.FailedRounds} failed)");
         return 0;
+    }
+
+    /// <summary>Readiness of the dispatcher: the alerts outbox (PostgreSQL) answers within 2 s.</summary>
+    private static async Task<(bool Ready, string Detail)> LedgerReadyAsync(NpgsqlDataSource? db, CancellationToken cancellationToken)
+    {
+        if (db is null)
+        {
+            return (false, "starting");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            return await LedgerHealth.PingAsync(db, timeout.Token).ConfigureAwait(false) ? (true, "ok") : (false, "PostgreSQL did not answer");
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+            return (false, "PostgreSQL: " + e.Message);
+        }
     }
 }

@@ -2,11 +2,13 @@ using System.Runtime.InteropServices;
 using Confluent.Kafka;
 using Metering.Analytics;
 using Metering.Cli.Arguments;
+using Metering.Cli.Hosting;
 using Metering.Ledger.Accounts;
 using Metering.Ingest.Kafka;
 using Metering.Web.Api;
 using Metering.Rating.Periods;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Metering.Cli.Commands;
 
@@ -40,8 +42,12 @@ public sealed class ServeCommand : ICliCommand
         "  --headers-timeout DURATION time to receive the headers (default 10s)\n" +
         CorrectionArguments.Usage +
         LedgerArguments.Usage + "\n" + AnalyticsArguments.Usage + "\n" + HttpIngestArguments.Usage + KafkaArguments.Usage +
+        "  --export, --no-export      run the analytics export (outbox -> ClickHouse) inside serve, every --export-interval\n" +
+        "                             (default: on with --clickhouse-dir, whose embedded chDB only this process may open;\n" +
+        "                             off with --clickhouse-url, where `metering export --follow` runs beside it)\n" +
+        "  --export-interval DURATION pause between export passes (default 5s)\n" +
         "\n/v1/usage reads ClickHouse only when --clickhouse-url or --clickhouse-dir is given (an embedded chDB directory\n" +
-        "belongs to one process: give serve its own, or use a server); without either it answers 503.\n" +
+        "belongs to one process: serve exports into it itself); without either it answers 503.\n" +
         "\nEvery option falls back to METERING_<NAME> (e.g. METERING_JWT_KEY, METERING_PORT).\n" +
         "Anonymous: /healthz, /readyz, /metrics. Everything else needs a bearer token (docs/api.md).";
 
@@ -98,7 +104,24 @@ public sealed class ServeCommand : ICliCommand
         var key = await SigningKey(args.String("jwt-key-file"), args.String("jwt-key"), cancellationToken).ConfigureAwait(false);
         var bootstrap = args.String("bootstrap-servers");
         var priceFiles = LedgerArguments.PriceFiles(args);
-        var analytics = args.String("clickhouse-url") is not null || args.String("clickhouse-dir") is not null;
+        var embedded = args.String("clickhouse-url") is null && args.String("clickhouse-dir") is not null;
+        var analytics = args.String("clickhouse-url") is not null || embedded;
+        if (args.Has("export") && args.Has("no-export"))
+        {
+            throw new CliUsageException("give --export or --no-export, not both");
+        }
+
+        var export = args.Has("export") || (embedded && !args.Has("no-export"));
+        if (export && !analytics)
+        {
+            throw new CliUsageException("--export needs a ClickHouse target: --clickhouse-dir DIR (embedded) or --clickhouse-url URL");
+        }
+
+        var exportInterval = args.Duration("export-interval", TimeSpan.FromSeconds(5));
+        if (exportInterval <= TimeSpan.Zero)
+        {
+            throw new CliUsageException("--export-interval must be positive");
+        }
         var kafkaSecurity = KafkaArguments.Security(args);
         var rateLimit = (int)args.Int64("rate-limit", 1000, 0, 10_000_000);
         var rateBurst = (int)args.Int64("rate-limit-burst", Math.Max(1, 2L * rateLimit), 1, 20_000_000);
@@ -154,7 +177,14 @@ public sealed class ServeCommand : ICliCommand
             : null;
         using var ingest = ingestSettings is { } settings ? new Metering.Web.HttpIngest.HttpIngestService(settings.Options with { Accounts = accounts, Prices = prices }, redis, settings.Keys) : null;
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
-        IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, AnalyticsArguments.Schema(args, db));
+        var schema = transport is null ? null : AnalyticsArguments.Schema(args, db);
+        IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, schema!);
+        var exportHost = export ? new ExportHost(db, transport!, schema!, 50_000, exportInterval, TimeSpan.Zero, 1, Console.Error) : null;
+        if (exportHost is not null)
+        {
+            // The tables first: /readyz checks them, and would answer 503 until the first pass created them.
+            await exportHost.Exporter.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        }
         var options = new ApiOptions
         {
             JwtIssuer = issuer,
@@ -177,7 +207,15 @@ public sealed class ServeCommand : ICliCommand
             CorrectionHorizon = correctionHorizon,
         };
 
-        await using var app = ApiHost.Build(options, db, store, b => b.WebHost.UseUrls(listen));
+        await using var app = ApiHost.Build(options, db, store, b =>
+        {
+            b.WebHost.UseUrls(listen);
+            if (transport is not null)
+            {
+                // GET /v1/operators/reconcile: a reconcile run on demand against the same ClickHouse.
+                b.Services.AddSingleton(new OperatorReconcile((period, ct) => new AnalyticsReconciler(db, transport, schema!).ReconcileAsync(period, ct)));
+            }
+        });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -193,7 +231,9 @@ public sealed class ServeCommand : ICliCommand
             throw new CliUsageException($"--listen {listen}: {e.Message}", showUsage: false);
         }
 
-        Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; usage from {transport?.Description ?? "nowhere (no ClickHouse configured: /v1/usage answers 503)"}; OpenAPI at /openapi/v1.json, metrics at /metrics");
+        Console.Error.WriteLine($"serve: listening on {string.Join(", ", app.Urls)}; usage from {transport?.Description ?? "nowhere (no ClickHouse configured: /v1/usage answers 503)"}{(exportHost is null ? "" : $", exported into it here every {exportInterval.TotalSeconds:0.#}s")}; OpenAPI at /openapi/v1.json, metrics at /metrics");
+        // The export runs beside the API on the same chDB session (statements are serialized there) and stops with it.
+        var exporting = exportHost is null ? Task.CompletedTask : Task.Run(() => exportHost.RunAsync(stop.Token), CancellationToken.None);
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
@@ -203,6 +243,7 @@ public sealed class ServeCommand : ICliCommand
             // SIGTERM or Ctrl-C: stop gracefully below.
         }
 
+        await exporting.ConfigureAwait(false);
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         Console.Error.WriteLine("serve: stopped");
         return 0;

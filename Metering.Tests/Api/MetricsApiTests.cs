@@ -87,6 +87,12 @@ public sealed class MetricsApiTests(PostgresFixture postgres)
         MeteringMetrics.CatalogRenewed("full");
         MeteringMetrics.PostgresWriteCompleted(TimeSpan.FromMilliseconds(3), failed: true);
         AnalyticsMetrics.ClickHouseWriteCompleted(TimeSpan.FromMilliseconds(4), failed: true);
+        AnalyticsMetrics.RowsExported("metrics_test", 1);
+        AnalyticsMetrics.PassSucceeded("metrics_test", DateTimeOffset.UtcNow, 0);
+        AnalyticsMetrics.ReconcileRoundCompleted("metrics_test", DateTimeOffset.UtcNow, 0);
+        // Its gauges read every live RedisDedup of the process (0 without one); the dispatcher's counters read the running dispatcher.
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(Metering.Redis.RedisDedupMetrics).TypeHandle);
+        Metering.Web.Observability.AlertDispatchMetrics.Observe(() => (0, 0));
         MeteringMetrics.Rated(12.34m, "USD");
         MeteringMetrics.FlushDataFault();
         MeteringMetrics.RecordsIsolated(1);

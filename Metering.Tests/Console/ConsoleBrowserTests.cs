@@ -4,6 +4,7 @@ using System.Text.Json;
 using Metering.Ingest.Observability;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
+using Npgsql;
 
 namespace Metering.Tests.WebConsole;
 
@@ -300,6 +301,177 @@ public sealed class ConsoleBrowserTests(PostgresFixture postgres)
         Assert.NotEqual("", await TextAsync(browser, "#reconcile .note"));
         Assert.Empty(browser.PageErrors);
         await browser.ScreenshotAsync(ScreenshotPath("operators"));
+    }
+
+    [Fact]
+    public async Task Operators_page_shows_the_ledgers_dead_letters_by_reason_and_a_reconcile_of_the_period_exactly_as_the_api_reports_them()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        // Dead letters of two reasons, one of them already published to the dead-letter topic.
+        foreach (var (reason, published) in new[] { ("bad_json", false), ("bad_json", false), ("bad_json", true), ("unknown_sku", false), ("unknown_sku", true) })
+        {
+            await using var cmd = site.Db.CreateCommand("INSERT INTO dead_letters (source, partition, \"offset\", reason, detail, raw, published_at) VALUES ('kafka:usage', 0, 1, $1, 'test', '\\x7b'::bytea, $2)");
+            cmd.Parameters.Add(new NpgsqlParameter { Value = reason });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = published ? DateTimeOffset.UtcNow : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var admin = ApiTestHost.Token("admin");
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, admin);
+        await OpenAsync(browser, "#/operators?period=2026-11", "operators");
+
+        using var api = site.Client(admin);
+        var letters = await GetJsonAsync(api, "/v1/operators/dead-letters");
+        Assert.Equal(5, letters.GetProperty("total").GetInt64());
+        Assert.Equal(letters.GetProperty("total").GetInt64().ToString(CultureInfo.InvariantCulture), await TextAsync(browser, "#dead-letter-total"));
+        Assert.Equal(letters.GetProperty("reasons").EnumerateArray().Select(r => new[] { r.GetProperty("reason").GetString()!, r.GetProperty("count").GetInt64().ToString(CultureInfo.InvariantCulture), r.GetProperty("unpublished").GetInt64().ToString(CultureInfo.InvariantCulture) }),
+            (await CellsAsync(browser, "#dead-letter-table tbody tr")).Select(c => c[..3]));
+        Assert.Equal(["bad_json", "3", "2"], (await CellsAsync(browser, "#dead-letter-table tr[data-reason='bad_json']")).Single()[..3]);
+
+        // November: acct-u's totals are in ClickHouse, acct-c's and acct-d's were never exported: four drifting rows.
+        var reconcile = await GetJsonAsync(api, "/v1/operators/reconcile?period=2026-11");
+        Assert.Equal("drift", reconcile.GetProperty("status").GetString());
+        Assert.Equal(4, reconcile.GetProperty("drift_count").GetInt32());
+        Assert.Equal("drift", await TextAsync(browser, "#reconcile-status"));
+        Assert.Equal("4", await TextAsync(browser, "#reconcile-drift-count"));
+        Assert.Equal(reconcile.GetProperty("drifts").EnumerateArray().Select(d => new[] { d.GetProperty("account").GetString()!, d.GetProperty("sku").GetString()!, d.GetProperty("field").GetString()!,
+            d.GetProperty("ledger").GetString() ?? "missing", d.GetProperty("clickhouse").GetString() ?? "missing" }), await CellsAsync(browser, "#drifts tbody tr"));
+        Assert.Equal(["acct-c", "acct-d"], (await CellsAsync(browser, "#drifts tbody tr")).Select(c => c[0]).Distinct().Order(StringComparer.Ordinal));
+
+        // A period whose totals are all in ClickHouse is clean; the endpoints are admin-only and refuse bad input.
+        var october = await GetJsonAsync(api, "/v1/operators/reconcile?period=2026-10");
+        Assert.Equal("clean", october.GetProperty("status").GetString());
+        using (var reader = site.Client(ApiTestHost.Token("billing:read usage:read")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await reader.GetAsync("/v1/operators/dead-letters")).StatusCode);
+        }
+
+        using (var bound = site.Client(ApiTestHost.Token("admin", account: "acct-c")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, (await bound.GetAsync("/v1/operators/reconcile?period=2026-11")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await api.GetAsync("/v1/operators/reconcile?period=november")).StatusCode);
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("operators-ledger"));
+    }
+
+    [Fact]
+    public async Task Usage_page_shows_each_quota_with_its_state_and_every_alert_as_the_api_reports_them()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        using var admin = site.Client(ApiTestHost.Token("admin"));
+        var ids = new List<long>();
+        foreach (var body in new[] { """{"metric":"quantity","sku":"requests","threshold":"1000"}""", """{"metric":"amount","currency":"USD","threshold":"2500.5"}""" })
+        {
+            using var post = await admin.PostAsync("/v1/accounts/acct-u/quotas", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(post.IsSuccessStatusCode, await post.Content.ReadAsStringAsync());
+            ids.Add((await ApiTestHost.Json(post)).GetProperty("id").GetInt64());
+        }
+
+        // The first quota crossed in the open period (the flush would have written this row) and was delivered to Kafka.
+        await using (var cmd = site.Db.CreateCommand("""
+            INSERT INTO alerts (alert_key, quota_id, account, sku, metric, threshold, value_before, value_at_crossing, currency, period_start, period_end, delivered_kafka_at, attempts)
+            VALUES ($1::text || ':open', $1, 'acct-u', 'requests', 'quantity', 1000, 950, 4321, NULL, $2, $3, now(), 1)
+            """))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ids[0] });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ConsoleSite.OpenPeriod });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = ConsoleSite.OpenPeriod.AddMonths(1) });
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var token = ApiTestHost.Token("usage:read billing:read");
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, token);
+        await OpenAsync(browser, "#/usage?" + UsageQuery, "usage");
+
+        using var api = site.Client(token);
+        var quotas = (await GetJsonAsync(api, "/v1/accounts/acct-u/quotas")).EnumerateArray().ToList();
+        var alerts = (await GetJsonAsync(api, "/v1/accounts/acct-u/alerts")).EnumerateArray().ToList();
+        Assert.Equal(2, quotas.Count);
+        var alert = Assert.Single(alerts);
+        Assert.Equal(ids[0], alert.GetProperty("quota_id").GetInt64());
+        Assert.Equal("4321", alert.GetProperty("value_at_crossing").GetString());
+
+        var shown = await CellsAsync(browser, "#quota-table tbody tr");
+        Assert.Equal(quotas.Select(q => q.GetProperty("id").GetInt64().ToString(CultureInfo.InvariantCulture)), shown.Select(r => r[0]));
+        foreach (var (quota, row) in quotas.Zip(shown))
+        {
+            Assert.Equal(quota.GetProperty("metric").GetString(), row[1]);
+            Assert.Equal(quota.GetProperty("metric").GetString() == "amount" ? quota.GetProperty("currency").GetString() : quota.GetProperty("sku").GetString(), row[2]);
+            Assert.Equal(decimal.Parse(quota.GetProperty("threshold").GetString()!, CultureInfo.InvariantCulture), Shown(row[3]));
+            Assert.Equal(quota.GetProperty("source").GetString(), row[4]);
+        }
+
+        string StateOf(long id) => shown.Single(r => r[0] == id.ToString(CultureInfo.InvariantCulture))[5];
+        Assert.Equal($"crossed at 4,321 in the period from {ConsoleSite.OpenPeriod:yyyy-MM-dd}", StateOf(ids[0]));
+        Assert.Equal("not crossed", StateOf(ids[1]));
+        var alertRow = Assert.Single(await CellsAsync(browser, "#alert-table tbody tr"));
+        Assert.Equal(alert.GetProperty("quota_id").GetInt64().ToString(CultureInfo.InvariantCulture), alertRow[1]);
+        Assert.Equal(["1,000", "950", "4,321"], alertRow[3..6]);
+        Assert.Equal(alert.GetProperty("delivered_kafka_at").GetString(), alertRow[6]);
+        Assert.Equal("—", alertRow[7]);
+
+        // The alerts are the account's own: a token bound to another account is refused.
+        using var foreign = site.Client(ApiTestHost.Token("billing:read", account: "acct-c"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await foreign.GetAsync("/v1/accounts/acct-u/alerts")).StatusCode);
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("usage-quotas"));
+    }
+
+    [Fact]
+    public async Task Price_book_page_previews_a_rerate_of_a_closed_period_under_a_draft_as_the_apis_line_level_difference()
+    {
+        await using var site = await ConsoleSite.StartAsync(postgres);
+        var admin = ApiTestHost.Token("admin");
+        using var api = site.Client(admin);
+        using (var close = await api.PostAsync("/v1/periods/2026-11/close", null))
+        {
+            Assert.True(close.IsSuccessStatusCode, await close.Content.ReadAsStringAsync());
+        }
+
+        // The draft doubles the request price: the API's preview is the reference the page must show line by line.
+        var draft = ConsoleSite.ListJson.Replace("\"unit\": \"request\", \"unit_price\": \"0.01\"", "\"unit\": \"request\", \"unit_price\": \"0.02\"", StringComparison.Ordinal);
+        Assert.NotEqual(ConsoleSite.ListJson, draft);
+        using var preview = await api.PostAsync("/v1/periods/2026-11/rerate", new StringContent($$"""{ "price_book": {{draft}} }""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(preview.IsSuccessStatusCode, await preview.Content.ReadAsStringAsync());
+        var expected = await ApiTestHost.Json(preview);
+        var lines = expected.GetProperty("accounts").EnumerateArray().SelectMany(a => a.GetProperty("lines").EnumerateArray().Select(l => new[] {
+            a.GetProperty("account").GetString()!, l.GetProperty("subject").GetString()!, l.GetProperty("before").GetString() ?? "", l.GetProperty("after").GetString() ?? "",
+            l.GetProperty("amount").GetString()!, l.GetProperty("currency").GetString()! })).ToList();
+        Assert.Contains(lines, l => l[0] == "acct-d" && l[1] == "usage requests");
+
+        await using var browser = await HeadlessChromium.StartAsync();
+        await SignInAsync(browser, site, admin);
+        await OpenAsync(browser, "#/pricebooks", "pricebooks");
+
+        // Starting from a published version fills the draft with that version's document.
+        await browser.EvaluateAsync("(() => { const s = document.getElementById('f-start'); s.value = 'list/v1'; s.dispatchEvent(new Event('change')); })()");
+        await browser.WaitForAsync("document.getElementById('f-draft').value.length > 0");
+        var published = await GetJsonAsync(api, "/v1/pricebooks/list/versions/v1");
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(published.GetProperty("document").GetRawText()),
+            System.Text.Json.Nodes.JsonNode.Parse((await browser.EvaluateAsync("document.getElementById('f-draft').value")).GetString()!)), "the draft is the published version's document");
+
+        await browser.EvaluateAsync($"document.getElementById('f-draft').value = {JsonSerializer.Serialize(draft)}");
+        await browser.TypeAsync("#f-rerate-period", "2026-11");
+        await browser.EvaluateAsync("document.getElementById('rerate-form').requestSubmit()");
+        await browser.WaitForAsync("document.getElementById('rerate-lines')");
+        static string Plain(string s) => s.Replace(",", "", StringComparison.Ordinal);
+        Assert.Equal(lines, (await CellsAsync(browser, "#rerate-lines tbody tr")).Select(c => new[] { c[0], c[1], Plain(c[2]), Plain(c[3]), Plain(c[4]), c[5] }));
+        Assert.Equal(expected.GetProperty("totals").EnumerateArray().Select(t => new[] { t.GetProperty("currency").GetString()!, t.GetProperty("amount").GetString()! }),
+            (await CellsAsync(browser, "#rerate-totals tbody tr")).Select(c => new[] { c[0], Plain(c[1]) }));
+        Assert.Contains($"{expected.GetProperty("accounts_compared").GetInt32()} account(s) compared", await TextAsync(browser, "#rerate-summary"), StringComparison.Ordinal);
+
+        // Nothing was booked: the preview wrote no adjustment.
+        await using (var cmd = site.Db.CreateCommand("SELECT count(*) FROM adjustments"))
+        {
+            Assert.Equal(0L, (long)(await cmd.ExecuteScalarAsync())!);
+        }
+
+        Assert.Empty(browser.PageErrors);
+        await browser.ScreenshotAsync(ScreenshotPath("pricebooks-rerate"));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ using Metering.Tests.Storage;
 using Metering.Web.Api;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Metering.Tests.WebConsole;
@@ -87,7 +88,11 @@ internal sealed class ConsoleSite : IAsyncDisposable
         var transport = new ChDbTransport(ChDbShared.Session, ownsSession: false);
         var schema = new AnalyticsSchema(ChDbShared.NewDatabaseName());
         var options = new ApiOptions { JwtIssuer = issuer, JwtAudience = audience, JwtSigningKey = key, Prices = Prices, RateLimitPerSecond = 0, AnonymousRateLimitPerSecond = 0 };
-        var app = ApiHost.Build(options, db, new ClickHouseUsageStore(transport, schema), b => b.WebHost.UseUrls("http://127.0.0.1:0"));
+        var app = ApiHost.Build(options, db, new ClickHouseUsageStore(transport, schema), b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Services.AddSingleton(new OperatorReconcile((period, ct) => new AnalyticsReconciler(db, transport, schema).ReconcileAsync(period, ct)));
+        });
         await app.StartAsync();
         var site = new ConsoleSite(app, db, transport, app.Urls.Single().TrimEnd('/'));
 

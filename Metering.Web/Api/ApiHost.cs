@@ -147,6 +147,8 @@ public static class ApiHost
         CorrectionEndpoints.Map(app);
         StatementEndpoints.Map(app);
         RerateEndpoints.Map(app);
+        OperatorEndpoints.Map(app);
+        AlertEndpoints.Map(app);
         WebConsole.ConsoleEndpoints.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous().DisableRateLimiting();

@@ -48,6 +48,17 @@ export async function get(path, { anonymous = false, text = false, okStatuses = 
   throw new ApiError(response.status, problem, path);
 }
 
+/** POST a JSON body with the bearer token (the re-rating preview); problem answers throw ApiError. */
+export async function post(path, body) {
+  const headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+  if (token()) headers.Authorization = 'Bearer ' + token();
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
+  if (response.ok) return response.json();
+  let problem = { title: response.statusText };
+  try { problem = await response.json(); } catch { /* not JSON: keep the status text */ }
+  throw new ApiError(response.status, problem, path);
+}
+
 export const enc = encodeURIComponent;
 
 // Exact decimal arithmetic on the API's decimal strings (money and quantities are never binary floats).

@@ -1,7 +1,8 @@
-// Operators: what this server reports about the pipeline, from the two anonymous endpoints that exist: /readyz
-// (dependencies) and /metrics (Prometheus text). Engine series (lag, flushes, dead letters) appear when the process
-// behind this URL exports them; the page says so when it does not, rather than showing zeros it does not know.
-import { get, h, table, errorBox, group } from './api.js';
+// Operators: what this server reports about the pipeline: /readyz (dependencies) and /metrics (Prometheus text), both
+// anonymous; and, with an admin token, the ledger's dead letters by reason (GET /v1/operators/dead-letters) and a
+// reconcile of one period run now (GET /v1/operators/reconcile). Engine series (lag, flushes, rejected records) appear
+// when the process behind this URL exports them; the page says so when it does not, rather than showing zeros.
+import { get, enc, h, table, errorBox, group, go, has } from './api.js';
 
 export const title = 'Operators';
 
@@ -32,7 +33,47 @@ function quantileBound(buckets, count, q) {
 
 function missing(what) { return h('p', { class: 'note' }, `${what}: not reported by this process (run the engine with its /metrics, docs/operations.md).`); }
 
-export async function render(main) {
+function openPeriod() { return new Date().toISOString().slice(0, 7); }
+
+// The ledger's side (admin): dead letters by reason and the reconcile of one period, both from the API.
+async function ledgerSections(main, params, claims) {
+  const period = params.get('period') || openPeriod();
+  const dl = h('section', { 'aria-labelledby': 'dlr-h', id: 'dead-letter-table' }, h('h2', { id: 'dlr-h' }, 'Dead letters in the ledger'));
+  const rec = h('section', { 'aria-labelledby': 'rec-h', id: 'reconcile' }, h('h2', { id: 'rec-h' }, 'Reconcile'),
+    h('form', { class: 'query', 'aria-label': 'Reconcile a period', onsubmit: e => {
+      e.preventDefault();
+      go('operators', { period: (new FormData(e.target).get('period') || '').trim() });
+    } },
+    h('label', { for: 'f-period' }, 'Period', h('input', { id: 'f-period', name: 'period', value: period, placeholder: 'YYYY-MM' })),
+    h('button', { type: 'submit' }, 'Reconcile')));
+  main.append(dl, rec);
+  if (!has(claims, 'admin')) {
+    const note = 'Needs a token with scope admin (not bound to an account).';
+    dl.append(h('p', { class: 'note' }, note));
+    rec.append(h('p', { class: 'note' }, note));
+    return;
+  }
+  const [letters, result] = await Promise.allSettled([get('/v1/operators/dead-letters'), get('/v1/operators/reconcile?period=' + enc(period))]);
+  if (letters.status === 'fulfilled') {
+    const v = letters.value;
+    dl.append(h('p', {}, 'Total: ', h('strong', { id: 'dead-letter-total' }, group(String(v.total)))),
+      v.reasons.length ? table('Dead letters by reason (dead_letters)', ['Reason', 'Records#', 'Not published#', 'First received', 'Last received'],
+        v.reasons.map(r => ({ attrs: { 'data-reason': r.reason }, cells: [r.reason, group(String(r.count)), group(String(r.unpublished)), r.first_received_at, r.last_received_at] })))
+        : h('p', { class: 'note' }, 'No dead letters.'));
+  } else dl.append(errorBox(letters.reason));
+  if (result.status === 'fulfilled') {
+    const r = result.value;
+    rec.append(h('p', {}, 'Period ', h('span', { id: 'reconcile-period' }, r.period_start), ': ', h('strong', { id: 'reconcile-status' }, r.status),
+      ` (${group(String(r.ledger_totals))} ledger totals, ${group(String(r.clickhouse_groups))} ClickHouse groups, ${group(String(r.in_flight))} outbox rows in flight, `,
+      h('span', { id: 'reconcile-drift-count' }, String(r.drift_count)), ' drift(s))'));
+    if (r.drifts.length) {
+      rec.append(table('Drifting totals (PostgreSQL against ClickHouse, exact)', ['Account', 'SKU', 'Field', 'Ledger#', 'ClickHouse#'],
+        r.drifts.map(d => [d.account, d.sku, d.field, d.ledger ?? 'missing', d.clickhouse ?? 'missing']), { id: 'drifts' }));
+    }
+  } else rec.append(errorBox(result.reason));
+}
+
+export async function render(main, params, claims) {
   main.replaceChildren(h('h1', {}, 'Operators'));
   const [ready, metrics] = await Promise.allSettled([get('/readyz', { anonymous: true, okStatuses: [503] }), get('/metrics', { anonymous: true, text: true })]);
   const r = h('section', { 'aria-labelledby': 'ready-h', id: 'readiness' }, h('h2', { id: 'ready-h' }, 'Readiness'));
@@ -42,7 +83,7 @@ export async function render(main) {
       table('Dependencies (/readyz)', ['Dependency', 'State'], Object.entries(checks).map(([k, v]) => ({ attrs: { 'data-check': k }, cells: [k, v] }))));
   } else r.append(errorBox(ready.reason));
   main.append(r);
-  if (metrics.status !== 'fulfilled') { main.append(errorBox(metrics.reason)); return; }
+  if (metrics.status !== 'fulfilled') { main.append(errorBox(metrics.reason)); await ledgerSections(main, params, claims); return; }
   const series = parseMetrics(metrics.value);
   const named = n => series.filter(s => s.name === n);
 
@@ -72,7 +113,6 @@ export async function render(main) {
   main.append(h('section', { 'aria-labelledby': 'faults-h', id: 'faults' }, h('h2', { id: 'faults-h' }, 'Errors and refusals'),
     faults.length ? table('Counters since the process started', ['Series', 'Labels', 'Value#'], faults.map(s => [s.name, labelText(s.labels), group(s.value)])) : h('p', { class: 'note' }, 'No error counter has been reported yet.')));
 
-  main.append(h('section', { 'aria-labelledby': 'rec-h', id: 'reconcile' }, h('h2', { id: 'rec-h' }, 'Reconcile'),
-    h('p', { class: 'note' }, 'The API serves no reconcile result yet: run metering reconcile (it prints clean or every drifting total; the main job runs it after its export).')));
+  await ledgerSections(main, params, claims);
   main.append(h('p', { class: 'muted' }, `${series.length} series read from /metrics.`));
 }

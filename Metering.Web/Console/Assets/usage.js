@@ -1,6 +1,7 @@
 // Usage over time: GET /v1/usage per SKU (and per kept dimension with group_by), by minute, hour or day, drawn as one
 // chart per SKU with the exact numbers in tables; and the open period's live counters (GET /v1/accounts/{a}/usage/live),
-// refreshed every 5 s while the page is open.
+// refreshed every 5 s while the page is open; the account's quotas (GET /v1/accounts/{a}/quotas) with their state
+// from the quota alerts (GET /v1/accounts/{a}/alerts), when the token has billing:read.
 import { get, enc, h, table, errorBox, group, decSum, boundAccount, go, has } from './api.js';
 import { lineChart } from './charts.js';
 
@@ -52,8 +53,9 @@ export async function render(main, params, claims) {
 
   const live = h('section', { 'aria-labelledby': 'live-h', id: 'live' }, h('h2', { id: 'live-h' }, 'Live counters, open period'));
   const history = h('section', { 'aria-labelledby': 'hist-h', id: 'history' }, h('h2', { id: 'hist-h' }, `${q.account}: usage by ${q.granularity}`));
-  main.append(live, history);
-  await Promise.all([renderLive(live, q.account), renderHistory(history, q)]);
+  const quotas = h('section', { 'aria-labelledby': 'quotas-h', id: 'quotas' }, h('h2', { id: 'quotas-h' }, 'Quotas and alerts'));
+  main.append(live, quotas, history);
+  await Promise.all([renderLive(live, q.account), renderQuotas(quotas, q.account, claims), renderHistory(history, q)]);
   timer = setInterval(() => renderLive(live, q.account).catch(() => { }), 5000);
 }
 
@@ -67,6 +69,30 @@ async function renderLive(section, account) {
           r.lines.map(l => ({ attrs: { 'data-live-sku': l.sku }, cells: [l.sku, group(l.record_count), group(l.quantity), group(l.amount), l.currency] })), { id: 'live-table' })];
   } catch (e) { body = [errorBox(e)]; }
   section.replaceChildren(section.firstChild, ...body);
+}
+
+// Each quota's state is its latest alert: crossed (in which period, at which value) or not crossed; every alert follows
+// with its delivery per channel, exactly as the API reports them.
+async function renderQuotas(section, account, claims) {
+  if (!has(claims, 'billing:read')) { section.append(h('p', { class: 'note' }, 'Quotas and alerts need the billing:read scope.')); return; }
+  let quotas, alerts;
+  try {
+    [quotas, alerts] = await Promise.all([get(`/v1/accounts/${enc(account)}/quotas`), get(`/v1/accounts/${enc(account)}/alerts`)]);
+  } catch (e) { section.append(errorBox(e)); return; }
+  if (quotas.length === 0 && alerts.length === 0) { section.append(h('p', { class: 'note', id: 'no-quotas' }, 'No quotas for this account.')); return; }
+  const latest = new Map();
+  for (const a of alerts) if (!latest.has(a.quota_id)) latest.set(a.quota_id, a); // alerts come newest first
+  const target = x => x.metric === 'amount' ? (x.currency || '') : (x.sku || 'all SKUs');
+  const state = x => latest.has(x.id) ? `crossed at ${group(latest.get(x.id).value_at_crossing)} in the period from ${latest.get(x.id).period_start.slice(0, 10)}` : 'not crossed';
+  if (quotas.length) {
+    section.append(table('Quotas', ['Quota', 'Metric', 'SKU or currency', 'Threshold#', 'Source', 'State'],
+      quotas.map(x => ({ attrs: { 'data-quota': String(x.id) }, cells: [String(x.id), x.metric, target(x), group(x.threshold), x.source, state(x)] })), { id: 'quota-table' }));
+  }
+  if (alerts.length) {
+    section.append(table('Alerts (newest first)', ['Crossed at', 'Quota', 'SKU or currency', 'Threshold#', 'Before#', 'At crossing#', 'Kafka delivered', 'Webhook delivered', 'Attempts#'],
+      alerts.map(a => ({ attrs: { 'data-alert': a.id }, cells: [a.crossed_at, String(a.quota_id), target(a), group(a.threshold), group(a.value_before), group(a.value_at_crossing),
+        a.delivered_kafka_at || '—', a.delivered_webhook_at || '—', String(a.attempts)] })), { id: 'alert-table' }));
+  } else section.append(h('p', { class: 'note', id: 'no-alerts' }, 'No alert has been raised for this account.'));
 }
 
 async function renderHistory(section, q) {

@@ -93,6 +93,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.stream.enabled .Values.stream.probes.enabled (not .Values.stream.metrics.enabled) }}
 {{- fail "stream.probes.enabled needs stream.metrics.enabled: the worker serves /healthz only on its --metrics-listen port" }}
 {{- end }}
+{{- if and .Values.clickhouse.exporter.probes.enabled (not .Values.clickhouse.exporter.metrics.enabled) }}
+{{- fail "clickhouse.exporter.probes.enabled needs clickhouse.exporter.metrics.enabled: the exporter serves /healthz and /readyz only on its metrics port" }}
+{{- end }}
+{{- if and .Values.alerts.probes.enabled (not .Values.alerts.metrics.enabled) }}
+{{- fail "alerts.probes.enabled needs alerts.metrics.enabled: the dispatcher serves /healthz and /readyz only on its metrics port" }}
+{{- end }}
 {{- if and .Values.api.autoscaling.enabled (gt (int .Values.api.autoscaling.minReplicas) (int .Values.api.autoscaling.maxReplicas)) }}
 {{- fail "api.autoscaling.minReplicas must not exceed api.autoscaling.maxReplicas" }}
 {{- end }}
@@ -226,4 +232,76 @@ topologySpreadConstraints:
 {{/* Pod annotation that rolls the pods when the settings or price books change. */}}
 {{- define "metering.configChecksum" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- end }}
+
+{{/*
+Metrics of a long-running side process (export, alerts): pod annotations for annotation-based scraping.
+Call with (dict "x" $x) where $x holds metrics.enabled and metrics.port.
+*/}}
+{{- define "metering.metricsAnnotations" -}}
+{{- if .x.metrics.enabled }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .x.metrics.port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
+
+{{/*
+The container part: METERING_METRICS_PORT (or 0 to switch the endpoint off), the metrics port, and liveness
+(/healthz) and readiness (/readyz) probes on it. Call with (dict "x" $x).
+*/}}
+{{- define "metering.metricsContainer" -}}
+{{- $x := .x }}
+env:
+  - name: METERING_METRICS_PORT
+    value: {{ ternary (toString (int $x.metrics.port)) "0" $x.metrics.enabled | quote }}
+{{- if $x.metrics.enabled }}
+ports:
+  - name: metrics
+    containerPort: {{ $x.metrics.port }}
+    protocol: TCP
+{{- if $x.probes.enabled }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: metrics
+  initialDelaySeconds: {{ $x.probes.initialDelaySeconds | default 0 }}
+  periodSeconds: {{ $x.probes.periodSeconds | default 10 }}
+  timeoutSeconds: {{ $x.probes.timeoutSeconds | default 2 }}
+  failureThreshold: {{ $x.probes.failureThreshold | default 3 }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: metrics
+  periodSeconds: {{ $x.probes.periodSeconds | default 10 }}
+  timeoutSeconds: {{ $x.probes.timeoutSeconds | default 2 }}
+  failureThreshold: {{ $x.probes.failureThreshold | default 3 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Headless Service of a side process's metrics port, for the ServiceMonitor. Call with (dict "root" . "component" NAME "x" $x).
+*/}}
+{{- define "metering.metricsService" -}}
+{{- if .x.metrics.enabled }}
+---
+# Headless Service of the {{ .component }} pod's metrics port, for the ServiceMonitor (it serves no traffic).
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "metering.fullname" .root }}-{{ .component }}-metrics
+  labels:
+    {{- include "metering.labels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+spec:
+  clusterIP: None
+  selector:
+    {{- include "metering.selectorLabels" (dict "root" .root "component" .component) | nindent 4 }}
+  ports:
+    - name: metrics
+      port: {{ .x.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
+{{- end }}
 {{- end }}
