@@ -15,6 +15,7 @@ public static class CommandRegistry
         new RateCommand(),
         new PriceBookValidateCommand(),
         new PriceBookPublishCommand(),
+        new MappingValidateCommand(),
         new BrokerCommand(),
         new VerifyCommand(),
         new StreamCommand(),

@@ -53,4 +53,8 @@ public enum RejectReason : byte
     Conflict,
     /// <summary>The account has no row in the ledger and unknown accounts are refused by configuration.</summary>
     UnknownAccount,
+    /// <summary>A CloudEvent whose type the event mapping does not name (docs/cloudevents.md).</summary>
+    UnmappedEventType,
+    /// <summary>Not a valid CloudEvents 1.0 event: a required attribute missing or of the wrong type, another specversion, data that is not JSON.</summary>
+    InvalidCloudEvent,
 }

@@ -9,11 +9,11 @@ public static class RejectReasons
         "invalid_identifier", "invalid_quantity", "negative_quantity", "quantity_precision", "quantity_too_large",
         "invalid_time", "future_time", "expired_time", "invalid_dimensions", "too_many_dimensions",
         "cardinality_limit", "aggregate_key_limit", "unknown_sku", "edge_cardinality_limit", "ledger_rejected",
-        "conflict", "unknown_account",
+        "conflict", "unknown_account", "unmapped_event_type", "invalid_cloudevent",
     ];
 
     /// <summary>Number of enum values, for per-reason counter arrays.</summary>
-    public const int Count = (int)RejectReason.UnknownAccount + 1;
+    public const int Count = (int)RejectReason.InvalidCloudEvent + 1;
 
     /// <summary>The snake_case code of a reason.</summary>
     public static string Code(this RejectReason reason) => Codes[(int)reason];

@@ -30,6 +30,8 @@ public static class PipelineArguments
                                      the flush (default), or dead-lettered unknown_account until it is created (stream and
                                      serve only: they read the ledger's accounts; give both the same setting)
           --account-refresh DURATION how often the account ids are reloaded without a NOTIFY from PostgreSQL (default 10s)
+          --event-mapping FILE       read CloudEvents too, mapped to usage records by FILE (docs/cloudevents.md; check it
+                                     with metering mapping validate FILE); native records are read as before
         """;
 
     /// <summary>Usage text of <see cref="Workload"/>'s options.</summary>
@@ -107,8 +109,27 @@ public static class PipelineArguments
             DedupHorizon = horizon,
             MaxLateness = lateness,
             DedupMaxEntries = (int)args.Int64("dedup-max-entries", 16_000_000, 16, 500_000_000),
+            EventMapping = EventMapping(args),
         };
         return (options, new RecordCatalog(dimensions));
+    }
+
+    /// <summary>Reads <c>--event-mapping FILE</c> (null when not given); a missing or invalid file is a usage error listing every problem.</summary>
+    public static Metering.Ingest.CloudEvents.EventMapping? EventMapping(CliArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.String("event-mapping") is not { } path)
+        {
+            return null;
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new CliUsageException($"--event-mapping {path}: no such file");
+        }
+
+        var (mapping, errors) = Metering.Ingest.CloudEvents.EventMapping.Validate(File.ReadAllBytes(path));
+        return mapping ?? throw new CliUsageException($"--event-mapping {path}: " + string.Join("; ", errors) + " (metering mapping validate FILE lists them one per line)", showUsage: false);
     }
 
     /// <summary>Reads <c>--unknown-sku accept|reject</c>, the one setting the edge (<c>serve</c>) and the engine share.</summary>

@@ -29,6 +29,10 @@ public sealed class AggregateCommand : ICliCommand
         var truthPath = args.String("truth");
         var (options, catalog) = PipelineArguments.Pipeline(args);
         PipelineArguments.RefuseAccountRejection(options, "aggregate");
+        if (options.EventMapping is not null)
+        {
+            throw new CliUsageException("--event-mapping: aggregate (the file mode) reads native records only; send CloudEvents to serve (POST /v1/events) or onto the topic (stream), docs/cloudevents.md");
+        }
         var knownSkus = options.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject
             ? (LedgerArguments.Prices(args) ?? throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)")).KnownSkus()
             : null;

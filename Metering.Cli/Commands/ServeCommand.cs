@@ -30,6 +30,8 @@ public sealed class ServeCommand : ICliCommand
         "                             provider's jwks_uri, or a file), read again every --jwks-refresh (default 5m)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz and written by POST /v1/events (default: none, not_configured)\n" +
         LedgerArguments.RegistryUsage +
+        "  --event-mapping FILE       POST /v1/events also takes CloudEvents (application/cloudevents+json, -batch+json),\n" +
+        "                             mapped to usage records by FILE (docs/cloudevents.md)\n" +
         "  --rate-limit N             requests/s per credential (API key id or JWT subject), token bucket (default 1000;\n" +
         "                             0 = none); more: 429 with Retry-After\n" +
         "  --rate-limit-burst N       burst of that bucket (default 2 x --rate-limit)\n" +
@@ -151,6 +153,7 @@ public sealed class ServeCommand : ICliCommand
 
         // Every option is read and checked, and the listen address is known to be free, before anything starts:
         // a typo or a busy port is one line, not a PostgreSQL started for nothing and a hosting stack trace.
+        var eventMapping = PipelineArguments.EventMapping(args);
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
         EnsureListenAddressFree(listen);
         // Read before PostgreSQL starts: an unreadable document is one line, like a bad option.
@@ -195,6 +198,7 @@ public sealed class ServeCommand : ICliCommand
             PriceSource = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
             HttpIngest = ingest,
+            EventMapping = eventMapping,
             LiveCounters = redis is null ? null : new Metering.Redis.RedisLiveCounters(redis, "metering:", db),
             RateLimitPerSecond = rateLimit,
             RateLimitBurst = rateBurst,

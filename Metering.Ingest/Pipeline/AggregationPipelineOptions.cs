@@ -58,6 +58,13 @@ public sealed record AggregationPipelineOptions
     /// <summary>Most ids remembered (default 16 M, about 320 MiB at most).</summary>
     public int DedupMaxEntries { get; init; } = 16_000_000;
 
+    /// <summary>
+    /// The CloudEvents mapping (<c>--event-mapping</c>, docs/cloudevents.md), or null: only native records. With one,
+    /// the engine also reads CloudEvents in Kafka binary and structured content mode (it then asks librdkafka for the
+    /// headers; without one it does not, so native-only topics pay nothing).
+    /// </summary>
+    public CloudEvents.EventMapping? EventMapping { get; init; }
+
     /// <summary>Batches buffered between the decoding and the aggregating thread.</summary>
     public int QueueDepth { get; init; } = 16;
 }

@@ -4,6 +4,7 @@ using Metering.Aggregates.Aggregation;
 using Metering.Aggregates.Dedup;
 using Metering.Aggregates.Interning;
 using Metering.Aggregates.Records;
+using Metering.Ingest.CloudEvents;
 using Metering.Ledger.Flush;
 
 namespace Metering.Ingest.Streaming;
@@ -34,6 +35,7 @@ public sealed partial class StreamingEngine
     private readonly int[] _lateIndexes = new int[ChunkSize];
     private readonly DedupVerdict[] _lateVerdicts = new DedupVerdict[ChunkSize];
     private readonly SeenId[] _segmentNew = new SeenId[ChunkSize];
+    private readonly CloudEventDecoder? _cloudEvents; // null without --event-mapping: the native path is unchanged
 
     /// <summary>Records older than the in-memory horizon but within the lateness window, judged against PostgreSQL's seen_id_blocks.</summary>
     public long LateRecords { get; private set; }
@@ -158,9 +160,25 @@ public sealed partial class StreamingEngine
         var end = chunk.Count;
         for (var i = start; i < chunk.Count; i++)
         {
-            var value = chunk[i].Message.Value ?? [];
+            var message = chunk[i].Message;
+            var value = message.Value ?? [];
             ref var record = ref _chunkRecords[i];
-            var reason = _admission.Admit(value, out record, out var detail);
+            RejectReason reason;
+            string detail;
+            if (_cloudEvents is not null && CloudEventDecoder.ModeOf(message.Headers) is var mode and not KafkaContentMode.Native)
+            {
+                // A CloudEvent: translated by the mapping, then admitted by the same rule as a native record.
+                record = default;
+                reason = _cloudEvents.Kafka(mode, message.Headers, value, out var native, out detail);
+                if (reason == RejectReason.None)
+                {
+                    reason = _admission.Admit(native.Span, out record, out detail);
+                }
+            }
+            else
+            {
+                reason = _admission.Admit(value, out record, out detail);
+            }
             if (reason == RejectReason.CardinalityLimit && stopOnFullCatalog)
             {
                 end = i;

@@ -62,6 +62,7 @@ public sealed partial class StreamingEngine
         _knownSkusRevision = prices.Revision;
         _admissionOptions = options.Pipeline.Admission(prices.Current?.KnownSkus(), options.Accounts);
         _admission = new RecordAdmission(NewCatalog(), _admissionOptions);
+        _cloudEvents = options.Pipeline.EventMapping is { } mapping ? new CloudEvents.CloudEventDecoder(mapping) : null;
         _aggregator = new Aggregator(options.Pipeline.Aggregator);
         _writer = _aggregator.CreateWriter();
         _ledger = new LedgerWriter(db, options.ConsumerGroup, options.Topic, _admission.Catalog, _aggregator.Windows, prices)
@@ -137,6 +138,11 @@ public sealed partial class StreamingEngine
         _flushedSinceStart = false;
         await StartupRetry.RunAsync("PostgreSQL", ReloadDedupAsync, _options.StartupTimeout, _options.Log, cancellationToken).ConfigureAwait(false);
         var config = _options.KafkaSecurity.Apply(ConsumerConfig(_options.BootstrapServers, _options.ConsumerGroup));
+        if (_cloudEvents is not null)
+        {
+            config.ConsumeResultFields = "headers"; // CloudEvents binary mode lives in the headers; only with a mapping
+        }
+
         config.SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds;
         config.HeartbeatIntervalMs = Math.Max(100, config.SessionTimeoutMs.Value / 10);
         if (!string.IsNullOrEmpty(_options.InstanceId))

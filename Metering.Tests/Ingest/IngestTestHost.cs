@@ -28,10 +28,10 @@ internal sealed class IngestTestHost : IAsyncDisposable
 
     public HttpIngestService Service { get; }
 
-    public static async Task<IngestTestHost> StartAsync(HttpIngestService service)
+    public static async Task<IngestTestHost> StartAsync(HttpIngestService service, Metering.Ingest.CloudEvents.EventMapping? eventMapping = null)
     {
         var db = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Database=unused;Username=unused");
-        var options = new ApiOptions { JwtIssuer = ApiTestHost.Issuer, JwtAudience = ApiTestHost.Audience, JwtSigningKey = ApiTestHost.Key, HttpIngest = service };
+        var options = new ApiOptions { JwtIssuer = ApiTestHost.Issuer, JwtAudience = ApiTestHost.Audience, JwtSigningKey = ApiTestHost.Key, HttpIngest = service, EventMapping = eventMapping };
         var app = ApiHost.Build(options, db, new InMemoryUsageStore(), b => b.WebHost.UseTestServer());
         await app.StartAsync();
         return new IngestTestHost(app, db, service);

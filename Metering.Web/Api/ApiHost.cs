@@ -113,6 +113,7 @@ public static class ApiHost
             o.AddOperationTransformer((operation, _, _) =>
             {
                 ApiDocumentation.Describe(operation);
+                CloudEventDocumentation.Describe(operation);
                 return Task.CompletedTask;
             });
             o.AddDocumentTransformer((document, _, _) =>

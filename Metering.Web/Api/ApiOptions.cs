@@ -48,6 +48,9 @@ public sealed class ApiOptions
     /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
     public Metering.Web.HttpIngest.HttpIngestService? HttpIngest { get; init; }
 
+    /// <summary>The CloudEvents mapping of <c>POST /v1/events</c> (<c>--event-mapping</c>); null: CloudEvents are refused with 415 (docs/cloudevents.md).</summary>
+    public Metering.Ingest.CloudEvents.EventMapping? EventMapping { get; init; }
+
     /// <summary>Redis live counters read by <c>/v1/accounts/{account}/usage/live</c>; null = answer from PostgreSQL.</summary>
     public Metering.Redis.RedisLiveCounters? LiveCounters { get; init; }
 

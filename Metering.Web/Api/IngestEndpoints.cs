@@ -23,8 +23,8 @@ internal static class IngestEndpoints
             .RequireAuthorization(ApiScopes.IngestWrite)
             .WithName("IngestEvents")
             .WithTags("ingest")
-            .WithSummary("Usage records into the usage topic: NDJSON (application/x-ndjson) or a JSON array (application/json); per-record receipts once Kafka acknowledged them (scope ingest:write, or an API key).")
-            .Accepts<IngestBody>("application/x-ndjson", "application/json")
+            .WithSummary("Usage records into the usage topic: NDJSON (application/x-ndjson) or a JSON array (application/json), or CloudEvents 1.0 mapped by --event-mapping (application/cloudevents+json: one event; application/cloudevents-batch+json: an array; docs/cloudevents.md); per-record receipts once Kafka acknowledged them (scope ingest:write, or an API key).")
+            .Accepts<IngestBody>("application/x-ndjson", "application/json", Metering.Ingest.CloudEvents.CloudEventDecoder.StructuredMediaType, Metering.Ingest.CloudEvents.CloudEventDecoder.BatchMediaType)
             .Produces<IngestResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -60,9 +60,15 @@ internal static class IngestEndpoints
         }
 
         var options = service.Options;
-        if (FormatOf(http.Request.ContentType) is not { } format)
+        var cloudEvents = CloudEventTarget.ModeOf(http.Request.ContentType);
+        if (cloudEvents is not null && api.EventMapping is null)
         {
-            return await Problem(http, 415, "unsupported media type", "urn:metering:problem:unsupported-media-type", "the body must be application/x-ndjson (one record per line) or application/json (an array of records)").ConfigureAwait(false);
+            return await Problem(http, 415, "unsupported media type", "urn:metering:problem:unsupported-media-type", "this server reads no CloudEvents: start metering serve with --event-mapping FILE (docs/cloudevents.md)").ConfigureAwait(false);
+        }
+
+        if ((cloudEvents is null ? FormatOf(http.Request.ContentType) : BodyFormat.JsonArray) is not { } format)
+        {
+            return await Problem(http, 415, "unsupported media type", "urn:metering:problem:unsupported-media-type", "the body must be application/x-ndjson (one record per line), application/json (an array of records), application/cloudevents+json or application/cloudevents-batch+json").ConfigureAwait(false);
         }
 
         if (http.Request.ContentLength > options.MaxBodyBytes)
@@ -88,7 +94,7 @@ internal static class IngestEndpoints
                 return await Overloaded(http, options, $"the bodies being read hold {admission.Bytes} of {admission.MaxBytes} bytes (--ingest-max-buffered-bytes); this one needs {wanted}; retry after {options.RetryAfterSeconds} s").ConfigureAwait(false);
             }
 
-            return await ReadAndProduce(http, service, format, admission, held).ConfigureAwait(false);
+            return await ReadAndProduce(http, service, format, admission, held, cloudEvents, api.EventMapping).ConfigureAwait(false);
         }
         finally
         {
@@ -97,7 +103,8 @@ internal static class IngestEndpoints
         }
     }
 
-    private static async Task<int> ReadAndProduce(HttpContext http, HttpIngestService service, BodyFormat format, IngestAdmission admission, StrongBox<long> held)
+    private static async Task<int> ReadAndProduce(HttpContext http, HttpIngestService service, BodyFormat format, IngestAdmission admission, StrongBox<long> held,
+        CloudEventBodyMode? cloudEvents = null, Metering.Ingest.CloudEvents.EventMapping? mapping = null)
     {
         var options = service.Options;
 
@@ -109,6 +116,14 @@ internal static class IngestEndpoints
 
         var request = new IngestRequest(service, http.User);
         var framer = new RecordFramer(format, options.Decoder.MaxLineBytes);
+        // CloudEvents are framed as array elements (a structured body is one element of an array around it) and
+        // translated to native records before the request admits them.
+        IFramedRecordTarget target = cloudEvents is null ? request : new CloudEventTarget(request, mapping!, cloudEvents.Value);
+        if (cloudEvents == CloudEventBodyMode.Structured)
+        {
+            framer.Feed("["u8, target);
+        }
+
         var reader = http.Request.BodyReader;
         long bytes = 0;
         try
@@ -138,7 +153,7 @@ internal static class IngestEndpoints
                     held.Value += more;
                 }
 
-                var framed = framer.Feed(buffer, request);
+                var framed = framer.Feed(buffer, target);
                 reader.AdvanceTo(buffer.End);
                 if (request.TooMany)
                 {
@@ -179,9 +194,14 @@ internal static class IngestEndpoints
             return await TryProblem(http, 400, "incomplete body", "urn:metering:problem:incomplete-body", $"the connection broke after {bytes} bytes of the body; nothing of this request was produced").ConfigureAwait(false);
         }
 
-        if (!framer.Complete(request))
+        if ((cloudEvents == CloudEventBodyMode.Structured && !framer.Feed("]"u8, target)) || !framer.Complete(target))
         {
             return await Problem(http, 400, "malformed body", "urn:metering:problem:malformed-body", framer.Error!).ConfigureAwait(false);
+        }
+
+        if (target is CloudEventTarget { Error: { } modeError })
+        {
+            return await Problem(http, 400, "malformed body", "urn:metering:problem:malformed-body", modeError + "; nothing of this request was produced").ConfigureAwait(false);
         }
 
         if (request.TooMany)

@@ -106,6 +106,15 @@ internal sealed class IngestRequest(HttpIngestService service, ClaimsPrincipal u
         }
     }
 
+    /// <summary>A record refused before admission (a CloudEvent the mapping cannot translate): its rejected receipt.</summary>
+    public void OnRejected(string reason, string detail)
+    {
+        if (Admit())
+        {
+            Receipts.Add(new Receipt(Rejected, reason, detail));
+        }
+    }
+
     /// <summary>Drops the records Redis says were accepted before; false when Redis did not answer (all are kept).</summary>
     public async Task<bool> DropSeenAsync()
     {
