@@ -64,7 +64,7 @@ public sealed class AccountSetCommand : ICliCommand
         {
             write = await AccountStore.SetAsync(db, validation.Terms!, "cli:" + Environment.UserName, reason, cancellationToken).ConfigureAwait(false);
         }
-        catch (PeriodRuleInUseException e)
+        catch (Exception e) when (e is PeriodRuleInUseException or CurrencyInUseException)
         {
             Console.Error.WriteLine("account set: refused: " + e.Message);
             return 1;

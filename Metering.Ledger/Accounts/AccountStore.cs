@@ -15,6 +15,9 @@ public static class AccountStore
     // Raised by the trigger of migration 0011 when a billed account's anchor day or time zone would change.
     private const string PeriodRuleInUseSqlState = "MT001";
 
+    // Raised by the trigger of migration 0018 when the currency of an account with usage in an open period would change.
+    private const string CurrencyInUseSqlState = "MT002";
+
     private const string Columns = "account, currency, list_book, contract_book, subscription_start, subscription_end, anchor_day, time_zone, created_at, updated_at";
 
     // The terms as the audit keeps them, with the API's field names ({0}: the row's alias); FirstUsageAccounts too.
@@ -69,6 +72,10 @@ public static class AccountStore
             {
                 throw new PeriodRuleInUseException(terms.Account);
             }
+            catch (PostgresException e) when (e.SqlState == CurrencyInUseSqlState)
+            {
+                throw new CurrencyInUseException(terms.Account, terms.Currency.Code, OpenPeriodOf(e));
+            }
 
             if (created is not null)
             {
@@ -117,6 +124,10 @@ public static class AccountStore
         catch (PostgresException e) when (e.SqlState == PeriodRuleInUseSqlState)
         {
             throw new PeriodRuleInUseException(terms.Account);
+        }
+        catch (PostgresException e) when (e.SqlState == CurrencyInUseSqlState)
+        {
+            throw new CurrencyInUseException(terms.Account, terms.Currency.Code, OpenPeriodOf(e));
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -185,6 +196,12 @@ public static class AccountStore
 
         return changes;
     }
+
+    // The trigger ends its message with the period (Npgsql redacts DETAIL unless the connection string asks for it).
+    private static string? OpenPeriodOf(PostgresException e) =>
+        System.Text.RegularExpressions.Regex.Match(e.MessageText, @"open billing period starting (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ): its currency cannot change to [A-Z]{3} until that period is closed$") is { Success: true } m
+            ? m.Groups[1].Value
+            : null;
 
     private static void AddTerms(NpgsqlCommand cmd, AccountTerms terms)
     {

@@ -24,8 +24,8 @@ internal static class AccountEndpoints
     {
         app.MapPut("/v1/accounts/{account}", Put)
             .RequireAuthorization(ApiScopes.Admin).WithName("PutAccount").WithTags("accounts")
-            .WithSummary("Creates or replaces an account's terms: currency, list_book, contract_book, start, end, anchor_day (1-28), time_zone (IANA), reason. 201 created, 200 updated or unchanged (scope admin).")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden);
+            .WithSummary("Creates or replaces an account's terms: currency, list_book, contract_book, start, end, anchor_day (1-28), time_zone (IANA), reason. 201 created, 200 updated or unchanged (scope admin); 409 when the period rule or the currency of an account with booked usage would change.")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict);
         app.MapGet("/v1/accounts/{account}", Get)
             .RequireAuthorization(ApiScopes.BillingRead).WithName("GetAccount").WithTags("accounts")
             .WithSummary("An account's terms; 404 when it has none (it is then billed on the list book) (scope billing:read).")
@@ -86,6 +86,10 @@ internal static class AccountEndpoints
         {
             return ApiProblems.Conflict(e.Message);
         }
+        catch (CurrencyInUseException e)
+        {
+            return CurrencyInUse(e);
+        }
 
         var response = new AccountWriteResponse(Status(write.Status), AccountResponse.Of(write.Account));
         return write.Status == AccountWriteStatus.Created
@@ -130,6 +134,14 @@ internal static class AccountEndpoints
         var page = await AccountStore.ListAsync(db, after, pageSize, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new AccountListResponse([.. page.Accounts.Select(AccountResponse.Of)], page.NextAfter is { } next ? AccountCursor.Of(next) : null));
     }
+
+    /// <summary>The problem type of a currency change refused while the account has usage in an open period.</summary>
+    public const string CurrencyInUseType = "urn:metering:problem:currency-in-use";
+
+    // A problem type of its own (not the generic conflict): a client can tell "close the period first" from the other 409s.
+    private static ProblemHttpResult CurrencyInUse(CurrencyInUseException e) =>
+        TypedResults.Problem(e.Message, statusCode: StatusCodes.Status409Conflict, title: "currency in use", type: CurrencyInUseType,
+            extensions: new Dictionary<string, object?> { ["account"] = e.Account, ["currency"] = e.Currency, ["open_period_start"] = e.OpenPeriodStart });
 
     private static string Status(AccountWriteStatus status) => status switch
     {
