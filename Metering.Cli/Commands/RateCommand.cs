@@ -3,6 +3,7 @@ using System.Text.Json;
 using Metering.Cli.Arguments;
 using Metering.Rating.Incremental;
 using Metering.Rating.Invoicing;
+using Metering.Rating.Money;
 using Metering.Rating.Periods;
 using Metering.Rating.PriceBooks;
 using Metering.Rating.Pricing;
@@ -20,9 +21,11 @@ public sealed class RateCommand : ICliCommand
 
     public string Summary => "rate usage lines with a price book; NDJSON line items with tier breakdown and lineage";
 
-    public string Usage => "usage: metering rate --pricebook FILE [--contracts FILE[,FILE...]] --usage FILE|- [--output FILE|-] [--period-lines]\n\n" +
+    public string Usage => "usage: metering rate --pricebook FILE [--contracts FILE[,FILE...]] [--accounts FILE] --usage FILE|- [--output FILE|-] [--period-lines]\n\n" +
         "  --pricebook FILE           the list price book\n" +
         "  --contracts FILES          per-account contract books (comma-separated)\n" +
+        "  --accounts FILE            accounts' billing currencies: the API's account objects {\"account\",\"currency\",...}, one per\n" +
+        "                             line, a JSON array or a GET /v1/accounts page; others are rated in the book's currency\n" +
         "  --usage FILE|-             NDJSON lines {\"account\",\"sku\",\"quantity\",\"period_start\"?,\"transactions\"?}\n" +
         "  --output FILE|-            line items (default stdout)\n" +
         "  --period-lines             also emit each (account, period)'s recurring fees and commitment true-up\n" +
@@ -36,6 +39,7 @@ public sealed class RateCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(args);
         var listPath = args.Required("pricebook");
         var contractPaths = (args.String("contracts") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var accountsPath = args.String("accounts");
         var usage = args.Required("usage");
         var output = args.String("output", "-")!;
         var periodLines = args.Has("period-lines");
@@ -52,6 +56,11 @@ public sealed class RateCommand : ICliCommand
         {
             var list = PriceBookLoader.LoadFile(listPath);
             catalog = new PriceCatalog(list, contractPaths.Select(p => PriceBookLoader.LoadFile(p, list)).ToList());
+            if (accountsPath is not null)
+            {
+                // Each account is priced in its billing currency, selected as the engine selects it (PriceCatalog.Resolve).
+                catalog = catalog.WithAccountCurrencies(AccountCurrencyFile.Read(accountsPath, list.Id));
+            }
         }
         catch (PriceBookException e)
         {
@@ -110,22 +119,23 @@ public sealed class RateCommand : ICliCommand
 
             var price = resolution.Price;
             var book = resolution.Book!;
+            var currency = resolution.Currency ?? book.Currency;
             var key = new PeriodKey(account, sku, period.Start);
             var state = states.GetValueOrDefault(key);
             var charge = price.NeedsTransactions
-                ? WindowRater.RateTransaction(price, ref state, quantity, book.Currency.MinorUnits, book.Rounding)
-                : WindowRater.RateWindow(price, ref state, quantity, transactions, book.Currency.MinorUnits, book.Rounding);
+                ? WindowRater.RateTransaction(price, ref state, quantity, currency.MinorUnits, book.Rounding)
+                : WindowRater.RateWindow(price, ref state, quantity, transactions, currency.MinorUnits, book.Rounding);
             states[key] = state;
             usageCharged[(account, period.Start)] = usageCharged.GetValueOrDefault((account, period.Start)) + charge;
 
             w.WriteString("type", charge < 0 ? "usage_credit" : "usage");
-            w.WriteString("amount", MoneyText(charge, book));
-            w.WriteString("currency", book.Currency.Code);
+            w.WriteString("amount", MoneyText(charge, currency));
+            w.WriteString("currency", currency.Code);
             w.WriteString("unit", price.Unit);
             w.WriteString("model", price.Model.ToString());
             w.WriteString("period_quantity", state.Quantity.ToString(CultureInfo.InvariantCulture));
             w.WriteString("billable_quantity", price.BillableQuantity(state.Quantity).ToString(CultureInfo.InvariantCulture));
-            w.WriteString("period_amount", MoneyText(state.Charged, book));
+            w.WriteString("period_amount", MoneyText(state.Charged, currency));
             WriteTiers(w, price, state.Quantity);
             w.WriteString("price_book", book.Id);
             w.WriteString("price_book_kind", book.IsContract ? "contract" : "list");
@@ -152,11 +162,12 @@ public sealed class RateCommand : ICliCommand
         foreach (var line in PeriodChargeLines.Of(catalog, account, start, _ => charged))
         {
             var what = line.Kind == PeriodChargeLine.Fee ? line.FeeId! : $"minimum {line.Commitment} vs usage {line.UsageCharged}";
-            WritePeriodLine(w, sink, line.Kind, what, account, line.Period, line.Amount, line.Book, line.Version);
+            WritePeriodLine(w, sink, line.Kind, what, account, line.Period, line.Amount, line.Currency, line.Book, line.Version);
         }
     }
 
-    private static void WritePeriodLine(Utf8JsonWriter w, Stream sink, string type, string what, string account, BillingPeriod period, decimal amount, PriceBook book, PriceBookVersion version)
+    private static void WritePeriodLine(Utf8JsonWriter w, Stream sink, string type, string what, string account, BillingPeriod period, decimal amount, Currency currency, PriceBook book,
+        PriceBookVersion version)
     {
         w.WriteStartObject();
         w.WriteString("type", type);
@@ -164,8 +175,8 @@ public sealed class RateCommand : ICliCommand
         w.WriteString("account", account);
         w.WriteString("period_start", Iso(period.Start));
         w.WriteString("period_end", Iso(period.End));
-        w.WriteString("amount", MoneyText(amount, book));
-        w.WriteString("currency", book.Currency.Code);
+        w.WriteString("amount", MoneyText(amount, currency));
+        w.WriteString("currency", currency.Code);
         w.WriteString("price_book", book.Id);
         w.WriteString("version", version.Version);
         w.WriteString("version_hash", version.Hash);
@@ -228,8 +239,8 @@ public sealed class RateCommand : ICliCommand
     }
 
     /// <summary>An amount with exactly the currency's minor digits ("20.00", "0", "1.500").</summary>
-    private static string MoneyText(decimal amount, PriceBook book) =>
-        amount.ToString("F" + book.Currency.MinorUnits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    private static string MoneyText(decimal amount, Currency currency) =>
+        amount.ToString("F" + currency.MinorUnits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     private static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
