@@ -15,12 +15,25 @@ public static class QuotaStore
     /// Creates the quota (or finds the identical one); returns its id. Checks the shape first: a quantity quota needs a
     /// SKU and no currency, an amount quota a currency and no SKU, and the threshold must be above zero and inside
     /// <see cref="LedgerDecimal"/>'s range (an <see cref="ArgumentOutOfRangeException"/> naming the range otherwise).
+    /// An amount quota in another currency than the account's stored billing currency is refused
+    /// (<see cref="QuotaCurrencyMismatchException"/>): nothing would ever be compared with it. An account without a row
+    /// has no stored currency; its quota is checked when listed (<see cref="Quota.CurrencyMismatch"/>).
     /// </summary>
     public static async Task<long> SetAsync(NpgsqlDataSource db, string account, string? sku, QuotaMetric metric, decimal threshold, string? currency,
         CancellationToken cancellationToken, string source = "api")
     {
         ArgumentNullException.ThrowIfNull(db);
         Check(account, sku, metric, threshold, currency);
+        if (metric == QuotaMetric.Amount)
+        {
+            await using var billed = db.CreateCommand("SELECT currency FROM accounts WHERE account = $1");
+            billed.Parameters.Add(new() { Value = account, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            if (await billed.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string stored && stored.Trim() != currency)
+            {
+                throw new QuotaCurrencyMismatchException(account, currency!, stored.Trim());
+            }
+        }
+
         await using var cmd = db.CreateCommand("""
             INSERT INTO quotas AS q (account, sku, metric, threshold, currency, source) VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (account, coalesce(sku, ''), metric, coalesce(currency, ''), threshold) DO UPDATE SET updated_at = now()
@@ -51,11 +64,11 @@ public static class QuotaStore
         // A threshold outside the range is not read as a decimal (Npgsql cannot read every numeric(38,9) into one): it
         // comes back as text, so one bad row cannot make listing or removing quotas fail.
         await using var cmd = db.CreateCommand("""
-            SELECT id, account, sku, metric, CASE WHEN abs(threshold) < $2 THEN threshold END, currency, source, updated_at,
-                   CASE WHEN abs(threshold) < $2 THEN NULL ELSE threshold::text END
-            FROM quotas
-            WHERE $1::text IS NULL OR account = $1
-            ORDER BY account, metric, sku NULLS FIRST, currency NULLS FIRST, threshold, id
+            SELECT q.id, q.account, q.sku, q.metric, CASE WHEN abs(q.threshold) < $2 THEN q.threshold END, q.currency, q.source, q.updated_at,
+                   CASE WHEN abs(q.threshold) < $2 THEN NULL ELSE q.threshold::text END, a.currency
+            FROM quotas q LEFT JOIN accounts a ON a.account = q.account
+            WHERE $1::text IS NULL OR q.account = $1
+            ORDER BY q.account, q.metric, q.sku NULLS FIRST, q.currency NULLS FIRST, q.threshold, q.id
             """);
         cmd.Parameters.Add(new() { Value = (object?)account ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         cmd.Parameters.Add(new() { Value = LedgerDecimal.Limit });
@@ -66,7 +79,7 @@ public static class QuotaStore
             list.Add(new Quota(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.GetString(3) == "amount" ? QuotaMetric.Amount : QuotaMetric.Quantity, reader.IsDBNull(4) ? 0 : reader.GetDecimal(4),
                 reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), new DateTimeOffset(reader.GetDateTime(7), TimeSpan.Zero),
-                reader.IsDBNull(8) ? null : reader.GetString(8)));
+                reader.IsDBNull(8) ? null : reader.GetString(8), reader.IsDBNull(9) ? null : reader.GetString(9).Trim()));
         }
 
         return list;

@@ -33,7 +33,8 @@ internal static class QuotaEndpoints
     }
 
     private static QuotaView View(Quota q) =>
-        new(q.Id, q.Account, q.Sku, QuotaStore.MetricName(q.Metric), q.InvalidThreshold ?? DecimalText.Quantity(q.Threshold), q.Currency, q.Source, q.UpdatedAt);
+        new(q.Id, q.Account, q.Sku, QuotaStore.MetricName(q.Metric), q.InvalidThreshold ?? DecimalText.Quantity(q.Threshold), q.Currency, q.Source, q.UpdatedAt,
+            q.InvalidThreshold is not null ? "invalid_threshold" : q.CurrencyMismatch ? "currency_mismatch" : "active");
 
     private static async Task<Results<Ok<IReadOnlyList<QuotaView>>, ValidationProblem, ProblemHttpResult>> List(
         HttpContext http, NpgsqlDataSource db, string account, CancellationToken cancellationToken)
