@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using Metering.Cli.Arguments;
+using Metering.Cli.Commands;
 using Metering.Ledger.Accounts;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.PeriodClose;
@@ -205,6 +207,22 @@ public sealed class AccountCurrencyChangeTests(PostgresFixture postgres)
         var refused = await Assert.ThrowsAsync<PostgresException>(() => change);
         Assert.Equal("MT002", refused.SqlState);
         Assert.Equal("USD", await CurrencyAsync(db, "acct-racing"));
+    }
+
+    [Fact]
+    public async Task Account_set_refusing_a_currency_change_exits_1_and_stores_nothing()
+    {
+        var cs = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(cs);
+        await using var db = NpgsqlDataSource.Create(cs);
+        Task<int> Set(string currency) => new AccountSetCommand(new StringWriter()).RunAsync(CliArguments.Parse(
+            ["--account", "acct-cli", "--currency", currency, "--list-book", "edge-list", "--start", "2026-10-01T00:00:00Z", "--pg", cs], _ => null), CancellationToken.None);
+
+        Assert.Equal(0, await Set("USD"));
+        await TotalAsync(db, "acct-cli", Nov, Dec, "USD");
+        Assert.Equal(1, await Set("EUR"));
+        Assert.Equal("USD", await CurrencyAsync(db, "acct-cli"));
+        Assert.Equal(["created"], (await AccountStore.ChangesAsync(db, "acct-cli", CancellationToken.None)).Select(c => c.Change));
     }
 
     private const string TotalSql = """
