@@ -226,8 +226,8 @@ public sealed class AccountCurrencyChangeTests(PostgresFixture postgres)
     }
 
     private const string TotalSql = """
-        INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, closed)
-        VALUES ($1, 'requests', $2, $3, 10, 1, 0.10, $4, 'edge-list', 'v1', 'sha256:x', $5)
+        INSERT INTO billing_period_totals (account, sku, period_start, period_end, price_from, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, closed)
+        VALUES ($1, 'requests', $2, $3, $2, 10, 1, 0.10, $4, 'edge-list', 'v1', 'sha256:x', $5)
         """;
 
     private static void AddTotal(NpgsqlCommand cmd, string account, DateTimeOffset start, DateTimeOffset end, string currency, bool closed)

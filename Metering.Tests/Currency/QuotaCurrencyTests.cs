@@ -80,8 +80,8 @@ public sealed class QuotaCurrencyTests(PostgresFixture postgres)
         await using (var tx = await connection.BeginTransactionAsync())
         {
             await using (var total = new NpgsqlCommand("""
-                INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
-                VALUES ('acct-eur', 'api.calls', $1, $2, 1333, 2, 12.00, 'EUR', 'usd-list', 'v1', 'sha256:x')
+                INSERT INTO billing_period_totals (account, sku, period_start, period_end, price_from, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
+                VALUES ('acct-eur', 'api.calls', $1, $2, $1, 1333, 2, 12.00, 'EUR', 'usd-list', 'v1', 'sha256:x')
                 """, connection, tx))
             {
                 total.Parameters.AddWithValue(Nov.UtcDateTime);
