@@ -77,7 +77,7 @@ public sealed class FirstUsageAccounts(PriceCatalog? prices, IAccountDirectory? 
             contracts[i] = prices.ContractOf(accounts[i])?.Id is { } contract && AccountTerms.BookIdProblem(contract) is null ? contract : null;
         }
 
-        // The currency trigger (migrations 0018, 0019) need not check these rows: an account without a row was rated
+        // The currency trigger (migration 0018) need not check these rows: an account without a row was rated
         // in the list book's currency, the one it is created in, so nothing changes currency. Telling it so keeps a
         // flush of 10,000 new accounts from running 10,000 usage lookups (it halved the main job's rate).
         await SetFirstUsageAsync(connection, tx, true, cancellationToken).ConfigureAwait(false);

@@ -44,14 +44,19 @@ $$;
 
 -- The check takes the flush/close advisory lock exclusively (as 0011: "metering" in ASCII, PeriodCloser.CloseLockKey),
 -- so no flush that read the old currency is still committing totals when it runs, and none reads the old one after it.
--- The flush itself creates the rows of first-usage accounts (FirstUsageAccounts) while holding that lock shared; it
--- must not ask for it exclusively (two flushes would deadlock), and needs not: its own totals are visible to it, and
--- no close or currency change can commit while it holds the lock.
+-- The flush itself creates the rows of first-usage accounts (FirstUsageAccounts) while holding that lock shared, and
+-- marks those inserts (metering.first_usage_accounts, transaction-local): they are not checked at all. Such an account
+-- was rated in the list book's currency, the one its row gets, so no currency changes; and a flush must not ask for
+-- the lock exclusively (two flushes would deadlock), nor run a usage lookup per new account (10,000 of them halved the
+-- main job's rate).
 CREATE FUNCTION accounts_currency_is_fixed_while_open() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     open_period  timestamptz;
-    in_flush     boolean;
 BEGIN
+    IF TG_OP = 'INSERT' AND current_setting('metering.first_usage_accounts', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
+
     IF TG_OP = 'UPDATE' THEN
         IF NEW.currency IS NOT DISTINCT FROM OLD.currency THEN
             RETURN NEW;
@@ -61,12 +66,7 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    SELECT EXISTS (SELECT 1 FROM pg_locks
-                   WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                     AND classid = 1835365477 AND objid = 1919512167 AND objsubid = 1) INTO in_flush;
-    IF NOT in_flush THEN
-        PERFORM pg_advisory_xact_lock(7882834701841952359);
-    END IF;
+    PERFORM pg_advisory_xact_lock(7882834701841952359);
 
     IF TG_OP = 'UPDATE' THEN
         open_period := account_open_usage_period(NEW.account, OLD.anchor_day, OLD.time_zone, NULL);
