@@ -9,9 +9,6 @@ namespace Metering.Rating.PeriodTotals;
 /// </summary>
 public readonly record struct PeriodTotalKey(string Account, string Sku, DateTimeOffset PeriodStart, string Group = DimensionGroup.None, DateTimeOffset? PriceFrom = null)
 {
-    /// <summary>The key of the whole (account, SKU, period, group) this segment is a part of (<see cref="PriceFrom"/> null).</summary>
-    public PeriodTotalKey Family => this with { PriceFrom = null };
-
     /// <summary>The instant the segment's price applies from: <see cref="PriceFrom"/>, or the period's start.</summary>
     public DateTimeOffset PricedFrom => PriceFrom ?? PeriodStart;
 }

@@ -12,4 +12,9 @@ namespace Metering.Rating.Statements;
 /// which this usage was priced (<see cref="PeriodTotals.PeriodTotalKey.PriceFrom"/>): a line of its own, priced on top
 /// of the quantity of the lines before it (<see cref="Pricing.SegmentedPricing"/>).
 /// </summary>
-public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None, DateTimeOffset? PriceFrom = null);
+public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None, DateTimeOffset? PriceFrom = null)
+{
+    /// <summary>" priced from 2026-11-15T00:00:00Z" for usage of a price segment, "" otherwise: how messages name a segment.</summary>
+    public static string SegmentText(DateTimeOffset? priceFrom) =>
+        priceFrom is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";
+}

@@ -48,7 +48,7 @@ public static class StatementBuilder
             ArgumentNullException.ThrowIfNull(u, nameof(input));
             if (!skus.Add((u.Sku, u.Group ?? "", u.PriceFrom)))
             {
-                throw new ArgumentException($"SKU '{u.Sku}'{GroupText(u.Group)}{FromText(u.PriceFrom)} has two usage totals; a statement takes one total per SKU, dimension group and price segment", nameof(input));
+                throw new ArgumentException($"SKU '{u.Sku}'{GroupText(u.Group)}{SkuUsage.SegmentText(u.PriceFrom)} has two usage totals; a statement takes one total per SKU, dimension group and price segment", nameof(input));
             }
 
             if (u.PriceFrom is { } from && (from <= period.Start || from >= period.End))
@@ -229,8 +229,6 @@ public static class StatementBuilder
     }
 
     private static string GroupText(string? group) => string.IsNullOrEmpty(group) ? "" : $" group {group}";
-
-    private static string FromText(DateTimeOffset? from) => from is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";
 
     private static UsageLine Unpriced(SkuUsage u, string reason, string? detail, PriceResolution consulted) => new()
     {

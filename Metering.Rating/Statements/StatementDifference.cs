@@ -99,7 +99,7 @@ public static class StatementDifference
             var r = after.GetValueOrDefault((sku, group, from));
             var fQuantity = f?.RecordedQuantity ?? 0;
             var rQuantity = r?.RecordedQuantity ?? 0;
-            var named = (group.Length == 0 ? sku : $"{sku} {group}") + (from is { } at ? $" priced from {at.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "");
+            var named = (group.Length == 0 ? sku : $"{sku} {group}") + SkuUsage.SegmentText(from);
             if (f?.Currency == r?.Currency)
             {
                 // Unpriced on both sides (or absent) carries no money: nothing to book.

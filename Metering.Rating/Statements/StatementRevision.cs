@@ -52,7 +52,7 @@ public static class StatementRevision
         {
             if (quantity < 0 || count < 0)
             {
-                var named = (group.Length == 0 ? "" : $" group {group}") + (from is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "");
+                var named = (group.Length == 0 ? "" : $" group {group}") + SkuUsage.SegmentText(from);
                 throw new ArgumentException($"SKU '{sku}'{named} of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
