@@ -452,6 +452,7 @@ public sealed partial class StreamingEngine
                     _writer.Add(in record);
                 }
 
+                _transactions.Offer(_admission.Catalog, in record);
                 partition.Accepted++;
                 _acceptedTotal++;
                 partition.AcceptedNanos += record.QuantityNanos;

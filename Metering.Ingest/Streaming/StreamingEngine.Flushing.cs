@@ -38,6 +38,7 @@ public sealed partial class StreamingEngine
         var active = _partitions.Values.Where(p => p.Read > 0 || p.Gaps.Count > 0).ToList();
         if (active.Count == 0)
         {
+            _transactions.Clear();
             Stages.AddDrain(drainStart);
             return;
         }
@@ -53,7 +54,7 @@ public sealed partial class StreamingEngine
             p.Reset();
         }
 
-        var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
+        var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Transactions = _transactions.Drain(), Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
         _deadLetters.Clear();
         _seenIds.Clear();
         _late.FlushStarted(batch.SeenIds);

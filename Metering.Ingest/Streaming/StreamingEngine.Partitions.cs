@@ -103,6 +103,7 @@ public sealed partial class StreamingEngine
     {
         _rewinds++;
         _ = _aggregator.Flush(); // drop the unflushed aggregates
+        _transactions.Clear();
         _deadLetters.Clear();
         _seenIds.Clear();
         _pending = 0;

@@ -30,6 +30,7 @@ public sealed partial class StreamingEngine
     private readonly Dictionary<int, PartitionProgress> _partitions = [];
     private readonly List<KafkaDeadLetter> _deadLetters = [];
     private readonly List<SeenId> _seenIds = [];
+    private readonly TransactionKeeper _transactions;
     private readonly FlushIsolation _isolation;
     private DedupHorizon _dedup;
     private readonly LateDedup _late;
@@ -73,6 +74,7 @@ public sealed partial class StreamingEngine
         // A horizon longer than the lateness (set before lateness existed) keeps its meaning: the window is the longer.
         _late = new LateDedup(_ledger.Archive, options.Pipeline.MaxLateness > options.Pipeline.DedupHorizon ? options.Pipeline.MaxLateness : options.Pipeline.DedupHorizon, _seenIds);
         _isolation = new FlushIsolation(options.Topic);
+        _transactions = new TransactionKeeper(prices);
     }
 
     // The price books whose group_by keys the interning catalog keeps (NewCatalog), and the revision they were read at.

@@ -12,6 +12,12 @@ public sealed class FlushBatch
     /// <summary>The catalog the rows' account, SKU and dimension-set ids refer to (the engine renews its catalog).</summary>
     public Metering.Aggregates.Interning.RecordCatalog? Catalog { get; init; }
 
+    /// <summary>
+    /// The accepted records of SKUs a price rates per transaction, one by one (they are in <see cref="Rows"/> too):
+    /// the rater needs each one's amount and place in the period. Empty for every other SKU.
+    /// </summary>
+    public IReadOnlyList<KeptTransaction> Transactions { get; init; } = [];
+
     /// <summary>Per-partition offsets and counters.</summary>
     public required IReadOnlyList<PartitionProgress> Partitions { get; init; }
 

@@ -47,7 +47,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            await RateAndStoreAsync(connection, tx, batch.Rows, batch.Catalog ?? catalog, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
+            await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         }
 
         await _progress.AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -80,8 +80,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         _seenIds.LoadDedupAsync(dataSource, horizon, maxEntries, cancellationToken);
 
     /// <summary>Load the touched totals' state, rate the windows on it (pure), store the results: all in <paramref name="tx"/>.</summary>
-    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, RecordCatalog names, List<TotalChange> changes, CancellationToken cancellationToken)
+    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names, List<TotalChange> changes, CancellationToken cancellationToken)
     {
+        var transactions = TransactionsByRow(rows, kept, names);
         var usage = new UsageWindow[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -95,7 +96,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             var start = windows.Start(r.WindowIndex);
             // Kept dimensions go to the rater, which splits a total by them where the SKU's price groups by them.
             usage[i] = new UsageWindow(account, sku, start, start + windows.Length, quantity, r.Count,
-                r.DimensionSetId == 0 ? null : names.DescribeDimensions(r.DimensionSetId));
+                r.DimensionSetId == 0 ? null : names.DescribeDimensions(r.DimensionSetId), transactions?.GetValueOrDefault(i));
         }
 
         await (NewAccounts?.CreateMissingAsync(connection, tx, usage, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
@@ -109,11 +110,50 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var plan = rater.Plan(usage, periods);
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
-        var result = rater.Rate(plan, stored, booked);
+        var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
+        var result = rater.Rate(plan, stored, booked, held);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, cancellationToken).ConfigureAwait(false);
+        await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);
 
         await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The records kept one by one (<see cref="FlushBatch.Transactions"/>) as the transactions of the rows (windows) they
+    /// were aggregated into, by row index; null when there are none.
+    /// </summary>
+    private Dictionary<int, List<UsageTransaction>>? TransactionsByRow(IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names)
+    {
+        if (kept.Count == 0)
+        {
+            return null;
+        }
+
+        var rowOf = new Dictionary<(int, int, uint, int), int>(rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            rowOf[(rows[i].AccountId, rows[i].SkuId, rows[i].WindowIndex, rows[i].DimensionSetId)] = i;
+        }
+
+        var byRow = new Dictionary<int, List<UsageTransaction>>();
+        foreach (var k in kept)
+        {
+            if (!rowOf.TryGetValue((k.AccountId, k.SkuId, windows.IndexOf(k.TimeTicks), k.DimensionSetId), out var row))
+            {
+                throw new InvalidOperationException($"a kept transaction of {names.Accounts.GetString(k.AccountId)}/{names.Skus.GetString(k.SkuId)} at {new DateTime(k.TimeTicks, DateTimeKind.Utc):O} has no aggregate row in its batch");
+            }
+
+            if (!byRow.TryGetValue(row, out var list))
+            {
+                byRow[row] = list = [];
+            }
+
+            _ = FixedPoint.TryToDecimal(k.QuantityNanos, out var amount); // one record's nanos always fit (a long)
+            list.Add(UsageTransaction.FromTicks(k.TimeTicks, k.Fingerprint, amount));
+        }
+
+        return byRow;
     }
 
     /// <summary>

@@ -92,6 +92,81 @@ internal static class PeriodTotalsStore
         return sums;
     }
 
+    /// <summary>
+    /// The stored transactions of the totals of <paramref name="plan"/> rated per transaction (<see cref="PeriodTotalsPlan.TransactionKeys"/>),
+    /// any order (the rater orders them). Empty (no query) when the plan has none. Their totals are locked by <see cref="LoadAsync"/>.
+    /// </summary>
+    public static async Task<Dictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>> LoadTransactionsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken)
+    {
+        var keys = plan.TransactionKeys;
+        var held = new Dictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>(keys.Count);
+        if (keys.Count == 0)
+        {
+            return held;
+        }
+
+        await using var cmd = new NpgsqlCommand("""
+            SELECT u.account, u.sku, u.period_start, u.dimension_group, u.price_from, u.event_time, u.fingerprint, u.amount
+            FROM usage_transactions u
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
+              ON u.account = k.a AND u.sku = k.s AND u.period_start = k.p AND u.dimension_group = k.g AND u.price_from = k.f
+            """, connection, tx);
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
+        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var lists = new Dictionary<PeriodTotalKey, List<UsageTransaction>>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var key = Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetDateTime(4));
+            if (!lists.TryGetValue(key, out var list))
+            {
+                lists[key] = list = [];
+            }
+
+            list.Add(UsageTransaction.FromTicks(reader.GetDateTime(5).Ticks, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(reader.GetFieldValue<byte[]>(6)), reader.GetDecimal(7)));
+        }
+
+        foreach (var (key, list) in lists)
+        {
+            held[key] = list;
+        }
+
+        return held;
+    }
+
+    /// <summary>Stores the transactions a flush rated per transaction (<see cref="PeriodTotalsResult.Transactions"/>), binary COPY.</summary>
+    public static async Task StoreTransactionsAsync(NpgsqlConnection connection, PeriodTotalsResult result, CancellationToken cancellationToken)
+    {
+        if (result.Transactions.Count == 0)
+        {
+            return;
+        }
+
+        await using var copy = await connection.BeginBinaryImportAsync(
+            "COPY usage_transactions (account, sku, period_start, dimension_group, price_from, event_time, fingerprint, amount) FROM STDIN (FORMAT BINARY)",
+            cancellationToken).ConfigureAwait(false);
+        var fingerprint = new byte[16];
+        foreach (var (key, t) in result.Transactions)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(fingerprint, t.Fingerprint);
+            await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(key.Account, NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(key.Sku, NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(key.PeriodStart.UtcDateTime, NpgsqlTypes.NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(key.Group, NpgsqlTypes.NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(key.PricedFrom.UtcDateTime, NpgsqlTypes.NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(t.Time.UtcDateTime, NpgsqlTypes.NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(fingerprint, NpgsqlTypes.NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(t.Amount, NpgsqlTypes.NpgsqlDbType.Numeric, cancellationToken).ConfigureAwait(false);
+        }
+
+        await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task<Dictionary<PeriodTotalKey, StoredPeriodTotal>> LoadTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""

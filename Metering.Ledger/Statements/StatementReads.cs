@@ -8,9 +8,10 @@ namespace Metering.Ledger.Statements;
 /// <summary>The SQL reads behind <see cref="StatementAssembler"/>, all in the caller's transaction, for one period.</summary>
 internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransaction tx, BillingPeriod period, CancellationToken cancellationToken)
 {
-    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount, string Group, DateTimeOffset? PriceFrom)
+    public sealed record LateRow(long Id, string Account, string Sku, DateTimeOffset OriginalPeriodStart, decimal Quantity, long RecordCount, string Group, DateTimeOffset? PriceFrom, decimal Amount = 0)
     {
-        public SkuUsage ToUsage() => new(Sku, Quantity, RecordCount, Group: Group, PriceFrom: PriceFrom);
+        // The amount the flush booked for it: a price rated per transaction takes it as is (StatementBuilder).
+        public SkuUsage ToUsage() => new(Sku, Quantity, RecordCount, Group: Group, PriceFrom: PriceFrom) { RatedAmount = Amount };
     }
 
     public sealed record BookedRow(long Id, string Account, AdjustmentLine Line);
@@ -87,13 +88,13 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var late = new List<LateRow>();
         await using var cmd = Command("""
-            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group, price_from
+            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group, price_from, amount
             FROM adjustments WHERE period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5), r.GetString(6), Instant(r, 7)));
+            late.Add(new LateRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetDecimal(4), r.GetInt64(5), r.GetString(6), Instant(r, 7), r.GetDecimal(8)));
         }
 
         return late;
@@ -227,12 +228,12 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
         await using var cmd = new NpgsqlCommand("""
             WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS k(account, period_start))
-            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group, a.price_from
+            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group, a.price_from, sum(a.amount)
             FROM adjustments a JOIN k ON a.account = k.account AND a.original_period_start = k.period_start
             WHERE $3::timestamptz IS NULL OR a.period_start < $3
             GROUP BY a.account, a.original_period_start, a.sku, a.dimension_group, a.price_from
             UNION ALL
-            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void'), c.dimension_group, c.price_from
+            SELECT c.account, c.original_period_start, c.sku, sum(c.quantity_delta), -count(*) FILTER (WHERE c.kind = 'void'), c.dimension_group, c.price_from, NULL::numeric
             FROM corrections c JOIN k ON c.account = k.account AND c.original_period_start = k.period_start
             WHERE c.booked_period_start > c.original_period_start AND ($3::timestamptz IS NULL OR c.booked_period_start < $3)
             GROUP BY c.account, c.original_period_start, c.sku, c.dimension_group, c.price_from
@@ -249,7 +250,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 changes[key] = rows = [];
             }
 
-            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), Group: r.GetString(5), PriceFrom: Instant(r, 6)));
+            rows.Add(new SkuUsage(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), Group: r.GetString(5), PriceFrom: Instant(r, 6)) { RatedAmount = r.IsDBNull(7) ? null : r.GetDecimal(7) });
         }
 
         return changes;

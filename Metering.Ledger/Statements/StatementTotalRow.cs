@@ -8,5 +8,5 @@ namespace Metering.Ledger.Statements;
 public sealed record StatementTotalRow(string Sku, decimal Quantity, long RecordCount, decimal Amount, string Currency, string PriceBookHash, string Group = "", DateTimeOffset? PriceFrom = null)
 {
     /// <summary>The row as the usage a statement rates.</summary>
-    public Rating.Statements.SkuUsage ToUsage() => new(Sku, Quantity, RecordCount, Group: Group, PriceFrom: PriceFrom);
+    public Rating.Statements.SkuUsage ToUsage() => new(Sku, Quantity, RecordCount, Group: Group, PriceFrom: PriceFrom) { RatedAmount = Amount, RatedHash = PriceBookHash };
 }

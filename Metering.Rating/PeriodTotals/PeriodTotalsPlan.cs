@@ -21,6 +21,12 @@ public sealed class PeriodTotalsPlan
     /// <summary>Every total the windows touch, in the order the windows (in time order) first touch them.</summary>
     public IReadOnlyList<TouchedTotal> Totals { get; }
 
+    /// <summary>
+    /// The totals whose price is rated per transaction (<see cref="Pricing.SkuPrice.NeedsTransactions"/>): the ledger
+    /// loads their stored transactions, which <see cref="PeriodTotalsRater.Rate"/> rates again with the new ones in order.
+    /// </summary>
+    public IReadOnlyList<PeriodTotalKey> TransactionKeys => [.. Totals.Where(t => t.RatedPerTransaction).Select(t => t.Key)];
+
     /// <summary>Positions in <see cref="Windows"/> in rating order: by window start, ties in input order.</summary>
     internal int[] Order { get; }
 

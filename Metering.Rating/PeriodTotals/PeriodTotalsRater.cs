@@ -118,7 +118,16 @@ public sealed class PeriodTotalsRater
     /// a missing key is a new total) and, for late totals, <paramref name="booked"/> (their adjustments so far).
     /// Throws <see cref="OverflowException"/> when a total's quantity or amount would leave <see cref="LedgerDecimal"/>'s range.
     /// </summary>
-    public PeriodTotalsResult Rate(PeriodTotalsPlan plan, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)
+    /// <remarks>
+    /// A total rated per transaction (<see cref="PeriodTotalsPlan.TransactionKeys"/>) is rated on
+    /// <paramref name="transactions"/>, its stored transactions (any order; missing: none), together with the windows'
+    /// own (<see cref="UsageWindow.Transactions"/>, which must be there): each transaction's fee depends on the ones
+    /// before it in the period (free transactions, a free amount), so the total's amount is the sum over all of them in
+    /// order, rounded once, and a window's charge is how much that moved. A window whose transactions come after every
+    /// one the total holds (the usual case) adds its fees; an earlier one (late usage) re-rates the total's transactions.
+    /// </remarks>
+    public PeriodTotalsResult Rate(PeriodTotalsPlan plan, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked,
+        IReadOnlyDictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>? transactions = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(stored);
@@ -127,7 +136,7 @@ public sealed class PeriodTotalsRater
         var families = new List<List<TotalAccumulator>>();
         for (var t = 0; t < totals.Length; t++)
         {
-            totals[t] = Start(plan.Totals[t], stored, booked);
+            totals[t] = Start(plan.Totals[t], stored, booked, transactions);
             if (plan.Totals[t].Family is var f and >= 0)
             {
                 while (families.Count <= f)
@@ -148,7 +157,16 @@ public sealed class PeriodTotalsRater
             decimal charge = 0;
             if (total.Touched.Family >= 0)
             {
-                charge = RateInFamily(families[total.Touched.Family], total, w.Quantity, w.Count);
+                charge = RateInFamily(families[total.Touched.Family], total, w);
+            }
+            else if (total.Touched.RatedPerTransaction)
+            {
+                var priced = total.Touched.Resolution!.Value;
+                AddTransactions(total, w, incremental: true);
+                var rounded = Rounding.Round(total.State.TransactionFees, priced.Currency!.MinorUnits, priced.Book!.Rounding);
+                charge = rounded - total.State.Charged;
+                total.State.Charged = rounded;
+                Stamp(total, priced);
             }
             else if (total.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
             {
@@ -216,7 +234,78 @@ public sealed class PeriodTotalsRater
             }
         }
 
-        return new PeriodTotalsResult(updates, adjustments, charges);
+        var added = new List<(PeriodTotalKey, UsageTransaction)>();
+        foreach (var total in totals)
+        {
+            foreach (var t in total.AddedTransactions ?? [])
+            {
+                added.Add((total.Touched.Key, t));
+            }
+        }
+
+        return new PeriodTotalsResult(updates, adjustments, charges, added);
+    }
+
+    /// <summary>
+    /// Adds window <paramref name="w"/>'s transactions to a total rated per transaction, keeping them in order. With
+    /// <paramref name="incremental"/> the state's fee sum is kept up to date (added on when they come after every
+    /// transaction the total holds, else summed again over all of them); without, only quantity and count are.
+    /// </summary>
+    private static void AddTransactions(TotalAccumulator total, in UsageWindow w, bool incremental)
+    {
+        var key = total.Touched.Key;
+        var price = total.Touched.Resolution!.Value.Price!;
+        if (w.Transactions is not { } fresh || fresh.Count != w.Count || fresh.Sum(t => t.Amount) != w.Quantity)
+        {
+            // The engine keeps single records only for SKUs a price it knew of rates per transaction; a window of
+            // records taken in before it learnt of such a price has none. A data fault: the flush is isolated, the
+            // records are read again from Kafka, and kept this time (the flush that failed loaded the new price).
+            throw new ArgumentException($"{key.Account}/{key.Sku} window {w.Start:yyyy-MM-dd'T'HH:mm'Z'}: its price is rated per transaction, and the window's {w.Count} records " +
+                $"came with {(w.Transactions is null ? "no" : w.Transactions.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))} single transactions (taken in before the price was known to the engine: they are read again)");
+        }
+
+        var sorted = fresh.Order().ToList();
+        var list = total.Transactions ??= [];
+        (total.AddedTransactions ??= []).AddRange(sorted);
+        total.Exists = true;
+        if (incremental && (list.Count == 0 || list[^1].CompareTo(sorted[0]) < 0))
+        {
+            foreach (var t in sorted)
+            {
+                total.State.TransactionFees += price.TransactionFee(t.Amount, total.State.Quantity, total.State.Transactions);
+                total.State.Quantity += t.Amount;
+                total.State.Transactions++;
+            }
+
+            list.AddRange(sorted);
+            return;
+        }
+
+        list.AddRange(sorted);
+        list.Sort();
+        total.State.Quantity += w.Quantity;
+        total.State.Transactions += w.Count;
+        if (incremental)
+        {
+            total.State.TransactionFees = TransactionFees(price, list, total.UntrackedQuantity, total.UntrackedCount);
+        }
+    }
+
+    /// <summary>
+    /// The exact fee of <paramref name="ordered"/> transactions rated one after another, after
+    /// <paramref name="amountBefore"/> and <paramref name="countBefore"/> of the period (lines before, untracked usage).
+    /// </summary>
+    private static decimal TransactionFees(Pricing.SkuPrice price, List<UsageTransaction> ordered, decimal amountBefore, long countBefore)
+    {
+        decimal fees = 0;
+        foreach (var t in ordered)
+        {
+            fees += price.TransactionFee(t.Amount, amountBefore, countBefore);
+            amountBefore += t.Amount;
+            countBefore++;
+        }
+
+        return fees;
     }
 
     /// <summary>
@@ -225,10 +314,18 @@ public sealed class PeriodTotalsRater
     /// Each segment keeps its own rounded amount (and, for late usage, books its own share of the move), so the
     /// window charges of a period still sum to the amounts of its lines.
     /// </summary>
-    private static decimal RateInFamily(List<TotalAccumulator> family, TotalAccumulator total, decimal quantity, long count)
+    private static decimal RateInFamily(List<TotalAccumulator> family, TotalAccumulator total, in UsageWindow w)
     {
-        total.State.Quantity += quantity;
-        total.State.Transactions += count;
+        if (total.Touched.RatedPerTransaction)
+        {
+            AddTransactions(total, w, incremental: false);
+        }
+        else
+        {
+            total.State.Quantity += w.Quantity;
+            total.State.Transactions += w.Count;
+        }
+
         total.Exists = true;
         decimal moved = 0, before = 0;
         long countBefore = 0;
@@ -241,7 +338,15 @@ public sealed class PeriodTotalsRater
             }
 
             decimal amount = 0;
-            if (segment.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
+            if (segment.Touched.RatedPerTransaction)
+            {
+                // Its transactions go on from the lines before it (their amounts and transactions), as on the statement.
+                var priced = segment.Touched.Resolution!.Value;
+                var exact = TransactionFees(priced.Price!, segment.Transactions ?? [], before + segment.UntrackedQuantity, countBefore + segment.UntrackedCount);
+                amount = Rounding.Round(exact, priced.Currency!.MinorUnits, priced.Book!.Rounding);
+                Stamp(segment, priced);
+            }
+            else if (segment.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
             {
                 var exact = SegmentedPricing.Exact(priced.Price, before, countBefore, segment.State.Quantity, segment.State.Transactions, first);
                 amount = Rounding.Round(exact, priced.Currency!.MinorUnits, priced.Book!.Rounding);
@@ -272,7 +377,8 @@ public sealed class PeriodTotalsRater
         total.Hash = priced.Version.Hash;
     }
 
-    private static TotalAccumulator Start(TouchedTotal touched, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked)
+    private static TotalAccumulator Start(TouchedTotal touched, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked,
+        IReadOnlyDictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>? transactions)
     {
         var total = new TotalAccumulator(touched);
         if (stored.TryGetValue(touched.Key, out var s))
@@ -300,6 +406,26 @@ public sealed class PeriodTotalsRater
             total.Count += b.Count;
             total.State.Transactions = total.Count;
             total.State.Charged += b.Amount;
+        }
+
+        if (touched.RatedPerTransaction)
+        {
+            // The total's transactions so far (its late ones too: they belong to the same period). What the total holds
+            // beyond them was metered before the engine kept transactions (the price was unpriced then): it stays
+            // unpriced and comes first in the period's order.
+            var held = transactions?.GetValueOrDefault(touched.Key) is { } t ? t.Order().ToList() : [];
+            total.Transactions = held;
+            total.UntrackedQuantity = total.State.Quantity - held.Sum(x => x.Amount);
+            total.UntrackedCount = total.State.Transactions - held.Count;
+            if (total.UntrackedQuantity < 0 || total.UntrackedCount < 0)
+            {
+                throw new InvalidOperationException($"{touched.Key.Account}/{touched.Key.Sku} period {touched.Key.PeriodStart:yyyy-MM-dd}: the ledger holds {held.Count} transactions summing to {held.Sum(x => x.Amount)}, more than its total ({total.State.Transactions} records, quantity {total.State.Quantity})");
+            }
+
+            if (touched.Family < 0)
+            {
+                total.State.TransactionFees = TransactionFees(touched.Resolution!.Value.Price!, held, total.UntrackedQuantity, total.UntrackedCount);
+            }
         }
 
         return total;

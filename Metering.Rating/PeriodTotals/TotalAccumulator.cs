@@ -28,6 +28,16 @@ internal sealed class TotalAccumulator(TouchedTotal touched)
     public long CountBefore;
     public decimal AmountBefore;
 
+    /// <summary>
+    /// A total rated per transaction: every transaction of the total (stored and this flush's), in rating order; the
+    /// ones this flush added; and what the stored total holds beyond its stored transactions (usage metered before
+    /// transactions were kept, which takes its place before them, unpriced).
+    /// </summary>
+    public List<UsageTransaction>? Transactions;
+    public List<UsageTransaction>? AddedTransactions;
+    public decimal UntrackedQuantity;
+    public long UntrackedCount;
+
     /// <summary>Late usage only: this flush's quantity, count and charge for the adjustment line, and the windows' span.</summary>
     public decimal LateQuantity;
     public long LateCount;

@@ -24,6 +24,9 @@ public sealed record TouchedTotal(PeriodTotalKey Key, BillingPeriod Period, Date
     /// <summary>True when the total is one part of its SKU's (dimension group or price segment): quotas and live counters sum the parts.</summary>
     public bool IsPart { get; init; }
 
+    /// <summary>True when the total's price is rated per transaction (<see cref="Pricing.SkuPrice.NeedsTransactions"/>).</summary>
+    public bool RatedPerTransaction => Resolution is { IsPriced: true } r && r.Price!.NeedsTransactions;
+
     /// <summary>True when the period is closed: the usage is late and becomes an adjustment line.</summary>
     public bool IsLate => BookedIn is not null;
 }

@@ -77,6 +77,9 @@ public sealed class PriceBookVersion
         return _currencyPrices.TryGetValue(currency.Code, out var prices) ? prices.GetValueOrDefault(sku) : null;
     }
 
+    /// <summary>Every price of the version, in the book's currency and in each currency option.</summary>
+    public IEnumerable<KeyValuePair<string, SkuPrice>> AllPrices() => Prices.Concat(_currencyPrices.Values.SelectMany(p => p));
+
     /// <summary>The minimum commitment in <paramref name="currency"/> (the book's own: <see cref="MinimumCommitment"/>), or null.</summary>
     public decimal? CommitmentIn(Currency currency, Currency bookCurrency)
     {

@@ -71,6 +71,24 @@ public sealed class PriceCatalog
     }
 
     /// <summary>
+    /// The SKUs that some price of some version of any book (in any currency) rates per transaction
+    /// (<see cref="SkuPrice.NeedsTransactions"/>): the engine keeps their records one by one for the flush.
+    /// </summary>
+    public IReadOnlySet<string> SkusRatedPerTransaction()
+    {
+        var skus = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var book in List is null ? _contracts.Values : _contracts.Values.Prepend(List))
+        {
+            foreach (var version in book.Versions)
+            {
+                skus.UnionWith(version.AllPrices().Where(p => p.Value.NeedsTransactions).Select(p => p.Key));
+            }
+        }
+
+        return skus;
+    }
+
+    /// <summary>
     /// The same books, rating each account of <paramref name="accountCurrencies"/> in its billing currency (replacing
     /// the currencies this catalog knew). Accounts not in it are charged in the book's currency. Shares the books: cheap.
     /// </summary>

@@ -14,6 +14,17 @@ namespace Metering.Rating.Statements;
 /// </summary>
 public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IReadOnlyList<decimal>? Transactions = null, string Group = PeriodTotals.DimensionGroup.None, DateTimeOffset? PriceFrom = null)
 {
+    /// <summary>
+    /// What the engine charged for this usage (rounded), when it comes from the ledger; null when unknown (a file's
+    /// usage, a correction). Only a price rated per transaction uses it: the engine rated each of its records in the
+    /// period's order (<see cref="PeriodTotals.UsageTransaction"/>), which the total alone cannot repeat, so the statement
+    /// takes that amount when the version that rated it (<see cref="RatedHash"/>) is the one that prices the line.
+    /// </summary>
+    public decimal? RatedAmount { get; init; }
+
+    /// <summary>The lineage hash of the version <see cref="RatedAmount"/> was rated with; null: the version that prices the line.</summary>
+    public string? RatedHash { get; init; }
+
     /// <summary>" priced from 2026-11-15T00:00:00Z" for usage of a price segment, "" otherwise: how messages name a segment.</summary>
     public static string SegmentText(DateTimeOffset? priceFrom) =>
         priceFrom is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";

@@ -130,11 +130,9 @@ public static class StatementBuilder
         var line = RateLine(input, prices, u, carry, isFirst);
         carry.Quantity += u.Quantity;
         carry.Records += u.RecordCount;
-        if (u.Transactions is { } tx)
-        {
-            carry.TransactionAmount += u.Quantity;
-            carry.TransactionCount += tx.Count;
-        }
+        // A later line rated per transaction goes on from every transaction before it (as the engine's flush does).
+        carry.TransactionAmount += u.Quantity;
+        carry.TransactionCount += u.RecordCount;
 
         return line;
     }
@@ -176,7 +174,13 @@ public static class StatementBuilder
         var price = resolution.Price!;
         var book = resolution.Book!;
         decimal exact;
-        if (price.NeedsTransactions)
+        if (price.NeedsTransactions && u.Transactions is null && u.RatedAmount is { } rated && (u.RatedHash is null || u.RatedHash == resolution.Version!.Hash))
+        {
+            // Rated per transaction by the engine, in the period's order, with this very version (the ledger keeps the
+            // transactions: usage_transactions); a total cannot be rated again without them.
+            exact = rated;
+        }
+        else if (price.NeedsTransactions)
         {
             if (u.Transactions is not { } transactions)
             {

@@ -21,7 +21,10 @@ public static class StatementRevision
         ArgumentNullException.ThrowIfNull(final);
         ArgumentNullException.ThrowIfNull(changes);
         ArgumentNullException.ThrowIfNull(prices);
-        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount, Group: u.Group, PriceFrom: u.SegmentIn(final.Period)))], changes, final.Account, final.Period);
+        var lines = Combine([.. final.Usage.Select(u => new SkuUsage(u.Sku, u.RecordedQuantity, u.RecordCount, Group: u.Group, PriceFrom: u.SegmentIn(final.Period))
+        {
+            RatedAmount = u.Priced ? u.Amount : null, RatedHash = u.PriceBookHash,
+        })], changes, final.Account, final.Period);
         return StatementBuilder.Build(new StatementInput(final.Account, final.Period, final.Terms, lines, [], prices));
     }
 
@@ -34,7 +37,7 @@ public static class StatementRevision
     {
         ArgumentNullException.ThrowIfNull(totals);
         ArgumentNullException.ThrowIfNull(changes);
-        var usage = new SortedDictionary<(string Sku, string Group, DateTimeOffset? From), (decimal Quantity, long Count)>(Comparer<(string Sku, string Group, DateTimeOffset? From)>.Create((x, y) =>
+        var usage = new SortedDictionary<(string Sku, string Group, DateTimeOffset? From), (decimal Quantity, long Count, Rated Rated)>(Comparer<(string Sku, string Group, DateTimeOffset? From)>.Create((x, y) =>
         {
             var c = string.CompareOrdinal(x.Sku, y.Sku);
             c = c != 0 ? c : string.CompareOrdinal(x.Group, y.Group);
@@ -43,12 +46,12 @@ public static class StatementRevision
         foreach (var u in totals.Concat(changes))
         {
             var key = (u.Sku, u.Group ?? "", u.PriceFrom);
-            var (quantity, count) = usage.GetValueOrDefault(key);
-            usage[key] = (quantity + u.Quantity, count + u.RecordCount);
+            var (quantity, count, rated) = usage.TryGetValue(key, out var held) ? held : (0m, 0L, Rated.Nothing);
+            usage[key] = (quantity + u.Quantity, count + u.RecordCount, rated.Add(u));
         }
 
         var lines = new List<SkuUsage>(usage.Count);
-        foreach (var ((sku, group, from), (quantity, count)) in usage)
+        foreach (var ((sku, group, from), (quantity, count, rated)) in usage)
         {
             if (quantity < 0 || count < 0)
             {
@@ -56,9 +59,28 @@ public static class StatementRevision
                 throw new ArgumentException($"SKU '{sku}'{named} of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
-            lines.Add(new SkuUsage(sku, quantity, count, Group: group, PriceFrom: from));
+            lines.Add(new SkuUsage(sku, quantity, count, Group: group, PriceFrom: from) { RatedAmount = rated.Known ? rated.Amount : null, RatedHash = rated.Hash });
         }
 
         return lines;
+    }
+
+    /// <summary>
+    /// The rated amounts of the usage summed into one line (<see cref="SkuUsage.RatedAmount"/>): known only while every
+    /// part has one and they name no two versions; a part without one (a correction) makes the sum unknown.
+    /// </summary>
+    private readonly record struct Rated(bool Known, decimal Amount, string? Hash)
+    {
+        public static Rated Nothing => new(true, 0, null);
+
+        public Rated Add(SkuUsage u)
+        {
+            if (!Known || u.RatedAmount is not { } amount || (Hash is not null && u.RatedHash is not null && Hash != u.RatedHash))
+            {
+                return new Rated(false, 0, null);
+            }
+
+            return new Rated(true, Amount + amount, Hash ?? u.RatedHash);
+        }
     }
 }
