@@ -101,6 +101,14 @@ public static class CorrectionStore
             }
 
             var own = accountRule.PeriodOf(eventTime);
+            if (prices?.Resolve(request.Account, request.Sku!, eventTime) is { IsPriced: true } resolved && resolved.Price!.NeedsTransactions)
+            {
+                // Such a line is billed as the engine rated its records one by one, in order (usage_transactions);
+                // taking one away would re-price the others, which a correction of the total cannot do.
+                return Refused("rated_per_transaction", "sku",
+                    $"SKU '{request.Sku}' is rated per transaction ('{resolved.Book!.Id}' version '{resolved.Version!.Version}': per-transaction bounds or free transactions); a void or amend cannot re-price its other transactions: book a credit or debit instead");
+            }
+
             group = GroupOf(prices, request, own);
             priceFrom = SegmentOf(prices, request, own, eventTime);
             var last = await LastOfEventAsync(connection, tx, request.Account, request.EventId!, cancellationToken).ConfigureAwait(false);

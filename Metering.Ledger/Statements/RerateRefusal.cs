@@ -17,4 +17,10 @@ public enum RerateRefusal
 
     /// <summary>The idempotency key was used for a different re-rate request.</summary>
     KeyReused,
+
+    /// <summary>
+    /// The draft changes the price of a SKU rated per transaction (docs/pricebooks.md, "Percentage prices"): its line
+    /// cannot be re-rated from the statement's totals, and would otherwise come out unpriced (a credit of everything it billed).
+    /// </summary>
+    RatedPerTransaction,
 }

@@ -254,6 +254,13 @@ public static class Rerater
         foreach (var final in finals)
         {
             var difference = Rerating.Compute(final, late.GetValueOrDefault(final.Account) ?? [], billing, draft);
+            if (difference.Recomputed.Usage.FirstOrDefault(u => u.UnpricedReason == Rating.Statements.UsageLine.TransactionsRequired &&
+                    difference.Baseline.Usage.Any(b => b.Priced && b.Sku == u.Sku && b.Group == u.Group)) is { } lost)
+            {
+                throw new RerateException(RerateRefusal.RatedPerTransaction,
+                    $"{final.Account} {final.Period}: the draft changes the price of SKU '{lost.Sku}', which is rated per transaction; re-rating it needs its single transactions, which re-rating does not read yet: book a credit or debit for the difference instead");
+            }
+
             var before = earlier.GetValueOrDefault(final.Account) ?? [];
             var toBook = before.Count == 0 ? difference.Lines : Rerating.Net(before, difference.Lines);
             results.Add(new RerateAccountResult(final.Account, difference.Lines, before, toBook, difference.Baseline, difference.Recomputed,

@@ -14,7 +14,7 @@ namespace Metering.Rating.PeriodTotals;
 /// where they stopped) and becomes an adjustment line in the next open period; the closed total never changes. A window
 /// is rated incrementally against its total's cumulative state (<see cref="WindowRater"/>) with the price effective at
 /// its start: a version taking effect inside the period starts a segment of its own, priced on top of the period's
-/// quantity before it (<see cref="SegmentedPricing"/>, <see cref="PriceCatalog.Segments"/>); unpriced usage (no price, or a price that needs single transactions) is metered exactly with a
+/// quantity before it (<see cref="SegmentedPricing"/>, <see cref="PriceCatalog.Segments"/>); a price rated per transaction rates the windows' single records in the period's order (<see cref="UsageTransaction"/>); unpriced usage is metered exactly with a
 /// charge of 0 and keeps the total's lineage (<c>unpriced</c> for a new total). Thread-safe: holds no state of a flush.
 /// </summary>
 public sealed class PeriodTotalsRater
