@@ -109,6 +109,73 @@ public sealed class ConsoleOidcServerTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Serve_with_an_oidc_issuer_tells_the_console_about_the_provider_and_accepts_its_tokens_through_the_discovered_jwks()
+    {
+        await using var idp = await TestOidcProvider.StartAsync();
+        idp.Audience = "metering-api";
+        var cs = await postgres.NewDatabaseAsync();
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var stop = new CancellationTokenSource();
+        using var stderr = new StringWriter();
+        var serving = Task.Run(() => Program.RunAsync(
+            ["serve", "--listen", $"http://127.0.0.1:{port}", "--jwt-issuer", "metering-dev", "--jwt-audience", "metering-api", "--jwt-key", "base64:" + Convert.ToBase64String(ApiTestHost.Key),
+                "--pg", cs, "--oidc-issuer", idp.Issuer, "--oidc-client-id", TestOidcProvider.ClientId, "--oidc-name", "Test IdP"], TextWriter.Null, stderr, stop.Token));
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (true)
+            {
+                Assert.False(serving.IsCompleted, $"serve exited: {stderr}");
+                try
+                {
+                    using var health = await client.GetAsync("/healthz");
+                    if (health.IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+                {
+                    // not listening yet
+                }
+
+                await Task.Delay(200);
+            }
+
+            var config = await ApiTestHost.Json(await client.GetAsync("/console/oidc.json"));
+            Assert.Equal((true, idp.Issuer, "Test IdP", $"http://127.0.0.1:{port}{OidcSettings.CallbackPath}", "openid"),
+                (config.GetProperty("enabled").GetBoolean(), config.GetProperty("issuer").GetString(), config.GetProperty("name").GetString(),
+                    config.GetProperty("redirect_uri").GetString(), config.GetProperty("scopes").GetString()));
+
+            async Task<HttpStatusCode> ApiWith(string token)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/pricebooks");
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                using var response = await client.SendAsync(request);
+                return response.StatusCode;
+            }
+
+            // No --jwks: the provider's discovered jwks_uri verifies its tokens; the dev HS256 tokens still pass.
+            Assert.Equal(HttpStatusCode.OK, await ApiWith(idp.AccessToken()));
+            Assert.Equal(HttpStatusCode.OK, await ApiWith(ApiTestHost.Token("billing:read", issuer: "metering-dev")));
+            idp.Audience = "another-api";
+            Assert.Equal(HttpStatusCode.Unauthorized, await ApiWith(idp.AccessToken()));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(0, await serving.WaitAsync(TimeSpan.FromSeconds(60)));
+        }
+    }
+
+    [Fact]
     public async Task Without_a_provider_the_console_is_told_none_is_configured_and_the_token_endpoint_answers_404()
     {
         await using var host = await ApiTestHost.StartAsync(postgres);
