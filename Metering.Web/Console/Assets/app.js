@@ -81,6 +81,8 @@ async function signInPage(main, problem, mine) {
       h('h2', { id: 'oidc-h' }, 'Your identity provider'), button,
       h('p', { class: 'muted' }, `Signs in at ${provider.issuer} and comes back here; the provider's access token is kept in this tab only.`)),
     h('h2', {}, 'Or paste a token'));
+  } else if (provider.problem) {
+    parts.push(h('p', { class: 'note' }, 'Whether this server signs in through an identity provider could not be read (' + provider.problem + '); paste a token instead.'));
   }
   parts.push(form);
   main.replaceChildren(...parts);
