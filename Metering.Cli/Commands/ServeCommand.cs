@@ -28,6 +28,14 @@ public sealed class ServeCommand : ICliCommand
         "  --jwt-key KEY              the key inline instead: its UTF-8 bytes, or base64:... for binary (at least 32 bytes)\n" +
         "  --jwks FILE|URL            also accept RS256/ES256 tokens signed by a key of this JWKS document (an identity\n" +
         "                             provider's jwks_uri, or a file), read again every --jwks-refresh (default 5m)\n" +
+        "  --oidc-issuer URL          the console signs in through this OpenID Connect provider (authorization code +\n" +
+        "                             PKCE S256, a public client): its discovery document is read at start, its jwks_uri\n" +
+        "                             verifies tokens unless --jwks is given, and its issuer is accepted beside --jwt-issuer\n" +
+        "  --oidc-client-id ID        the console's client id at the provider (required with --oidc-issuer)\n" +
+        "  --oidc-scopes \"S ...\"      scopes asked for (default \"openid\"; openid is always asked)\n" +
+        "  --oidc-redirect-uri URL    the callback registered at the provider (default: this server's /console/callback\n" +
+        "                             on the address the browser uses; set it behind a proxy)\n" +
+        "  --oidc-name NAME           the button's \"Sign in with NAME\" (default: the issuer's host)\n" +
         "  --bootstrap-servers HOSTS  Kafka checked by /readyz and written by POST /v1/events (default: none, not_configured)\n" +
         LedgerArguments.RegistryUsage +
         "  --event-mapping FILE       POST /v1/events also takes CloudEvents (application/cloudevents+json, -batch+json),\n" +
@@ -140,6 +148,7 @@ public sealed class ServeCommand : ICliCommand
         var headersTimeout = args.Duration("headers-timeout", TimeSpan.FromSeconds(10));
         var correctionHorizon = CorrectionArguments.Horizon(args);
         var jwksLocation = args.String("jwks");
+        var oidcSettings = OidcOptions(args);
         var jwksRefresh = args.Duration("jwks-refresh", TimeSpan.FromMinutes(5));
         if (jwksRefresh < TimeSpan.FromSeconds(1))
         {
@@ -157,14 +166,27 @@ public sealed class ServeCommand : ICliCommand
         args.RejectUnknown([.. LedgerArguments.Options, .. AnalyticsArguments.Options, .. RedisArguments.Options, .. HttpIngestArguments.Options]);
         EnsureListenAddressFree(listen);
         // Read before PostgreSQL starts: an unreadable document is one line, like a bad option.
-        JwksKeySource? jwks;
+        OidcProvider? oidc;
         try
         {
-            jwks = jwksLocation is null ? null : await JwksKeySource.StartAsync(jwksLocation, jwksRefresh, Console.Error, cancellationToken).ConfigureAwait(false);
+            oidc = oidcSettings is null ? null : await OidcProvider.DiscoverAsync(oidcSettings, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException e)
         {
-            throw new CliUsageException($"--jwks {jwksLocation}: {e.Message}", showUsage: false);
+            throw new CliUsageException($"--oidc-issuer {oidcSettings!.IssuerText}: {e.Message}", showUsage: false);
+        }
+
+        using var oidcProvider = oidc;
+        // Without --jwks the provider's own keys verify its tokens.
+        var jwksFrom = jwksLocation ?? oidc?.JwksUri.OriginalString;
+        JwksKeySource? jwks;
+        try
+        {
+            jwks = jwksFrom is null ? null : await JwksKeySource.StartAsync(jwksFrom, jwksRefresh, Console.Error, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CliUsageException(jwksLocation is null ? $"--oidc-issuer {oidcSettings!.IssuerText}: jwks_uri {jwksFrom}: {e.Message}" : $"--jwks {jwksLocation}: {e.Message}", showUsage: false);
         }
 
         await using var jwksKeys = jwks;
@@ -194,6 +216,7 @@ public sealed class ServeCommand : ICliCommand
             JwtAudience = audience,
             JwtSigningKey = key,
             Jwks = jwks,
+            Oidc = oidc,
             BillingPeriods = prices.Current?.List?.Periods ?? BillingPeriodRule.CalendarMonth,
             PriceSource = prices,
             KafkaCheck = bootstrap is null ? null : ct => KafkaReachable(bootstrap, kafkaSecurity, ct),
@@ -251,6 +274,39 @@ public sealed class ServeCommand : ICliCommand
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         Console.Error.WriteLine("serve: stopped");
         return 0;
+    }
+
+    /// <summary>The <c>--oidc-*</c> options, checked; null when no provider is configured.</summary>
+    private static OidcSettings? OidcOptions(CliArguments args)
+    {
+        var issuer = args.String("oidc-issuer");
+        var clientId = args.String("oidc-client-id");
+        var scopes = args.String("oidc-scopes");
+        var redirect = args.String("oidc-redirect-uri");
+        var name = args.String("oidc-name");
+        if (issuer is null)
+        {
+            if (clientId is not null || scopes is not null || redirect is not null || name is not null)
+            {
+                throw new CliUsageException("--oidc-client-id, --oidc-scopes, --oidc-redirect-uri and --oidc-name configure a provider: give --oidc-issuer URL too");
+            }
+
+            return null;
+        }
+
+        if (clientId is null)
+        {
+            throw new CliUsageException("--oidc-issuer needs --oidc-client-id ID (the console's client id at the provider: a public client, no secret)");
+        }
+
+        try
+        {
+            return OidcSettings.Create(issuer, clientId, scopes, redirect, name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
     }
 
     /// <summary>The HS256 key from exactly one of --jwt-key-file and --jwt-key: raw bytes, or base64:... decoded (in a file or inline, so a Secret holds text); at least 32 bytes.</summary>

@@ -60,12 +60,17 @@ internal sealed class ConsoleSite : IAsyncDisposable
 
     private readonly ChDbTransport _transport;
 
-    private ConsoleSite(WebApplication app, NpgsqlDataSource db, ChDbTransport transport, string url)
+    private readonly OidcProvider? _oidc;
+    private readonly JwksKeySource? _jwks;
+
+    private ConsoleSite(WebApplication app, NpgsqlDataSource db, ChDbTransport transport, string url, OidcProvider? oidc, JwksKeySource? jwks)
     {
         App = app;
         Db = db;
         _transport = transport;
         Url = url;
+        _oidc = oidc;
+        _jwks = jwks;
     }
 
     public WebApplication App { get; }
@@ -78,8 +83,13 @@ internal sealed class ConsoleSite : IAsyncDisposable
     /// <summary>Start of the period that is open now (live counters).</summary>
     public static DateTimeOffset OpenPeriod => BillingPeriodRule.CalendarMonth.PeriodOf(DateTimeOffset.UtcNow).Start;
 
-    /// <summary>Starts the site; tokens are checked against <paramref name="key"/> (default ApiTestHost's), <paramref name="issuer"/> and <paramref name="audience"/>.</summary>
-    public static async Task<ConsoleSite> StartAsync(PostgresFixture postgres, byte[]? key = null, string issuer = ApiTestHost.Issuer, string audience = ApiTestHost.Audience)
+    /// <summary>
+    /// Starts the site; tokens are checked against <paramref name="key"/> (default ApiTestHost's), <paramref name="issuer"/>
+    /// and <paramref name="audience"/>, and with <paramref name="oidc"/> (the console's provider) against its keys
+    /// <paramref name="jwks"/> too; the site owns and disposes both.
+    /// </summary>
+    public static async Task<ConsoleSite> StartAsync(PostgresFixture postgres, byte[]? key = null, string issuer = ApiTestHost.Issuer, string audience = ApiTestHost.Audience,
+        OidcProvider? oidc = null, JwksKeySource? jwks = null)
     {
         key ??= ApiTestHost.Key;
         var cs = await postgres.NewDatabaseAsync();
@@ -87,14 +97,14 @@ internal sealed class ConsoleSite : IAsyncDisposable
         var db = NpgsqlDataSource.Create(cs);
         var transport = new ChDbTransport(ChDbShared.Session, ownsSession: false);
         var schema = new AnalyticsSchema(ChDbShared.NewDatabaseName());
-        var options = new ApiOptions { JwtIssuer = issuer, JwtAudience = audience, JwtSigningKey = key, Prices = Prices, RateLimitPerSecond = 0, AnonymousRateLimitPerSecond = 0 };
+        var options = new ApiOptions { JwtIssuer = issuer, JwtAudience = audience, JwtSigningKey = key, Prices = Prices, RateLimitPerSecond = 0, AnonymousRateLimitPerSecond = 0, Oidc = oidc, Jwks = jwks };
         var app = ApiHost.Build(options, db, new ClickHouseUsageStore(transport, schema), b =>
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");
             b.Services.AddSingleton(new OperatorReconcile((period, ct) => new AnalyticsReconciler(db, transport, schema).ReconcileAsync(period, ct)));
         });
         await app.StartAsync();
-        var site = new ConsoleSite(app, db, transport, app.Urls.Single().TrimEnd('/'));
+        var site = new ConsoleSite(app, db, transport, app.Urls.Single().TrimEnd('/'), oidc, jwks);
 
         // Books first: a publish is refused in a range already rated by another version.
         using var publisher = site.Client(ApiTestHost.Token(ApiScopes.Admin, key: key, issuer: issuer, audience: audience));
@@ -147,5 +157,10 @@ internal sealed class ConsoleSite : IAsyncDisposable
         await App.DisposeAsync();
         await Db.DisposeAsync();
         _transport.Dispose();
+        _oidc?.Dispose();
+        if (_jwks is not null)
+        {
+            await _jwks.DisposeAsync();
+        }
     }
 }

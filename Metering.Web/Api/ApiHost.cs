@@ -41,6 +41,10 @@ public static class ApiHost
         }
 
         options.ValidateLimits();
+        if (options.Oidc is not null && options.Jwks is null)
+        {
+            throw new ArgumentException("an OIDC provider needs its signing keys: set Jwks (serve reads the provider's jwks_uri unless --jwks is given)", nameof(options));
+        }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = typeof(ApiHost).Assembly.GetName().Name });
         builder.Logging.ClearProviders();
@@ -96,7 +100,15 @@ public static class ApiHost
                 // The HS256 key and the provider's current keys; each key verifies only its own algorithm family, so an
                 // HS256 token "signed" with a public RSA key is refused.
                 var hs256 = o.TokenValidationParameters.IssuerSigningKey;
-                o.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, kid, _) => [hs256, .. jwks.Resolve(kid)];
+                var provider = options.Oidc?.Settings.IssuerText;
+                o.TokenValidationParameters.IssuerSigningKeyResolver = (_, token, kid, _) =>
+                    provider is not null && token.Issuer == provider && provider != options.JwtIssuer ? jwks.Resolve(kid) : [hs256, .. jwks.Resolve(kid)];
+                if (provider is not null)
+                {
+                    // The OIDC provider's tokens name it as issuer; only its keys verify them (above): the HS256 key
+                    // cannot mint a token that claims to come from the provider.
+                    o.TokenValidationParameters.ValidIssuers = [options.JwtIssuer, provider];
+                }
             }
             o.Events = new JwtBearerEvents { OnChallenge = AuthProblems.Challenge, OnForbidden = AuthProblems.Forbidden };
         }).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -45,6 +45,12 @@ public sealed class ApiOptions
     /// <summary>RS256/ES256 keys of an identity provider (<c>--jwks</c>), accepted beside the HS256 key; null: HS256 only.</summary>
     public JwksKeySource? Jwks { get; init; }
 
+    /// <summary>
+    /// The OpenID Connect provider the console signs in through (<c>--oidc-issuer</c>); null: paste-a-token only. Its
+    /// issuer is accepted beside <see cref="JwtIssuer"/>, for tokens verified by <see cref="Jwks"/> only (docs/api.md).
+    /// </summary>
+    public OidcProvider? Oidc { get; init; }
+
     /// <summary><c>POST /v1/events</c> (HTTP ingest into Kafka); null: the endpoint answers 503.</summary>
     public Metering.Web.HttpIngest.HttpIngestService? HttpIngest { get; init; }
 

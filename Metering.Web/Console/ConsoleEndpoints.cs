@@ -24,7 +24,10 @@ internal static class ConsoleEndpoints
         // Routing treats /console and /console/ as one route; the page's relative links need the slash, so redirect to it.
         app.MapGet("/console", (HttpContext http) => http.Request.Path.Value!.EndsWith('/') ? Serve(http, "index.html") : TypedResults.Redirect("/console/"))
             .AllowAnonymous().ExcludeFromDescription();
+        // Where an identity provider sends the browser back (?code=&state=): the page itself, which finishes the sign-in.
+        app.MapGet(Api.OidcSettings.CallbackPath, (HttpContext http) => Serve(http, "index.html")).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/console/{file}", (HttpContext http, string file) => Serve(http, file)).AllowAnonymous().ExcludeFromDescription();
+        ConsoleOidcEndpoints.Map(app);
     }
 
     private static IResult Serve(HttpContext http, string file)

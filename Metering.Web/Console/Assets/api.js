@@ -5,7 +5,18 @@ const TOKEN_KEY = 'metering.console.token';
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
 export function setToken(t) { sessionStorage.setItem(TOKEN_KEY, t); }
-export function signOut() { sessionStorage.removeItem(TOKEN_KEY); }
+/** Forgets everything the console keeps in this tab: the token and any provider sign-in under way. */
+export function signOut() {
+  for (const key of Object.keys(sessionStorage)) if (key.startsWith('metering.console.')) sessionStorage.removeItem(key);
+}
+
+// A 401 to a request that carried the token means the API no longer takes it (expired, a rotated key): the console
+// shows itself signed out instead of an error on every page (app.js listens).
+function refused(response, sent, problem) {
+  if (response.status !== 401 || !sent || sent !== token()) return;
+  signOut();
+  window.dispatchEvent(new CustomEvent('metering:signedout', { detail: problem.detail || problem.title || 'the API refused the token' }));
+}
 
 // The token's claims, decoded for display only: the server checks the signature on every request.
 export function claims(t = token()) {
@@ -38,24 +49,28 @@ export class ApiError extends Error {
 /** GET path (JSON) with the bearer token; anonymous when anonymous is set. Problem answers throw ApiError. */
 export async function get(path, { anonymous = false, text = false, okStatuses = [] } = {}) {
   const headers = { Accept: text ? 'text/plain' : 'application/json' };
-  if (!anonymous && token()) headers.Authorization = 'Bearer ' + token();
+  const sent = anonymous ? null : token();
+  if (sent) headers.Authorization = 'Bearer ' + sent;
   const response = await fetch(path, { headers, credentials: 'omit', cache: 'no-store' });
   if (response.ok || okStatuses.includes(response.status)) {
     return text ? response.text() : response.json();
   }
   let problem = { title: response.statusText };
   try { problem = await response.json(); } catch { /* not JSON: keep the status text */ }
+  refused(response, sent, problem);
   throw new ApiError(response.status, problem, path);
 }
 
 /** POST a JSON body with the bearer token (the re-rating preview); problem answers throw ApiError. */
 export async function post(path, body) {
   const headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-  if (token()) headers.Authorization = 'Bearer ' + token();
+  const sent = token();
+  if (sent) headers.Authorization = 'Bearer ' + sent;
   const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
   if (response.ok) return response.json();
   let problem = { title: response.statusText };
   try { problem = await response.json(); } catch { /* not JSON: keep the status text */ }
+  refused(response, sent, problem);
   throw new ApiError(response.status, problem, path);
 }
 
