@@ -104,6 +104,7 @@ public sealed partial class StreamingEngine
         _rewinds++;
         _ = _aggregator.Flush(); // drop the unflushed aggregates
         _transactions.Clear();
+        _ledger.ForgetTotals(); // another member may have committed our totals: read them from PostgreSQL again
         _deadLetters.Clear();
         _seenIds.Clear();
         _pending = 0;
@@ -136,6 +137,7 @@ public sealed partial class StreamingEngine
         }
 
         ReloadDedupAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _ledger.ForgetTotals(); // the partitions' previous owner wrote the totals of their accounts
         var offsets = _ledger.LoadOffsetsAsync(CancellationToken.None).GetAwaiter().GetResult();
         var positions = new List<TopicPartitionOffset>();
         foreach (var tp in assigned)
@@ -162,6 +164,7 @@ public sealed partial class StreamingEngine
     {
         ProcessChunk();
         Flush(); // what we consumed from them becomes durable before another member takes over
+        _ledger.ForgetTotals(); // from here on the new owner writes their accounts' totals
         foreach (var tp in revoked)
         {
             _partitions.Remove(tp.Partition.Value);

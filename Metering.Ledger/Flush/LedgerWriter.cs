@@ -30,10 +30,39 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     /// <summary>Creates, in the flush, the accounts it books usage for that have no row (unknown-account policy auto); null = none.</summary>
     public Accounts.FirstUsageAccounts? NewAccounts { get; init; }
 
+    /// <summary>
+    /// The open totals this writer last committed (<see cref="TotalsCache"/>): flushes rate on them instead of reading
+    /// them back. The engine forgets them on every rebalance, rewind and data fault (<see cref="ForgetTotals"/>).
+    /// </summary>
+    public TotalsCache Totals { get; } = new();
+
+    /// <summary>Forgets the cached totals: the next flush reads every total it touches from PostgreSQL.</summary>
+    public void ForgetTotals() => Totals.Clear();
+
     /// <summary>Commits <paramref name="batch"/>; throws <see cref="FencedException"/> when a partition moved on elsewhere.</summary>
     public async Task WriteAsync(FlushBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var totals = await WriteOnceAsync(batch, attempt == 1 ? Totals : null, cancellationToken).ConfigureAwait(false);
+                Totals.Committed(totals);
+                return;
+            }
+            catch (StaleTotalsException) when (attempt < 5)
+            {
+                // Another writer moved a total this flush rated on (cached, or inserted meanwhile): nothing was
+                // committed; rate the batch again on what PostgreSQL holds now.
+                Totals.Clear();
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<PeriodTotalUpdate>> WriteOnceAsync(FlushBatch batch, TotalsCache? cache, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<PeriodTotalUpdate> totals = [];
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared($1)", connection, tx))
@@ -47,7 +76,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
+            totals = await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cache, cancellationToken).ConfigureAwait(false);
         }
 
         await _progress.AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -67,6 +96,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
 
         await QuotaEvaluator.EvaluateAsync(connection, tx, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return totals;
     }
 
     /// <summary>The next offsets PostgreSQL holds for this group and topic (where partitions resume).</summary>
@@ -80,7 +110,8 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         _seenIds.LoadDedupAsync(dataSource, horizon, maxEntries, cancellationToken);
 
     /// <summary>Load the touched totals' state, rate the windows on it (pure), store the results: all in <paramref name="tx"/>.</summary>
-    private async Task RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names, List<TotalChange> changes, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<PeriodTotalUpdate>> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names,
+        List<TotalChange> changes, TotalsCache? cache, CancellationToken cancellationToken)
     {
         var transactions = TransactionsByRow(rows, kept, names);
         var usage = new UsageWindow[rows.Count];
@@ -108,15 +139,16 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var rater = new PeriodTotalsRater(await Accounts.AccountCurrencies.ForAccountsAsync(connection, tx, catalog, accounts, cancellationToken).ConfigureAwait(false));
         var periods = await AccountPeriodStore.LoadAsync(connection, tx, rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
         var plan = rater.Plan(usage, periods);
-        var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
+        var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken, cache).ConfigureAwait(false);
         var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var result = rater.Rate(plan, stored, booked, held);
-        await PeriodTotalsStore.StoreAsync(connection, tx, result, cancellationToken).ConfigureAwait(false);
+        await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken).ConfigureAwait(false);
         await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);
 
         await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
+        return result.Totals;
     }
 
     /// <summary>

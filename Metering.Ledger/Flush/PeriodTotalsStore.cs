@@ -11,10 +11,20 @@ namespace Metering.Ledger.Flush;
 internal static class PeriodTotalsStore
 {
     /// <summary>The stored state of every total of <paramref name="plan"/>; for its late totals also the adjustments so far.</summary>
+    /// <remarks>
+    /// An open total found in <paramref name="cache"/> is not read: <see cref="StoreAsync"/> writes it only if it still
+    /// holds the cached state. Every other total is read and locked <c>FOR UPDATE</c>.
+    /// </remarks>
     public static async Task<(Dictionary<PeriodTotalKey, StoredPeriodTotal> Stored, Dictionary<PeriodTotalKey, BookedAdjustments> Booked)> LoadAsync(
-        NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken, TotalsCache? cache = null)
     {
-        var stored = await LoadTotalsAsync(connection, tx, plan.Totals.Select(t => t.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        var cached = cache?.Find(plan.Totals.Where(t => !t.IsLate).Select(t => t.Key)) ?? [];
+        var stored = await LoadTotalsAsync(connection, tx, plan.Totals.Select(t => t.Key).Where(k => !cached.ContainsKey(k)).ToList(), cancellationToken).ConfigureAwait(false);
+        foreach (var (key, total) in cached)
+        {
+            stored.Add(key, total);
+        }
+
         var late = plan.Totals.Where(t => t.IsLate).Select(t => t.Key).ToList();
         var booked = late.Count > 0
             ? await LoadAdjustmentsAsync(connection, tx, late, cancellationToken).ConfigureAwait(false)
@@ -22,34 +32,80 @@ internal static class PeriodTotalsStore
         return (stored, booked);
     }
 
-    /// <summary>Writes the open totals (upsert) and the late-usage adjustment lines of <paramref name="result"/>.</summary>
-    public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the open totals and the late-usage adjustment lines of <paramref name="result"/>. A total that had a stored
+    /// state (<paramref name="stored"/>: read, or cached) is updated only where the row still holds that state, a new one
+    /// inserted only where no row exists; when any row does not match, throws <see cref="StaleTotalsException"/> (nothing
+    /// is committed: the caller rates the flush again from PostgreSQL). So a flush never overwrites what another writer
+    /// committed meanwhile, cached or not.
+    /// </summary>
+    public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, CancellationToken cancellationToken)
     {
-        await using (var upsert = new NpgsqlCommand("""
-            INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, dimension_group, price_from, last_window_start)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
-            ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET
-              quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount, currency = EXCLUDED.currency,
-              price_book = EXCLUDED.price_book, price_book_version = EXCLUDED.price_book_version, price_book_hash = EXCLUDED.price_book_hash,
-              last_window_start = GREATEST(billing_period_totals.last_window_start, EXCLUDED.last_window_start), updated_at = now()
-            """, connection, tx))
+        var updates = result.Totals.Where(t => stored.ContainsKey(t.Key)).ToList();
+        var inserts = result.Totals.Where(t => !stored.ContainsKey(t.Key)).ToList();
+        if (updates.Count > 0)
         {
-            var list = result.Totals;
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Account)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Sku)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.PeriodStart.UtcDateTime)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PeriodEnd.UtcDateTime)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.QuantityAfter)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.CountAfter)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.AmountAfter)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Currency)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBook)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookVersion)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.PriceBookHash)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.Group)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.Key.PricedFrom.UtcDateTime)));
-            upsert.Parameters.Add(ArrayParameter.Of(list.Select(t => t.LastWindowStart?.UtcDateTime)));
-            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await using var update = new NpgsqlCommand("""
+                UPDATE billing_period_totals b SET
+                  quantity = k.quantity, record_count = k.record_count, amount = k.amount, currency = k.currency,
+                  price_book = k.price_book, price_book_version = k.price_book_version, price_book_hash = k.price_book_hash,
+                  last_window_start = GREATEST(b.last_window_start, k.last_window_start), updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::numeric[], $7::bigint[], $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
+                            $14::numeric[], $15::bigint[], $16::numeric[])
+                  AS k(account, sku, period_start, dimension_group, price_from, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, last_window_start,
+                       quantity_before, count_before, amount_before)
+                WHERE b.account = k.account AND b.sku = k.sku AND b.period_start = k.period_start AND b.dimension_group = k.dimension_group AND b.price_from = k.price_from
+                  AND b.quantity = k.quantity_before AND b.record_count = k.count_before AND b.amount = k.amount_before
+                """, connection, tx);
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Account)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Sku)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.PeriodStart.UtcDateTime)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Group)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.PricedFrom.UtcDateTime)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.QuantityAfter)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.CountAfter)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.AmountAfter)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Currency)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.PriceBook)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.PriceBookVersion)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.PriceBookHash)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.LastWindowStart?.UtcDateTime)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.QuantityBefore)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.CountBefore)));
+            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.AmountBefore)));
+            var updated = await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (updated != updates.Count)
+            {
+                throw new StaleTotalsException($"{updates.Count - updated} of {updates.Count} totals no longer held the state this flush rated on");
+            }
+        }
+
+        if (inserts.Count > 0)
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash, dimension_group, price_from, last_window_start)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
+                ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO NOTHING
+                """, connection, tx);
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Key.Account)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Key.Sku)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Key.PeriodStart.UtcDateTime)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.PeriodEnd.UtcDateTime)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.QuantityAfter)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.CountAfter)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.AmountAfter)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Currency)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.PriceBook)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.PriceBookVersion)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.PriceBookHash)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Key.Group)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.Key.PricedFrom.UtcDateTime)));
+            insert.Parameters.Add(ArrayParameter.Of(inserts.Select(t => t.LastWindowStart?.UtcDateTime)));
+            var inserted = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (inserted != inserts.Count)
+            {
+                throw new StaleTotalsException($"{inserts.Count - inserted} of {inserts.Count} new totals were written by another writer meanwhile");
+            }
         }
 
         if (result.Adjustments.Count > 0)
