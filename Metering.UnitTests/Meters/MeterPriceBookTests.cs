@@ -102,6 +102,27 @@ public class MeterPriceBookTests
     }
 
     [Fact]
+    public async Task Pricebook_validate_exits_1_on_meter_problems_each_reported_with_its_path()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, """
+            {"id":"b","currency":"USD","versions":[{"version":"v1","effective_from":"2026-11-01T00:00:00Z","prices":{
+              "a":{"model":"per_unit","unit_price":"1","meter":{"aggregation":"avg"}},
+              "u":{"model":"per_unit","unit_price":"1","meter":{"aggregation":"unique_count"}},
+              "p":{"model":"per_unit","unit_price":"1","meter":{"aggregation":"percentile","percentile":100,"bucket":"7m"}}}}]}
+            """);
+        // The command prints the loader's errors (on Console.Error, not captured here: tests run in parallel).
+        Assert.Equal(1, await Metering.Cli.Program.RunAsync(["pricebook", "validate", file], TextWriter.Null, TextWriter.Null, CancellationToken.None));
+        var errors = PriceBookLoader.Validate(await File.ReadAllBytesAsync(file)).Errors.Select(e => e.ToString()).ToArray();
+        Assert.Equal(4, errors.Length);
+        Assert.StartsWith("$.versions[0].prices[\"a\"].meter.aggregation: 'avg' is not one of", errors[0], StringComparison.Ordinal);
+        Assert.StartsWith("$.versions[0].prices[\"u\"].meter.field: is required for unique_count", errors[1], StringComparison.Ordinal);
+        Assert.StartsWith("$.versions[0].prices[\"p\"].meter.percentile: 100 is not a number above 0 and below 100", errors[2], StringComparison.Ordinal);
+        Assert.StartsWith("$.versions[0].prices[\"p\"].meter.bucket: 7m does not divide an hour", errors[3], StringComparison.Ordinal);
+        File.Delete(file);
+    }
+
+    [Fact]
     public void A_per_transaction_percentage_needs_the_sum_meter()
     {
         var errors = Errors(Book("""{"aggregation":"max"}""", """ "model":"percentage","rate":"2","per_transaction_min":"0.50" """));
