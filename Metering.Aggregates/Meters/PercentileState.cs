@@ -15,42 +15,36 @@ namespace Metering.Aggregates.Meters;
 public sealed class PercentileState
 {
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
-    private long[] _indexes;
-    private Int128[] _sums;
-    private int _last; // position of the bucket the previous record went to
+    private readonly SortedSeries<Int128, AddedSum> _buckets;
 
     /// <summary>An empty state of buckets of <paramref name="bucketTicks"/>, keeping up to <paramref name="maxBuckets"/> of them.</summary>
     public PercentileState(long bucketTicks, int maxBuckets, int initialCapacity = 4)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bucketTicks, TimeSpan.TicksPerSecond);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxBuckets, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(initialCapacity, 1);
         BucketTicks = bucketTicks;
-        MaxBuckets = maxBuckets;
-        _indexes = new long[initialCapacity];
-        _sums = new Int128[initialCapacity];
+        _buckets = new(maxBuckets, initialCapacity);
     }
 
     /// <summary>Bucket length in ticks.</summary>
     public long BucketTicks { get; }
 
     /// <summary>The bound on buckets with records.</summary>
-    public int MaxBuckets { get; }
+    public int MaxBuckets => _buckets.MaxCount;
 
     /// <summary>Buckets with records.</summary>
-    public int Count { get; private set; }
+    public int Count => _buckets.Count;
 
     /// <summary>True once a record fell in a bucket beyond <see cref="MaxBuckets"/>.</summary>
-    public bool IsOverBound { get; private set; }
+    public bool IsOverBound => _buckets.IsOverBound;
 
     /// <summary>Bucket indexes ((ticks - Unix epoch) / bucket), strictly ascending.</summary>
-    public ReadOnlySpan<long> Indexes => _indexes.AsSpan(0, Count);
+    public ReadOnlySpan<long> Indexes => _buckets.Keys;
 
     /// <summary>Each bucket's sum in nano-units, aligned with <see cref="Indexes"/>.</summary>
-    public ReadOnlySpan<Int128> Sums => _sums.AsSpan(0, Count);
+    public ReadOnlySpan<Int128> Sums => _buckets.Values;
 
     /// <summary>Adds one record's quantity to its bucket.</summary>
-    public void Add(long timeTicks, long nanos) => AddToBucket((timeTicks - EpochTicks) / BucketTicks, nanos);
+    public void Add(long timeTicks, long nanos) => _buckets.Add((timeTicks - EpochTicks) / BucketTicks, nanos);
 
     /// <summary>
     /// Applies a correction of one event (a void: minus its quantity; an amend: the difference) to its bucket. False, and
@@ -59,14 +53,13 @@ public sealed class PercentileState
     public bool Correct(long timeTicks, Int128 deltaNanos)
     {
         var index = (timeTicks - EpochTicks) / BucketTicks;
-        var at = Array.BinarySearch(_indexes, 0, Count, index);
-        var current = at >= 0 ? _sums[at] : 0;
+        _buckets.TryGet(index, out var current);
         if (current + deltaNanos < 0)
         {
             return false;
         }
 
-        AddToBucket(index, deltaNanos);
+        _buckets.Add(index, deltaNanos);
         return true;
     }
 
@@ -79,48 +72,7 @@ public sealed class PercentileState
             throw new ArgumentException($"buckets of {other.BucketTicks} ticks cannot merge into buckets of {BucketTicks}", nameof(other));
         }
 
-        if (other.IsOverBound)
-        {
-            IsOverBound = true;
-        }
-
-        if (IsOverBound || other.Count == 0)
-        {
-            return;
-        }
-
-        var indexes = new long[Count + other.Count];
-        var sums = new Int128[indexes.Length];
-        int i = 0, j = 0, k = 0;
-        while (i < Count || j < other.Count)
-        {
-            if (j == other.Count || (i < Count && _indexes[i] < other._indexes[j]))
-            {
-                (indexes[k], sums[k]) = (_indexes[i], _sums[i]);
-                i++;
-            }
-            else if (i == Count || other._indexes[j] < _indexes[i])
-            {
-                (indexes[k], sums[k]) = (other._indexes[j], other._sums[j]);
-                j++;
-            }
-            else
-            {
-                (indexes[k], sums[k]) = (_indexes[i], _sums[i] + other._sums[j]);
-                i++;
-                j++;
-            }
-
-            k++;
-        }
-
-        if (k > MaxBuckets)
-        {
-            IsOverBound = true;
-            return;
-        }
-
-        (_indexes, _sums, Count, _last) = (indexes, sums, k, 0);
+        _buckets.Merge(other._buckets);
     }
 
     /// <summary>Bytes of <see cref="WriteTo"/>: a header, then per bucket its index as a delta and its sum, as varints.</summary>
@@ -129,11 +81,13 @@ public sealed class PercentileState
         get
         {
             var size = 2 + MeterStateFormat.VarSize((ulong)BucketTicks) + MeterStateFormat.VarSize((ulong)MaxBuckets) + 1 + MeterStateFormat.VarSize((ulong)Count);
+            var indexes = Indexes;
+            var sums = Sums;
             var previous = 0L;
-            for (var i = 0; i < Count; i++)
+            for (var i = 0; i < indexes.Length; i++)
             {
-                size += MeterStateFormat.VarSize((ulong)(_indexes[i] - previous)) + MeterStateFormat.VarSize((UInt128)_sums[i]);
-                previous = _indexes[i];
+                size += MeterStateFormat.VarSize((ulong)(indexes[i] - previous)) + MeterStateFormat.VarSize((UInt128)sums[i]);
+                previous = indexes[i];
             }
 
             return size;
@@ -149,12 +103,14 @@ public sealed class PercentileState
         w.Var((ulong)MaxBuckets);
         w.Byte(IsOverBound ? (byte)1 : (byte)0);
         w.Var((ulong)Count);
+        var indexes = Indexes;
+        var sums = Sums;
         var previous = 0L;
-        for (var i = 0; i < Count; i++)
+        for (var i = 0; i < indexes.Length; i++)
         {
-            w.Var((ulong)(_indexes[i] - previous));
-            w.Var128((UInt128)_sums[i]);
-            previous = _indexes[i];
+            w.Var((ulong)(indexes[i] - previous));
+            w.Var128((UInt128)sums[i]);
+            previous = indexes[i];
         }
 
         return w.Position;
@@ -191,7 +147,8 @@ public sealed class PercentileState
             return false;
         }
 
-        var s = new PercentileState((long)bucket, (int)max, Math.Max(1, (int)count)) { IsOverBound = flags == 1 };
+        var s = new PercentileState((long)bucket, (int)max, Math.Max(1, (int)count));
+        s._buckets.IsOverBound = flags == 1;
         var index = 0L;
         for (ulong i = 0; i < count; i++)
         {
@@ -202,11 +159,9 @@ public sealed class PercentileState
             }
 
             index += (long)delta;
-            s._indexes[i] = index;
-            s._sums[i] = (Int128)sum;
+            s._buckets.Append(index, (Int128)sum);
         }
 
-        s.Count = (int)count;
         if (r.Remaining != 0)
         {
             error = $"{r.Remaining} byte(s) after the state";
@@ -215,62 +170,5 @@ public sealed class PercentileState
 
         state = s;
         return true;
-    }
-
-    private void AddToBucket(long index, Int128 nanos)
-    {
-        var n = Count;
-        if (n > 0 && _indexes[_last] == index)
-        {
-            _sums[_last] += nanos; // the common case: the same bucket as the previous record
-            return;
-        }
-
-        int at;
-        if (n == 0 || index > _indexes[n - 1])
-        {
-            at = n;
-        }
-        else
-        {
-            at = Array.BinarySearch(_indexes, 0, n, index);
-            if (at >= 0)
-            {
-                _sums[at] += nanos;
-                _last = at;
-                return;
-            }
-
-            at = ~at;
-        }
-
-        if (IsOverBound)
-        {
-            return;
-        }
-
-        if (n >= MaxBuckets)
-        {
-            IsOverBound = true;
-            return;
-        }
-
-        if (n == _indexes.Length)
-        {
-            var size = Math.Min(Math.Max(4, n * 2), MaxBuckets);
-            Array.Resize(ref _indexes, size);
-            Array.Resize(ref _sums, size);
-        }
-
-        if (at < n)
-        {
-            Array.Copy(_indexes, at, _indexes, at + 1, n - at);
-            Array.Copy(_sums, at, _sums, at + 1, n - at);
-        }
-
-        _indexes[at] = index;
-        _sums[at] = nanos;
-        _last = at;
-        Count = n + 1;
     }
 }

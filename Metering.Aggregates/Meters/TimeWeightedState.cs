@@ -14,109 +14,34 @@ namespace Metering.Aggregates.Meters;
 /// </summary>
 public sealed class TimeWeightedState
 {
-    private long[] _times;
-    private long[] _levels;
+    private readonly SortedSeries<long, HigherLevel> _readings;
 
     /// <summary>An empty state keeping up to <paramref name="maxReadings"/> reading times.</summary>
-    public TimeWeightedState(int maxReadings, int initialCapacity = 4)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxReadings, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(initialCapacity, 1);
-        MaxReadings = maxReadings;
-        _times = new long[initialCapacity];
-        _levels = new long[initialCapacity];
-    }
+    public TimeWeightedState(int maxReadings, int initialCapacity = 4) => _readings = new(maxReadings, initialCapacity);
 
     /// <summary>The bound on distinct reading times.</summary>
-    public int MaxReadings { get; }
+    public int MaxReadings => _readings.MaxCount;
 
     /// <summary>Readings kept.</summary>
-    public int Count { get; private set; }
+    public int Count => _readings.Count;
 
     /// <summary>True once a reading beyond <see cref="MaxReadings"/> distinct times arrived.</summary>
-    public bool IsOverBound { get; private set; }
+    public bool IsOverBound => _readings.IsOverBound;
 
     /// <summary>Reading times (UTC ticks), strictly ascending.</summary>
-    public ReadOnlySpan<long> Times => _times.AsSpan(0, Count);
+    public ReadOnlySpan<long> Times => _readings.Keys;
 
     /// <summary>The level of each reading (nano-units), aligned with <see cref="Times"/>.</summary>
-    public ReadOnlySpan<long> Levels => _levels.AsSpan(0, Count);
+    public ReadOnlySpan<long> Levels => _readings.Values;
 
-    /// <summary>Adds one reading.</summary>
-    public void Add(long timeTicks, long levelNanos)
-    {
-        if (IsOverBound)
-        {
-            return;
-        }
-
-        var n = Count;
-        if (n == 0 || timeTicks > _times[n - 1])
-        {
-            Insert(n, timeTicks, levelNanos); // the common case: readings in time order
-            return;
-        }
-
-        var at = Array.BinarySearch(_times, 0, n, timeTicks);
-        if (at >= 0)
-        {
-            if (levelNanos > _levels[at])
-            {
-                _levels[at] = levelNanos;
-            }
-
-            return;
-        }
-
-        Insert(~at, timeTicks, levelNanos);
-    }
+    /// <summary>Adds one reading; at an instant already read, the higher level stands.</summary>
+    public void Add(long timeTicks, long levelNanos) => _readings.Add(timeTicks, levelNanos);
 
     /// <summary>Adds every reading of <paramref name="other"/>, and its over-bound flag. A linear merge of the two sorted lists.</summary>
     public void Merge(TimeWeightedState other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (other.IsOverBound)
-        {
-            IsOverBound = true;
-        }
-
-        if (IsOverBound || other.Count == 0)
-        {
-            return;
-        }
-
-        var times = new long[Count + other.Count];
-        var levels = new long[times.Length];
-        int i = 0, j = 0, k = 0;
-        while (i < Count || j < other.Count)
-        {
-            if (j == other.Count || (i < Count && _times[i] < other._times[j]))
-            {
-                (times[k], levels[k]) = (_times[i], _levels[i]);
-                i++;
-            }
-            else if (i == Count || other._times[j] < _times[i])
-            {
-                (times[k], levels[k]) = (other._times[j], other._levels[j]);
-                j++;
-            }
-            else
-            {
-                (times[k], levels[k]) = (_times[i], Math.Max(_levels[i], other._levels[j]));
-                i++;
-                j++;
-            }
-
-            k++;
-        }
-
-        if (k > MaxReadings)
-        {
-            IsOverBound = true;
-            return;
-        }
-
-        (_times, _levels, Count) = (times, levels, k);
+        _readings.Merge(other._readings);
     }
 
     /// <summary>Bytes of <see cref="WriteTo"/>: a header, then per reading its time as a delta from the previous one and its level, as varints.</summary>
@@ -125,11 +50,13 @@ public sealed class TimeWeightedState
         get
         {
             var size = 2 + MeterStateFormat.VarSize((ulong)MaxReadings) + 1 + MeterStateFormat.VarSize((ulong)Count);
+            var times = Times;
+            var levels = Levels;
             var previous = 0L;
-            for (var i = 0; i < Count; i++)
+            for (var i = 0; i < times.Length; i++)
             {
-                size += MeterStateFormat.VarSize((ulong)(_times[i] - previous)) + MeterStateFormat.VarSize((ulong)_levels[i]);
-                previous = _times[i];
+                size += MeterStateFormat.VarSize((ulong)(times[i] - previous)) + MeterStateFormat.VarSize((ulong)levels[i]);
+                previous = times[i];
             }
 
             return size;
@@ -144,12 +71,14 @@ public sealed class TimeWeightedState
         w.Var((ulong)MaxReadings);
         w.Byte(IsOverBound ? (byte)1 : (byte)0);
         w.Var((ulong)Count);
+        var times = Times;
+        var levels = Levels;
         var previous = 0L;
-        for (var i = 0; i < Count; i++)
+        for (var i = 0; i < times.Length; i++)
         {
-            w.Var((ulong)(_times[i] - previous));
-            w.Var((ulong)_levels[i]);
-            previous = _times[i];
+            w.Var((ulong)(times[i] - previous));
+            w.Var((ulong)levels[i]);
+            previous = times[i];
         }
 
         return w.Position;
@@ -186,7 +115,8 @@ public sealed class TimeWeightedState
             return false;
         }
 
-        var s = new TimeWeightedState((int)max, Math.Max(1, (int)count)) { IsOverBound = flags == 1 };
+        var s = new TimeWeightedState((int)max, Math.Max(1, (int)count));
+        s._readings.IsOverBound = flags == 1;
         var time = 0L;
         for (ulong i = 0; i < count; i++)
         {
@@ -197,11 +127,9 @@ public sealed class TimeWeightedState
             }
 
             time += (long)delta;
-            s._times[i] = time;
-            s._levels[i] = (long)level;
+            s._readings.Append(time, (long)level);
         }
 
-        s.Count = (int)count;
         if (r.Remaining != 0)
         {
             error = $"{r.Remaining} byte(s) after the state";
@@ -210,32 +138,5 @@ public sealed class TimeWeightedState
 
         state = s;
         return true;
-    }
-
-    private void Insert(int at, long time, long level)
-    {
-        var n = Count;
-        if (n >= MaxReadings)
-        {
-            IsOverBound = true;
-            return;
-        }
-
-        if (n == _times.Length)
-        {
-            var size = Math.Min(Math.Max(4, n * 2), MaxReadings);
-            Array.Resize(ref _times, size);
-            Array.Resize(ref _levels, size);
-        }
-
-        if (at < n)
-        {
-            Array.Copy(_times, at, _times, at + 1, n - at);
-            Array.Copy(_levels, at, _levels, at + 1, n - at);
-        }
-
-        _times[at] = time;
-        _levels[at] = level;
-        Count = n + 1;
     }
 }

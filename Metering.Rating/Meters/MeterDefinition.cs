@@ -59,12 +59,12 @@ public sealed record MeterDefinition
     public bool IsSum => Aggregation == MeterAggregation.Sum;
 
     /// <summary>
-    /// Whether a void or amend of one event can be applied to the meter's state exactly: sum and count (a delta),
-    /// percentile (its bucket's sum) and time_weighted (the state keeps every reading). max, min, latest and
-    /// unique_count cannot be undone from their state (the next-largest value, the previous latest record, whether
-    /// another record had the same value are not kept): correct them with a credit or debit (docs/meters.md).
+    /// Whether a void or amend of one event can be applied to the meter's state exactly: sum and count (a delta) and
+    /// percentile (its bucket's sum moves). max, min, latest, unique_count and time_weighted cannot be undone from their
+    /// state (the next-largest value, the previous latest record, whether another record had the same value, the other
+    /// level of a same-instant reading are not kept): correct them with a credit or debit (docs/meters.md).
     /// </summary>
-    public bool SupportsEventCorrections => Aggregation is MeterAggregation.Sum or MeterAggregation.Count or MeterAggregation.Percentile or MeterAggregation.TimeWeighted;
+    public bool SupportsEventCorrections => Aggregation is MeterAggregation.Sum or MeterAggregation.Count or MeterAggregation.Percentile;
 
     /// <summary>The book's name of <see cref="Aggregation"/> (<c>unique_count</c>).</summary>
     public string AggregationName => NameOf(Aggregation);

@@ -756,7 +756,7 @@ public static class PriceBookLoader
             Note(path, "description"); // free text, on every model
             Note(path, "group_by"); // on every model
             var groupBy = ReadGroupBy(e, path);
-            Note(path, "meter"); // on every model (docs/meters.md)
+            // meter: on every model, checked by its own reader (MeterReader) and exempt in PriceBookValidation.CheckModelFields.
             var meter = e.TryGetProperty("meter", out var meterJson) ? new MeterReader(errors).Read(meterJson, $"{path}.meter") : MeterDefinition.Sum;
             if (Property(e, "convert", path, out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
             {

@@ -223,8 +223,9 @@ public static class PriceBookValidation
         foreach (var field in price.EnumerateObject())
         {
             var fieldPath = $"{path}.{field.Name}";
-            // currency_options belongs to every model and is checked on its own (the loader's ReadPriceOptions).
-            if (read.Contains(field.Name) || field.Name == "currency_options" || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
+            // currency_options and meter belong to every model and are checked on their own (the loader's ReadPriceOptions,
+            // MeterReader); left out of the fields a model lists, so the list stays the model's own.
+            if (read.Contains(field.Name) || field.Name is "currency_options" or "meter" || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
             {
                 continue;
             }

@@ -246,6 +246,18 @@ public class MeterWorkedExamplesTests
         Assert.Equal(Units(3), (long)s.Sums[0]);
     }
 
+    [Theory]
+    [InlineData(MeterAggregation.Sum, true)]
+    [InlineData(MeterAggregation.Count, true)]
+    [InlineData(MeterAggregation.Percentile, true)]
+    [InlineData(MeterAggregation.Max, false)]
+    [InlineData(MeterAggregation.Min, false)]
+    [InlineData(MeterAggregation.Latest, false)]
+    [InlineData(MeterAggregation.UniqueCount, false)]
+    [InlineData(MeterAggregation.TimeWeighted, false)]
+    public void Only_meters_whose_state_can_undo_one_event_take_voids_and_amends(MeterAggregation aggregation, bool correctable) =>
+        Assert.Equal(correctable, new MeterDefinition { Aggregation = aggregation }.SupportsEventCorrections);
+
     [Fact]
     public void Every_pricing_model_rates_a_meters_quantity_like_a_sum()
     {
