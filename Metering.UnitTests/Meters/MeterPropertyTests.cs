@@ -126,12 +126,12 @@ public class MeterPropertyTests
     }
 
     [Property(MaxTest = 150)]
-    public bool Time_weighted_equals_a_step_function_integrated_breakpoint_by_breakpoint(int seed)
+    public bool Time_weighted_equals_a_step_function_integrated_breakpoint_by_breakpoint_or_is_over_bound_exactly_past_max_readings(int seed)
     {
         var rng = new Random(seed);
         var records = Records(rng);
         var unit = new[] { TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1), TimeSpan.FromHours(1), TimeSpan.FromDays(1) }[rng.Next(4)];
-        var meter = new MeterDefinition { Aggregation = MeterAggregation.TimeWeighted, UnitOfTime = unit, MaxReadings = 10_000 };
+        var meter = new MeterDefinition { Aggregation = MeterAggregation.TimeWeighted, UnitOfTime = unit, MaxReadings = rng.Next(2) == 0 ? 10_000 : rng.Next(1, 80) };
         var s = Pipeline(rng, records, () => new TimeWeightedState(meter.MaxReadings), (st, r) => st.Add(r.Ticks, r.Nanos), (a, b) => a.Merge(b),
             st => TimeWeightedState.TryRead(st.ToBytes(), out var read, out _) ? read : throw new InvalidOperationException("round trip"));
         var asOf = rng.Next(2) == 0 ? End : Start + rng.NextInt64(End - Start);
@@ -150,11 +150,14 @@ public class MeterPropertyTests
         }
 
         var expected = decimal.Truncate(integral / unit.Ticks) / 1_000_000_000m;
-        return TimeWeightedRule.Quantity(meter, s.Times, s.Levels, s.IsOverBound, Start, End, asOf).Quantity == expected;
+        var q = TimeWeightedRule.Quantity(meter, s.Times, s.Levels, s.IsOverBound, Start, End, asOf);
+        return records.Select(r => r.Ticks).Distinct().Count() > meter.MaxReadings
+            ? q.UnpricedReason == MeterQuantity.OverBoundReason
+            : q.IsPriced && q.Quantity == expected;
     }
 
     [Property(MaxTest = 150)]
-    public bool Percentile_equals_sorting_every_bucket_of_the_period_zeros_included(int seed)
+    public bool Percentile_equals_sorting_every_bucket_of_the_period_zeros_included_or_is_over_bound_exactly_past_its_bound(int seed)
     {
         var rng = new Random(seed);
         var records = Records(rng);
@@ -162,7 +165,8 @@ public class MeterPropertyTests
         var p = new[] { 95m, 99m, 50m, 99.9m, 0.5m, (decimal)rng.Next(1, 100) }[rng.Next(6)];
         TimeSpan? ratePer = rng.Next(2) == 0 ? null : TimeSpan.FromSeconds(1);
         var meter = new MeterDefinition { Aggregation = MeterAggregation.Percentile, Percentile = p, Bucket = bucket, RatePer = ratePer };
-        var s = Pipeline(rng, records, () => new PercentileState(bucket.Ticks, MeterDefinition.MaxBuckets), (st, r) => st.Add(r.Ticks, r.Nanos), (a, b) => a.Merge(b),
+        var maxBuckets = rng.Next(2) == 0 ? MeterDefinition.MaxBuckets : rng.Next(1, 80);
+        var s = Pipeline(rng, records, () => new PercentileState(bucket.Ticks, maxBuckets), (st, r) => st.Add(r.Ticks, r.Nanos), (a, b) => a.Merge(b),
             st => PercentileState.TryRead(st.ToBytes(), out var read, out _) ? read : throw new InvalidOperationException("round trip"));
         var asOf = rng.Next(2) == 0 ? End : Start + 1 + rng.NextInt64(End - Start - 1);
 
@@ -178,7 +182,9 @@ public class MeterPropertyTests
 
         var billed = all.OrderDescending().ElementAt((int)Math.Floor(all.Length * (100 - p) / 100));
         var expected = (ratePer is { } per ? decimal.Truncate(billed * per.Ticks / bucket.Ticks) : billed) / 1_000_000_000m;
-        return BurstableRule.Quantity(meter, s.Indexes, s.Sums, s.IsOverBound, Start, End, asOf).Quantity == expected;
+        var q = BurstableRule.Quantity(meter, s.Indexes, s.Sums, s.IsOverBound, Start, End, asOf);
+        var buckets = records.Select(r => (r.Ticks - DateTime.UnixEpoch.Ticks) / bucket.Ticks).Distinct().Count();
+        return buckets > maxBuckets ? q.UnpricedReason == MeterQuantity.OverBoundReason : q.IsPriced && q.Quantity == expected;
     }
 
     private sealed class Utf8Ordinal : IComparer<byte[]>
