@@ -32,6 +32,24 @@ public class MeterPriceBookTests
     }
 
     [Fact]
+    public void The_meters_example_book_meters_each_sku_as_its_name_says_and_rates_a_p95_of_68_MB_per_5_minutes()
+    {
+        var book = PriceBookLoader.LoadFile(Path.Combine(Examples, "meters.json"));
+        var prices = Assert.Single(book.Versions).Prices;
+        Assert.Equal(MeterAggregation.Count, prices["api.calls"].Meter.Aggregation);
+        Assert.Equal(MeterAggregation.Max, prices["gpu.peak"].Meter.Aggregation);
+        Assert.Equal(MeterAggregation.Min, prices["db.floor"].Meter.Aggregation);
+        Assert.Equal(MeterAggregation.Latest, prices["seats.current"].Meter.Aggregation);
+        Assert.Equal("user_id", prices["app.active_users"].Meter.DimensionKey);
+        Assert.Equal(TimeSpan.FromHours(1), prices["r2.storage.gb_hours"].Meter.UnitOfTime);
+        var transit = prices["transit.p95"];
+        Assert.Equal((95m, TimeSpan.FromMinutes(5)), (transit.Meter.Percentile, transit.Meter.Bucket));
+
+        // 68,000,000 bytes in the billed bucket: 226,666.666666666 bytes/s = 1.813333333333328 Mbit/s x 0.50 = 0.906666666666664.
+        Assert.Equal(0.906666666666664m, transit.Amount(226_666.666666666m));
+    }
+
+    [Fact]
     public void A_meter_is_part_of_the_versions_hash()
     {
         var plain = """{"id":"b","currency":"USD","versions":[{"version":"v1","effective_from":"2026-11-01T00:00:00Z","prices":{"s":{"model":"per_unit","unit_price":"0.01"}}}]}""";
