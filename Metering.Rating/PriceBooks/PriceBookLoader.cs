@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Metering.Rating.Meters;
 using Metering.Rating.Money;
 using Metering.Rating.Periods;
 using Metering.Rating.Pricing;
@@ -256,6 +257,7 @@ public static class PriceBookLoader
 
                 CheckVersionRanges(versions);
                 PriceBookValidation.CheckVersionGaps(vs, versions, periods, account, errors);
+                PriceBookValidation.CheckMeters(vs, versions, periods, parent, errors);
             }
 
             var quotas = root.TryGetProperty("quotas", out var qs) ? ReadQuotas(qs, "$.quotas", account, currency) : [];
@@ -576,7 +578,7 @@ public static class PriceBookLoader
                     }
                     else if (Array.IndexOf(amounts, f.Name) < 0)
                     {
-                        Error($"{opath}.{f.Name}", priceJson.TryGetProperty(f.Name, out _) || f.Name is "unit" or "convert" or "included_units" or "description" or "package_size" or "package_rounding" or "rate" or "flat_fee_at_zero" or "free_transactions"
+                        Error($"{opath}.{f.Name}", priceJson.TryGetProperty(f.Name, out _) || f.Name is "unit" or "convert" or "included_units" or "description" or "package_size" or "package_rounding" or "rate" or "flat_fee_at_zero" or "free_transactions" or "meter"
                             ? $"is shared by every currency of the price: set it once on the price (a {model} currency option has: {allowed})"
                             : $"does not belong to a {model} currency option (it has: {allowed})");
                     }
@@ -740,7 +742,7 @@ public static class PriceBookLoader
             _fieldsRead.Clear();
             if (!Object(e, path, "model", "unit", "unit_price", "tiers", "included_units", "convert", "package_size", "package_price",
                     "package_rounding", "rate", "fixed_fee", "per_transaction_min", "per_transaction_max", "description",
-                    "flat_fee_at_zero", "free_transactions", "free_amount", "currency_options", "group_by"))
+                    "flat_fee_at_zero", "free_transactions", "free_amount", "currency_options", "group_by", "meter"))
             {
                 return null;
             }
@@ -754,6 +756,8 @@ public static class PriceBookLoader
             Note(path, "description"); // free text, on every model
             Note(path, "group_by"); // on every model
             var groupBy = ReadGroupBy(e, path);
+            // meter: on every model, checked by its own reader (MeterReader) and exempt in PriceBookValidation.CheckModelFields.
+            var meter = e.TryGetProperty("meter", out var meterJson) ? new MeterReader(errors).Read(meterJson, $"{path}.meter") : MeterDefinition.Sum;
             if (Property(e, "convert", path, out var conv) && Object(conv, $"{path}.convert", "divide_by", "round"))
             {
                 divideBy = Decimal(conv, "divide_by", $"{path}.convert", true) ?? 1;
@@ -864,7 +868,7 @@ public static class PriceBookLoader
                 return null;
             }
 
-            return new SkuPrice(sku, model, unit,
+            var price = new SkuPrice(sku, model, unit,
                 unitPrice: Decimal(e, "unit_price", path, false) ?? 0,
                 tiers: tiers,
                 includedUnits: included,
@@ -882,7 +886,16 @@ public static class PriceBookLoader
                 freeAmount: model == PricingModel.Percentage ? Decimal(e, "free_amount", path, false) ?? 0 : 0)
             {
                 GroupBy = groupBy,
+                Meter = meter ?? MeterDefinition.Sum,
             };
+            if (price.NeedsTransactions && !price.Meter.IsSum)
+            {
+                // Rated transaction by transaction, in the period's order: only a sum's quantity is a sum of transactions.
+                Error($"{path}.meter.aggregation", $"a percentage price with per-transaction bounds, free transactions or a free amount with a fixed fee rates each record's amount, so it needs the sum meter, not {price.Meter.AggregationName}");
+                return null;
+            }
+
+            return price;
         }
 
         /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Metering.Rating.Meters;
 using Metering.Rating.Periods;
 
 namespace Metering.Rating.PriceBooks;
@@ -99,6 +100,77 @@ public static class PriceBookValidation
     }
 
     /// <summary>
+    /// A SKU's meter is one for the whole book and its contracts (docs/meters.md, "A meter per SKU"): the ledger keeps one
+    /// meter state per (account, SKU, period) and a period's quantity carries across a version change inside it, which
+    /// is only defined when both sides aggregate alike. So every version of a book must give a SKU the same meter, and a
+    /// contract's override the list book's meter for it. A percentile meter's buckets must also fit the state's bound in
+    /// the longest billing period (31 days and an hour of daylight saving for monthly periods, an account's own
+    /// included; the length for fixed ones). A meter change is a new SKU.
+    /// </summary>
+    internal static void CheckMeters(JsonElement versionsJson, IReadOnlyList<PriceBookVersion> versions, BillingPeriodRule periods, PriceBook? parent, List<PriceBookError> errors)
+    {
+        var first = new Dictionary<string, (MeterDefinition Meter, string Version)>(StringComparer.Ordinal);
+        var longest = periods.AnchorDay == 0 ? periods.FixedLength : TimeSpan.FromDays(31) + TimeSpan.FromHours(1);
+        foreach (var version in versions)
+        {
+            foreach (var (sku, price) in version.Prices)
+            {
+                var path = MeterPath(versionsJson, version.Version, sku);
+                if (first.TryGetValue(sku, out var seen))
+                {
+                    if (seen.Meter != price.Meter)
+                    {
+                        errors.Add(new PriceBookError(path, $"the meter of '{sku}' changes from {seen.Meter} in version '{seen.Version}' to {price.Meter} here: a SKU keeps one meter in every version (its period quantity carries across a version change); meter it as a new SKU"));
+                    }
+
+                    continue;
+                }
+
+                first.Add(sku, (price.Meter, version.Version));
+                if (parent?.Versions.Select(v => v.Prices.GetValueOrDefault(sku)).FirstOrDefault(p => p is not null) is { } listPrice && listPrice.Meter != price.Meter)
+                {
+                    errors.Add(new PriceBookError(path, $"the meter {price.Meter} differs from the list book '{parent.Id}''s {listPrice.Meter} for '{sku}': a contract overrides a SKU's price, not how its usage is metered"));
+                }
+
+                if (price.Meter.Aggregation == MeterAggregation.Percentile && (longest.Ticks / price.Meter.Bucket.Ticks) + 2 > MeterDefinition.MaxBuckets)
+                {
+                    errors.Add(new PriceBookError(path + ".bucket", $"a billing period of up to {longest.TotalDays:0.##} days holds more than {MeterDefinition.MaxBuckets} buckets of {MeterDurations.Format(price.Meter.Bucket)}, the most a percentile state keeps per key: use longer buckets"));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The meter changes publishing <paramref name="book"/> (one or more versions, the API's PUT or <c>pricebook
+    /// publish</c>) would make against the versions of that book already <paramref name="published"/>: the rule of
+    /// <see cref="CheckMeters"/> across the registry, with the same message, at <c>$.versions[i].prices["SKU"].meter</c>.
+    /// Not yet called by the registry (the lead wires it into the publish; docs/meters.md says so).
+    /// </summary>
+    public static IReadOnlyList<PriceBookError> PublishMeterChanges(PriceBook book, IReadOnlyList<PriceBookVersion> published)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        ArgumentNullException.ThrowIfNull(published);
+        var errors = new List<PriceBookError>();
+        for (var i = 0; i < book.Versions.Count; i++)
+        {
+            foreach (var (sku, price) in book.Versions[i].Prices)
+            {
+                var other = published.Where(v => v.Version != book.Versions[i].Version)
+                    .Select(v => (v.Version, Price: v.Prices.GetValueOrDefault(sku))).FirstOrDefault(p => p.Price is not null);
+                if (other.Price is { } seen && seen.Meter != price.Meter)
+                {
+                    errors.Add(new PriceBookError($"$.versions[{i}].prices[\"{sku}\"].meter",
+                        $"the meter of '{sku}' changes from {seen.Meter} in the published version '{other.Version}' to {price.Meter} here: a SKU keeps one meter in every version (its period quantity carries across a version change); meter it as a new SKU"));
+                }
+            }
+        }
+
+        return errors;
+    }
+
+    private static string MeterPath(JsonElement versionsJson, string version, string sku) => $"$.versions[{IndexOf(versionsJson, version)}].prices[\"{sku}\"].meter";
+
+    /// <summary>
     /// The gaps publishing the one version of list book <paramref name="book"/> would open next to the versions of that
     /// book already <paramref name="published"/> (the API's PUT): the same rule and message as a gap inside one file.
     /// Empty for a contract, and when the version meets its published neighbours or overlaps them (refused elsewhere).
@@ -151,8 +223,9 @@ public static class PriceBookValidation
         foreach (var field in price.EnumerateObject())
         {
             var fieldPath = $"{path}.{field.Name}";
-            // currency_options belongs to every model and is checked on its own (the loader's ReadPriceOptions).
-            if (read.Contains(field.Name) || field.Name == "currency_options" || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
+            // currency_options and meter belong to every model and are checked on their own (the loader's ReadPriceOptions,
+            // MeterReader); left out of the fields a model lists, so the list stays the model's own.
+            if (read.Contains(field.Name) || field.Name is "currency_options" or "meter" || errors.Skip(errorsFrom).Any(e => e.Path == fieldPath))
             {
                 continue;
             }

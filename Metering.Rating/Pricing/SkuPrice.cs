@@ -182,6 +182,13 @@ public sealed class SkuPrice
     public IReadOnlyList<string> GroupBy { get; init; } = [];
 
     /// <summary>
+    /// How the SKU's records become the period quantity this price rates (the price's <c>meter</c>; docs/meters.md):
+    /// <see cref="Meters.MeterDefinition.Sum"/> when the book gives none. The price itself is the same for every meter:
+    /// it prices the quantity the meter gives, so every model rates every meter.
+    /// </summary>
+    public Meters.MeterDefinition Meter { get; init; } = Meters.MeterDefinition.Sum;
+
+    /// <summary>
     /// True when each transaction must be rated on its own: a percentage price with per-transaction bounds, free
     /// transactions, or a free amount and a fixed fee (which transactions lie inside the free amount depends on
     /// each one's amount). Every other price is rated from period totals alone.
