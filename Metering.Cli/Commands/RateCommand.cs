@@ -56,6 +56,12 @@ public sealed class RateCommand : ICliCommand
         {
             var list = PriceBookLoader.LoadFile(listPath);
             catalog = new PriceCatalog(list, contractPaths.Select(p => PriceBookLoader.LoadFile(p, list)).ToList());
+            if (catalog.Books().SelectMany(PriceBookValidation.UnratedMeters).ToList() is { Count: > 0 } unrated)
+            {
+                Console.Error.WriteLine($"metering rate: {string.Join("; ", unrated)}");
+                return 2;
+            }
+
             if (accountsPath is not null)
             {
                 // Each account is priced in its billing currency, selected as the engine selects it (PriceCatalog.Resolve).

@@ -56,6 +56,12 @@ public static class PriceBookRegistry
     public static async Task<IReadOnlyList<PublishOutcome>> PublishFileAsync(NpgsqlDataSource db, PriceBook book, byte[] json, string source, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(book);
+        if (PriceBookValidation.UnratedMeters(book) is { Count: > 0 } unrated)
+        {
+            throw new PriceBookRegistryException($"{source}: not published: {string.Join("; ", unrated)}");
+        }
+
         var outcomes = await new PriceBookStore(db).PublishAllAsync(Split(book, json), cancellationToken).ConfigureAwait(false);
         if (outcomes.Count > 0 && outcomes[^1] is { Result: PublishResult.Conflict } conflict)
         {

@@ -141,6 +141,32 @@ public static class PriceBookValidation
     }
 
     /// <summary>
+    /// The meters of <paramref name="book"/> the engine does not rate yet: every meter but <c>sum</c> is defined, validated
+    /// and computed exactly by <c>Metering.Rating.Meters</c> (docs/meters.md), but the streaming flush, the ledger and
+    /// statements still sum a SKU's records. Publishing such a book would bill a sum where it says a max or a p95, so the
+    /// registry (API and CLI publish, and the files <c>run</c>/<c>stream</c> publish) and <c>metering rate</c> refuse it,
+    /// at <c>$.versions[i].prices["SKU"].meter</c>. <c>metering pricebook validate</c> checks the meter definitions only.
+    /// </summary>
+    public static IReadOnlyList<PriceBookError> UnratedMeters(PriceBook book)
+    {
+        ArgumentNullException.ThrowIfNull(book);
+        var errors = new List<PriceBookError>();
+        for (var i = 0; i < book.Versions.Count; i++)
+        {
+            foreach (var (sku, price) in book.Versions[i].AllPrices().DistinctBy(p => p.Key))
+            {
+                if (!price.Meter.IsSum)
+                {
+                    errors.Add(new PriceBookError($"$.versions[{i}].prices[\"{sku}\"].meter",
+                        $"meter '{price.Meter.AggregationName}' of '{sku}' is defined (docs/meters.md) but not rated by the engine yet: it would bill the sum of the records; leave the meter out (sum) until it is"));
+                }
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>
     /// The meter changes publishing <paramref name="book"/> (one or more versions, the API's PUT or <c>pricebook
     /// publish</c>) would make against the versions of that book already <paramref name="published"/>: the rule of
     /// <see cref="CheckMeters"/> across the registry, with the same message, at <c>$.versions[i].prices["SKU"].meter</c>.

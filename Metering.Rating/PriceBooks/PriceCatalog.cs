@@ -70,6 +70,9 @@ public sealed class PriceCatalog
         return skus;
     }
 
+    /// <summary>Every book of the catalog: the list book (if any), then the contracts.</summary>
+    public IEnumerable<PriceBook> Books() => List is null ? _contracts.Values : _contracts.Values.Prepend(List);
+
     /// <summary>
     /// The SKUs that some price of some version of any book (in any currency) rates per transaction
     /// (<see cref="SkuPrice.NeedsTransactions"/>): the engine keeps their records one by one for the flush.
@@ -77,7 +80,7 @@ public sealed class PriceCatalog
     public IReadOnlySet<string> SkusRatedPerTransaction()
     {
         var skus = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var book in List is null ? _contracts.Values : _contracts.Values.Prepend(List))
+        foreach (var book in Books())
         {
             foreach (var version in book.Versions)
             {

@@ -189,6 +189,11 @@ internal static class PriceBookEndpoints
                 return Invalid(bookErrors);
             }
 
+            if (PriceBookValidation.UnratedMeters(book) is { Count: > 0 } unrated)
+            {
+                return Invalid(unrated);
+            }
+
             if (book.Account is null && ApiScopes.IsAccountBound(http.User))
             {
                 return ApiProblems.AccountBound("publish a list price book, which prices every account");

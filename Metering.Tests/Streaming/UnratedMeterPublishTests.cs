@@ -1,0 +1,45 @@
+using System.Net;
+using System.Text;
+using Metering.Ledger.Migrations;
+using Metering.Ledger.PriceBooks;
+using Metering.Rating.PriceBooks;
+using Metering.Tests.Api;
+using Metering.Tests.Storage;
+using Npgsql;
+
+namespace Metering.Tests.Streaming;
+
+/// <summary>
+/// Meters other than sum are defined and validated (docs/meters.md) but the engine still sums every SKU: a book with
+/// one is refused wherever it would be rated, naming the meter's path, so it never bills a sum it does not say.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class UnratedMeterPublishTests(PostgresFixture postgres)
+{
+    private const string Book = """
+        { "id": "peaks", "currency": "USD", "versions": [ { "version": "v1", "effective_from": "2026-11-01T00:00:00Z",
+          "prices": { "gpu.peak": { "model": "per_unit", "unit": "GPU", "unit_price": "40.00", "meter": { "aggregation": "max" } } } } ] }
+        """;
+
+    [Fact]
+    public async Task A_book_with_a_meter_the_engine_does_not_rate_is_refused_by_the_registry_and_the_api_with_the_meters_path()
+    {
+        var cs = await postgres.NewDatabaseAsync();
+        await MigrationRunner.ApplyAsync(cs);
+        await using var db = NpgsqlDataSource.Create(cs);
+        var bytes = Encoding.UTF8.GetBytes(Book);
+
+        var e = await Assert.ThrowsAsync<PriceBookRegistryException>(() =>
+            PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(bytes, "peaks.json"), bytes, "peaks.json", CancellationToken.None));
+        Assert.Contains("$.versions[0].prices[\"gpu.peak\"].meter", e.Message, StringComparison.Ordinal);
+        Assert.Contains("meter 'max'", e.Message, StringComparison.Ordinal);
+
+        await using var api = await ApiTestHost.StartOnAsync(cs);
+        using var put = await api.Client(ApiTestHost.Token("pricebooks:write")).PutAsync("/v1/pricebooks/peaks/versions/v1", new StringContent(Book, Encoding.UTF8, "application/json"));
+        Assert.NotEqual(HttpStatusCode.Created, put.StatusCode);
+        Assert.Contains("gpu.peak", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        await using var count = db.CreateCommand("SELECT count(*) FROM price_book_versions");
+        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+    }
+}
