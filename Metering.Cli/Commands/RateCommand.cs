@@ -58,7 +58,11 @@ public sealed class RateCommand : ICliCommand
             catalog = new PriceCatalog(list, contractPaths.Select(p => PriceBookLoader.LoadFile(p, list)).ToList());
             if (catalog.Books().SelectMany(PriceBookValidation.UnratedMeters).ToList() is { Count: > 0 } unrated)
             {
-                Console.Error.WriteLine($"metering rate: {string.Join("; ", unrated)}");
+                foreach (var u in unrated)
+                {
+                    Console.Error.WriteLine($"metering rate: {u}");
+                }
+
                 return 2;
             }
 
