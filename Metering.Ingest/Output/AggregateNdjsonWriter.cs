@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Runtime.InteropServices;
@@ -102,6 +103,7 @@ public static class AggregateNdjsonWriter
         private byte[] _bytes = new byte[rows * TypicalLineBytes];
         private int _used;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Format(ArraySegment<SortKey> keys, ReadOnlySpan<AggregateRow> rows, EncodedStrings accounts, EncodedStrings skus, DimensionObjects dimensions, TumblingWindows windows)
         {
             _used = 0;
@@ -124,6 +126,7 @@ public static class AggregateNdjsonWriter
         public void WriteTo(Stream output) => output.Write(_bytes, 0, _used);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int WriteLine(Span<byte> dst, in AggregateRow r, ReadOnlySpan<byte> account, ReadOnlySpan<byte> sku, ReadOnlySpan<byte> dims, TumblingWindows windows)
     {
         var pos = 0;
@@ -161,6 +164,7 @@ public static class AggregateNdjsonWriter
         pos += bytes.Length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int FormatQuantity(Int128 nanos, Span<byte> dst)
     {
         Span<char> chars = stackalloc char[48];
@@ -186,6 +190,7 @@ public static class AggregateNdjsonWriter
     /// (and without the point when it is zero), like the format string <c>yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'</c>;
     /// returns the length (at most 28).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int FormatUtc(long ticks, Span<byte> dst)
     {
         var (year, month, day) = new DateTime(ticks, DateTimeKind.Utc); // throws for ticks out of range, as the format did
@@ -237,6 +242,7 @@ public static class AggregateNdjsonWriter
     /// the dimension set's canonical string, packed into two integers; the row's position breaks ties, as the
     /// stable string sort this replaces did (equal strings share a rank).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static SortKey[] SortKeys(ReadOnlySpan<AggregateRow> rows, EncodedStrings accounts, EncodedStrings skus, DimensionObjects dimensions)
     {
         var keys = new SortKey[rows.Length];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Metering.Aggregates.Admission;
 using Metering.Aggregates.Decoding;
 using Metering.Aggregates.Records;
@@ -16,6 +17,7 @@ internal sealed class ChunkDecoder(RecordAdmission admission, EventMapping? mapp
     private readonly CloudEventLines? _cloudEvents = mapping is null ? null : new CloudEventLines(mapping);
 
     /// <summary>Decodes every line of <paramref name="chunk"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Decode(LineChunk chunk)
     {
         admission.BeginChunk(); // the clock is read once per chunk, as the sequential decoder read it once per read

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using Metering.Aggregates.Decoding;
@@ -47,6 +48,7 @@ internal sealed class ChunkFramer(DecoderOptions options, bool cloudEventBatches
     }
 
     // The same walk as NdjsonStreamDecoder.ProcessBuffer, so lines and oversize verdicts match it byte for byte.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private SequencePosition ProcessBuffer(ReadOnlySequence<byte> buffer, bool isFinal, ref bool skipping)
     {
         var reader = new SequenceReader<byte>(buffer);
@@ -106,6 +108,7 @@ internal sealed class ChunkFramer(DecoderOptions options, bool cloudEventBatches
         Bytes += bytes;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddLine(ReadOnlySequence<byte> line)
     {
         _lineNumber++;
