@@ -53,6 +53,7 @@ public static class AggregateNdjsonWriter
         var accounts = new EncodedStrings(catalog.Accounts.Count, id => catalog.Accounts.GetString(id));
         var skus = new EncodedStrings(catalog.Skus.Count, id => catalog.Skus.GetString(id));
         var dimensions = new DimensionObjects(catalog);
+        var windowTexts = new WindowTexts(all, windows);
         var keys = SortKeys(all, accounts, skus, dimensions);
 
         // Formatting is most of the cost: two chunks at a time are formatted on two threads (this machine class has
@@ -65,10 +66,10 @@ public static class AggregateNdjsonWriter
             var secondKeys = Chunk(keys, start + ChunkRows);
             var other = secondKeys.Count == 0
                 ? null
-                : Task.Run(() => second.Format(secondKeys, source.Span, accounts, skus, dimensions, windows));
+                : Task.Run(() => second.Format(secondKeys, source.Span, accounts, skus, dimensions, windowTexts));
             try
             {
-                first.Format(firstKeys, all, accounts, skus, dimensions, windows);
+                first.Format(firstKeys, all, accounts, skus, dimensions, windowTexts);
             }
             finally
             {
@@ -104,7 +105,7 @@ public static class AggregateNdjsonWriter
         private int _used;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Format(ArraySegment<SortKey> keys, ReadOnlySpan<AggregateRow> rows, EncodedStrings accounts, EncodedStrings skus, DimensionObjects dimensions, TumblingWindows windows)
+        public void Format(ArraySegment<SortKey> keys, ReadOnlySpan<AggregateRow> rows, EncodedStrings accounts, EncodedStrings skus, DimensionObjects dimensions, WindowTexts windows)
         {
             _used = 0;
             foreach (ref readonly var key in keys.AsSpan())
@@ -119,7 +120,7 @@ public static class AggregateNdjsonWriter
                     Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + need));
                 }
 
-                _used += WriteLine(_bytes.AsSpan(_used), in r, account, sku, dims, windows);
+                _used += WriteLine(_bytes.AsSpan(_used), in r, account, sku, dims, windows.Text(r.WindowIndex));
             }
         }
 
@@ -127,19 +128,15 @@ public static class AggregateNdjsonWriter
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int WriteLine(Span<byte> dst, in AggregateRow r, ReadOnlySpan<byte> account, ReadOnlySpan<byte> sku, ReadOnlySpan<byte> dims, TumblingWindows windows)
+    private static int WriteLine(Span<byte> dst, in AggregateRow r, ReadOnlySpan<byte> account, ReadOnlySpan<byte> sku, ReadOnlySpan<byte> dims, ReadOnlySpan<byte> window)
     {
         var pos = 0;
         Append(dst, ref pos, "{\"account\":"u8);
         Append(dst, ref pos, account);
         Append(dst, ref pos, ",\"sku\":"u8);
         Append(dst, ref pos, sku);
-        var start = windows.StartTicks(r.WindowIndex);
-        Append(dst, ref pos, ",\"window_start\":\""u8);
-        pos += FormatUtc(start, dst[pos..]);
-        Append(dst, ref pos, "\",\"window_end\":\""u8);
-        pos += FormatUtc(start + windows.LengthTicks, dst[pos..]);
-        Append(dst, ref pos, "\",\"dimensions\":"u8);
+        Append(dst, ref pos, window);
+        Append(dst, ref pos, ",\"dimensions\":"u8);
         Append(dst, ref pos, dims);
         Append(dst, ref pos, ",\"count\":"u8);
         Utf8Formatter.TryFormat(r.Count, dst[pos..], out var written);
@@ -167,6 +164,34 @@ public static class AggregateNdjsonWriter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int FormatQuantity(Int128 nanos, Span<byte> dst)
     {
+        if (nanos >= 0 && nanos <= long.MaxValue)
+        {
+            // Nearly every value: the digits FixedPoint.Format writes (whole units, then the fraction without
+            // trailing zeros), without its 128-bit division.
+            var (whole, frac) = Math.DivRem((ulong)nanos, (ulong)FixedPoint.NanosPerUnit);
+            Utf8Formatter.TryFormat(whole, dst, out var pos);
+            if (frac != 0)
+            {
+                dst[pos++] = (byte)'.';
+                var digits = FixedPoint.Scale;
+                while (frac % 10 == 0)
+                {
+                    frac /= 10;
+                    digits--;
+                }
+
+                for (var d = digits - 1; d >= 0; d--)
+                {
+                    dst[pos + d] = (byte)('0' + (int)(frac % 10));
+                    frac /= 10;
+                }
+
+                pos += digits;
+            }
+
+            return pos;
+        }
+
         Span<char> chars = stackalloc char[48];
         var n = FixedPoint.Format(nanos, chars);
         for (var i = 0; i < n; i++)
@@ -292,6 +317,58 @@ public static class AggregateNdjsonWriter
 
             c = Low.CompareTo(other.Low);
             return c != 0 ? c : Index.CompareTo(other.Index);
+        }
+    }
+
+    /// <summary>
+    /// The <c>,"window_start":"...","window_end":"..."</c> part of each window's lines, formatted once per window (a
+    /// month of hours is 744 windows for 1.3 M rows); past a million windows between the first and the last, each
+    /// line formats its own.
+    /// </summary>
+    private sealed class WindowTexts
+    {
+        private const int MaxCached = 1 << 20;
+        private readonly TumblingWindows _windows;
+        private readonly uint _first;
+        private readonly byte[]?[] _texts;
+
+        public WindowTexts(ReadOnlySpan<AggregateRow> rows, TumblingWindows windows)
+        {
+            _windows = windows;
+            uint first = uint.MaxValue, last = 0;
+            foreach (ref readonly var r in rows)
+            {
+                first = Math.Min(first, r.WindowIndex);
+                last = Math.Max(last, r.WindowIndex);
+            }
+
+            _first = first;
+            _texts = rows.IsEmpty || last - first >= MaxCached ? [] : new byte[]?[last - first + 1];
+        }
+
+        // Two formatting threads may format the same window at once: both store equal bytes, either one wins.
+        public ReadOnlySpan<byte> Text(uint windowIndex)
+        {
+            var i = windowIndex - _first;
+            if (i >= (uint)_texts.Length)
+            {
+                return Format(windowIndex);
+            }
+
+            return _texts[i] ??= Format(windowIndex);
+        }
+
+        private byte[] Format(uint windowIndex)
+        {
+            Span<byte> bytes = stackalloc byte[128];
+            var pos = 0;
+            var start = _windows.StartTicks(windowIndex);
+            Append(bytes, ref pos, ",\"window_start\":\""u8);
+            pos += FormatUtc(start, bytes[pos..]);
+            Append(bytes, ref pos, "\",\"window_end\":\""u8);
+            pos += FormatUtc(start + _windows.LengthTicks, bytes[pos..]);
+            Append(bytes, ref pos, "\""u8);
+            return bytes[..pos].ToArray();
         }
     }
 

@@ -120,6 +120,15 @@ public sealed class AggregateNdjsonWriterTests
     }
 
     [Fact]
+    public void Windows_too_far_apart_to_be_formatted_once_each_are_formatted_per_line_with_the_same_bytes()
+    {
+        var (catalog, list) = Workload(2_000, 4);
+        var spread = list.Select((r, i) => i % 2 == 0 ? r : r with { WindowIndex = r.WindowIndex + 3_000_000 }).ToList();
+
+        Assert.Equal(Reference(spread, catalog, Minutes), Written(spread, catalog));
+    }
+
+    [Fact]
     public void Writes_nothing_for_no_rows()
     {
         Assert.Empty(Written([], new RecordCatalog()));
