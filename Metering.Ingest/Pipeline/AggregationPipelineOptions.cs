@@ -66,8 +66,9 @@ public sealed record AggregationPipelineOptions
     public CloudEvents.EventMapping? EventMapping { get; init; }
 
     /// <summary>
-    /// Threads decoding the file pipeline's chunks of lines at once (default: one per core). Any number gives the
-    /// same output, byte for byte: the chunks are deduplicated and aggregated in input order.
+    /// Threads decoding the file pipeline's chunks of lines at once (default: one per core, at most 8: past that the
+    /// one aggregating thread is the limit). Any number gives the same output, byte for byte: the chunks are
+    /// deduplicated and aggregated in input order.
     /// </summary>
-    public int DecodeThreads { get; init; } = Environment.ProcessorCount;
+    public int DecodeThreads { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 8);
 }
