@@ -173,20 +173,12 @@ public static class AggregateNdjsonWriter
             if (frac != 0)
             {
                 dst[pos++] = (byte)'.';
-                var digits = FixedPoint.Scale;
-                while (frac % 10 == 0)
-                {
-                    frac /= 10;
-                    digits--;
-                }
-
-                for (var d = digits - 1; d >= 0; d--)
-                {
-                    dst[pos + d] = (byte)('0' + (int)(frac % 10));
-                    frac /= 10;
-                }
-
+                Utf8Formatter.TryFormat(frac, dst[pos..], out var digits, new StandardFormat('D', FixedPoint.Scale));
                 pos += digits;
+                while (dst[pos - 1] == (byte)'0')
+                {
+                    pos--; // no trailing zeros (frac != 0, so the point stays)
+                }
             }
 
             return pos;
