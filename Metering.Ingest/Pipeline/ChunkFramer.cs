@@ -150,8 +150,9 @@ internal sealed class ChunkFramer(DecoderOptions options, bool cloudEventBatches
         chunk.Lines[chunk.LineCount++] = new LineRef(chunk.Used, n, _lineNumber, _offset);
         chunk.Used += n;
 
-        // A CloudEvents batch line yields one record per event: at most one per 3 bytes ("{}," each).
-        chunk.RecordBound += cloudEventBatches && target[first] == (byte)'[' ? n / 3 + 1 : 1;
+        // A CloudEvents batch line yields at most one record per element, and an element takes 2 bytes at least
+        // (a value and a comma): a bound, however loose, is all the catalog's check needs.
+        chunk.RecordBound += cloudEventBatches && target[first] == (byte)'[' ? (n / 2) + 1 : 1;
     }
 
     private void RejectOversize(ReadOnlySequence<byte> seen, long lengthSoFar, bool complete)
