@@ -8,6 +8,8 @@
 # 1 % duplicates, no bad records (chDB's JSON reader stops at a malformed line), shuffled with a fixed random source:
 # out of order across the whole month, so the dedup horizon must span it (--dedup-horizon 800h: the month is 744 h, and the horizon may not exceed the default 35 d --max-lateness); ~1.3 M keys.
 # METERING_DLL picks the binary (default: this checkout's Release build), METERING_CHDB_LIB the libchdb.so.
+# METERING_BASELINE_DLL (optional) is a second binary (e.g. the previous release's metering.dll) run in every round
+# too, alternating with the other two, so a change is measured against its baseline under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
@@ -30,19 +32,31 @@ fi
 gcc -O2 -o "$dir/chdb-query" scripts/filemode/chdb-query.c -ldl
 sql=$(sed "s#INPUT#$input#" scripts/filemode/dedup-groupby.sql)
 echo "file: $input ($(wc -c <"$input") bytes), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-ours=(); theirs=()
+ours=(); theirs=(); base=()
+aggregate() {
+  { /usr/bin/time -f "wall %e s, cpu %U+%S s, max RSS %M KB" dotnet "$1" aggregate --input "$input" --output /dev/null \
+      --dead-letters "$dir/dead-letters.ndjson" --window 1h --dedup-horizon 800h; } 2>&1 | grep -E "^throughput|^aggregates|^wall" | tr '\n' ' '
+}
 for r in $(seq 1 "$rounds"); do
-  line=$( { /usr/bin/time -f "wall %e s, max RSS %M KB" dotnet "$dll" aggregate --input "$input" --output /dev/null \
-      --dead-letters "$dir/dead-letters.ndjson" --window 1h --dedup-horizon 800h; } 2>&1 | grep -E "^throughput|^aggregates|^wall" | tr '\n' ' ')
+  if [[ -n "${METERING_BASELINE_DLL:-}" ]]; then
+    line=$(aggregate "$METERING_BASELINE_DLL")
+    base+=("$(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' <<<"$line")")
+    echo "round $r baseline: $line (load $(cut -d' ' -f1 /proc/loadavg))"
+  fi
+  line=$(aggregate "$dll")
   wall=$(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' <<<"$line")
   ours+=("$wall")
-  echo "round $r metering: $line"
+  echo "round $r metering: $line (load $(cut -d' ' -f1 /proc/loadavg))"
   rm -rf "$dir/chdb-data"
   line=$( { /usr/bin/time -f "wall %e s, max RSS %M KB" "$dir/chdb-query" "$lib" "$PWD/$dir/chdb-data" JSONEachRow "$sql" | wc -l; } 2>&1 | tr '\n' ' ')
   wall=$(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' <<<"$line")
   theirs+=("$wall")
-  echo "round $r chDB:     $line (rows, wall)"
+  echo "round $r chDB:     $line (rows, wall; load $(cut -d' ' -f1 /proc/loadavg))"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 m=$(median "${ours[@]}"); c=$(median "${theirs[@]}")
-echo "median whole process: metering ${m} s, chDB ${c} s; chDB / metering = $(awk -v a="$c" -v b="$m" 'BEGIN {printf "%.2f", a / b}')x"
+echo "median whole process: metering ${m} s, chDB ${c} s; chDB / metering = $(awk -v a="$c" -v b="$m" 'BEGIN {printf "%.2f", a / b}')x (load $(cut -d' ' -f1-3 /proc/loadavg))"
+if (( ${#base[@]} > 0 )); then
+  b=$(median "${base[@]}")
+  echo "median whole process: baseline ${b} s; baseline / metering = $(awk -v a="$b" -v b="$m" 'BEGIN {printf "%.2f", a / b}')x, chDB / baseline = $(awk -v a="$c" -v b="$b" 'BEGIN {printf "%.2f", a / b}')x"
+fi

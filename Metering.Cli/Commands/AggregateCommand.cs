@@ -12,7 +12,8 @@ public sealed class AggregateCommand : ICliCommand
     public string Summary => "decode, dedup and aggregate usage records; write aggregates and dead letters";
 
     public string Usage => "usage: metering aggregate --input FILE|- [--output FILE|-] [--dead-letters FILE] [--truth FILE] [options]\n\n" +
-        "  --input FILE|-             NDJSON usage records ('-' = stdin)\n" +
+        "  --input FILE|-             NDJSON usage records ('-' = stdin); with --event-mapping a line may also be a\n" +
+        "                             CloudEvent (structured mode) or a JSON array of them (batch mode)\n" +
         "  --output FILE|-            aggregates NDJSON (default INPUT.aggregates.ndjson; stdout when input is '-')\n" +
         "  --dead-letters FILE        rejected records with line, offset and reason (default INPUT.dead-letters.ndjson)\n" +
         "  --truth FILE               compare with a ground truth from 'metering generate'; exit 1 on any difference\n" +
@@ -29,10 +30,6 @@ public sealed class AggregateCommand : ICliCommand
         var truthPath = args.String("truth");
         var (options, catalog) = PipelineArguments.Pipeline(args);
         PipelineArguments.RefuseAccountRejection(options, "aggregate");
-        if (options.EventMapping is not null)
-        {
-            throw new CliUsageException("--event-mapping: aggregate (the file mode) reads native records only; send CloudEvents to serve (POST /v1/events) or onto the topic (stream), docs/cloudevents.md");
-        }
         var knownSkus = options.UnknownSkus == Aggregates.Admission.UnknownSkuPolicy.Reject
             ? (LedgerArguments.Prices(args) ?? throw new CliUsageException("--unknown-sku reject needs a price book (--pricebook FILE)")).KnownSkus()
             : null;

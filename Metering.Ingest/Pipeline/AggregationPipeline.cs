@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
@@ -13,10 +14,12 @@ using Metering.Ingest.Output;
 namespace Metering.Ingest.Pipeline;
 
 /// <summary>
-/// Stream -> decode -> dedup -> aggregate, on two threads: the caller's task decodes (System.IO.Pipelines +
-/// <see cref="NdjsonStreamDecoder"/>) and hands full batches through a bounded queue to a dedicated thread that
-/// checks each record against the <see cref="DedupHorizon"/> and adds it to the <see cref="Aggregator"/>.
-/// Rejected records go to the <see cref="DeadLetterWriter"/>. At the end the aggregates are flushed and merged.
+/// Stream -> decode -> dedup -> aggregate: the caller's task reads and frames lines (System.IO.Pipelines,
+/// <see cref="ChunkFramer"/>), several threads decode chunks of lines by the one admission rule at once
+/// (<see cref="ChunkDecoder"/>), and a dedicated thread takes the chunks back in input order, checks each record
+/// against the <see cref="DedupHorizon"/> and adds it to the <see cref="Aggregator"/>. Rejected records go to the
+/// <see cref="DeadLetterWriter"/> in line order. At the end the aggregates are flushed and merged. The results,
+/// dead letters included, are those of one sequential pass, byte for byte, whatever the number of decoding threads.
 /// </summary>
 public sealed class AggregationPipeline
 {
@@ -46,30 +49,78 @@ public sealed class AggregationPipeline
     public Aggregator Aggregator { get; }
 
     /// <summary>Records read so far (for progress output; approximate while running).</summary>
-    public long ReadSoFar => Volatile.Read(ref _decoder)?.Counters.Read ?? 0;
+    public long ReadSoFar => Volatile.Read(ref _counters.Read);
 
-    private NdjsonStreamDecoder? _decoder;
+    private readonly DecodeCounters _counters = new();
 
     /// <summary>Runs over <paramref name="input"/> to its end.</summary>
+    /// <remarks>
+    /// Three kinds of thread: the caller's task reads and frames lines into chunks (<see cref="ChunkFramer"/>),
+    /// <see cref="AggregationPipelineOptions.DecodeThreads"/> threads decode whole chunks at once
+    /// (<see cref="ChunkDecoder"/>), and one thread dedups and aggregates the chunks strictly in input order, waiting
+    /// for the next one when it is not decoded yet. So every order-dependent verdict is the one of a single pass
+    /// over the file: the first record of an id by file position wins, and a later copy is the duplicate or the
+    /// conflict; the dedup watermark, lateness and the key limit's early flushes advance record by record in file
+    /// order; dead letters are written in line order. Decoding is order-free except for one thing, the
+    /// catalog's cardinality limits: chunks decoded at once would race for the last ids. So a chunk is decoded
+    /// alongside others only while the catalog has room for every record of every chunk in flight; closer to a
+    /// limit, chunks are decoded one at a time in order, exactly as one decoder would (the interned ids themselves
+    /// differ between runs, but no output shows them: aggregates are sorted by their strings).
+    /// The file mode's own loops (framing, chunk decoding, this stage, the aggregates writer) are marked
+    /// <see cref="MethodImplOptions.AggressiveOptimization"/>: a run lasts seconds, and with tiered compilation much
+    /// of it ran in unoptimized or on-stack-replaced code while the JIT's thread took ~9 % of the CPU (perf).
+    /// </remarks>
     public async Task<PipelineResult> RunAsync(Stream input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
         var stopwatch = Stopwatch.StartNew();
-        var decoder = new NdjsonStreamDecoder(new RecordAdmission(_catalog, _options.Admission(KnownSkus, Accounts)));
-        Volatile.Write(ref _decoder, decoder);
-        using var handoff = new BatchHandoff(_options.QueueDepth, _options.Decoder.BatchSize, _deadLetters);
-        var stage = new AggregateStage(Aggregator, new DedupHorizon(FileHorizon(_options), _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit);
-        var aggregateThread = new Thread(() => stage.Run(handoff)) { Name = "aggregate", IsBackground = true };
+        var decodeThreads = _options.DecodeThreads;
+        ArgumentOutOfRangeException.ThrowIfLessThan(decodeThreads, 1, nameof(AggregationPipelineOptions.DecodeThreads));
+        var decoderOptions = _options.Decoder;
+        var admissionOptions = _options.Admission(KnownSkus, Accounts);
+        var maxLines = decoderOptions.BatchSize;
+        var chunkBytes = Math.Max(1 << 20, decoderOptions.MaxLineBytes);
+        using var free = new BlockingCollection<LineChunk>();
+        for (var i = 0; i < (2 * decodeThreads) + 2; i++)
+        {
+            free.Add(new LineChunk(maxLines, chunkBytes), cancellationToken);
+        }
+
+        using var work = new BlockingCollection<LineChunk>();
+        using var ordered = new BlockingCollection<LineChunk>();
+        var inFlight = new InFlightBound(_catalog);
+        var decoders = new Thread[decodeThreads];
+        for (var i = 0; i < decodeThreads; i++)
+        {
+            var decoder = new ChunkDecoder(new RecordAdmission(_catalog, admissionOptions), _options.EventMapping);
+            decoders[i] = new Thread(() => DecodeLoop(decoder, work, inFlight)) { Name = $"decode-{i}", IsBackground = true };
+            decoders[i].Start();
+        }
+
+        var stage = new AggregateStage(Aggregator, new DedupHorizon(FileHorizon(_options), _options.DedupMaxEntries), _deadLetters, _options.Aggregator.OnKeyLimit, _counters);
+        var aggregateThread = new Thread(() => stage.Run(ordered, free)) { Name = "aggregate", IsBackground = true };
         aggregateThread.Start();
+        var framer = new ChunkFramer(decoderOptions, _options.EventMapping is not null, () => free.Take(cancellationToken), chunk =>
+        {
+            inFlight.Enter(chunk);
+            ordered.Add(chunk);
+            work.Add(chunk);
+        });
         try
         {
             var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 1 << 20, minimumReadSize: 1 << 18));
-            await decoder.DecodeAsync(reader, handoff, cancellationToken).ConfigureAwait(false);
+            await framer.FrameAsync(reader, cancellationToken).ConfigureAwait(false);
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         finally
         {
-            handoff.CompleteAdding();
+            work.CompleteAdding();
+            ordered.CompleteAdding();
+            foreach (var thread in decoders)
+            {
+                thread.Join();
+            }
+
             aggregateThread.Join();
         }
 
@@ -83,17 +134,17 @@ public sealed class AggregationPipeline
         stage.FlushInto();
         var rows = stage.MergedRows();
         var elapsed = stopwatch.Elapsed;
-        var rejected = (long[])decoder.Counters.RejectedByReason.Clone();
+        var rejected = (long[])_counters.RejectedByReason.Clone();
         rejected[(int)RejectReason.ExpiredTime] += stage.Expired;
         rejected[(int)RejectReason.Conflict] += stage.Conflicts;
         rejected[(int)RejectReason.AggregateKeyLimit] += stage.KeyLimitRejects;
         return new PipelineResult
         {
-            Read = decoder.Counters.Read,
+            Read = _counters.Read,
             Accepted = stage.Accepted,
             Duplicates = stage.Duplicates,
             RejectedByReason = rejected,
-            Bytes = decoder.Counters.Bytes,
+            Bytes = framer.Bytes,
             Elapsed = elapsed,
             DrainElapsed = elapsed - drainStart,
             Rows = rows,
@@ -102,6 +153,52 @@ public sealed class AggregationPipeline
             DedupBytes = stage.Dedup.MemoryBytes,
             DedupEarlyEvictions = stage.Dedup.EarlyEvictions,
         };
+    }
+
+    private static void DecodeLoop(ChunkDecoder decoder, BlockingCollection<LineChunk> work, InFlightBound inFlight)
+    {
+        foreach (var chunk in work.GetConsumingEnumerable())
+        {
+            try
+            {
+                decoder.Decode(chunk);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                chunk.Failure = e; // the aggregating thread fails the run with it
+            }
+            finally
+            {
+                inFlight.Leave(chunk);
+                chunk.MarkDecoded();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The most records the chunks being decoded can still intern, against the room left in the catalog: a chunk
+    /// that could meet a cardinality limit waits until every earlier chunk is decoded (see <see cref="RunAsync"/>).
+    /// </summary>
+    private sealed class InFlightBound(RecordCatalog catalog)
+    {
+        private long _bound;
+
+        private long Room => Math.Min(
+            Math.Min(catalog.Accounts.MaxCount - catalog.Accounts.Count, catalog.Skus.MaxCount - catalog.Skus.Count),
+            catalog.DimensionSets.MaxCount - catalog.DimensionSets.Count);
+
+        public void Enter(LineChunk chunk)
+        {
+            if (Room < Volatile.Read(ref _bound) + chunk.RecordBound)
+            {
+                SpinWait.SpinUntil(() => Volatile.Read(ref _bound) == 0);
+            }
+
+            Interlocked.Add(ref _bound, chunk.RecordBound);
+        }
+
+        // Called before the chunk is marked decoded: after that the aggregating thread may recycle it.
+        public void Leave(LineChunk chunk) => Interlocked.Add(ref _bound, -chunk.RecordBound);
     }
 
     /// <summary>Decodes <paramref name="input"/> only (no dedup, no aggregation): the baseline of the end-to-end benchmark.</summary>
@@ -124,33 +221,6 @@ public sealed class AggregationPipeline
         }
     }
 
-    /// <summary>Bounded queue of full batches plus a pool of empty ones: the decoder never outruns the aggregator by more than the queue depth.</summary>
-    private sealed class BatchHandoff(int depth, int batchSize, DeadLetterWriter deadLetters) : IRecordSink, IDisposable
-    {
-        private readonly BlockingCollection<RecordBatch> _full = new(depth);
-        private readonly ConcurrentQueue<RecordBatch> _empty = new();
-
-        public RecordBatch OnBatch(RecordBatch batch)
-        {
-            _full.Add(batch);
-            return _empty.TryDequeue(out var next) ? next : new RecordBatch(batchSize);
-        }
-
-        public void OnDeadLetter(DeadLetter deadLetter) => deadLetters.Write(deadLetter);
-
-        public void Recycle(RecordBatch batch)
-        {
-            batch.Count = 0;
-            _empty.Enqueue(batch);
-        }
-
-        public IEnumerable<RecordBatch> Consume() => _full.GetConsumingEnumerable();
-
-        public void CompleteAdding() => _full.CompleteAdding();
-
-        public void Dispose() => _full.Dispose();
-    }
-
     /// <summary>
     /// The file mode keeps the whole lateness window in memory (one pass, no durable store): the same rule as the
     /// engine, which keeps only the dedup horizon in memory and looks older ids up in PostgreSQL.
@@ -158,8 +228,8 @@ public sealed class AggregationPipeline
     private static TimeSpan FileHorizon(AggregationPipelineOptions options) =>
         options.MaxLateness > options.DedupHorizon ? options.MaxLateness : options.DedupHorizon;
 
-    /// <summary>The aggregating thread: dedup then aggregate, one batch per writer entry.</summary>
-    private sealed class AggregateStage(Aggregator aggregator, DedupHorizon dedup, DeadLetterWriter deadLetters, KeyLimitPolicy policy)
+    /// <summary>The aggregating thread: dedup then aggregate, in input order, one chunk per writer entry.</summary>
+    private sealed class AggregateStage(Aggregator aggregator, DedupHorizon dedup, DeadLetterWriter deadLetters, KeyLimitPolicy policy, DecodeCounters counters)
     {
         private readonly AggregateWriter _writer = aggregator.CreateWriter();
         private readonly List<List<AggregateRow>> _flushed = [];
@@ -179,32 +249,49 @@ public sealed class AggregationPipeline
                 ? $"the dedup table is full (--dedup-max-entries {Dedup.MaxEntries}): ids this old were evicted early, so the record could no longer be checked"
                 : LatenessRule.Detail(Dedup.Horizon, "the newest record");
 
-        public void Run(BatchHandoff handoff)
+        /// <summary>Takes the chunks in input order, each once decoded, and returns them to <paramref name="free"/>.</summary>
+        public void Run(BlockingCollection<LineChunk> ordered, BlockingCollection<LineChunk> free)
         {
-            try
+            foreach (var chunk in ordered.GetConsumingEnumerable())
             {
-                foreach (var batch in handoff.Consume())
+                chunk.WaitDecoded();
+                try
                 {
-                    Process(batch);
-                    handoff.Recycle(batch);
+                    if (Failure is null)
+                    {
+                        Failure = chunk.Failure;
+                    }
+
+                    if (Failure is null)
+                    {
+                        Process(chunk);
+                    }
                 }
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Failure = e;
-                foreach (var _ in handoff.Consume())
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    // drain so the decoder is not blocked forever; the run fails with the error above
+                    Failure = e; // go on taking chunks so the framer is not blocked forever; the run fails with it
                 }
+
+                chunk.Reset();
+                free.Add(chunk);
             }
         }
 
-        private void Process(RecordBatch batch)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Process(LineChunk chunk)
         {
-            var items = batch.Items;
+            for (var r = 0; r < chunk.Rejected.Length; r++)
+            {
+                counters.RejectedByReason[r] += chunk.Rejected[r];
+            }
+
+            // The decoder's dead letters are written in their place among the records' verdicts: line order.
+            var letters = chunk.Letters;
+            var nextLetter = 0;
+            var items = chunk.Records;
             _writer.BeginBatch();
             const int PrefetchDistance = 8;
-            var count = batch.Count;
+            var count = chunk.RecordCount;
             for (var i = 0; i < count; i++)
             {
                 if (i + PrefetchDistance < count)
@@ -216,6 +303,11 @@ public sealed class AggregationPipeline
                 }
 
                 ref readonly var record = ref items[i];
+                while (nextLetter < letters.Count && letters[nextLetter].LineNumber < record.LineNumber)
+                {
+                    deadLetters.Write(letters[nextLetter++]);
+                }
+
                 switch (Dedup.Check(record.Fingerprint, record.PayloadDigest, record.TimeTicks))
                 {
                     case DedupVerdict.Duplicate:
@@ -260,6 +352,12 @@ public sealed class AggregationPipeline
             }
 
             _writer.EndBatch();
+            while (nextLetter < letters.Count)
+            {
+                deadLetters.Write(letters[nextLetter++]);
+            }
+
+            Volatile.Write(ref counters.Read, counters.Read + chunk.Read);
         }
 
         public void FlushInto() => _flushed.Add(aggregator.Flush());

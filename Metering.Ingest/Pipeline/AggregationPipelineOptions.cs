@@ -65,6 +65,10 @@ public sealed record AggregationPipelineOptions
     /// </summary>
     public CloudEvents.EventMapping? EventMapping { get; init; }
 
-    /// <summary>Batches buffered between the decoding and the aggregating thread.</summary>
-    public int QueueDepth { get; init; } = 16;
+    /// <summary>
+    /// Threads decoding the file pipeline's chunks of lines at once (default: one per core, at most 8: past that the
+    /// one aggregating thread is the limit). Any number gives the same output, byte for byte: the chunks are
+    /// deduplicated and aggregated in input order.
+    /// </summary>
+    public int DecodeThreads { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 8);
 }

@@ -44,16 +44,4 @@ public sealed class MappingCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("$.types[\"t\"].quantity: 'bytes.out' is neither a JSON path", err, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task Aggregate_refuses_an_event_mapping_because_the_file_mode_reads_native_records_only()
-    {
-        var good = File("good.json", CloudEventTestKit.MappingJson);
-        var input = File("in.ndjson", "");
-
-        var (code, err) = await Run("aggregate", "--input", input, "--event-mapping", good);
-
-        Assert.Equal(2, code);
-        Assert.Contains("reads native records only", err, StringComparison.Ordinal);
-    }
 }

@@ -120,6 +120,35 @@ public sealed class AggregateNdjsonWriterTests
     }
 
     [Fact]
+    public void Windows_too_far_apart_to_be_formatted_once_each_are_formatted_per_line_with_the_same_bytes()
+    {
+        var (catalog, list) = Workload(2_000, 4);
+        var spread = list.Select((r, i) => i % 2 == 0 ? r : r with { WindowIndex = r.WindowIndex + 3_000_000 }).ToList();
+
+        Assert.Equal(Reference(spread, catalog, Minutes), Written(spread, catalog));
+    }
+
+    [Fact]
+    public void Keys_too_wide_for_one_64_bit_integer_are_sorted_into_the_same_bytes()
+    {
+        // 40,000 accounts (16 bits of rank), windows 3.9e9 minutes apart (32 bits), 140,000 rows (18 bits): 66 bits.
+        var catalog = new RecordCatalog();
+        var random = new Random(7);
+        var accountIds = Enumerable.Range(0, 40_000).OrderBy(_ => random.Next())
+            .Select(i => catalog.Accounts.GetOrAdd(Encoding.UTF8.GetBytes($"acct-{i}"))).ToArray();
+        var sku = catalog.Skus.GetOrAdd("s"u8);
+        var start = Minutes.IndexOf(new DateTime(2026, 10, 1, 0, 0, 0, DateTimeKind.Utc).Ticks);
+        var rows = Enumerable.Range(0, 140_000).Select(i =>
+        {
+            var window = start + ((uint)(i / 40_000) * 1_300_000_000u);
+            var ticks = Minutes.StartTicks(window);
+            return new AggregateRow(accountIds[i % 40_000], sku, window, 0, 1, i, i, i, ticks, ticks);
+        }).OrderBy(_ => random.Next()).ToList();
+
+        Assert.Equal(Reference(rows, catalog, Minutes), Written(rows, catalog));
+    }
+
+    [Fact]
     public void Writes_nothing_for_no_rows()
     {
         Assert.Empty(Written([], new RecordCatalog()));
