@@ -65,6 +65,23 @@ public sealed class Aggregator
     internal void RecordKeyLimitHit() => Interlocked.Increment(ref _keyLimitHits);
 
     /// <summary>
+    /// Returns every key of the current generation without swapping in a fresh one: for a run's last flush, when no
+    /// writer will add again (a fresh generation would be a table sized for the key limit, allocated and faulted in
+    /// for nothing). Must not be called while a writer is inside a batch; the aggregator is not to be written after.
+    /// </summary>
+    public List<AggregateRow> FlushLast()
+    {
+        lock (_flushGate)
+        {
+            var last = _current;
+            var rows = new List<AggregateRow>((int)last.KeyCount);
+            last.Drain(rows, Windows);
+            Interlocked.Increment(ref _flushes);
+            return rows;
+        }
+    }
+
+    /// <summary>
     /// Swaps generations and returns every key of the old one. Safe to call while writers are adding; must not be
     /// called by a thread that is inside a batch (it would wait for itself).
     /// </summary>

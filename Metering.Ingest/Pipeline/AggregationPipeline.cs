@@ -360,7 +360,7 @@ public sealed class AggregationPipeline
             Volatile.Write(ref counters.Read, counters.Read + chunk.Read);
         }
 
-        public void FlushInto() => _flushed.Add(aggregator.Flush());
+        public void FlushInto() => _flushed.Add(aggregator.FlushLast());
 
         public List<AggregateRow> MergedRows()
         {

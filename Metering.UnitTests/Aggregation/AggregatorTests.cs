@@ -29,6 +29,33 @@ public class AggregatorTests
     }
 
     [Fact]
+    public void The_last_flush_returns_the_same_rows_as_a_generation_swap_without_allocating_a_fresh_table()
+    {
+        static void Fill(Aggregator aggregator)
+        {
+            var writer = aggregator.CreateWriter();
+            writer.BeginBatch();
+            for (var i = 0; i < 1_000; i++)
+            {
+                writer.Add(Record(1 + (i % 7), 1 + (i % 3), 1_000 + i, Start + (i * TimeSpan.TicksPerSecond)));
+            }
+
+            writer.EndBatch();
+        }
+
+        var swapped = new Aggregator(new AggregatorOptions { KeyLimit = 10_000 });
+        var last = new Aggregator(new AggregatorOptions { KeyLimit = 10_000 });
+        Fill(swapped);
+        Fill(last);
+
+        var expected = swapped.Flush().OrderBy(r => (r.AccountId, r.SkuId, r.WindowIndex)).ToList();
+        var actual = last.FlushLast().OrderBy(r => (r.AccountId, r.SkuId, r.WindowIndex)).ToList();
+
+        Assert.Equal(expected, actual);
+        Assert.Equal(1_000L, actual.Sum(r => r.Count));
+    }
+
+    [Fact]
     public void Sums_carry_past_64_bits_exactly()
     {
         var aggregator = new Aggregator(new AggregatorOptions());
