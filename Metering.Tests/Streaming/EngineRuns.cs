@@ -24,4 +24,19 @@ internal static class EngineRuns
         await stop.CancelAsync();
         await run;
     }
+
+    /// <summary>
+    /// Waits until the ledger has committed <paramref name="expected"/> records of a running <paramref name="engine"/>
+    /// (or it stops, or 60 s pass), then asserts that it did.
+    /// </summary>
+    public static async Task WaitForCommittedAsync(NpgsqlDataSource db, StreamingOptions options, long expected, Task engine)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline && !engine.IsCompleted)
+        {
+            await Task.Delay(50);
+        }
+
+        Xunit.Assert.Equal(expected, await PipelineRun.CommittedAsync(db, options, CancellationToken.None));
+    }
 }

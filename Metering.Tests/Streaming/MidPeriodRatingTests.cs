@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
@@ -40,13 +39,7 @@ public sealed class MidPeriodRatingTests(PostgresFixture postgres) : IDisposable
     private async Task ProduceAndWaitAsync(NpgsqlDataSource db, StreamingOptions options, byte[] record, long expected, Task engine)
     {
         await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(record), null, CancellationToken.None);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline && !engine.IsCompleted)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(expected, await PipelineRun.CommittedAsync(db, options, CancellationToken.None));
+        await EngineRuns.WaitForCommittedAsync(db, options, expected, engine);
     }
 
     private static async Task<List<(string PriceFrom, decimal Quantity, decimal Amount, string Version)>> TotalsAsync(NpgsqlDataSource db)

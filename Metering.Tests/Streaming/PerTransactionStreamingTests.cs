@@ -169,7 +169,7 @@ public sealed class PerTransactionStreamingTests(PostgresFixture postgres) : IDi
         using var stop = new CancellationTokenSource();
         var running = Task.Factory.StartNew(() => StreamingEngine.Rating(options, db, prices).RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
         await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(Records(("w-1", "wires", "100", "2026-11-05T10:00:00Z"))), null, CancellationToken.None);
-        await WaitForAsync(db, options, 1, running);
+        await EngineRuns.WaitForCommittedAsync(db, options, 1, running);
 
         // Published while the engine runs, and the records right behind it: whether the engine sees the new version
         // before them or not (then the flush finds them without their transactions and they are read again), each is
@@ -178,7 +178,7 @@ public sealed class PerTransactionStreamingTests(PostgresFixture postgres) : IDi
         await PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(withFree, "free.json"), withFree, "free.json", CancellationToken.None);
         await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic,
             new MemoryStream(Records(("w-2", "wires", "10", "2026-11-21T10:00:00Z"), ("w-3", "wires", "20", "2026-11-21T11:00:00Z"))), null, CancellationToken.None);
-        await WaitForAsync(db, options, 3, running);
+        await EngineRuns.WaitForCommittedAsync(db, options, 3, running);
         await stop.CancelAsync();
         await running;
 
@@ -194,16 +194,5 @@ public sealed class PerTransactionStreamingTests(PostgresFixture postgres) : IDi
         await using var letters = db.CreateCommand("SELECT count(*) FROM dead_letters");
         Assert.Equal(0L, (long)(await letters.ExecuteScalarAsync())!);
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
-    }
-
-    private static async Task WaitForAsync(NpgsqlDataSource db, StreamingOptions options, long expected, Task engine)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (await PipelineRun.CommittedAsync(db, options, CancellationToken.None) < expected && DateTime.UtcNow < deadline && !engine.IsCompleted)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(expected, await PipelineRun.CommittedAsync(db, options, CancellationToken.None));
     }
 }
