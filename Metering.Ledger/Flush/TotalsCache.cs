@@ -9,8 +9,10 @@ namespace Metering.Ledger.Flush;
 /// (<see cref="StaleTotalsException"/> otherwise, and the flush is rated again from PostgreSQL), so another writer
 /// (a second engine after a rebalance, an operator's edit) can never be overwritten. Forgotten on every rebalance,
 /// rewind and data fault, and when it would hold more than <see cref="MaxEntries"/>. Thread-safe.
+/// Memory: about 200 bytes per total beyond the key strings the engine already holds (measured: 201 B per total over
+/// 500,000 totals, <c>GC.GetTotalMemory</c>), so the default bound of 500,000 totals is about 100 MB.
 /// </summary>
-public sealed class TotalsCache(int maxEntries = 2_000_000)
+public sealed class TotalsCache(int maxEntries = 500_000)
 {
     private readonly Lock _lock = new();
     private Dictionary<PeriodTotalKey, StoredPeriodTotal> _totals = [];
