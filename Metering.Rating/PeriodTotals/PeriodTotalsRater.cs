@@ -162,10 +162,7 @@ public sealed class PeriodTotalsRater
             else if (total.Touched.RatedPerTransaction)
             {
                 var priced = total.Touched.Resolution!.Value;
-                AddTransactions(total, w, incremental: true);
-                var rounded = Rounding.Round(total.State.TransactionFees, priced.Currency!.MinorUnits, priced.Book!.Rounding);
-                charge = rounded - total.State.Charged;
-                total.State.Charged = rounded;
+                charge = RatePerTransaction(total, priced, w);
                 Stamp(total, priced);
             }
             else if (total.Touched.Resolution is { IsPriced: true } priced && !priced.Price!.NeedsTransactions)
@@ -247,14 +244,43 @@ public sealed class PeriodTotalsRater
     }
 
     /// <summary>
-    /// Adds window <paramref name="w"/>'s transactions to a total rated per transaction, keeping them in order. With
-    /// <paramref name="incremental"/> the state's fee sum is kept up to date (added on when they come after every
-    /// transaction the total holds, else summed again over all of them); without, only quantity and count are.
+    /// Rates window <paramref name="w"/> of a total rated per transaction (not a segment of a family); returns its charge.
+    /// Transactions after every one the total holds (the usual case) are rated one after another on the total's state
+    /// (<see cref="WindowRater.RateTransaction"/>); an earlier one (late usage) re-rates all of the total's transactions.
     /// </summary>
-    private static void AddTransactions(TotalAccumulator total, in UsageWindow w, bool incremental)
+    private static decimal RatePerTransaction(TotalAccumulator total, PriceResolution priced, in UsageWindow w)
+    {
+        var price = priced.Price!;
+        var (minorUnits, rounding) = (priced.Currency!.MinorUnits, priced.Book!.Rounding);
+        var fresh = AddTransactions(total, w, out var appended);
+        if (appended)
+        {
+            decimal charge = 0;
+            foreach (var t in fresh)
+            {
+                charge += WindowRater.RateTransaction(price, ref total.State, t.Amount, minorUnits, rounding);
+            }
+
+            return charge;
+        }
+
+        total.State.Quantity += w.Quantity;
+        total.State.Transactions += w.Count;
+        total.State.TransactionFees = TransactionFees(price, total.Transactions!, total.UntrackedQuantity, total.UntrackedCount);
+        var rounded = Rounding.Round(total.State.TransactionFees, minorUnits, rounding);
+        var moved = rounded - total.State.Charged;
+        total.State.Charged = rounded;
+        return moved;
+    }
+
+    /// <summary>
+    /// Puts window <paramref name="w"/>'s transactions into its total's, in order, and returns them sorted;
+    /// <paramref name="appended"/> says whether they all come after every transaction the total held. Leaves the
+    /// state to the caller. Throws <see cref="ArgumentException"/> (a data fault) when the window came without them.
+    /// </summary>
+    private static List<UsageTransaction> AddTransactions(TotalAccumulator total, in UsageWindow w, out bool appended)
     {
         var key = total.Touched.Key;
-        var price = total.Touched.Resolution!.Value.Price!;
         if (w.Transactions is not { } fresh || fresh.Count != w.Count || fresh.Sum(t => t.Amount) != w.Quantity)
         {
             // The engine keeps single records only for SKUs a price it knew of rates per transaction; a window of
@@ -268,27 +294,14 @@ public sealed class PeriodTotalsRater
         var list = total.Transactions ??= [];
         (total.AddedTransactions ??= []).AddRange(sorted);
         total.Exists = true;
-        if (incremental && (list.Count == 0 || list[^1].CompareTo(sorted[0]) < 0))
-        {
-            foreach (var t in sorted)
-            {
-                total.State.TransactionFees += price.TransactionFee(t.Amount, total.State.Quantity, total.State.Transactions);
-                total.State.Quantity += t.Amount;
-                total.State.Transactions++;
-            }
-
-            list.AddRange(sorted);
-            return;
-        }
-
+        appended = list.Count == 0 || sorted.Count == 0 || list[^1].CompareTo(sorted[0]) < 0;
         list.AddRange(sorted);
-        list.Sort();
-        total.State.Quantity += w.Quantity;
-        total.State.Transactions += w.Count;
-        if (incremental)
+        if (!appended)
         {
-            total.State.TransactionFees = TransactionFees(price, list, total.UntrackedQuantity, total.UntrackedCount);
+            list.Sort();
         }
+
+        return sorted;
     }
 
     /// <summary>
@@ -318,14 +331,11 @@ public sealed class PeriodTotalsRater
     {
         if (total.Touched.RatedPerTransaction)
         {
-            AddTransactions(total, w, incremental: false);
-        }
-        else
-        {
-            total.State.Quantity += w.Quantity;
-            total.State.Transactions += w.Count;
+            _ = AddTransactions(total, w, out _); // every segment's fees are summed again below
         }
 
+        total.State.Quantity += w.Quantity;
+        total.State.Transactions += w.Count;
         total.Exists = true;
         decimal moved = 0, before = 0;
         long countBefore = 0;
