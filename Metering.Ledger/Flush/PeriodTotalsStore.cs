@@ -57,11 +57,7 @@ internal static class PeriodTotalsStore
                 WHERE b.account = k.account AND b.sku = k.sku AND b.period_start = k.period_start AND b.dimension_group = k.dimension_group AND b.price_from = k.price_from
                   AND b.quantity = k.quantity_before AND b.record_count = k.count_before AND b.amount = k.amount_before
                 """, connection, tx);
-            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Account)));
-            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Sku)));
-            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.PeriodStart.UtcDateTime)));
-            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.Group)));
-            update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.Key.PricedFrom.UtcDateTime)));
+            AddKeys(update, updates.Select(t => t.Key));
             update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.QuantityAfter)));
             update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.CountAfter)));
             update.Parameters.Add(ArrayParameter.Of(updates.Select(t => t.AmountAfter)));
@@ -168,11 +164,7 @@ internal static class PeriodTotalsStore
             JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
               ON u.account = k.a AND u.sku = k.s AND u.period_start = k.p AND u.dimension_group = k.g AND u.price_from = k.f
             """, connection, tx);
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
+        AddKeys(cmd, keys);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var lists = new Dictionary<PeriodTotalKey, List<UsageTransaction>>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -232,11 +224,7 @@ internal static class PeriodTotalsStore
               ON b.account = k.a AND b.sku = k.s AND b.period_start = k.p AND b.dimension_group = k.g AND b.price_from = k.f
             FOR UPDATE OF b
             """, connection, tx);
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
+        AddKeys(cmd, keys);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var stored = new Dictionary<PeriodTotalKey, StoredPeriodTotal>(keys.Count);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -257,11 +245,7 @@ internal static class PeriodTotalsStore
               ON a.account = k.a AND a.sku = k.s AND a.original_period_start = k.p AND a.dimension_group = k.g AND coalesce(a.price_from, a.original_period_start) = k.f
             GROUP BY 1, 2, 3, 7, 8
             """, connection, tx);
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Account)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Sku)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PeriodStart.UtcDateTime)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.Group)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => k.PricedFrom.UtcDateTime)));
+        AddKeys(cmd, keys);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var booked = new Dictionary<PeriodTotalKey, BookedAdjustments>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -292,6 +276,18 @@ internal static class PeriodTotalsStore
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Group)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.PriceFrom?.UtcDateTime)));
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The five key columns of totals as parameters $n..$n+4 (account, sku, period_start, dimension_group, price_from),
+    // the order every statement here joins them in.
+    private static void AddKeys(NpgsqlCommand cmd, IEnumerable<PeriodTotalKey> keys)
+    {
+        var list = keys as IReadOnlyCollection<PeriodTotalKey> ?? [.. keys];
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.Account)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.Sku)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.PeriodStart.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.Group)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.PricedFrom.UtcDateTime)));
     }
 
     // A total's key as stored: price_from is the period's start for the usage priced from it (PriceFrom null).
