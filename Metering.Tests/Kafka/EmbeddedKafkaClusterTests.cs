@@ -16,7 +16,13 @@ public sealed class EmbeddedKafkaClusterTests : IDisposable
         Acks = Acks.All,
         CompressionType = CompressionType.Lz4,
         LingerMs = 5,
-        MessageTimeoutMs = 30_000,
+        // A produce request in flight when a broker goes down can go unanswered; librdkafka then waits the whole
+        // request timeout (30 s by default, as long as the old message timeout) before it retries, so on a loaded
+        // machine the retry never came before the message expired. A short request timeout and a long message
+        // timeout keep the test about delivery after the outage, not about librdkafka's default timers.
+        RequestTimeoutMs = 5_000,
+        ReconnectBackoffMaxMs = 1_000,
+        MessageTimeoutMs = 90_000,
     }).Build();
 
     private IConsumer<string, string> Consumer(string group) => new ConsumerBuilder<string, string>(new ConsumerConfig
