@@ -56,7 +56,7 @@ public sealed class RateCommand : ICliCommand
         {
             var list = PriceBookLoader.LoadFile(listPath);
             catalog = new PriceCatalog(list, contractPaths.Select(p => PriceBookLoader.LoadFile(p, list)).ToList());
-            if (catalog.Books().SelectMany(PriceBookValidation.UnratedMeters).ToList() is { Count: > 0 } unrated)
+            if (catalog.Books().SelectMany(PriceBookValidation.UnratedFileMeters).ToList() is { Count: > 0 } unrated)
             {
                 foreach (var u in unrated)
                 {

@@ -8,8 +8,9 @@ namespace Metering.Ingest.Streaming;
 /// <summary>
 /// Keeps, for the next flush, the accepted records of SKUs that some price rates per transaction
 /// (<see cref="Metering.Rating.Pricing.SkuPrice.NeedsTransactions"/>: per-transaction minimum or maximum, free
-/// transactions, a free amount with a fixed fee): the aggregator sums them like any record, and the flush rates each
-/// one in its period's order (<see cref="FlushBatch.Transactions"/>). The set of such SKUs follows the price-book
+/// transactions, a free amount with a fixed fee) or meters from single records (time_weighted, percentile:
+/// <see cref="Metering.Rating.PriceBooks.PriceCatalog.SkusKeepingRecords"/>): the aggregator sums them like any record,
+/// and the flush rates each one in its period's order or merges it into its meter state (<see cref="FlushBatch.Transactions"/>). The set of such SKUs follows the price-book
 /// registry: it is read again when the registry's revision moves, and answered per interned SKU id from a small
 /// array, so a record of any other SKU costs one array read. Owned by the engine's thread.
 /// </summary>
@@ -17,7 +18,7 @@ internal sealed class TransactionKeeper(PriceCatalogSource prices)
 {
     private const byte Unknown = 0, No = 1, Yes = 2;
     private List<KeptTransaction> _kept = [];
-    private IReadOnlySet<string> _skus = prices.Current?.SkusRatedPerTransaction() ?? new HashSet<string>();
+    private IReadOnlySet<string> _skus = prices.Current?.SkusKeepingRecords() ?? new HashSet<string>();
     private long _revision = prices.Revision;
     private RecordCatalog? _catalog;
     private byte[] _bySkuId = [];
@@ -67,7 +68,7 @@ internal sealed class TransactionKeeper(PriceCatalogSource prices)
         if (prices.Revision != _revision)
         {
             _revision = prices.Revision;
-            _skus = prices.Current?.SkusRatedPerTransaction() ?? new HashSet<string>();
+            _skus = prices.Current?.SkusKeepingRecords() ?? new HashSet<string>();
         }
 
         _catalog = catalog;

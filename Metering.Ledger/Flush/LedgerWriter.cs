@@ -113,7 +113,8 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     private async Task<IReadOnlyList<PeriodTotalUpdate>> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names,
         List<TotalChange> changes, TotalsCache? cache, CancellationToken cancellationToken)
     {
-        var transactions = TransactionsByRow(rows, kept, names);
+        var keptByRow = KeptByRow(rows, kept, names);
+        var transactions = keptByRow?.ToDictionary(k => k.Key, k => k.Value.ConvertAll(Transaction));
         var usage = new UsageWindow[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -142,9 +143,11 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken, cache).ConfigureAwait(false);
         var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
-        var result = rater.Rate(plan, stored, booked, held);
+        var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, cancellationToken).ConfigureAwait(false);
+        var result = rater.Rate(plan, stored, booked, held, meters.Quantities);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken).ConfigureAwait(false);
         await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);
+        await meters.StoreAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);
 
         await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
@@ -152,10 +155,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     }
 
     /// <summary>
-    /// The records kept one by one (<see cref="FlushBatch.Transactions"/>) as the transactions of the rows (windows) they
-    /// were aggregated into, by row index; null when there are none.
+    /// The records kept one by one (<see cref="FlushBatch.Transactions"/>: SKUs rated per transaction, and the SKUs of
+    /// record meters) by the index of the row (window) they were aggregated into; null when there are none.
     /// </summary>
-    private Dictionary<int, List<UsageTransaction>>? TransactionsByRow(IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names)
+    private Dictionary<int, List<KeptTransaction>>? KeptByRow(IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names)
     {
         if (kept.Count == 0)
         {
@@ -168,7 +171,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
             rowOf[(rows[i].AccountId, rows[i].SkuId, rows[i].WindowIndex, rows[i].DimensionSetId)] = i;
         }
 
-        var byRow = new Dictionary<int, List<UsageTransaction>>();
+        var byRow = new Dictionary<int, List<KeptTransaction>>();
         foreach (var k in kept)
         {
             if (!rowOf.TryGetValue((k.AccountId, k.SkuId, windows.IndexOf(k.TimeTicks), k.DimensionSetId), out var row))
@@ -181,11 +184,16 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
                 byRow[row] = list = [];
             }
 
-            _ = FixedPoint.TryToDecimal(k.QuantityNanos, out var amount); // one record's nanos always fit (a long)
-            list.Add(UsageTransaction.FromTicks(k.TimeTicks, k.Fingerprint, amount));
+            list.Add(k);
         }
 
         return byRow;
+    }
+
+    private static UsageTransaction Transaction(KeptTransaction k)
+    {
+        _ = FixedPoint.TryToDecimal(k.QuantityNanos, out var amount); // one record's nanos always fit (a long)
+        return UsageTransaction.FromTicks(k.TimeTicks, k.Fingerprint, amount);
     }
 
     /// <summary>

@@ -280,7 +280,7 @@ internal static class PeriodTotalsStore
 
     // The five key columns of totals as parameters $n..$n+4 (account, sku, period_start, dimension_group, price_from),
     // the order every statement here joins them in.
-    private static void AddKeys(NpgsqlCommand cmd, IEnumerable<PeriodTotalKey> keys)
+    internal static void AddKeys(NpgsqlCommand cmd, IEnumerable<PeriodTotalKey> keys)
     {
         var list = keys as IReadOnlyCollection<PeriodTotalKey> ?? [.. keys];
         cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => k.Account)));
@@ -291,7 +291,7 @@ internal static class PeriodTotalsStore
     }
 
     // A total's key as stored: price_from is the period's start for the usage priced from it (PriceFrom null).
-    private static PeriodTotalKey Key(string account, string sku, DateTime periodStart, string group, DateTime priceFrom)
+    internal static PeriodTotalKey Key(string account, string sku, DateTime periodStart, string group, DateTime priceFrom)
     {
         var start = new DateTimeOffset(periodStart, TimeSpan.Zero);
         var from = new DateTimeOffset(priceFrom, TimeSpan.Zero);

@@ -20,8 +20,10 @@ public static class PeriodStatementQuery
         await using var connection = await db.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using (var cmd = new NpgsqlCommand("""
-            SELECT sku, quantity, record_count, amount, trim(currency), price_book, price_book_version, price_book_hash, period_end, closed, dimension_group
-            FROM billing_period_totals WHERE account = $1 AND period_start = $2 ORDER BY sku, dimension_group COLLATE "C", price_from
+            SELECT t.sku, coalesce(m.quantity, t.quantity), t.record_count, t.amount, trim(t.currency), t.price_book, t.price_book_version, t.price_book_hash, t.period_end, t.closed, t.dimension_group
+            FROM billing_period_totals t
+            LEFT JOIN meter_states m ON m.account = t.account AND m.sku = t.sku AND m.period_start = t.period_start AND m.dimension_group = t.dimension_group AND m.price_from = t.price_from
+            WHERE t.account = $1 AND t.period_start = $2 ORDER BY t.sku, t.dimension_group COLLATE "C", t.price_from
             """, connection, tx))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = account });

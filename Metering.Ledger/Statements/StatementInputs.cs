@@ -39,6 +39,12 @@ public sealed record StatementInputs(
                 w.WriteString("amount", Rating.Statements.StatementHash.Number(t.Amount));
                 w.WriteString("currency", t.Currency);
                 w.WriteString("price_book_hash", t.PriceBookHash);
+                if (t.MeterUnpriced is { } unpriced)
+                {
+                    w.WriteString("meter_unpriced", unpriced);
+                    w.WriteString("meter_detail", t.MeterDetail);
+                }
+
                 w.WriteEndObject();
             }
 
@@ -73,7 +79,8 @@ public sealed record StatementInputs(
             t.GetProperty("record_count").GetInt64(), decimal.Parse(t.GetProperty("amount").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
             t.GetProperty("currency").GetString()!, t.GetProperty("price_book_hash").GetString()!,
             t.TryGetProperty("dimension_group", out var g) ? g.GetString()! : "",
-            t.TryGetProperty("price_from", out var f) ? DateTimeOffset.Parse(f.GetString()!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal) : null)).ToList();
+            t.TryGetProperty("price_from", out var f) ? DateTimeOffset.Parse(f.GetString()!, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal) : null,
+            t.TryGetProperty("meter_unpriced", out var mu) ? mu.GetString() : null, t.TryGetProperty("meter_detail", out var md) ? md.GetString() : null)).ToList();
         static List<long> IdsOf(JsonElement root, string name) => root.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => e.GetInt64())] : [];
         var books = root.GetProperty("price_books").EnumerateArray().Select(b => new StatementPriceBookRef(
             b.GetProperty("book").GetString()!, b.GetProperty("version").GetString()!, b.GetProperty("hash").GetString()!)).ToList();

@@ -66,8 +66,10 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var totals = new Dictionary<string, List<StatementTotalRow>>(StringComparer.Ordinal);
         await using var cmd = Command("""
-            SELECT account, sku, quantity, record_count, amount, trim(currency), price_book_hash, dimension_group, NULLIF(price_from, period_start)
-            FROM billing_period_totals WHERE period_start = $1 AND account = ANY($2) ORDER BY account, sku, dimension_group COLLATE "C", price_from
+            SELECT t.account, t.sku, coalesce(m.quantity, t.quantity), t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group, NULLIF(t.price_from, t.period_start), m.unpriced, m.detail
+            FROM billing_period_totals t
+            LEFT JOIN meter_states m ON m.account = t.account AND m.sku = t.sku AND m.period_start = t.period_start AND m.dimension_group = t.dimension_group AND m.price_from = t.price_from
+            WHERE t.period_start = $1 AND t.account = ANY($2) ORDER BY t.account, t.sku, t.dimension_group COLLATE "C", t.price_from
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -78,7 +80,8 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[account] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6), r.GetString(7), Instant(r, 8)));
+            rows.Add(new StatementTotalRow(r.GetString(1), r.GetDecimal(2), r.GetInt64(3), r.GetDecimal(4), r.GetString(5), r.GetString(6), r.GetString(7), Instant(r, 8),
+                r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10)));
         }
 
         return totals;
@@ -191,9 +194,10 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
         }
 
         await using var cmd = Command("""
-            SELECT t.account, t.period_start, t.sku, t.quantity, t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group, NULLIF(t.price_from, t.period_start)
+            SELECT t.account, t.period_start, t.sku, coalesce(m.quantity, t.quantity), t.record_count, t.amount, trim(t.currency), t.price_book_hash, t.dimension_group, NULLIF(t.price_from, t.period_start), m.unpriced, m.detail
             FROM billing_period_totals t JOIN unnest($1::text[], $2::timestamptz[]) AS k(account, period_start)
               ON t.account = k.account AND t.period_start = k.period_start
+            LEFT JOIN meter_states m ON m.account = t.account AND m.sku = t.sku AND m.period_start = t.period_start AND m.dimension_group = t.dimension_group AND m.price_from = t.price_from
             ORDER BY t.account, t.period_start, t.sku, t.dimension_group COLLATE "C", t.price_from
             """, keys.Select(k => k.Account).ToArray(), keys.Select(k => k.Start.ToUniversalTime()).ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -205,7 +209,8 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
                 totals[key] = rows = [];
             }
 
-            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7), r.GetString(8), Instant(r, 9)));
+            rows.Add(new StatementTotalRow(r.GetString(2), r.GetDecimal(3), r.GetInt64(4), r.GetDecimal(5), r.GetString(6), r.GetString(7), r.GetString(8), Instant(r, 9),
+                r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetString(11)));
         }
 
         return totals;

@@ -55,6 +55,13 @@ public sealed record MeterDefinition
     /// <summary>percentile: the rate's time unit (1 s: bytes per bucket become bytes per second); null bills the bucket sum itself.</summary>
     public TimeSpan? RatePer { get; init; }
 
+    /// <summary>
+    /// True when the meter's state is built from each record's own time and quantity (time_weighted readings,
+    /// percentile buckets), so the engine keeps the SKU's single records for the flush; count, max and min come from
+    /// the windows' aggregates.
+    /// </summary>
+    public bool NeedsRecords => Aggregation is MeterAggregation.TimeWeighted or MeterAggregation.Percentile;
+
     /// <summary>True for the sum meter (the engine's behaviour before meters).</summary>
     public bool IsSum => Aggregation == MeterAggregation.Sum;
 

@@ -27,6 +27,25 @@ public sealed class PeriodTotalsPlan
     /// </summary>
     public IReadOnlyList<PeriodTotalKey> TransactionKeys => [.. Totals.Where(t => t.RatedPerTransaction).Select(t => t.Key)];
 
+    /// <summary>The total window <paramref name="window"/> (an index into <see cref="Windows"/>) books into.</summary>
+    public TouchedTotal TotalOfWindow(int window)
+    {
+        if (_totalOfWindow is null)
+        {
+            var map = new int[Order.Length];
+            for (var j = 0; j < Order.Length; j++)
+            {
+                map[Order[j]] = TotalOf[j];
+            }
+
+            _totalOfWindow = map;
+        }
+
+        return Totals[_totalOfWindow[window]];
+    }
+
+    private int[]? _totalOfWindow;
+
     /// <summary>Positions in <see cref="Windows"/> in rating order: by window start, ties in input order.</summary>
     internal int[] Order { get; }
 

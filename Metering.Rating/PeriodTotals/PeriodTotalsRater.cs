@@ -69,7 +69,11 @@ public sealed class PeriodTotalsRater
             if (!index.TryGetValue(key, out var t))
             {
                 var bookedIn = periods.IsClosed(w.Account, period.Start) ? periods.NextOpen(w.Account, period).Start : (DateTimeOffset?)null;
-                if (segments.Count > 1 && !families.ContainsKey(family))
+                // A metered SKU (a meter other than sum) forms no family: a max or a p95 of the records before a
+                // version change says nothing about the quantity after it, so each version's range is metered and
+                // priced on its own (docs/meters.md, "Versions inside a period").
+                var metered = segments.Any(s => s.Resolution.Price is { Meter.IsSum: false });
+                if (segments.Count > 1 && !metered && !families.ContainsKey(family))
                 {
                     // Every segment of a family is loaded and re-rated with it: usage in an earlier segment moves the
                     // quantity the later ones are priced on top of (SegmentedPricing).
@@ -87,7 +91,12 @@ public sealed class PeriodTotalsRater
                 {
                     t = totals.Count;
                     index.Add(key, t);
-                    totals.Add(new TouchedTotal(key, period, bookedIn) { Resolution = _prices is null ? null : segments[0].Resolution, IsPart = family.Group.Length > 0 });
+                    totals.Add(new TouchedTotal(key, period, bookedIn)
+                    {
+                        Resolution = _prices is null ? null : segments[segment].Resolution,
+                        IsPart = family.Group.Length > 0 || segments.Count > 1,
+                        RangeEnd = segment + 1 < segments.Count ? segments[segment + 1].From : period.End,
+                    });
                 }
             }
 
@@ -126,8 +135,15 @@ public sealed class PeriodTotalsRater
     /// order, rounded once, and a window's charge is how much that moved. A window whose transactions come after every
     /// one the total holds (the usual case) adds its fees; an earlier one (late usage) re-rates the total's transactions.
     /// </remarks>
+    /// <remarks>
+    /// A metered total (<see cref="TouchedTotal.Meter"/>) is rated on <paramref name="meters"/>: the quantity its meter
+    /// makes of its state after this flush (the ledger merges the stored state with the flush's records). Its amount is
+    /// round(price(that quantity)) and the charge is how much that moved, booked on the total's last window of the
+    /// flush (its other windows charge 0); an unpriced meter quantity (past its bound) is amount 0. The charges still
+    /// telescope to round(price(final quantity)), whatever the split into flushes.
+    /// </remarks>
     public PeriodTotalsResult Rate(PeriodTotalsPlan plan, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, IReadOnlyDictionary<PeriodTotalKey, BookedAdjustments> booked,
-        IReadOnlyDictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>? transactions = null)
+        IReadOnlyDictionary<PeriodTotalKey, IReadOnlyList<UsageTransaction>>? transactions = null, IReadOnlyDictionary<PeriodTotalKey, Meters.MeterQuantity>? meters = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(stored);
@@ -148,6 +164,12 @@ public sealed class PeriodTotalsRater
             }
         }
 
+        var lastWindow = new int[totals.Length];
+        for (var j = 0; j < plan.Order.Length; j++)
+        {
+            lastWindow[plan.TotalOf[j]] = j;
+        }
+
         var charges = new WindowCharge[plan.Order.Length];
         for (var j = 0; j < plan.Order.Length; j++)
         {
@@ -158,6 +180,15 @@ public sealed class PeriodTotalsRater
             if (total.Touched.Family >= 0)
             {
                 charge = RateInFamily(families[total.Touched.Family], total, w);
+            }
+            else if (total.Touched.Meter is not null)
+            {
+                total.State.Quantity += w.Quantity; // the raw sum stays the total's quantity (conservation)
+                total.State.Transactions += w.Count;
+                if (j == lastWindow[plan.TotalOf[j]])
+                {
+                    charge = RateMeter(total, meters);
+                }
             }
             else if (total.Touched.RatedPerTransaction)
             {
@@ -241,6 +272,28 @@ public sealed class PeriodTotalsRater
         }
 
         return new PeriodTotalsResult(updates, adjustments, charges, added);
+    }
+
+    /// <summary>
+    /// The charge of a metered total in this flush: round(price(meter quantity after)) less what it charged so far
+    /// (for late usage: the closed total plus its adjustments). The record count is the price's transaction count.
+    /// </summary>
+    private static decimal RateMeter(TotalAccumulator total, IReadOnlyDictionary<PeriodTotalKey, Meters.MeterQuantity>? meters)
+    {
+        var key = total.Touched.Key;
+        if (meters is null || !meters.TryGetValue(key, out var quantity))
+        {
+            throw new InvalidOperationException($"{key.Account}/{key.Sku} period {key.PeriodStart:yyyy-MM-dd}: a metered total ({total.Touched.Meter!.AggregationName}) was rated without its meter quantity");
+        }
+
+        var priced = total.Touched.Resolution!.Value;
+        var amount = quantity.IsPriced
+            ? Rounding.Round(priced.Price!.Amount(quantity.Quantity, total.State.Transactions), priced.Currency!.MinorUnits, priced.Book!.Rounding)
+            : 0m;
+        var charge = amount - total.State.Charged;
+        total.State.Charged = amount;
+        Stamp(total, priced);
+        return charge;
     }
 
     /// <summary>

@@ -27,6 +27,19 @@ public sealed record TouchedTotal(PeriodTotalKey Key, BillingPeriod Period, Date
     /// <summary>True when the total's price is rated per transaction (<see cref="Pricing.SkuPrice.NeedsTransactions"/>).</summary>
     public bool RatedPerTransaction => Resolution is { IsPriced: true } r && r.Price!.NeedsTransactions;
 
+    /// <summary>
+    /// The meter of the total's price when it is not a sum (docs/meters.md): the total is then rated on the quantity the
+    /// meter makes of its state (the ledger's <c>meter_states</c>), not on the sum of its windows; null for a sum.
+    /// </summary>
+    public Meters.MeterDefinition? Meter => Resolution is { IsPriced: true } r && !r.Price!.Meter.IsSum ? r.Price.Meter : null;
+
+    /// <summary>
+    /// The end of the time range whose records go into this total: the period's end, or for a metered SKU with a
+    /// version taking effect inside the period, the start of the next version's range (each range metered on its own).
+    /// The range starts at <see cref="PeriodTotalKey.PricedFrom"/>.
+    /// </summary>
+    public DateTimeOffset RangeEnd { get; init; } = Period.End;
+
     /// <summary>True when the period is closed: the usage is late and becomes an adjustment line.</summary>
     public bool IsLate => BookedIn is not null;
 }

@@ -141,13 +141,26 @@ public static class PriceBookValidation
     }
 
     /// <summary>
-    /// The meters of <paramref name="book"/> the engine does not rate yet: every meter but <c>sum</c> is defined, validated
-    /// and computed exactly by <c>Metering.Rating.Meters</c> (docs/meters.md), but the streaming flush, the ledger and
-    /// statements still sum a SKU's records. Publishing such a book would bill a sum where it says a max or a p95, so the
-    /// registry (API and CLI publish, and the files <c>run</c>/<c>stream</c> publish) and <c>metering rate</c> refuse it,
-    /// at <c>$.versions[i].prices["SKU"].meter</c>. <c>metering pricebook validate</c> checks the meter definitions only.
+    /// The meters of <paramref name="book"/> the streaming engine does not rate yet: <c>latest</c> and <c>unique_count</c>
+    /// are defined, validated and computed exactly by <c>Metering.Rating.Meters</c> (docs/meters.md), but the engine does
+    /// not carry a record's event id or an unkept dimension's value to the flush yet. Publishing such a book would bill a
+    /// sum where it says a latest value or a unique count, so the registry (API and CLI publish, and the files
+    /// <c>run</c>/<c>stream</c> publish) refuses it, at <c>$.versions[i].prices["SKU"].meter</c>. sum, count, max, min,
+    /// time_weighted and percentile are rated by the engine, the ledger and statements.
     /// </summary>
-    public static IReadOnlyList<PriceBookError> UnratedMeters(PriceBook book)
+    public static IReadOnlyList<PriceBookError> UnratedMeters(PriceBook book) =>
+        Refuse(book, m => m.Aggregation is MeterAggregation.Latest or MeterAggregation.UniqueCount,
+            "is defined (docs/meters.md) but not rated by the streaming engine yet (it does not carry event ids or unkept dimension values to the flush): it would bill the sum of the records; meter it with count, max, min, time_weighted or percentile, or leave the meter out (sum)");
+
+    /// <summary>
+    /// The meters <c>metering rate</c> (file mode: it rates aggregate rows, not records) cannot rate: every meter but
+    /// <c>sum</c>, since a file of window aggregates carries neither the records' times nor their merged states.
+    /// </summary>
+    public static IReadOnlyList<PriceBookError> UnratedFileMeters(PriceBook book) =>
+        Refuse(book, m => !m.IsSum,
+            "is not rated by `metering rate`, which rates window aggregates (only a sum is a function of them); rate this book with the streaming engine (`metering stream`), or leave the meter out (sum)");
+
+    private static List<PriceBookError> Refuse(PriceBook book, Func<MeterDefinition, bool> refused, string why)
     {
         ArgumentNullException.ThrowIfNull(book);
         var errors = new List<PriceBookError>();
@@ -155,10 +168,9 @@ public static class PriceBookValidation
         {
             foreach (var (sku, price) in book.Versions[i].AllPrices().DistinctBy(p => p.Key))
             {
-                if (!price.Meter.IsSum)
+                if (refused(price.Meter))
                 {
-                    errors.Add(new PriceBookError($"$.versions[{i}].prices[\"{sku}\"].meter",
-                        $"meter '{price.Meter.AggregationName}' of '{sku}' is defined (docs/meters.md) but not rated by the engine yet: it would bill the sum of the records; leave the meter out (sum) until it is"));
+                    errors.Add(new PriceBookError($"$.versions[{i}].prices[\"{sku}\"].meter", $"meter '{price.Meter.AggregationName}' of '{sku}' {why}"));
                 }
             }
         }

@@ -74,6 +74,25 @@ public sealed class PriceCatalog
     public IEnumerable<PriceBook> Books() => List is null ? _contracts.Values : _contracts.Values.Prepend(List);
 
     /// <summary>
+    /// The SKUs whose single records a flush needs, not only their windows' count, sum, min and max: those rated per
+    /// transaction (<see cref="SkusRatedPerTransaction"/>) and those a time_weighted or percentile meter measures (its
+    /// readings and buckets come from each record's own time). The engine keeps these records for the next flush.
+    /// </summary>
+    public IReadOnlySet<string> SkusKeepingRecords()
+    {
+        var skus = new HashSet<string>(SkusRatedPerTransaction(), StringComparer.Ordinal);
+        foreach (var book in Books())
+        {
+            foreach (var version in book.Versions)
+            {
+                skus.UnionWith(version.AllPrices().Where(p => p.Value.Meter.NeedsRecords).Select(p => p.Key));
+            }
+        }
+
+        return skus;
+    }
+
+    /// <summary>
     /// The SKUs that some price of some version of any book (in any currency) rates per transaction
     /// (<see cref="SkuPrice.NeedsTransactions"/>): the engine keeps their records one by one for the flush.
     /// </summary>

@@ -25,6 +25,16 @@ public sealed record SkuUsage(string Sku, decimal Quantity, long RecordCount, IR
     /// <summary>The lineage hash of the version <see cref="RatedAmount"/> was rated with; null: the version that prices the line.</summary>
     public string? RatedHash { get; init; }
 
+    /// <summary>
+    /// For a SKU whose price names a meter other than sum: why the meter could not give an exact quantity
+    /// (<see cref="Meters.MeterQuantity.OverBoundReason"/>, <see cref="Meters.MeterQuantity.OverflowReason"/>), and the line is
+    /// unpriced; null otherwise. <see cref="MeterDetail"/> says what it means.
+    /// </summary>
+    public string? MeterUnpriced { get; init; }
+
+    /// <summary>The detail of <see cref="MeterUnpriced"/>.</summary>
+    public string? MeterDetail { get; init; }
+
     /// <summary>" priced from 2026-11-15T00:00:00Z" for usage of a price segment, "" otherwise: how messages name a segment.</summary>
     public static string SegmentText(DateTimeOffset? priceFrom) =>
         priceFrom is { } f ? $" priced from {f.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}" : "";

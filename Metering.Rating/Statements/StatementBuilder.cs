@@ -173,6 +173,19 @@ public static class StatementBuilder
 
         var price = resolution.Price!;
         var book = resolution.Book!;
+        if (!price.Meter.IsSum)
+        {
+            // A metered line's quantity is its meter's over its own range (docs/meters.md): priced alone, never on top
+            // of the lines before it, and unpriced when the meter could not give an exact quantity.
+            if (u.MeterUnpriced is { } why)
+            {
+                return Unpriced(u, why, u.MeterDetail, resolution);
+            }
+
+            carry = new Carry();
+            isFirst = true;
+        }
+
         decimal exact;
         if (price.NeedsTransactions && u.Transactions is null && u.RatedAmount is { } rated && (u.RatedHash is null || u.RatedHash == resolution.Version!.Hash))
         {

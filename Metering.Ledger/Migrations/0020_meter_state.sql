@@ -1,0 +1,21 @@
+-- Meters beyond sums (docs/meters.md): every total of a SKU whose price names a meter other than sum has the meter's
+-- exact state here (count/min/max, the readings of a gauge, the bucket sums of a percentile), serialised as
+-- Metering.Aggregates.Meters writes it, written in the same flush transaction as the total, so a replay never counts
+-- a record twice. `billing_period_totals.quantity` stays the raw sum of the records (conservation: `metering verify`
+-- adds it up); `quantity` here is what the meter made of the state, which the price rated; `unpriced` the reason it
+-- could not be priced (meter_over_bound, meter_overflow) and `detail` what that means. A row of its own, not columns
+-- of the total, because a closed period keeps taking late records into its state (its total never changes: late usage
+-- is an adjustment line rated on top of the whole period's state), also for a key that had no total before the close.
+CREATE TABLE meter_states (
+    account         text           NOT NULL,
+    sku             text           NOT NULL,
+    period_start    timestamptz    NOT NULL,
+    dimension_group text           NOT NULL DEFAULT '',
+    price_from      timestamptz    NOT NULL,
+    state           bytea          NOT NULL,
+    quantity        numeric(38, 9) NOT NULL,
+    unpriced        text,
+    detail          text,
+    updated_at      timestamptz    NOT NULL DEFAULT now(),
+    PRIMARY KEY (account, sku, period_start, dimension_group, price_from)
+);
