@@ -56,16 +56,6 @@ public sealed class RateCommand : ICliCommand
         {
             var list = PriceBookLoader.LoadFile(listPath);
             catalog = new PriceCatalog(list, contractPaths.Select(p => PriceBookLoader.LoadFile(p, list)).ToList());
-            if (catalog.Books().SelectMany(PriceBookValidation.UnratedFileMeters).ToList() is { Count: > 0 } unrated)
-            {
-                foreach (var u in unrated)
-                {
-                    Console.Error.WriteLine($"metering rate: {u}");
-                }
-
-                return 2;
-            }
-
             if (accountsPath is not null)
             {
                 // Each account is priced in its billing currency, selected as the engine selects it (PriceCatalog.Resolve).
@@ -123,6 +113,18 @@ public sealed class RateCommand : ICliCommand
                 w.WriteBoolean("unpriced", true);
                 w.WriteString("reason", resolution.UnpricedReason ?? "per_transaction_bounds_need_transactions");
                 w.WriteString("detail", resolution.Detail ?? $"'{sku}' is rated per transaction (per-transaction bounds, free transactions or a free amount with a fixed fee): give one usage line per transaction");
+                EndLine(w, sink);
+                continue;
+            }
+
+            if (!resolution.Price.Meter.IsSum)
+            {
+                // A usage line is a sum over some window; a max, a gauge's integral or a p95 is not a function of sums,
+                // so it is never priced here as one (the streaming engine meters it from the records).
+                unpriced++;
+                w.WriteBoolean("unpriced", true);
+                w.WriteString("reason", "meter_not_rated_from_usage_lines");
+                w.WriteString("detail", $"'{sku}' is metered by {resolution.Price.Meter.AggregationName} (docs/meters.md), which a usage line's sum cannot give: rate it with the streaming engine (`metering stream`)");
                 EndLine(w, sink);
                 continue;
             }

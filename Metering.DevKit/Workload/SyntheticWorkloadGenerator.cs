@@ -20,6 +20,9 @@ public sealed class SyntheticWorkloadGenerator
         "dns.queries", "stream.minutes", "images.transforms", "ai.tokens",
     ];
 
+    // Appended after the eight (so their indexes and shapes stay) when WorkloadOptions.MeteredSkus is on.
+    private static readonly string[] MeteredSkus = ["gpu.peak", "db.floor", "api.calls", "r2.storage.mb", "transit.bytes"];
+
     private static readonly string[] Regions = ["eu", "us", "apac", "latam"];
 
     /// <summary>Reject reason of each bad-record kind, in rotation order (see <see cref="WriteBad"/>).</summary>
@@ -43,6 +46,7 @@ public sealed class SyntheticWorkloadGenerator
 
     private readonly WorkloadOptions _options;
     private readonly double[] _accountCdf;
+    private readonly string[] _skus;
 
     /// <summary>Creates a generator; throws naming the option that is out of range.</summary>
     public SyntheticWorkloadGenerator(WorkloadOptions options)
@@ -61,6 +65,7 @@ public sealed class SyntheticWorkloadGenerator
         }
 
         _options = options;
+        _skus = options.MeteredSkus ? [.. Skus, .. MeteredSkus] : Skus;
         _accountCdf = new double[options.Accounts];
         double total = 0;
         for (var k = 0; k < options.Accounts; k++)
@@ -137,7 +142,7 @@ public sealed class SyntheticWorkloadGenerator
             truth.Totals.Add(new GroundTruthTotal
             {
                 Account = AccountName(account),
-                Sku = Skus[sku],
+                Sku = _skus[sku],
                 Count = count,
                 Quantity = FixedPoint.Format(nanos),
             });
@@ -151,9 +156,14 @@ public sealed class SyntheticWorkloadGenerator
 
     private GoodRecord NextGood(Random random, long i, long baseTicks)
     {
-        var sku = random.Next(Skus.Length);
+        var sku = random.Next(_skus.Length);
         long nanos = sku switch
         {
+            8 => random.NextInt64(1, 65) * FixedPoint.NanosPerUnit, // GPUs in use (max)
+            9 => random.NextInt64(1, 17) * FixedPoint.NanosPerUnit, // database instances (min)
+            10 => FixedPoint.NanosPerUnit, // one call (count)
+            11 => random.NextInt64(1, 500_001) * FixedPoint.NanosPerUnit, // MB stored (time_weighted)
+            12 => random.NextInt64(1_000, 100_000_001) * FixedPoint.NanosPerUnit, // bytes sent (percentile)
             0 => random.NextInt64(100, 10_000_000) * FixedPoint.NanosPerUnit, // whole bytes
             1 or 6 => FixedPoint.NanosPerUnit, // one request / transform
             2 => random.NextInt64(1, 50_000) * 1_000_000, // milliseconds with 3 decimals
@@ -187,7 +197,7 @@ public sealed class SyntheticWorkloadGenerator
     /// call, whoever the tenant is.
     /// </summary>
     private long SizeFactor(int sku, int account) =>
-        sku is 5 or 7 ? 1 : Math.Max(1, _options.HeavyAccountScale / (account + 1L));
+        sku is 5 or 7 or >= 8 ? 1 : Math.Max(1, _options.HeavyAccountScale / (account + 1L)); // levels and peaks do not grow with a tenant's batches
 
     private int PickAccount(Random random)
     {
@@ -206,7 +216,7 @@ public sealed class SyntheticWorkloadGenerator
         w.Ascii("\",\"account\":\"acct-");
         w.Int(r.Account + 1);
         w.Ascii("\",\"sku\":\"");
-        w.Ascii(Skus[r.Sku]);
+        w.Ascii(_skus[r.Sku]);
         w.Ascii(r.QuantityAsString ? "\",\"quantity\":\"" : "\",\"quantity\":");
         w.Quantity(r.Nanos);
         w.Ascii(r.QuantityAsString ? "\",\"time\":\"" : ",\"time\":\"");

@@ -152,14 +152,6 @@ public static class PriceBookValidation
         Refuse(book, m => m.Aggregation is MeterAggregation.Latest or MeterAggregation.UniqueCount,
             "is defined (docs/meters.md) but not rated by the streaming engine yet (it does not carry event ids or unkept dimension values to the flush): it would bill the sum of the records; meter it with count, max, min, time_weighted or percentile, or leave the meter out (sum)");
 
-    /// <summary>
-    /// The meters <c>metering rate</c> (file mode: it rates aggregate rows, not records) cannot rate: every meter but
-    /// <c>sum</c>, since a file of window aggregates carries neither the records' times nor their merged states.
-    /// </summary>
-    public static IReadOnlyList<PriceBookError> UnratedFileMeters(PriceBook book) =>
-        Refuse(book, m => !m.IsSum,
-            "is not rated by `metering rate`, which rates window aggregates (only a sum is a function of them); rate this book with the streaming engine (`metering stream`), or leave the meter out (sum)");
-
     private static List<PriceBookError> Refuse(PriceBook book, Func<MeterDefinition, bool> refused, string why)
     {
         ArgumentNullException.ThrowIfNull(book);

@@ -16,7 +16,8 @@ public class MeterPriceBookTests
     private static MeterDefinition MeterOf(string json) => PriceBookLoader.Load(PriceBookLoader.Utf8(json), "test").Versions[0].Prices["s"].Meter;
 
     // The hashes main computed for the example books before meters existed (its Metering.Rating.dll, 2026-12-02): a book
-    // without a meter must keep its lineage, so every rated line and published version stays traceable.
+    // without a meter must keep its lineage, so every rated line and published version stays traceable. list.json has
+    // since gained five metered SKUs (the main job's): without them, its versions hash as they did.
     [Theory]
     [InlineData("list.json", "2026-10", "sha256:ad2be0f682f59bb253e7702d1df43d4ae558a2837bf7cc0a2d49b26bc6d20e0c")]
     [InlineData("list.json", "2026-11", "sha256:296b977880dcf9fce33dae938a0798e4c2ecf20d73e52e5234c2a4617a75685c")]
@@ -24,11 +25,44 @@ public class MeterPriceBookTests
     [InlineData("multi-currency.json", "2026-11", "sha256:b5ae502ce4ecbb7b793c1fce1bb5504e8bfabf4dcd5a6aef1f472756b48e08cb")]
     public void Example_books_without_a_meter_keep_their_hash_and_meter_every_sku_as_a_sum(string file, string version, string hash)
     {
-        var list = PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json"));
-        var book = file.StartsWith("contract", StringComparison.Ordinal) ? PriceBookLoader.LoadFile(Path.Combine(Examples, file), list) : PriceBookLoader.LoadFile(Path.Combine(Examples, file));
+        var list = PriceBookLoader.Load(WithoutMeteredSkus(Path.Combine(Examples, "list.json")), "list.json");
+        var book = file switch
+        {
+            "list.json" => list,
+            _ when file.StartsWith("contract", StringComparison.Ordinal) => PriceBookLoader.LoadFile(Path.Combine(Examples, file), list),
+            _ => PriceBookLoader.LoadFile(Path.Combine(Examples, file)),
+        };
         var v = Assert.Single(book.Versions, v => v.Version == version);
         Assert.Equal(hash, v.Hash);
         Assert.All(v.Prices.Values, p => Assert.Same(MeterDefinition.Sum, p.Meter));
+    }
+
+    [Fact]
+    public void The_list_book_meters_the_main_jobs_five_metered_skus_and_sums_every_other()
+    {
+        var v = Assert.Single(PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json")).Versions, v => v.Version == "2026-11");
+        var meters = v.Prices.Where(p => !p.Value.Meter.IsSum).ToDictionary(p => p.Key, p => p.Value.Meter.AggregationName);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["gpu.peak"] = "max", ["db.floor"] = "min", ["api.calls"] = "count", ["r2.storage.mb"] = "time_weighted", ["transit.bytes"] = "percentile",
+        }, meters);
+        Assert.Empty(PriceBookValidation.UnratedMeters(PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json"))));
+    }
+
+    // The book's JSON with every price that names a meter left out.
+    private static byte[] WithoutMeteredSkus(string path)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        foreach (var version in root["versions"]!.AsArray())
+        {
+            var prices = version!["prices"]!.AsObject();
+            foreach (var sku in prices.Where(p => p.Value!["meter"] is not null).Select(p => p.Key).ToList())
+            {
+                prices.Remove(sku);
+            }
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(root.ToJsonString());
     }
 
     [Fact]

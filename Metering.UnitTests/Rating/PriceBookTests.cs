@@ -117,7 +117,7 @@ public class PriceBookTests
     }
 
     [Fact]
-    public async Task Rate_command_prices_windows_incrementally_and_flags_unknown_skus()
+    public async Task Rate_command_prices_windows_incrementally_and_flags_unknown_skus_and_metered_skus_as_unpriced()
     {
         var dir = Directory.CreateTempSubdirectory("metering-rate-").FullName;
         var usage = Path.Combine(dir, "usage.ndjson");
@@ -127,12 +127,13 @@ public class PriceBookTests
             """{"account":"acct-2","sku":"cdn.egress.bytes","quantity":"5000000000000","period_start":"2026-11-01T00:00:00Z"}""",
             """{"account":"acct-2","sku":"cdn.egress.bytes","quantity":20000000000000,"period_start":"2026-11-01T00:00:00Z"}""",
             """{"account":"acct-2","sku":"nope","quantity":"1","period_start":"2026-11-01T00:00:00Z"}""",
+            """{"account":"acct-2","sku":"gpu.peak","quantity":"9","period_start":"2026-11-01T00:00:00Z"}""",
         ]);
         var code = await Program.RunAsync(["rate", "--pricebook", Path.Combine(Examples, "list.json"), "--usage", usage, "--output", output], TextWriter.Null, TextWriter.Null, CancellationToken.None);
         var lines = (await File.ReadAllLinesAsync(output)).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
         Directory.Delete(dir, true);
 
-        Assert.Equal(1, code); // one line unpriced
+        Assert.Equal(1, code); // lines unpriced
         // 5000 GB - 100 included = 4900 x 0.08 = 392.00; then 24,900 GB: 10,000 x 0.08 + 14,900 x 0.06 = 1694.00, so +1302.00.
         Assert.Equal("392.00", lines[0].GetProperty("amount").GetString());
         Assert.Equal("1302.00", lines[1].GetProperty("amount").GetString());
@@ -141,5 +142,8 @@ public class PriceBookTests
         Assert.StartsWith("sha256:", lines[1].GetProperty("version_hash").GetString(), StringComparison.Ordinal);
         Assert.True(lines[2].GetProperty("unpriced").GetBoolean());
         Assert.Equal("unknown_sku", lines[2].GetProperty("reason").GetString());
+        // A max is not a function of a usage line's sum: unpriced with its reason, never priced as a sum.
+        Assert.True(lines[3].GetProperty("unpriced").GetBoolean());
+        Assert.Equal("meter_not_rated_from_usage_lines", lines[3].GetProperty("reason").GetString());
     }
 }
