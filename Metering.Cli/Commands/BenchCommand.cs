@@ -27,6 +27,8 @@ public sealed class BenchCommand : ICliCommand
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
         "  --catch-up                 the same on the main job's topology (3 brokers, 32 partitions): a 2 M-record backlog,\n" +
         "                             then the engine started on it; prints where the engine's time went per stage\n" +
+        "  --meters                   (pipeline, catch-up) the main job's mix: 5 of 13 SKUs metered by max, min, count,\n" +
+        "                             time_weighted and percentile (docs/meters.md); compare with a run without it\n" +
         "  --flush-interval D, --max-records-per-flush N   the engine's flush cadence (pipeline, catch-up; default 1s, 1000000)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
         "                             default .metering/bench/usage-N.ndjson)\n" +
@@ -95,6 +97,8 @@ public sealed class BenchCommand : ICliCommand
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 1) };
         workload = rateGiven ? workload : workload with { Rate = PipelineBenchmark.DefaultRate };
         workload = skewGiven ? workload : workload with { Skew = PipelineBenchmark.DefaultSkew };
+        // The main job's mix: five of thirteen SKUs metered by max, min, count, time_weighted and percentile (docs/meters.md).
+        workload = workload with { MeteredSkus = args.Has("meters") };
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
         var partitions = (int)args.Int64("partitions", catchUp ? 32 : 128, 1, 1024);
         var brokers = (int)args.Int64("brokers", catchUp ? 3 : 1, 1, 9);
@@ -106,11 +110,11 @@ public sealed class BenchCommand : ICliCommand
         var prices = LedgerArguments.Prices(args);
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
         args.RejectUnknown(LedgerArguments.Options);
-        var file = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"pipeline-{workload.Records}-{workload.Accounts}-{workload.Rate}-{workload.Skew}-{workload.Seed}.ndjson"));
+        var file = Path.Combine(dir, string.Create(CultureInfo.InvariantCulture, $"pipeline-{workload.Records}-{workload.Accounts}-{workload.Rate}-{workload.Skew}-{workload.Seed}{(workload.MeteredSkus ? "-meters" : "")}.ndjson"));
         var r = await PipelineBenchmark.RunAsync(new PipelineBenchmark.Setup(file, workload, partitions, brokers, rounds) { FlushInterval = flushInterval, MaxRecordsPerFlush = maxRecordsPerFlush }, pipeline, prices,
             (round, ct) => LedgerArguments.OpenAsync(args, ct, $"bench_{stamp}_{round}"), Console.Error, cancellationToken).ConfigureAwait(false);
         var @out = Console.Out;
-        @out.WriteLine($"{kind}: {r.Records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
+        @out.WriteLine($"{kind}{(workload.MeteredSkus ? " with the meter mix" : "")}: {r.Records:N0} records ({workload.Accounts:N0} accounts, {workload.Rate:N0} records/s of event time), {partitions} partitions, {brokers} embedded broker(s), {Environment.ProcessorCount} cores, price book {prices?.List?.Id ?? "none"}, median of {rounds} alternating rounds");
         @out.WriteLine($"consume-only:                {r.ConsumeOnlyRecordsPerSecond,12:N0} records/s  (rounds: {Rounds(r.ConsumeOnly)}; spread {r.ConsumeOnlySpread.Min:N0}..{r.ConsumeOnlySpread.Max:N0})");
         @out.WriteLine($"Kafka -> committed totals:   {r.EngineRecordsPerSecond,12:N0} records/s  (rounds: {Rounds(r.Engine)}; spread {r.EngineSpread.Min:N0}..{r.EngineSpread.Max:N0})");
         @out.WriteLine($"engine / consume-only:       {r.Ratio,12:F2}");

@@ -21,7 +21,7 @@ public sealed class SyntheticWorkloadGenerator
     ];
 
     // Appended after the eight (so their indexes and shapes stay) when WorkloadOptions.MeteredSkus is on.
-    private static readonly string[] MeteredSkus = ["gpu.peak", "db.floor", "api.calls", "r2.storage.mb", "transit.bytes"];
+    private static readonly string[] MeteredSkus = ["gpu.peak", "db.floor", "workers.invocations", "r2.storage.mb", "transit.bytes"];
 
     private static readonly string[] Regions = ["eu", "us", "apac", "latam"];
 

@@ -37,7 +37,7 @@ public sealed record WorkloadOptions
 
     /// <summary>
     /// Adds five SKUs whose prices meter them other than by a sum (docs/meters.md) to the eight: <c>gpu.peak</c> (max;
-    /// 1-64 GPUs), <c>db.floor</c> (min; 1-16 instances), <c>api.calls</c> (count; 1 per record), <c>r2.storage.mb</c>
+    /// 1-64 GPUs), <c>db.floor</c> (min; 1-16 instances), <c>workers.invocations</c> (count; 1 per record), <c>r2.storage.mb</c>
     /// (time_weighted; a level of 1-500,000 MB) and <c>transit.bytes</c> (percentile; 1 kB-100 MB). Off by default, so
     /// every workload from before meters writes the same bytes; the main job (<c>metering run</c>) turns it on.
     /// </summary>

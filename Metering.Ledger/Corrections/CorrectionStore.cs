@@ -109,6 +109,14 @@ public static class CorrectionStore
                     $"SKU '{request.Sku}' is rated per transaction ('{resolved.Book!.Id}' version '{resolved.Version!.Version}': per-transaction bounds or free transactions); a void or amend cannot re-price its other transactions: book a credit or debit instead");
             }
 
+            if (prices?.Resolve(request.Account, request.Sku!, eventTime) is { IsPriced: true } metered && !metered.Price!.Meter.IsSum)
+            {
+                // The statement bills the meter's quantity of the period's records (meter_states); a correction is a
+                // delta of a sum, which a max, a gauge's integral or a p95 does not move by (docs/meters.md, "Corrections").
+                return Refused("metered_not_correctable", "sku",
+                    $"SKU '{request.Sku}' is metered by {metered.Price.Meter.AggregationName} ('{metered.Book!.Id}' version '{metered.Version!.Version}'); a void or amend of one event cannot move a metered quantity: book a credit or debit instead");
+            }
+
             group = GroupOf(prices, request, own);
             priceFrom = SegmentOf(prices, request, own, eventTime);
             var last = await LastOfEventAsync(connection, tx, request.Account, request.EventId!, cancellationToken).ConfigureAwait(false);

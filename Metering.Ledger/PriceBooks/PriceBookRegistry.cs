@@ -62,6 +62,11 @@ public static class PriceBookRegistry
             throw new PriceBookRegistryException($"{source}: not published: {string.Join("; ", unrated)}");
         }
 
+        if (await MeterChangesAsync(new PriceBookStore(db), book, cancellationToken).ConfigureAwait(false) is { Count: > 0 } changed)
+        {
+            throw new PriceBookRegistryException($"{source}: not published: {string.Join("; ", changed)}");
+        }
+
         var outcomes = await new PriceBookStore(db).PublishAllAsync(Split(book, json), cancellationToken).ConfigureAwait(false);
         if (outcomes.Count > 0 && outcomes[^1] is { Result: PublishResult.Conflict } conflict)
         {
@@ -69,6 +74,28 @@ public static class PriceBookRegistry
         }
 
         return outcomes;
+    }
+
+    /// <summary>
+    /// The meters <paramref name="book"/> would change against the versions of it already published
+    /// (<see cref="PriceBookValidation.PublishMeterChanges"/>): a SKU keeps one meter in every version, since its
+    /// period's meter state carries across a version change. Contracts are checked against their list book when they
+    /// load (a contract may not meter a SKU otherwise than its list book), so only list books are read here.
+    /// </summary>
+    public static async Task<IReadOnlyList<PriceBookError>> MeterChangesAsync(PriceBookStore store, PriceBook book, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(book);
+        if (book.IsContract)
+        {
+            return [];
+        }
+
+        var stored = await store.ListAsync(book.Id, cancellationToken).ConfigureAwait(false);
+        // A registry book that no longer loads is reported where it is read (LoadAsync); there is nothing to compare here.
+        return stored.Count == 0 || PriceBookLoader.Validate(PriceBookStore.Combine(stored)).Book is not { } published
+            ? []
+            : PriceBookValidation.PublishMeterChanges(book, published.Versions);
     }
 
     /// <summary>The registry's revision (bumped by every change; <see cref="Channel"/>).</summary>

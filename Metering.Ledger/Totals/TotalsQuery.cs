@@ -10,7 +10,7 @@ public static class TotalsQuery
     {
         ArgumentNullException.ThrowIfNull(db);
         var totals = new List<SkuTotal>();
-        await using var cmd = db.CreateCommand("SELECT t.sku, sum(t.record_count)::bigint, sum(coalesce(m.quantity, t.quantity)), sum(t.amount), trim(min(t.currency)) FROM billing_period_totals t LEFT JOIN meter_states m ON m.account = t.account AND m.sku = t.sku AND m.period_start = t.period_start AND m.dimension_group = t.dimension_group AND m.price_from = t.price_from WHERE t.account = $1 AND t.period_start = $2 GROUP BY t.sku ORDER BY t.sku");
+        await using var cmd = db.CreateCommand("SELECT sku, sum(record_count)::bigint, sum(quantity), sum(amount), trim(min(currency)) FROM billing_period_totals WHERE account = $1 AND period_start = $2 GROUP BY sku ORDER BY sku");
         cmd.Parameters.Add(new NpgsqlParameter { Value = account });
         cmd.Parameters.Add(new NpgsqlParameter { Value = periodStart });
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -174,7 +174,7 @@ public static class PriceBookValidation
     /// The meter changes publishing <paramref name="book"/> (one or more versions, the API's PUT or <c>pricebook
     /// publish</c>) would make against the versions of that book already <paramref name="published"/>: the rule of
     /// <see cref="CheckMeters"/> across the registry, with the same message, at <c>$.versions[i].prices["SKU"].meter</c>.
-    /// Not yet called by the registry (the lead wires it into the publish; docs/meters.md says so).
+    /// Called by both publish paths (<c>PriceBookRegistry.MeterChangesAsync</c>).
     /// </summary>
     public static IReadOnlyList<PriceBookError> PublishMeterChanges(PriceBook book, IReadOnlyList<PriceBookVersion> published)
     {

@@ -5,6 +5,7 @@ using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
 using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
+using Metering.Ledger.Corrections;
 using Metering.Ledger.Migrations;
 using Metering.Ledger.PeriodClose;
 using Metering.Ledger.PriceBooks;
@@ -154,6 +155,12 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(("10320000", "0.21"), lines["r2.storage"]);
         Assert.Equal(("200", "20.00"), lines["transit.peak"]);
         Assert.Equal(("3", "0.03"), lines["cdn.bytes"]);
+
+        // A void of one GPU report cannot move a max (the next-largest report is not kept): refused, nothing written.
+        var voidPeak = CorrectionRequest.Validate(new CorrectionInput("acct-m", "void", "k-1", "g-4", "gpu.peak", "2026-11-06T10:00:00Z", "9", null, Reason: "test"), "test", _ => null);
+        var refused = await CorrectionStore.WriteAsync(db, voidPeak.Request!, prices.Current!.List!.Periods, new DateTimeOffset(2026, 11, 28, 0, 0, 0, TimeSpan.Zero),
+            CorrectionHorizon.Default, CancellationToken.None, prices.Current);
+        Assert.Equal((CorrectionWriteStatus.Refused, "metered_not_correctable"), (refused.Status, refused.Refusal!.Code));
 
         // After the close, a late record that raises the peak to 12 books what price(12) adds over price(9): 120.00;
         // one below the peak books nothing more. The closed total and its statement do not change.

@@ -23,7 +23,7 @@ public sealed class UnratedMeterPublishTests(PostgresFixture postgres)
         """;
 
     [Fact]
-    public async Task A_book_with_a_meter_the_engine_does_not_rate_is_refused_by_the_registry_and_the_api_with_the_meters_path_and_one_it_rates_publishes()
+    public async Task A_book_with_a_meter_the_engine_does_not_rate_is_refused_by_the_registry_and_the_api_with_the_meters_path_and_one_it_rates_publishes_but_may_not_change_in_a_later_version()
     {
         var cs = await postgres.NewDatabaseAsync();
         await MigrationRunner.ApplyAsync(cs);
@@ -47,6 +47,21 @@ public sealed class UnratedMeterPublishTests(PostgresFixture postgres)
         var peaks = Encoding.UTF8.GetBytes(Book.Replace("\"latest\"", "\"max\"", StringComparison.Ordinal));
         var published = await PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(peaks, "peaks.json"), peaks, "peaks.json", CancellationToken.None);
         Assert.Single(published);
+        Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
+
+        // A later version may not meter the SKU otherwise (its period's state carries across the change): refused by
+        // the registry and the API, naming both meters; nothing published.
+        const string December = """
+            { "id": "peaks", "currency": "USD", "versions": [ { "version": "v2", "effective_from": "2026-12-01T00:00:00Z",
+              "prices": { "seats.current": { "model": "per_unit", "unit": "seat", "unit_price": "9.00" } } } ] }
+            """;
+        var dec = Encoding.UTF8.GetBytes(December);
+        var changed = await Assert.ThrowsAsync<PriceBookRegistryException>(() =>
+            PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(dec, "dec.json"), dec, "dec.json", CancellationToken.None));
+        Assert.Contains("the meter of 'seats.current' changes from {\"aggregation\":\"max\"} in the published version 'v1'", changed.Message, StringComparison.Ordinal);
+        using var putDecember = await api.Client(ApiTestHost.Token("pricebooks:write")).PutAsync("/v1/pricebooks/peaks/versions/v2", new StringContent(December, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, putDecember.StatusCode);
+        Assert.Contains("changes from", await putDecember.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
     }
 }

@@ -44,7 +44,7 @@ public class MeterPriceBookTests
         var meters = v.Prices.Where(p => !p.Value.Meter.IsSum).ToDictionary(p => p.Key, p => p.Value.Meter.AggregationName);
         Assert.Equal(new Dictionary<string, string>
         {
-            ["gpu.peak"] = "max", ["db.floor"] = "min", ["api.calls"] = "count", ["r2.storage.mb"] = "time_weighted", ["transit.bytes"] = "percentile",
+            ["gpu.peak"] = "max", ["db.floor"] = "min", ["workers.invocations"] = "count", ["r2.storage.mb"] = "time_weighted", ["transit.bytes"] = "percentile",
         }, meters);
         Assert.Empty(PriceBookValidation.UnratedMeters(PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json"))));
     }

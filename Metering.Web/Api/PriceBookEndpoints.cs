@@ -194,6 +194,11 @@ internal static class PriceBookEndpoints
                 return Invalid(unrated);
             }
 
+            if (await PriceBookRegistry.MeterChangesAsync(store, book, cancellationToken).ConfigureAwait(false) is { Count: > 0 } meterChanges)
+            {
+                return Invalid(meterChanges);
+            }
+
             if (book.Account is null && ApiScopes.IsAccountBound(http.User))
             {
                 return ApiProblems.AccountBound("publish a list price book, which prices every account");
