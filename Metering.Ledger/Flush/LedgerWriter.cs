@@ -36,8 +36,15 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     /// </summary>
     public TotalsCache Totals { get; } = new();
 
+    /// <summary>The meter states of the open totals in <see cref="Totals"/> (docs/meters.md), forgotten with them.</summary>
+    public MeterStateCache MeterStates { get; } = new();
+
     /// <summary>Forgets the cached totals: the next flush reads every total it touches from PostgreSQL.</summary>
-    public void ForgetTotals() => Totals.Clear();
+    public void ForgetTotals()
+    {
+        Totals.Clear();
+        MeterStates.Clear();
+    }
 
     /// <summary>Commits <paramref name="batch"/>; throws <see cref="FencedException"/> when a partition moved on elsewhere.</summary>
     public async Task WriteAsync(FlushBatch batch, CancellationToken cancellationToken)
@@ -47,22 +54,31 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         {
             try
             {
-                var totals = await WriteOnceAsync(batch, attempt == 1 ? Totals : null, cancellationToken).ConfigureAwait(false);
+                var (totals, meters) = await WriteOnceAsync(batch, attempt == 1 ? Totals : null, cancellationToken).ConfigureAwait(false);
                 Totals.Committed(totals);
+                meters?.Committed(MeterStates);
                 return;
             }
             catch (StaleTotalsException) when (attempt < 5)
             {
                 // Another writer moved a total this flush rated on (cached, or inserted meanwhile): nothing was
                 // committed; rate the batch again on what PostgreSQL holds now.
-                Totals.Clear();
+                ForgetTotals();
+            }
+            catch
+            {
+                // The flush changed the cached meter states it took (and may or may not have committed them): forget
+                // them, so the next attempt reads what PostgreSQL holds.
+                MeterStates.Clear();
+                throw;
             }
         }
     }
 
-    private async Task<IReadOnlyList<PeriodTotalUpdate>> WriteOnceAsync(FlushBatch batch, TotalsCache? cache, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<PeriodTotalUpdate> Totals, MeterTotals? Meters)> WriteOnceAsync(FlushBatch batch, TotalsCache? cache, CancellationToken cancellationToken)
     {
         IReadOnlyList<PeriodTotalUpdate> totals = [];
+        MeterTotals? meters = null;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock_shared($1)", connection, tx))
@@ -76,7 +92,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            totals = await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cache, cancellationToken).ConfigureAwait(false);
+            (totals, meters) = await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cache, cancellationToken).ConfigureAwait(false);
         }
 
         await _progress.AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -96,7 +112,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
 
         await QuotaEvaluator.EvaluateAsync(connection, tx, batch.TotalChanges, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return totals;
+        return (totals, meters);
     }
 
     /// <summary>The next offsets PostgreSQL holds for this group and topic (where partitions resume).</summary>
@@ -110,7 +126,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         _seenIds.LoadDedupAsync(dataSource, horizon, maxEntries, cancellationToken);
 
     /// <summary>Load the touched totals' state, rate the windows on it (pure), store the results: all in <paramref name="tx"/>.</summary>
-    private async Task<IReadOnlyList<PeriodTotalUpdate>> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names,
+    private async Task<(IReadOnlyList<PeriodTotalUpdate> Totals, MeterTotals Meters)> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names,
         List<TotalChange> changes, TotalsCache? cache, CancellationToken cancellationToken)
     {
         var keptByRow = KeptByRow(rows, kept, names);
@@ -140,10 +156,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var rater = new PeriodTotalsRater(await Accounts.AccountCurrencies.ForAccountsAsync(connection, tx, catalog, accounts, cancellationToken).ConfigureAwait(false));
         var periods = await AccountPeriodStore.LoadAsync(connection, tx, rater.Periods, accounts, cancellationToken).ConfigureAwait(false);
         var plan = rater.Plan(usage, periods);
-        var (stored, booked) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken, cache).ConfigureAwait(false);
+        var (stored, booked, cached) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken, cache).ConfigureAwait(false);
         var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
-        var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, cancellationToken).ConfigureAwait(false);
+        var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, cached, cache is null ? null : MeterStates, cancellationToken).ConfigureAwait(false);
         var result = rater.Rate(plan, stored, booked, held, meters.Quantities);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken).ConfigureAwait(false);
         await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);
@@ -151,7 +167,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         AddTotalChanges(result.Totals, groupSums, changes);
 
         await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
-        return result.Totals;
+        return (result.Totals, meters);
     }
 
     /// <summary>

@@ -8,21 +8,27 @@ namespace Metering.Ledger.Flush;
 
 /// <summary>
 /// The meter states of one flush's metered totals (<see cref="TouchedTotal.Meter"/>: a price whose meter is not a sum;
-/// docs/meters.md): each is read from <c>meter_states</c> inside the flush transaction, the flush's windows are merged
-/// into it (count, min and max from the aggregate rows; the single records, which the engine keeps for time_weighted
-/// and percentile SKUs, for the others), the meter's period rule turns it into the quantity the rater prices, and the
-/// new state is written back in the same transaction. So a replayed flush merges its records exactly once: either the
-/// whole flush committed, state included, or none of it did.
+/// docs/meters.md): each is read inside the flush transaction (or taken from <see cref="MeterStateCache"/>), the
+/// flush's windows are merged into it (count, min and max from the aggregate rows; the single records, which the
+/// engine keeps for time_weighted and percentile SKUs, for the others), the meter's period rule turns it into the
+/// quantity the rater prices, and what changed is written back in the same transaction. So a replayed flush merges
+/// its records exactly once: either the whole flush committed, state included, or none of it did.
 /// </summary>
 /// <remarks>
-/// The quantity is that of the total's whole range (the period, or a version's part of it), as of its end: a gauge's
-/// last reading holds until the end, a percentile ranks every bucket of the period with the ones still to come as 0.
-/// That makes the committed amount a function of the committed records only, whatever the time a flush runs at, so
-/// a replay rates exactly what the first attempt rated.
+/// <para>The quantity is that of the total's whole range (the period, or a version's part of it), as of its end: a
+/// gauge's last reading holds until the end, a percentile ranks every bucket of the period with the ones still to come
+/// as 0. That makes the committed amount a function of the committed records only, whatever the time a flush runs at,
+/// so a replay rates exactly what the first attempt rated.</para>
+/// <para>Writes cost what the flush adds, not the state's size: a state that grows (a gauge's readings, a percentile's
+/// buckets) is stored as a base (<c>meter_states.state</c>) plus one delta row per flush that touched it
+/// (<c>meter_state_deltas</c>, the flush's own records' state); when the deltas add up to the base's size they are
+/// folded into a new base. Every byte written is then written at most about three times, where rewriting the whole
+/// state per flush would write a month of minute readings (~44,640, ~530 KB) 44,640 times. A state read from
+/// PostgreSQL is the base merged with its deltas (a merge is exact and order-free).</para>
 /// </remarks>
 internal sealed class MeterTotals
 {
-    private readonly Dictionary<PeriodTotalKey, (TouchedTotal Total, MeterAccumulator State)> _totals = [];
+    private readonly Dictionary<PeriodTotalKey, MeterTotal> _totals = [];
     private readonly Dictionary<PeriodTotalKey, MeterQuantity> _quantities = [];
 
     /// <summary>The meter quantity after this flush of every metered total of the plan, for the rater.</summary>
@@ -30,12 +36,15 @@ internal sealed class MeterTotals
 
     /// <summary>
     /// Loads the states of <paramref name="plan"/>'s metered totals and merges window i's usage (<paramref name="rows"/>[i],
-    /// and for record meters <paramref name="records"/>[i], its single records) into its total's. Throws
-    /// <see cref="ArgumentException"/> (a data fault: the flush is isolated and its records read again) when a window of a
-    /// record meter came without its records, which happens only to records taken in before the engine knew the price.
+    /// and for record meters <paramref name="records"/>[i], its single records) into its total's. An open total whose
+    /// stored total came from the totals cache (<paramref name="cachedTotals"/>) takes its state from
+    /// <paramref name="cache"/> when it has it: both were committed by the same flush, and the total's conditional write
+    /// fails the flush if another writer moved it since. Throws <see cref="ArgumentException"/> (a data fault: the flush
+    /// is isolated and its records read again) when a window of a record meter came without its records, which happens
+    /// only to records taken in before the engine knew the price.
     /// </summary>
     public static async Task<MeterTotals> BuildAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, IReadOnlyList<AggregateRow> rows,
-        IReadOnlyDictionary<int, List<KeptTransaction>>? records, CancellationToken cancellationToken)
+        IReadOnlyDictionary<int, List<KeptTransaction>>? records, IReadOnlySet<PeriodTotalKey> cachedTotals, MeterStateCache? cache, CancellationToken cancellationToken)
     {
         var meters = new MeterTotals();
         var metered = plan.Totals.Where(t => t.Meter is not null).ToList();
@@ -44,10 +53,35 @@ internal sealed class MeterTotals
             return meters;
         }
 
-        var stored = await LoadAsync(connection, tx, metered.Select(t => t.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        var toLoad = new List<TouchedTotal>();
         foreach (var t in metered)
         {
-            meters._totals.Add(t.Key, (t, stored.TryGetValue(t.Key, out var bytes) ? MeterAccumulator.Read(t, bytes) : MeterAccumulator.Empty(t.Meter!)));
+            if (!t.IsLate && cachedTotals.Contains(t.Key) && cache?.Take(t.Key) is { } held)
+            {
+                meters._totals.Add(t.Key, held with { Delta = MeterAccumulator.Empty(t.Meter!) });
+            }
+            else
+            {
+                toLoad.Add(t);
+            }
+        }
+
+        if (toLoad.Count > 0)
+        {
+            var (bases, deltas) = await LoadAsync(connection, tx, toLoad.Select(t => t.Key).ToList(), cancellationToken).ConfigureAwait(false);
+            foreach (var t in toLoad)
+            {
+                var exists = bases.TryGetValue(t.Key, out var baseBytes);
+                var state = exists ? MeterAccumulator.Read(t, baseBytes!) : MeterAccumulator.Empty(t.Meter!);
+                var deltaBytes = 0L;
+                foreach (var d in deltas.GetValueOrDefault(t.Key) ?? [])
+                {
+                    state.Merge(MeterAccumulator.Read(t, d));
+                    deltaBytes += d.Length;
+                }
+
+                meters._totals.Add(t.Key, new MeterTotal(t, state, MeterAccumulator.Empty(t.Meter!), exists, baseBytes?.Length ?? 0, deltaBytes, deltas.GetValueOrDefault(t.Key)?.Count ?? 0));
+            }
         }
 
         for (var i = 0; i < rows.Count; i++)
@@ -60,26 +94,31 @@ internal sealed class MeterTotals
 
             var row = rows[i];
             var kept = records?.GetValueOrDefault(i);
-            var state = meters._totals[total.Key].State;
-            if (state.NeedsRecords && (kept is null || kept.Count != row.Count))
+            var m = meters._totals[total.Key];
+            if (m.State.NeedsRecords && (kept is null || kept.Count != row.Count))
             {
                 var w = plan.Windows[i];
                 throw new ArgumentException($"{w.Account}/{w.Sku} window {w.Start:yyyy-MM-dd'T'HH:mm'Z'}: its price meters {total.Meter.AggregationName}, and the window's {row.Count} records came with " +
                     $"{kept?.Count ?? 0} single records (taken in before the price was known to the engine: they are read again)");
             }
 
-            state.Add(row, kept);
+            m.State.Add(row, kept);
+            m.Delta!.Add(row, kept);
         }
 
-        foreach (var (key, (total, state)) in meters._totals)
+        foreach (var (key, m) in meters._totals)
         {
-            meters._quantities.Add(key, state.Quantity(total));
+            meters._quantities.Add(key, m.State.Quantity(m.Total));
         }
 
         return meters;
     }
 
-    /// <summary>Writes every state this flush merged into, with its quantity and unpriced reason (upsert).</summary>
+    /// <summary>
+    /// Writes what this flush changed: for each touched state its quantity and unpriced reason, and either its delta
+    /// (a row of <c>meter_state_deltas</c>) or, when the deltas would reach the base's size (or it has no base yet), a
+    /// new base with its deltas removed.
+    /// </summary>
     public async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
     {
         if (_totals.Count == 0)
@@ -88,38 +127,233 @@ internal sealed class MeterTotals
         }
 
         var keys = _totals.Keys.ToList();
-        await using var cmd = new NpgsqlCommand("""
-            INSERT INTO meter_states AS m (account, sku, period_start, dimension_group, price_from, state, quantity, unpriced, detail)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::bytea[], $7::numeric[], $8::text[], $9::text[])
-            ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE
-              SET state = excluded.state, quantity = excluded.quantity, unpriced = excluded.unpriced, detail = excluded.detail, updated_at = now()
-            """, connection, tx);
-        PeriodTotalsStore.AddKeys(cmd, keys);
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => _totals[k].State.ToBytes())));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => _quantities[k].Quantity)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => _quantities[k].UnpricedReason)));
-        cmd.Parameters.Add(ArrayParameter.Of(keys.Select(k => _quantities[k].Detail)));
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        var bases = new byte[]?[keys.Count];
+        var deltaKeys = new List<PeriodTotalKey>();
+        var deltaStates = new List<byte[]>();
+        var folded = new List<PeriodTotalKey>();
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var m = _totals[keys[i]];
+            var delta = m.Delta!.ToBytes();
+            if (m.HasBase && m.DeltaBytes + delta.Length < m.BaseBytes && m.DeltaCount < MaxDeltas)
+            {
+                deltaKeys.Add(keys[i]);
+                deltaStates.Add(delta);
+                _totals[keys[i]] = m with { DeltaBytes = m.DeltaBytes + delta.Length, DeltaCount = m.DeltaCount + 1 };
+            }
+            else
+            {
+                bases[i] = m.State.ToBytes();
+                if (m.DeltaCount > 0)
+                {
+                    folded.Add(keys[i]);
+                }
+
+                _totals[keys[i]] = m with { HasBase = true, BaseBytes = bases[i]!.Length, DeltaBytes = 0, DeltaCount = 0 };
+            }
+        }
+
+        var rebased = Enumerable.Range(0, keys.Count).Where(i => bases[i] is not null).ToList();
+        if (rebased.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO meter_states AS m (account, sku, period_start, dimension_group, price_from, state, quantity, unpriced, detail)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::bytea[], $7::numeric[], $8::text[], $9::text[])
+                ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE
+                  SET state = excluded.state, quantity = excluded.quantity, unpriced = excluded.unpriced, detail = excluded.detail, updated_at = now()
+                """, connection, tx);
+            PeriodTotalsStore.AddKeys(cmd, rebased.Select(i => keys[i]));
+            cmd.Parameters.Add(ArrayParameter.Of(rebased.Select(i => bases[i]!)));
+            AddQuantities(cmd, rebased.Select(i => keys[i]));
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (deltaKeys.Count > 0)
+        {
+            // The base stays; the quantity is the merged state's.
+            await using var cmd = new NpgsqlCommand("""
+                UPDATE meter_states m SET quantity = k.quantity, unpriced = k.unpriced, detail = k.detail, updated_at = now()
+                FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::numeric[], $7::text[], $8::text[]) AS k(a, s, p, g, f, quantity, unpriced, detail)
+                WHERE m.account = k.a AND m.sku = k.s AND m.period_start = k.p AND m.dimension_group = k.g AND m.price_from = k.f
+                """, connection, tx);
+            PeriodTotalsStore.AddKeys(cmd, deltaKeys);
+            AddQuantities(cmd, deltaKeys);
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (folded.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                DELETE FROM meter_state_deltas d USING unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
+                WHERE d.account = k.a AND d.sku = k.s AND d.period_start = k.p AND d.dimension_group = k.g AND d.price_from = k.f
+                """, connection, tx);
+            PeriodTotalsStore.AddKeys(cmd, folded);
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (deltaKeys.Count > 0)
+        {
+            await using var cmd = new NpgsqlCommand("""
+                INSERT INTO meter_state_deltas (account, sku, period_start, dimension_group, price_from, state)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::bytea[])
+                """, connection, tx);
+            PeriodTotalsStore.AddKeys(cmd, deltaKeys);
+            cmd.Parameters.Add(ArrayParameter.Of(deltaStates));
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    private static async Task<Dictionary<PeriodTotalKey, byte[]>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
+    private void AddQuantities(NpgsqlCommand cmd, IEnumerable<PeriodTotalKey> keys)
     {
-        await using var cmd = new NpgsqlCommand("""
+        var list = keys as IReadOnlyCollection<PeriodTotalKey> ?? [.. keys];
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => _quantities[k].Quantity)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => _quantities[k].UnpricedReason)));
+        cmd.Parameters.Add(ArrayParameter.Of(list.Select(k => _quantities[k].Detail)));
+    }
+
+    /// <summary>After the commit: hands the open totals' states to <paramref name="cache"/> for the next flush.</summary>
+    public void Committed(MeterStateCache cache)
+    {
+        foreach (var (key, m) in _totals)
+        {
+            if (!m.Total.IsLate)
+            {
+                cache.Put(key, m with { Delta = null });
+            }
+        }
+    }
+
+    // Deltas a state may have before they are folded into its base whatever their size (a bound on the rows a load reads).
+    private const int MaxDeltas = 256;
+
+    private static async Task<(Dictionary<PeriodTotalKey, byte[]> Bases, Dictionary<PeriodTotalKey, List<byte[]>> Deltas)> LoadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, List<PeriodTotalKey> keys, CancellationToken cancellationToken)
+    {
+        var bases = new Dictionary<PeriodTotalKey, byte[]>(keys.Count);
+        await using (var cmd = new NpgsqlCommand("""
             SELECT m.account, m.sku, m.period_start, m.dimension_group, m.price_from, m.state
             FROM meter_states m
             JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
               ON m.account = k.a AND m.sku = k.s AND m.period_start = k.p AND m.dimension_group = k.g AND m.price_from = k.f
             FOR UPDATE OF m
-            """, connection, tx);
-        PeriodTotalsStore.AddKeys(cmd, keys);
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var stored = new Dictionary<PeriodTotalKey, byte[]>(keys.Count);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            """, connection, tx))
         {
-            stored.Add(PeriodTotalsStore.Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetDateTime(4)), reader.GetFieldValue<byte[]>(5));
+            PeriodTotalsStore.AddKeys(cmd, keys);
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                bases.Add(PeriodTotalsStore.Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetDateTime(4)), reader.GetFieldValue<byte[]>(5));
+            }
         }
 
-        return stored;
+        var deltas = new Dictionary<PeriodTotalKey, List<byte[]>>();
+        if (bases.Count == 0)
+        {
+            return (bases, deltas); // a delta is only ever written next to a base
+        }
+
+        await using (var cmd = new NpgsqlCommand("""
+            SELECT d.account, d.sku, d.period_start, d.dimension_group, d.price_from, d.state
+            FROM meter_state_deltas d
+            JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[]) AS k(a, s, p, g, f)
+              ON d.account = k.a AND d.sku = k.s AND d.period_start = k.p AND d.dimension_group = k.g AND d.price_from = k.f
+            """, connection, tx))
+        {
+            PeriodTotalsStore.AddKeys(cmd, [.. bases.Keys]);
+            await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var key = PeriodTotalsStore.Key(reader.GetString(0), reader.GetString(1), reader.GetDateTime(2), reader.GetString(3), reader.GetDateTime(4));
+                if (!deltas.TryGetValue(key, out var list))
+                {
+                    deltas[key] = list = [];
+                }
+
+                list.Add(reader.GetFieldValue<byte[]>(5));
+            }
+        }
+
+        return (bases, deltas);
+    }
+}
+
+/// <summary>
+/// One metered total in a flush: its merged <paramref name="State"/>, the state of this flush's records alone
+/// (<paramref name="Delta"/>, null outside a flush), and how it is stored: whether it has a base row, the base's size,
+/// and the deltas written since (their bytes and rows).
+/// </summary>
+internal sealed record MeterTotal(TouchedTotal Total, MeterAccumulator State, MeterAccumulator? Delta, bool HasBase, long BaseBytes, long DeltaBytes, int DeltaCount);
+
+/// <summary>
+/// The meter states of the open totals this writer last committed, so a flush need not read them back (the totals
+/// cache's companion: used only for a total that came from <see cref="TotalsCache"/>, whose conditional write guards
+/// both). A state handed out by <see cref="Take"/> is the flush's to change; a flush that fails must
+/// <see cref="Clear"/> the cache, which never holds a state a failed flush touched. Bounded by the serialised bytes
+/// it holds (<see cref="MaxBytes"/>): past it, it starts over. Thread-safe.
+/// </summary>
+public sealed class MeterStateCache(long maxBytes = 256L << 20)
+{
+    private readonly Lock _lock = new();
+    private Dictionary<PeriodTotalKey, MeterTotal> _states = [];
+    private long _bytes;
+
+    /// <summary>Most serialised state bytes held (256 MiB by default).</summary>
+    public long MaxBytes { get; } = maxBytes;
+
+    /// <summary>States held now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _states.Count;
+            }
+        }
+    }
+
+    internal MeterTotal? Take(PeriodTotalKey key)
+    {
+        lock (_lock)
+        {
+            if (_states.Remove(key, out var m))
+            {
+                _bytes -= m.BaseBytes + m.DeltaBytes;
+                return m;
+            }
+
+            return null;
+        }
+    }
+
+    internal void Put(PeriodTotalKey key, MeterTotal m)
+    {
+        lock (_lock)
+        {
+            if (_bytes + m.BaseBytes + m.DeltaBytes > MaxBytes)
+            {
+                _states = [];
+                _bytes = 0;
+            }
+
+            if (_states.Remove(key, out var old))
+            {
+                _bytes -= old.BaseBytes + old.DeltaBytes;
+            }
+
+            _states[key] = m;
+            _bytes += m.BaseBytes + m.DeltaBytes;
+        }
+    }
+
+    /// <summary>Forgets everything: the next flush reads every state it touches from PostgreSQL.</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _states = [];
+            _bytes = 0;
+        }
     }
 }
 
@@ -133,6 +367,9 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 
     /// <summary>Merges one window: its aggregate row and, for a record meter, its single records.</summary>
     public abstract void Add(in AggregateRow row, List<KeptTransaction>? records);
+
+    /// <summary>Merges another state of the same meter (a stored delta).</summary>
+    public abstract void Merge(MeterAccumulator other);
 
     /// <summary>The quantity of <paramref name="total"/>'s range (<see cref="PeriodTotalKey.PricedFrom"/> to <see cref="TouchedTotal.RangeEnd"/>), as of its end.</summary>
     public abstract MeterQuantity Quantity(TouchedTotal total);
@@ -197,6 +434,8 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
         public override void Add(in AggregateRow row, List<KeptTransaction>? records) =>
             _state.Merge(new ExtremaState { Count = row.Count, MinNanos = row.MinNanos, MaxNanos = row.MaxNanos });
 
+        public override void Merge(MeterAccumulator other) => _state.Merge(((Extrema)other)._state);
+
         public override MeterQuantity Quantity(TouchedTotal total) => Meter.Aggregation switch
         {
             MeterAggregation.Count => MeterRules.Count(_state.Count),
@@ -210,6 +449,10 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
     /// <summary>time_weighted: every reading, integrated over the total's range.</summary>
     private sealed class Gauge(MeterDefinition meter, TimeWeightedState state) : MeterAccumulator(meter)
     {
+        public override void Merge(MeterAccumulator other) => state.Merge(((Gauge)other).State);
+
+        private TimeWeightedState State => state;
+
         public override void Add(in AggregateRow row, List<KeptTransaction>? records)
         {
             foreach (var r in records!)
@@ -227,6 +470,10 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
     /// <summary>percentile: the sum of every bucket with records, ranked over the total's range.</summary>
     private sealed class Buckets(MeterDefinition meter, PercentileState state) : MeterAccumulator(meter)
     {
+        public override void Merge(MeterAccumulator other) => state.Merge(((Buckets)other).State);
+
+        private PercentileState State => state;
+
         public override void Add(in AggregateRow row, List<KeptTransaction>? records)
         {
             foreach (var r in records!)

@@ -10,12 +10,12 @@ namespace Metering.Ledger.Flush;
 /// </summary>
 internal static class PeriodTotalsStore
 {
-    /// <summary>The stored state of every total of <paramref name="plan"/>; for its late totals also the adjustments so far.</summary>
+    /// <summary>The stored state of every total of <paramref name="plan"/>; for its late totals also the adjustments so far; and which came from the cache.</summary>
     /// <remarks>
     /// An open total found in <paramref name="cache"/> is not read: <see cref="StoreAsync"/> writes it only if it still
     /// holds the cached state. Every other total is read and locked <c>FOR UPDATE</c>.
     /// </remarks>
-    public static async Task<(Dictionary<PeriodTotalKey, StoredPeriodTotal> Stored, Dictionary<PeriodTotalKey, BookedAdjustments> Booked)> LoadAsync(
+    public static async Task<(Dictionary<PeriodTotalKey, StoredPeriodTotal> Stored, Dictionary<PeriodTotalKey, BookedAdjustments> Booked, IReadOnlySet<PeriodTotalKey> Cached)> LoadAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, CancellationToken cancellationToken, TotalsCache? cache = null)
     {
         var cached = cache?.Find(plan.Totals.Where(t => !t.IsLate).Select(t => t.Key)) ?? [];
@@ -29,7 +29,7 @@ internal static class PeriodTotalsStore
         var booked = late.Count > 0
             ? await LoadAdjustmentsAsync(connection, tx, late, cancellationToken).ConfigureAwait(false)
             : [];
-        return (stored, booked);
+        return (stored, booked, cached.Keys.ToHashSet());
     }
 
     /// <summary>

@@ -19,3 +19,18 @@ CREATE TABLE meter_states (
     updated_at      timestamptz    NOT NULL DEFAULT now(),
     PRIMARY KEY (account, sku, period_start, dimension_group, price_from)
 );
+
+-- A state that grows (a gauge's readings, a percentile's buckets) is not rewritten whole by every flush: a flush that
+-- touches it adds a delta (the state of its own records) here, and once the deltas add up to the base's size they
+-- are folded into meter_states.state and deleted (Metering.Ledger/Flush/MeterTotals.cs). The state of a key is its
+-- base merged with all its deltas (merges are exact and order-free).
+CREATE TABLE meter_state_deltas (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account         text        NOT NULL,
+    sku             text        NOT NULL,
+    period_start    timestamptz NOT NULL,
+    dimension_group text        NOT NULL DEFAULT '',
+    price_from      timestamptz NOT NULL,
+    state           bytea       NOT NULL
+);
+CREATE INDEX meter_state_deltas_key ON meter_state_deltas (account, sku, period_start, dimension_group, price_from);

@@ -240,6 +240,11 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
             Assert.Equal((Units(list.Sum(r => r.Nanos)), (long)list.Count, expected), (total.Raw, total.Count, total.Metered));
         }
 
+        // The growing states (readings, buckets) were stored as a base plus per-flush deltas, not rewritten whole: the
+        // quantities above were read back through them by each restarted engine.
+        await using var deltas = db.CreateCommand("SELECT count(DISTINCT sku) FROM meter_state_deltas");
+        Assert.True((long)(await deltas.ExecuteScalarAsync())! >= 1, "no state was stored as deltas");
+
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
     }
 
