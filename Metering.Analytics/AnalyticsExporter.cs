@@ -5,8 +5,10 @@ using Npgsql;
 namespace Metering.Analytics;
 
 /// <summary>
-/// Moves the PostgreSQL outbox <c>rated_windows</c> into ClickHouse: reads unexported rows in id order in bounded
-/// batches, inserts each batch as one Arrow IPC stream, then sets <c>exported_at</c> on exactly those ids.
+/// Moves the PostgreSQL outbox into ClickHouse: the flushes' Arrow blobs (<c>rated_window_blobs</c>), several joined
+/// into one Arrow IPC stream per insert as they are stored, and what is left in the row outbox <c>rated_windows</c>
+/// of an engine before migration 0021 (encoded to Arrow here); each in id order in bounded batches, then
+/// <c>exported_at</c> is set on exactly what was inserted.
 /// <para>
 /// At least once by construction, exactly once in effect: a crash after the insert and before the mark re-sends the
 /// batch (possibly with different neighbours), and ClickHouse collapses the copies because every row carries its
@@ -24,8 +26,18 @@ public sealed class AnalyticsExporter
     private readonly int _batchSize;
     private bool _schemaReady;
 
-    /// <summary>Creates the exporter; <paramref name="batchSize"/> bounds the rows per Arrow batch (and memory).</summary>
-    public AnalyticsExporter(NpgsqlDataSource ledger, IAnalyticsTransport transport, AnalyticsSchema schema, int batchSize = 50_000)
+    /// <summary>Default rows per insert: large batches are what ClickHouse inserts fastest (a blob of a flush is up to 131,072).</summary>
+    public const int DefaultBatchSize = 500_000;
+
+    /// <summary>Most rows of the row outbox read at once: they are objects in memory, unlike blobs.</summary>
+    private const int MaxRowBatch = 50_000;
+
+    /// <summary>
+    /// Creates the exporter; <paramref name="batchSize"/> bounds the rows per insert (and memory): whole blobs are
+    /// joined while they start within it, so an insert holds at least one blob, and rows of the row outbox go at most
+    /// 50,000 at a time.
+    /// </summary>
+    public AnalyticsExporter(NpgsqlDataSource ledger, IAnalyticsTransport transport, AnalyticsSchema schema, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(transport);
@@ -44,7 +56,10 @@ public sealed class AnalyticsExporter
     /// <summary>Why the last pass of <see cref="RunAsync"/> failed, or null when it succeeded (or none ran yet).</summary>
     public string? LastError { get; private set; }
 
-    /// <summary>Test hook: runs after a batch is in ClickHouse and before PostgreSQL marks it (fault injection).</summary>
+    /// <summary>
+    /// Test hook: runs after a batch is in ClickHouse and before PostgreSQL marks it (fault injection), with the
+    /// outbox ids it will mark (row ids of the row outbox, or blob ids).
+    /// </summary>
     internal Func<IReadOnlyList<long>, CancellationToken, Task>? AfterInsertBeforeMark { get; set; }
 
     /// <summary>Creates the ClickHouse database and tables if missing (idempotent).</summary>
@@ -59,8 +74,10 @@ public sealed class AnalyticsExporter
     }
 
     /// <summary>
-    /// Exports every row that is unexported now (ids up to the current maximum; rows committed meanwhile wait for the
-    /// next pass, so a pass always ends), batch by batch. Returns what moved.
+    /// Exports every rated window that is unexported now (ids up to the current maximum; windows committed meanwhile
+    /// wait for the next pass, so a pass always ends): first the row outbox an engine before migration 0021 left
+    /// (so an upgrade loses nothing), then the blobs, as many whole blobs per insert as start within the batch size.
+    /// Returns what moved.
     /// </summary>
     public async Task<ExportResult> ExportOnceAsync(CancellationToken cancellationToken)
     {
@@ -69,56 +86,104 @@ public sealed class AnalyticsExporter
             await EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var clock = Stopwatch.StartNew();
-        var limit = await RatedWindowOutbox.MaxIdAsync(_ledger, cancellationToken).ConfigureAwait(false);
+        var pass = new Pass(Stopwatch.StartNew());
+        await ExportRowsAsync(pass, cancellationToken).ConfigureAwait(false);
+        await ExportBlobsAsync(pass, cancellationToken).ConfigureAwait(false);
+        return new ExportResult(pass.Rows, pass.Batches, pass.Clock.Elapsed, pass.Read, pass.Insert, pass.Mark);
+    }
 
-        long rows = 0;
-        var batches = 0;
+    /// <summary>What a pass moved so far and where its time went.</summary>
+    private sealed class Pass(Stopwatch clock)
+    {
+        public Stopwatch Clock { get; } = clock;
+
+        public long Rows { get; set; }
+
+        public int Batches { get; set; }
+
+        public TimeSpan Read { get; set; }
+
+        public TimeSpan Insert { get; set; }
+
+        public TimeSpan Mark { get; set; }
+    }
+
+    /// <summary>The row outbox <c>rated_windows</c>, batch by batch (empty after an upgrade once drained: one index probe).</summary>
+    private async Task ExportRowsAsync(Pass pass, CancellationToken cancellationToken)
+    {
+        var limit = await RatedWindowOutbox.MaxIdAsync(_ledger, cancellationToken).ConfigureAwait(false);
+        var batchSize = Math.Min(_batchSize, MaxRowBatch);
         var after = 0L;
-        TimeSpan read = default, insert = default, mark = default;
         while (true)
         {
-            var phase = clock.Elapsed;
-            var batch = await RatedWindowOutbox.ReadUnexportedAsync(_ledger, after, limit, _batchSize, cancellationToken).ConfigureAwait(false);
-            read += clock.Elapsed - phase;
+            var phase = pass.Clock.Elapsed;
+            var batch = await RatedWindowOutbox.ReadUnexportedAsync(_ledger, after, limit, batchSize, cancellationToken).ConfigureAwait(false);
+            pass.Read += pass.Clock.Elapsed - phase;
             if (batch.Count == 0)
             {
-                break;
+                return;
             }
 
-            phase = clock.Elapsed;
-            try
-            {
-                await _transport.InsertArrowAsync(_schema.InsertHead, UsageWindowArrow.Encode(batch), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                AnalyticsMetrics.ClickHouseWriteCompleted(clock.Elapsed - phase, failed: true);
-                throw;
-            }
-
-            insert += clock.Elapsed - phase;
-            AnalyticsMetrics.ClickHouseWriteCompleted(clock.Elapsed - phase);
             var ids = batch.Select(r => r.Id).ToArray();
-            if (AfterInsertBeforeMark is { } hook)
-            {
-                await hook(ids, cancellationToken).ConfigureAwait(false);
-            }
-
-            phase = clock.Elapsed;
-            await RatedWindowOutbox.MarkExportedAsync(_ledger, ids, cancellationToken).ConfigureAwait(false);
-            mark += clock.Elapsed - phase;
-            AnalyticsMetrics.RowsExported(_schema.Database, batch.Count);
-            rows += batch.Count;
-            batches++;
+            await InsertAndMarkAsync(pass, RatedWindowArrow.Encode(batch), ids, batch.Count, RatedWindowOutbox.MarkExportedAsync, cancellationToken).ConfigureAwait(false);
             after = ids[^1];
-            if (batch.Count < _batchSize)
+            if (batch.Count < batchSize)
             {
-                break;
+                return;
             }
         }
+    }
 
-        return new ExportResult(rows, batches, clock.Elapsed, read, insert, mark);
+    /// <summary>The blob outbox: whole blobs joined into one Arrow stream per insert, never decoded here.</summary>
+    private async Task ExportBlobsAsync(Pass pass, CancellationToken cancellationToken)
+    {
+        var limit = await RatedWindowBlobOutbox.MaxIdAsync(_ledger, cancellationToken).ConfigureAwait(false);
+        var after = 0L;
+        while (after < limit)
+        {
+            var phase = pass.Clock.Elapsed;
+            var blobs = await RatedWindowBlobOutbox.ReadUnexportedAsync(_ledger, after, limit, _batchSize, cancellationToken).ConfigureAwait(false);
+            pass.Read += pass.Clock.Elapsed - phase;
+            if (blobs.Count == 0)
+            {
+                return;
+            }
+
+            var ids = blobs.Select(b => b.Id).ToArray();
+            var stream = ArrowStreams.Concatenate([.. blobs.Select(b => (ReadOnlyMemory<byte>)b.Arrow)]);
+            await InsertAndMarkAsync(pass, stream, ids, blobs.Sum(b => b.RowCount), RatedWindowBlobOutbox.MarkExportedAsync, cancellationToken).ConfigureAwait(false);
+            after = ids[^1];
+        }
+    }
+
+    /// <summary>Inserts one Arrow stream into ClickHouse, then marks its outbox <paramref name="ids"/> (rows or blobs) exported.</summary>
+    private async Task InsertAndMarkAsync(Pass pass, byte[] arrow, long[] ids, int rows,
+        Func<NpgsqlDataSource, IReadOnlyCollection<long>, CancellationToken, Task> markExported, CancellationToken cancellationToken)
+    {
+        var phase = pass.Clock.Elapsed;
+        try
+        {
+            await _transport.InsertArrowAsync(_schema.InsertHead, arrow, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            AnalyticsMetrics.ClickHouseWriteCompleted(pass.Clock.Elapsed - phase, failed: true);
+            throw;
+        }
+
+        pass.Insert += pass.Clock.Elapsed - phase;
+        AnalyticsMetrics.ClickHouseWriteCompleted(pass.Clock.Elapsed - phase);
+        if (AfterInsertBeforeMark is { } hook)
+        {
+            await hook(ids, cancellationToken).ConfigureAwait(false);
+        }
+
+        phase = pass.Clock.Elapsed;
+        await markExported(_ledger, ids, cancellationToken).ConfigureAwait(false);
+        pass.Mark += pass.Clock.Elapsed - phase;
+        AnalyticsMetrics.RowsExported(_schema.Database, rows);
+        pass.Rows += rows;
+        pass.Batches++;
     }
 
     /// <summary>
@@ -134,7 +199,7 @@ public sealed class AnalyticsExporter
             try
             {
                 var result = await ExportOnceAsync(cancellationToken).ConfigureAwait(false);
-                var pending = await PendingRowsAsync(cancellationToken).ConfigureAwait(false);
+                var pending = await RatedWindowBlobOutbox.PendingRowsAsync(_ledger, cancellationToken).ConfigureAwait(false);
                 LastSuccess = DateTimeOffset.UtcNow;
                 LastError = null;
                 AnalyticsMetrics.PassSucceeded(_schema.Database, LastSuccess.Value, pending);
@@ -155,13 +220,6 @@ public sealed class AnalyticsExporter
             }
         }
         while (await WaitAsync(timer, cancellationToken).ConfigureAwait(false));
-    }
-
-    /// <summary>Outbox rows not yet exported (the partial index <c>rated_windows_unexported</c> holds exactly them).</summary>
-    private async Task<long> PendingRowsAsync(CancellationToken cancellationToken)
-    {
-        await using var cmd = _ledger.CreateCommand("SELECT count(*) FROM rated_windows WHERE exported_at IS NULL");
-        return (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)

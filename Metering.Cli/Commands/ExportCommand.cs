@@ -15,7 +15,7 @@ public sealed class ExportCommand : ICliCommand
     public string Usage => "usage: metering export [--follow] [--interval DURATION] [--batch N] [metrics options] [analytics options] [ledger options]\n\n" +
         "  --follow                   keep exporting every --interval until Ctrl-C / SIGTERM (default: one pass, then exit)\n" +
         "  --interval DURATION        pause between passes with --follow (default 5s)\n" +
-        "  --batch N                  rows per Arrow batch (default 50000)\n" +
+        "  --batch N                  rows per ClickHouse insert, whole outbox blobs (default 500000)\n" +
         "  --reconcile-every DURATION with --follow: also reconcile the latest periods with PostgreSQL this often and export\n" +
         "                             the drifts as metering_reconcile_drifts (default 0 = never)\n" +
         "  --reconcile-periods N      how many of the latest periods a round reconciles (default 2: the open and the last)\n" +
@@ -43,7 +43,7 @@ public sealed class ExportCommand : ICliCommand
         ArgumentNullException.ThrowIfNull(args);
         var follow = args.Has("follow");
         var interval = args.Duration("interval", TimeSpan.FromSeconds(5));
-        var batch = (int)args.Int64("batch", 50_000, 1, 1_000_000);
+        var batch = (int)args.Int64("batch", AnalyticsExporter.DefaultBatchSize, 1, 1_000_000);
         var reconcileEvery = args.Duration("reconcile-every", TimeSpan.Zero);
         var reconcilePeriods = (int)args.Int64("reconcile-periods", 2, 1, 1000);
         if (interval <= TimeSpan.Zero || reconcileEvery < TimeSpan.Zero)

@@ -204,7 +204,7 @@ public sealed class ServeCommand : ICliCommand
         using var transport = analytics ? AnalyticsArguments.Transport(args) : null;
         var schema = transport is null ? null : AnalyticsArguments.Schema(args, db);
         IUsageStore store = transport is null ? new UnconfiguredUsageStore() : new ClickHouseUsageStore(transport, schema!);
-        var exportHost = export ? new ExportHost(db, transport!, schema!, 50_000, exportInterval, TimeSpan.Zero, 1, Console.Error) : null;
+        var exportHost = export ? new ExportHost(db, transport!, schema!, AnalyticsExporter.DefaultBatchSize, exportInterval, TimeSpan.Zero, 1, Console.Error) : null;
         if (exportHost is not null)
         {
             // The tables first: /readyz checks them, and would answer 503 until the first pass created them.

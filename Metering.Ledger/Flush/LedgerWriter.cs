@@ -166,7 +166,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         await meters.StoreAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);
 
-        await RatedWindowWriter.CopyAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
+        await RatedWindowWriter.WriteAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
         return (result.Totals, meters);
     }
 

@@ -3,19 +3,17 @@ using Npgsql;
 namespace Metering.Ledger.Outbox;
 
 /// <summary>
-/// The <c>rated_windows</c> outbox as the analytics exporter reads and marks it (the flush transaction writes the
-/// rows). Rows are chosen by <c>exported_at IS NULL</c>, not by a high-water mark, so a transaction that committed a
-/// lower id late is still read. Each call is one autocommit statement.
+/// The row outbox <c>rated_windows</c> (a row per rated window), as the analytics exporter reads and marks it. Flushes
+/// write <see cref="RatedWindowBlobOutbox"/> since migration 0021; this table only holds what an older engine wrote,
+/// and the exporter drains it first so an upgrade loses nothing. Rows are chosen by <c>exported_at IS NULL</c>, not
+/// by a high-water mark, so a transaction that committed a lower id late is still read. Each call is one autocommit
+/// statement.
 /// </summary>
 public static class RatedWindowOutbox
 {
     /// <summary>The highest outbox id committed so far (0 when the outbox is empty).</summary>
-    public static async Task<long> MaxIdAsync(NpgsqlDataSource db, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(db);
-        await using var max = db.CreateCommand("SELECT coalesce(max(id), 0) FROM rated_windows");
-        return (long)(await max.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-    }
+    public static Task<long> MaxIdAsync(NpgsqlDataSource db, CancellationToken cancellationToken) =>
+        OutboxTable.MaxIdAsync(db, OutboxTable.Rows, cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> unexported rows with <paramref name="afterId"/> &lt; id &lt;= <paramref name="maxId"/>,
@@ -35,6 +33,22 @@ public static class RatedWindowOutbox
         cmd.Parameters.Add(new() { Value = afterId });
         cmd.Parameters.Add(new() { Value = maxId });
         cmd.Parameters.Add(new() { Value = limit });
+        return await ReadRowsAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every row, exported or not, in id order.</summary>
+    public static async Task<IReadOnlyList<RatedWindowRow>> ReadAllAsync(NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        await using var cmd = db.CreateCommand("""
+            SELECT id, account, sku, window_start, window_end, dimensions::text, quantity, record_count, amount, currency, price_book_hash, period_start
+            FROM rated_windows ORDER BY id
+            """);
+        return await ReadRowsAsync(cmd, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<RatedWindowRow>> ReadRowsAsync(NpgsqlCommand cmd, CancellationToken cancellationToken)
+    {
         var rows = new List<RatedWindowRow>();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -58,14 +72,8 @@ public static class RatedWindowOutbox
     }
 
     /// <summary>Sets <c>exported_at</c> on those of <paramref name="ids"/> not marked yet (a re-sent batch keeps its first mark).</summary>
-    public static async Task MarkExportedAsync(NpgsqlDataSource db, IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(db);
-        ArgumentNullException.ThrowIfNull(ids);
-        await using var cmd = db.CreateCommand("UPDATE rated_windows SET exported_at = now() WHERE id = ANY($1) AND exported_at IS NULL");
-        cmd.Parameters.Add(new() { Value = ids as long[] ?? [.. ids] });
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public static Task MarkExportedAsync(NpgsqlDataSource db, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        OutboxTable.MarkExportedAsync(db, OutboxTable.Rows, ids, cancellationToken);
 
     private static DateTimeOffset Utc(DateTime t) => new(DateTime.SpecifyKind(t, DateTimeKind.Utc));
 }

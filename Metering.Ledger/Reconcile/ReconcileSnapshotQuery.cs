@@ -1,11 +1,12 @@
 using System.Data;
+using Metering.Ledger.Outbox;
 using Npgsql;
 
 namespace Metering.Ledger.Reconcile;
 
 /// <summary>
 /// Reads what the ledger says about one billing period for a reconcile against ClickHouse: the totals, the outbox's
-/// highest id and the period's unexported outbox rows, all in ONE REPEATABLE READ transaction, so the three agree
+/// highest id and the period's unexported outbox rows (of the row outbox and of the blobs), all in ONE REPEATABLE READ transaction, so the three agree
 /// with each other even while flushes and exports commit meanwhile.
 /// </summary>
 public static class ReconcileSnapshotQuery
@@ -41,7 +42,9 @@ public static class ReconcileSnapshotQuery
                 }
             }
 
-            await using (var cmd = new NpgsqlCommand("SELECT coalesce(max(id), 0) FROM rated_windows", connection, tx))
+            // Blob rows' ids lie above every row-outbox id (migration 0021), so the highest id is the last blob's last row.
+            await using (var cmd = new NpgsqlCommand(
+                "SELECT greatest((SELECT coalesce(max(id), 0) FROM rated_windows), (SELECT coalesce(max(first_row_id + row_count - 1), 0) FROM rated_window_blobs))", connection, tx))
             {
                 maxId = (long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
@@ -55,6 +58,22 @@ public static class ReconcileSnapshotQuery
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     inFlight.Add(new ReconcileInFlight(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetDecimal(3), reader.GetInt64(4), reader.GetDecimal(5)));
+                }
+            }
+
+            // The blobs not exported yet, decoded: their rows of the period are in flight like the row outbox's.
+            await using (var cmd = new NpgsqlCommand("SELECT arrow FROM rated_window_blobs WHERE exported_at IS NULL ORDER BY id", connection, tx))
+            {
+                await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (inFlight.Count < inFlightLimit && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    foreach (var r in RatedWindowArrow.Decode(reader.GetFieldValue<byte[]>(0)))
+                    {
+                        if (r.PeriodStart == periodStart && inFlight.Count < inFlightLimit)
+                        {
+                            inFlight.Add(new ReconcileInFlight(r.Id, r.Account, r.Sku, r.Quantity, r.RecordCount, r.Amount));
+                        }
+                    }
                 }
             }
 

@@ -77,10 +77,12 @@ public static class LedgerVerifier
         }
 
         // Money conservation: the rated windows (outbox) carry each window's incremental charge, so per currency they
-        // add up exactly to the charged totals plus the adjustment lines.
+        // add up exactly to the charged totals plus the adjustment lines. The blobs' windows count through the sums per
+        // currency the flush stored beside each blob (exact numerics of the same charges), the row outbox row by row.
         await using (var cmd = db.CreateCommand("""
             SELECT currency, sum(w), sum(t) FROM (
               SELECT currency, amount AS w, 0 AS t FROM rated_windows
+              UNION ALL SELECT u.currency, u.amount, 0 FROM rated_window_blobs, unnest(currencies, amounts) AS u(currency, amount)
               UNION ALL SELECT currency, 0, amount FROM billing_period_totals
               UNION ALL SELECT currency, 0, amount FROM adjustments) x
             GROUP BY currency HAVING sum(w) <> sum(t)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Metering.Analytics.ChDb;
 using Metering.Analytics;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.Outbox;
 using Metering.Tests.Storage;
 using Npgsql;
 
@@ -43,24 +44,24 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
     /// <summary>A decimal's value without trailing zeros (PostgreSQL keeps the column's scale, ClickHouse trims it).</summary>
     internal static string N(decimal d) => d.ToString("G29", CultureInfo.InvariantCulture);
 
-    private static async Task<long> CountAsync(NpgsqlDataSource db, string where)
-    {
-        await using var cmd = db.CreateCommand("SELECT count(*) FROM rated_windows WHERE " + where);
-        return (long)(await cmd.ExecuteScalarAsync())!;
-    }
+    private static Task<long> PendingAsync(NpgsqlDataSource db) => RatedWindowBlobOutbox.PendingRowsAsync(db, default);
 
-    [Fact]
-    public async Task Export_moves_every_outbox_row_once_and_sums_equal_the_ledger()
+    // rowOutbox: the rows an engine before migration 0021 left in rated_windows, which the exporter drains the same way.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Export_moves_every_outbox_row_once_and_sums_equal_the_ledger(bool rowOutbox)
     {
         var (db, _, transport, schema) = await SetUpAsync(postgres);
         await using var _ = db;
-        await OutboxSeeder.SeedAsync(db, 2_500, seed: 1);
+        // Blobs of 300 rows: a batch of 1,000 takes the 4 blobs that start within it (1,200 rows), then 4, then 1.
+        await OutboxSeeder.SeedAsync(db, 2_500, seed: 1, rowOutbox: rowOutbox, rowsPerBlob: 300);
         var exporter = new AnalyticsExporter(db, transport, schema, batchSize: 1_000);
 
         var first = await exporter.ExportOnceAsync(default);
         Assert.Equal(2_500, first.Rows);
         Assert.Equal(3, first.Batches);
-        Assert.Equal(0, await CountAsync(db, "exported_at IS NULL"));
+        Assert.Equal(0, await PendingAsync(db));
 
         var ledger = await LedgerSumsAsync(db);
         Assert.NotEmpty(ledger);
@@ -72,12 +73,14 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
         Assert.Equal("2500", count[0][0]);
     }
 
-    [Fact]
-    public async Task Batch_resent_after_a_crash_between_insert_and_mark_is_not_counted_twice()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Batch_resent_after_a_crash_between_insert_and_mark_is_not_counted_twice(bool rowOutbox)
     {
         var (db, _, transport, schema) = await SetUpAsync(postgres);
         await using var _ = db;
-        await OutboxSeeder.SeedAsync(db, 500, seed: 2);
+        await OutboxSeeder.SeedAsync(db, 500, seed: 2, rowOutbox: rowOutbox); // blobs of 100: a batch of 200 is 2 blobs
         var crashing = new AnalyticsExporter(db, transport, schema, batchSize: 200);
         await crashing.EnsureSchemaAsync(default);
         // Keep the copies visible: no background merge may collapse them, so only FINAL can make the answer exact.
@@ -85,14 +88,14 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
         var batches = 0;
         crashing.AfterInsertBeforeMark = (_, _) => ++batches == 2 ? throw new IOException("simulated crash after the ClickHouse insert") : Task.CompletedTask;
         await Assert.ThrowsAsync<IOException>(() => crashing.ExportOnceAsync(default));
-        Assert.Equal(300, await CountAsync(db, "exported_at IS NULL")); // batch 1 marked, batch 2 in ClickHouse but not marked
+        Assert.Equal(300, await PendingAsync(db)); // batch 1 marked, batch 2 in ClickHouse but not marked
 
         // More usage lands before the restart, so the re-sent batch is not even the same batch.
-        await OutboxSeeder.SeedAsync(db, 150, seed: 3);
+        await OutboxSeeder.SeedAsync(db, 150, seed: 3, rowOutbox: rowOutbox);
         var restarted = new AnalyticsExporter(db, transport, schema, batchSize: 170);
         var resumed = await restarted.ExportOnceAsync(default);
         Assert.Equal(450, resumed.Rows);
-        Assert.Equal(0, await CountAsync(db, "exported_at IS NULL"));
+        Assert.Equal(0, await PendingAsync(db));
 
         var raw = await transport.QueryAsync($"SELECT count(), uniqExact(id) FROM {schema.UsageWindows}", [], default);
         Assert.Equal("850", raw[0][0]); // 650 rows + 200 sent twice: the replay really happened
@@ -109,6 +112,24 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task Rows_left_in_the_row_outbox_by_an_upgrade_and_new_blobs_are_both_exported_once()
+    {
+        var (db, _, transport, schema) = await SetUpAsync(postgres);
+        await using var _ = db;
+        var old = await OutboxSeeder.SeedAsync(db, 700, seed: 6, rowOutbox: true);
+        var blobs = await OutboxSeeder.SeedAsync(db, 900, seed: 7);
+        Assert.True(old.Max(s => s.Row.Id) < blobs.Min(s => s.Row.Id)); // the two id ranges never meet
+
+        var moved = await new AnalyticsExporter(db, transport, schema, batchSize: 400).ExportOnceAsync(default);
+        Assert.Equal(1_600, moved.Rows);
+        Assert.Equal(0, await PendingAsync(db));
+        var raw = await transport.QueryAsync($"SELECT count(), uniqExact(id) FROM {schema.UsageWindows}", [], default);
+        Assert.Equal("1600|1600", $"{raw[0][0]}|{raw[0][1]}");
+        Assert.Equal((await LedgerSumsAsync(db)).OrderBy(k => k.Key, StringComparer.Ordinal), (await ClickHouseSumsAsync(transport, schema)).OrderBy(k => k.Key, StringComparer.Ordinal));
+        Assert.Equal(0, (await new AnalyticsExporter(db, transport, schema).ExportOnceAsync(default)).Rows);
+    }
+
+    [Fact]
     public async Task Background_loop_exports_rows_as_they_arrive_and_stops_on_cancellation()
     {
         var (db, _, transport, schema) = await SetUpAsync(postgres);
@@ -119,20 +140,20 @@ public sealed class AnalyticsExporterTests(PostgresFixture postgres)
         var loop = exporter.RunAsync(TimeSpan.FromMilliseconds(50), stop.Token, TextWriter.Synchronized(log));
         await OutboxSeeder.SeedAsync(db, 120, seed: 4);
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await CountAsync(db, "exported_at IS NULL") > 0 && DateTime.UtcNow < deadline)
+        while (await PendingAsync(db) > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
         await OutboxSeeder.SeedAsync(db, 30, seed: 5);
-        while (await CountAsync(db, "exported_at IS NULL") > 0 && DateTime.UtcNow < deadline)
+        while (await PendingAsync(db) > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
         await stop.CancelAsync();
         await loop.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(0, await CountAsync(db, "exported_at IS NULL"));
+        Assert.Equal(0, await PendingAsync(db));
         Assert.Equal((await LedgerSumsAsync(db)).OrderBy(k => k.Key, StringComparer.Ordinal), (await ClickHouseSumsAsync(transport, schema)).OrderBy(k => k.Key, StringComparer.Ordinal));
         Assert.Contains("rows in", log.ToString(), StringComparison.Ordinal);
     }

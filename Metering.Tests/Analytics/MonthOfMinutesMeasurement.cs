@@ -50,7 +50,7 @@ public sealed class MonthOfMinutesMeasurement(ITestOutputHelper output)
 
             foreach (var chunk in rows.Chunk(100_000))
             {
-                await transport.InsertArrowAsync(schema.InsertHead, UsageWindowArrow.Encode(chunk), default);
+                await transport.InsertArrowAsync(schema.InsertHead, RatedWindowArrow.Encode(chunk), default);
             }
         }
 

@@ -17,7 +17,11 @@ internal static class OutboxSeeder
 
     public sealed record Seeded(RatedWindowRow Row, IReadOnlyDictionary<string, string> Dims);
 
-    public static async Task<List<Seeded>> SeedAsync(NpgsqlDataSource db, int rows, int seed, string[]? accounts = null)
+    /// <summary>
+    /// Seeds <paramref name="rows"/> windows into the blob outbox the flushes write, <paramref name="rowsPerBlob"/> per
+    /// blob, or with <paramref name="rowOutbox"/> into the row outbox an engine before migration 0021 left.
+    /// </summary>
+    public static async Task<List<Seeded>> SeedAsync(NpgsqlDataSource db, int rows, int seed, string[]? accounts = null, bool rowOutbox = false, int rowsPerBlob = 100)
     {
         var random = new Random(seed);
         accounts ??= ["acct-1", "acct-2", "acct-3", "o'brien \\ \"quoted\"\tacct"];
@@ -48,6 +52,19 @@ internal static class OutboxSeeder
                 dims));
         }
 
+        if (!rowOutbox)
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            await RatedWindowBlobOutbox.WriteAsync(connection, list.Count, (blob, id, i) =>
+            {
+                var r = list[i].Row;
+                list[i] = list[i] with { Row = r with { Id = id } };
+                blob.Append(id, r.Account, r.Sku, r.WindowStart, r.WindowEnd, JsonbText(list[i].Dims), r.Quantity, r.RecordCount, r.Amount, r.Currency, r.PriceBookHash, r.PeriodStart);
+            }, default, rowsPerBlob);
+            await RebuildTotalsAsync(db);
+            return list;
+        }
+
         await using (var connection = await db.OpenConnectionAsync())
         await using (var copy = await connection.BeginBinaryImportAsync(
             "COPY rated_windows (account, sku, window_start, window_end, dimensions, quantity, record_count, amount, currency, price_book_hash, period_start) FROM STDIN (FORMAT BINARY)"))
@@ -76,15 +93,30 @@ internal static class OutboxSeeder
         return list;
     }
 
-    /// <summary>billing_period_totals := the outbox sums (what the LedgerWriter maintains incrementally).</summary>
+    /// <summary>The dimensions as jsonb prints them (the seeded values need no escapes): shorter keys first.</summary>
+    private static string JsonbText(IReadOnlyDictionary<string, string> dims) =>
+        "{" + string.Join(", ", dims.OrderBy(d => d.Key.Length).ThenBy(d => d.Key, StringComparer.Ordinal).Select(d => $"\"{d.Key}\": \"{d.Value}\"")) + "}";
+
+    /// <summary>billing_period_totals := the sums of both outboxes (what the LedgerWriter maintains incrementally).</summary>
     public static async Task RebuildTotalsAsync(NpgsqlDataSource db)
     {
+        var sums = (await RatedWindowBlobOutbox.ReadAllRowsAsync(db, default))
+            .GroupBy(r => (r.Account, r.Sku, r.PeriodStart))
+            .Select(g => (g.Key, Quantity: g.Sum(r => r.Quantity), Count: g.Sum(r => r.RecordCount), Amount: g.Sum(r => r.Amount), Hash: g.Max(r => r.PriceBookHash)!))
+            .ToList();
         await using var cmd = db.CreateCommand("""
             INSERT INTO billing_period_totals (account, sku, period_start, period_end, quantity, record_count, amount, currency, price_book, price_book_version, price_book_hash)
-            SELECT account, sku, period_start, period_start + interval '1 month', sum(quantity), sum(record_count), sum(amount), 'USD', 'list', 'v1', max(price_book_hash)
-            FROM rated_windows GROUP BY account, sku, period_start
+            SELECT account, sku, period_start, period_start + interval '1 month', quantity, record_count, amount, 'USD', 'list', 'v1', hash
+            FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::bigint[], $6::numeric[], $7::text[]) AS t(account, sku, period_start, quantity, record_count, amount, hash)
             ON CONFLICT (account, sku, period_start, dimension_group, price_from) DO UPDATE SET quantity = EXCLUDED.quantity, record_count = EXCLUDED.record_count, amount = EXCLUDED.amount
             """);
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Key.Account).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Key.Sku).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Key.PeriodStart.UtcDateTime).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Quantity).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Count).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Amount).ToArray() });
+        cmd.Parameters.Add(new() { Value = sums.Select(s => s.Hash).ToArray() });
         await cmd.ExecuteNonQueryAsync();
     }
 }

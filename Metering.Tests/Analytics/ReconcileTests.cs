@@ -1,6 +1,7 @@
 using Metering.Analytics;
 using Metering.Cli.Arguments;
 using Metering.Cli;
+using Metering.Ledger.Outbox;
 using Metering.Tests.Storage;
 
 namespace Metering.Tests.Analytics;
@@ -50,10 +51,10 @@ public sealed class ReconcileTests(PostgresFixture postgres)
         var reconciler = new AnalyticsReconciler(db, transport, schema);
         Assert.Empty((await reconciler.ReconcileAsync(OutboxSeeder.November, default)).Drifts);
 
-        // A row only ClickHouse has (e.g. written by hand), with an id the outbox has not reached.
-        var extra = ArrowInsertTests.Row(1_000_000, account: "ghost", sku: "api.calls") with { PeriodStart = OutboxSeeder.November };
-        await transport.InsertArrowAsync(schema.InsertHead, UsageWindowArrow.Encode([extra]), default);
-        await using (var cmd = db.CreateCommand("SELECT setval('rated_windows_id_seq', 2000000)"))
+        // A row only ClickHouse has (e.g. written by hand), with an id the outbox has not reached: in blob 1,000's range.
+        var extra = ArrowInsertTests.Row(RatedWindowBlobOutbox.FirstRowId(1_000), account: "ghost", sku: "api.calls") with { PeriodStart = OutboxSeeder.November };
+        await transport.InsertArrowAsync(schema.InsertHead, RatedWindowArrow.Encode([extra]), default);
+        await using (var cmd = db.CreateCommand("SELECT setval('rated_window_blobs_id_seq', 2000)"))
         {
             await cmd.ExecuteScalarAsync();
         }
@@ -74,12 +75,14 @@ public sealed class ReconcileTests(PostgresFixture postgres)
         Assert.Equal(2, drifts.Count);
     }
 
-    [Fact]
-    public async Task Outbox_rows_in_flight_count_once_whether_or_not_clickhouse_already_has_them()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Outbox_rows_in_flight_count_once_whether_or_not_clickhouse_already_has_them(bool rowOutbox)
     {
         var (db, _, transport, schema) = await AnalyticsExporterTests.SetUpAsync(postgres);
         await using var _ = db;
-        await OutboxSeeder.SeedAsync(db, 400, seed: 14);
+        await OutboxSeeder.SeedAsync(db, 400, seed: 14, rowOutbox: rowOutbox, rowsPerBlob: 50); // a batch of 150: 3 blobs
         var exporter = new AnalyticsExporter(db, transport, schema, batchSize: 150);
         var batches = 0;
         exporter.AfterInsertBeforeMark = (_, _) => ++batches == 2 ? throw new IOException("crash") : Task.CompletedTask;

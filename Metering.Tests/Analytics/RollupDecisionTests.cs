@@ -1,5 +1,6 @@
 using Metering.Analytics.ChDb;
 using Metering.Analytics;
+using Metering.Ledger.Outbox;
 
 namespace Metering.Tests.Analytics;
 
@@ -26,7 +27,7 @@ public sealed class RollupDecisionTests
             FROM {schema.UsageWindows} GROUP BY account, sku, hour
             """, default);
 
-        var batch = UsageWindowArrow.Encode([ArrowInsertTests.Row(1, quantity: 2.5m), ArrowInsertTests.Row(2, minute: 1, quantity: 4m)]);
+        var batch = RatedWindowArrow.Encode([ArrowInsertTests.Row(1, quantity: 2.5m), ArrowInsertTests.Row(2, minute: 1, quantity: 4m)]);
         await transport.InsertArrowAsync(schema.InsertHead, batch, default);
         await transport.InsertArrowAsync(schema.InsertHead, batch, default); // the retry after a crash before the mark
         await transport.ExecuteAsync($"OPTIMIZE TABLE {schema.Database}.usage_hourly_mv FINAL", default);

@@ -163,6 +163,84 @@ public sealed class LedgerOutboxQueryTests(PostgresFixture postgres)
         Assert.Equal(new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc), await ScalarAsync<DateTime>(db, "SELECT exported_at FROM rated_windows WHERE id = 2"));
     }
 
+    private static RatedWindowRow Window(long id, string account, DateTimeOffset period, decimal quantity, decimal amount, string currency = "USD") =>
+        new(id, account, "s", period.AddMinutes(id % 1000), period.AddMinutes((id % 1000) + 1), """{"region": "eu"}""", quantity, 1 + (id % 7), amount, currency, "h", period);
+
+    /// <summary>Writes <paramref name="rows"/> as the flush does (ids given by the outbox), blobs of <paramref name="rowsPerBlob"/>; returns them with their ids.</summary>
+    private static async Task<List<RatedWindowRow>> WriteBlobsAsync(NpgsqlDataSource db, IReadOnlyList<RatedWindowRow> rows, int rowsPerBlob)
+    {
+        var written = new List<RatedWindowRow>();
+        await using var connection = await db.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await RatedWindowBlobOutbox.WriteAsync(connection, rows.Count, (blob, id, i) =>
+        {
+            var r = rows[i] with { Id = id };
+            written.Add(r);
+            blob.Append(r.Id, r.Account, r.Sku, r.WindowStart, r.WindowEnd, r.Dimensions, r.Quantity, r.RecordCount, r.Amount, r.Currency, r.PriceBookHash, r.PeriodStart);
+        }, default, rowsPerBlob);
+        await tx.CommitAsync();
+        return written;
+    }
+
+    [Fact]
+    public async Task Blobs_are_read_whole_in_id_order_within_the_row_budget_and_hold_exactly_the_rows_written()
+    {
+        await using var db = await LedgerAsync();
+        Assert.Equal(0, await RatedWindowBlobOutbox.MaxIdAsync(db, default));
+        var rows = Enumerable.Range(0, 250).Select(i => Window(i, "a" + (i % 3), November, i + 0.000000001m, i % 2 == 0 ? -0.25m : 1.5m, i % 5 == 0 ? "EUR" : "USD")).ToList();
+        var written = await WriteBlobsAsync(db, rows, rowsPerBlob: 100);
+        Assert.Equal(3, await RatedWindowBlobOutbox.MaxIdAsync(db, default));
+
+        var firstTwo = await RatedWindowBlobOutbox.ReadUnexportedAsync(db, afterId: 0, maxId: 3, maxRows: 150, default);
+        Assert.Equal([(1L, 100), (2L, 100)], firstTwo.Select(b => (b.Id, b.RowCount)));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => RatedWindowBlobOutbox.FirstRowId(1) + i), RatedWindowArrow.Decode(firstTwo[0].Arrow).Select(r => r.Id));
+        Assert.Equal([1L], (await RatedWindowBlobOutbox.ReadUnexportedAsync(db, 0, 3, maxRows: 1, default)).Select(b => b.Id)); // a blob is never split
+        Assert.Equal([3L], (await RatedWindowBlobOutbox.ReadUnexportedAsync(db, 2, 3, maxRows: 1_000, default)).Select(b => b.Id));
+        Assert.Equal(written, await RatedWindowBlobOutbox.ReadAllRowsAsync(db, default));
+
+        await RatedWindowBlobOutbox.MarkExportedAsync(db, [1L], default);
+        Assert.Equal([2L, 3L], (await RatedWindowBlobOutbox.ReadUnexportedAsync(db, 0, 3, 1_000, default)).Select(b => b.Id));
+        Assert.Equal(150, await RatedWindowBlobOutbox.PendingRowsAsync(db, default));
+
+        // the per-currency sums beside each blob (what verify adds up) are the rows' exact sums
+        var sums = await ScalarAsync<string>(db, "SELECT string_agg(c || '=' || a, ',' ORDER BY c) FROM (SELECT c, sum(a) AS a FROM rated_window_blobs, unnest(currencies, amounts) AS u(c, a) GROUP BY c) t");
+        Assert.Equal(string.Join(',', rows.GroupBy(r => r.Currency).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}={g.Sum(r => r.Amount)}")), sums);
+    }
+
+    [Fact]
+    public async Task Dimensions_in_a_blob_are_the_text_jsonb_prints_for_the_same_object()
+    {
+        await using var db = await LedgerAsync();
+        KeyValuePair<string, string>[][] sets =
+        [
+            [new("region", "eu")],
+            [new("tier", "gold"), new("region", "us"), new("az", "1"), new("zone", "b")],
+            [new("é", "x"), new("ab", "y"), new("Z", "\"q\" \\ \t\n\r\b\f\u0001 \u007f ü 🚀"), new("b", "</script>")],
+        ];
+        foreach (var set in sets)
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(set.ToDictionary(p => p.Key, p => p.Value));
+            await using var cmd = db.CreateCommand("SELECT $1::jsonb::text");
+            cmd.Parameters.Add(new() { Value = json });
+            Assert.Equal((string)(await cmd.ExecuteScalarAsync())!, RatedWindowWriter.JsonbText(set));
+        }
+    }
+
+    [Fact]
+    public async Task The_reconcile_snapshot_counts_the_unexported_blob_rows_of_the_period_above_every_row_outbox_id()
+    {
+        await using var db = await LedgerAsync();
+        await InsertWindowAsync(db, 7, "a1", "s", November, "1", 1, "0.1");
+        var written = await WriteBlobsAsync(db, [Window(1, "a1", November, 2, 0.2m), Window(2, "a2", October, 3, 0.3m), Window(3, "a3", November, 4, 0.4m)], rowsPerBlob: 2);
+        await RatedWindowBlobOutbox.MarkExportedAsync(db, [2L], default); // the blob of a3's row
+
+        var snapshot = await ReconcileSnapshotQuery.ReadAsync(db, November, inFlightLimit: 10, default);
+
+        Assert.Equal(RatedWindowBlobOutbox.FirstRowId(2), snapshot.MaxOutboxId);
+        Assert.Equal([new ReconcileInFlight(7, "a1", "s", 1m, 1, 0.1m), new ReconcileInFlight(written[0].Id, "a1", "s", 2m, written[0].RecordCount, 0.2m)], snapshot.InFlight);
+        Assert.Single((await ReconcileSnapshotQuery.ReadAsync(db, November, inFlightLimit: 1, default)).InFlight);
+    }
+
     [Fact]
     public async Task The_reconcile_snapshot_adds_adjustments_that_reference_the_period_and_lists_only_its_unexported_windows()
     {

@@ -31,7 +31,7 @@ public class MigrationTests(PostgresFixture postgres)
         Assert.Equal(MigrationRunner.Embedded().Select(m => m.Version), first);
         Assert.Empty(second);
         Assert.Equal(
-            ["account_changes", "accounts", "adjustments", "alerts", "billing_period_totals", "booked_adjustments", "closed_periods", "closed_rule_periods", "conservation", "consumed_offsets", "corrections", "dead_letters", "meter_state_deltas", "meter_states", "offset_gaps", "price_book_registry", "price_book_versions", "quotas", "rated_windows", "rerate_batches", "schema_migrations", "seen_id_batches", "seen_id_blocks", "statements", "usage_transactions"],
+            ["account_changes", "accounts", "adjustments", "alerts", "billing_period_totals", "booked_adjustments", "closed_periods", "closed_rule_periods", "conservation", "consumed_offsets", "corrections", "dead_letters", "meter_state_deltas", "meter_states", "offset_gaps", "price_book_registry", "price_book_versions", "quotas", "rated_window_blobs", "rated_windows", "rerate_batches", "schema_migrations", "seen_id_batches", "seen_id_blocks", "statements", "usage_transactions"],
             await Tables(db));
     }
 

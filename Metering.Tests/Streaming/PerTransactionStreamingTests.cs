@@ -6,6 +6,7 @@ using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Corrections;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.Outbox;
 using Metering.Ledger.PeriodClose;
 using Metering.Ledger.Statements;
 using Metering.Ledger.PriceBooks;
@@ -95,17 +96,9 @@ public sealed class PerTransactionStreamingTests(PostgresFixture postgres) : IDi
         Assert.Equal((100m, 4L, 1.60m, 4L), second["wires"]);
 
         // The rated windows (outbox) sum to the totals, and the ledger's own checks hold.
-        await using (var cmd = db.CreateCommand("SELECT sku, sum(amount) FROM rated_windows WHERE account = 'acct-p' GROUP BY sku ORDER BY sku"))
-        {
-            await using var r = await cmd.ExecuteReaderAsync();
-            var sums = new List<(string, decimal)>();
-            while (await r.ReadAsync())
-            {
-                sums.Add((r.GetString(0), r.GetDecimal(1)));
-            }
-
-            Assert.Equal([("cards", 28.70m), ("wires", 1.60m)], sums);
-        }
+        var sums = (await RatedWindowBlobOutbox.ReadAllRowsAsync(db, default)).Where(r => r.Account == "acct-p")
+            .GroupBy(r => r.Sku).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => (g.Key, g.Sum(r => r.Amount)));
+        Assert.Equal([("cards", 28.70m), ("wires", 1.60m)], sums);
 
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
 
