@@ -22,6 +22,8 @@ public sealed class BenchCommand : ICliCommand
         "       metering bench --pipeline [--records N] [--rounds N] [--partitions N] [--brokers N] [workload and ledger options]\n\n" +
         "  --freshness [--rate N] [--seconds S]   arrival -> queryable latency (Kafka -> PostgreSQL -> ClickHouse) under load\n" +
         "  --redis-dedup [--ids N] [--redis HOST:PORT]   shared dedup marks and lookups/s vs redis-benchmark -t set -P 16\n" +
+        "  --export [--rows N] [--rounds N] [--clickhouse-dir DIR]   outbox -> chDB rows/s (a whole export pass) vs chDB's own\n" +
+        "                             INSERT ... SELECT from an Arrow file of the same rows (default 1,000,000 rows, 3 rounds)\n" +
         "  --accounts N [ledger options]   the account directory with N accounts: load time, bytes per account, NOTIFY delay\n" +
         "  --pipeline                 Kafka (embedded) -> committed PostgreSQL totals vs a consume-only run of the same topic\n" +
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
@@ -43,6 +45,7 @@ public sealed class BenchCommand : ICliCommand
         return args.Has("pipeline") || args.Has("catch-up") ? await RunPipelineAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("freshness") ? await RunFreshnessAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("redis-dedup") ? await RunRedisDedupAsync(args, cancellationToken).ConfigureAwait(false)
+            : args.Has("export") ? await RunExportAsync(args, cancellationToken).ConfigureAwait(false)
             : args.Has("accounts") ? await RunAccountsAsync(args, cancellationToken).ConfigureAwait(false)
             : await RunFileAsync(args, cancellationToken).ConfigureAwait(false);
     }
@@ -144,6 +147,25 @@ public sealed class BenchCommand : ICliCommand
         Console.Out.WriteLine($"freshness: {r.Sent:N0} records in {r.Elapsed.TotalSeconds:F1}s = {r.SentPerSecond:N0} records/s sent; {r.LatenciesMs.Count} probes queryable, {r.Missing} not within 30 s after the load");
         Console.Out.WriteLine($"arrival -> queryable: p50 {r.P50Milliseconds:N0} ms, p99 {r.P99Milliseconds:N0} ms, max {r.MaxMilliseconds:N0} ms");
         return r.Missing == 0 ? 0 : 1;
+    }
+
+    /// <summary><c>--export</c>: <see cref="ExportBenchmark"/> in a fresh ledger database and embedded chDB.</summary>
+    private static async Task<int> RunExportAsync(CliArguments args, CancellationToken cancellationToken)
+    {
+        var rows = (int)args.Int64("rows", 1_000_000, 1, 50_000_000);
+        var rounds = (int)args.Int64("rounds", 3, 1, 50);
+        var clickhouseDir = args.String("clickhouse-dir", ChDbTransport.DefaultDataDirectory)!;
+        var dir = args.String("dir", Path.Combine(".metering", "bench"))!;
+        var database = "bench_export_" + DateTime.UtcNow.ToString("yyyyMMdd_HHmmss", CultureInfo.InvariantCulture);
+        args.RejectUnknown(LedgerArguments.Options);
+        await using var db = await LedgerArguments.OpenAsync(args, cancellationToken, database).ConfigureAwait(false);
+        using var transport = new ChDbTransport(clickhouseDir);
+        var r = await ExportBenchmark.RunAsync(db, transport, database, dir, rows, rounds, Console.Error, cancellationToken).ConfigureAwait(false);
+        Console.Out.WriteLine($"export: {r.Rows:N0} rated windows in {r.Blobs} outbox blobs ({r.ArrowBytes / 1048576.0:F1} MiB of lz4 Arrow), {transport.Description}, median of {rounds} alternating rounds");
+        Console.Out.WriteLine($"outbox -> ClickHouse (export pass):      {r.ExportRowsPerSecond,12:N0} rows/s  (rounds: {string.Join(", ", r.Rounds.Select(x => (r.Rows / x.ExportSeconds).ToString("N0", CultureInfo.InvariantCulture)))})");
+        Console.Out.WriteLine($"INSERT ... SELECT from the Arrow file:   {r.FileRowsPerSecond,12:N0} rows/s  (rounds: {string.Join(", ", r.Rounds.Select(x => (r.Rows / x.FileSeconds).ToString("N0", CultureInfo.InvariantCulture)))})");
+        Console.Out.WriteLine($"export / INSERT ... SELECT:              {r.Ratio,12:F2}");
+        return 0;
     }
 
     /// <summary><c>--redis-dedup</c>: <see cref="RedisDedupBenchmark"/> on a private redis-server unless --redis.</summary>
