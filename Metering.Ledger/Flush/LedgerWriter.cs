@@ -27,6 +27,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
     private readonly DeadLetterStore _deadLetters = new(topic);
     private readonly SeenIdStore _seenIds = new(consumerGroup, topic);
 
+    /// <summary>The outbox's Arrow encoder compiled off the flush path, while the engine still joins its group.</summary>
+    private readonly Task _outboxWarmUp = Task.Run(Outbox.RatedWindowArrow.WarmUp);
+
     /// <summary>Creates, in the flush, the accounts it books usage for that have no row (unknown-account policy auto); null = none.</summary>
     public Accounts.FirstUsageAccounts? NewAccounts { get; init; }
 
@@ -166,6 +169,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         await meters.StoreAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);
 
+        await _outboxWarmUp.ConfigureAwait(false); // done long before, as a rule; observes a failure
         await RatedWindowWriter.WriteAsync(connection, rows, usage, names, result, cancellationToken).ConfigureAwait(false);
         return (result.Totals, meters);
     }
