@@ -28,7 +28,7 @@ public static class AnalyticsMetrics
 
     static AnalyticsMetrics()
     {
-        Meter.CreateObservableGauge("metering.clickhouse.export.pending", () => Observe(Pending), "{row}", "Outbox rows (rated_windows) not yet exported to ClickHouse, as of the end of the last export pass.");
+        Meter.CreateObservableGauge("metering.clickhouse.export.pending", () => Observe(Pending), "{row}", "Rated windows in the outbox (rated_window_blobs, and rated_windows of before migration 0021) not yet exported to ClickHouse, as of the end of the last export pass.");
         Meter.CreateObservableGauge("metering.clickhouse.export.last_success", () => Observe(LastSuccess), "s", "Unix time of the last export pass that succeeded (export lag: time() minus this).");
         Meter.CreateObservableGauge("metering.reconcile.drifts", () => Observe(Drifts), "{total}", "(account, SKU, period) totals whose ClickHouse sums differed from PostgreSQL in the last reconcile round.");
         Meter.CreateObservableGauge("metering.reconcile.last_run", () => Observe(LastReconcile), "s", "Unix time of the last reconcile round that completed.");

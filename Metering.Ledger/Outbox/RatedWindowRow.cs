@@ -1,6 +1,9 @@
 namespace Metering.Ledger.Outbox;
 
-/// <summary>One row of the PostgreSQL outbox <c>rated_windows</c>, as exported to ClickHouse. Quantities and money are exact decimals.</summary>
+/// <summary>
+/// One rated window of the outbox as exported to ClickHouse: a row of a blob of <c>rated_window_blobs</c>
+/// (<see cref="RatedWindowArrow.Decode"/>) or of the row outbox <c>rated_windows</c>. Quantities and money are exact decimals.
+/// </summary>
 public sealed record RatedWindowRow(
     long Id,
     string Account,
