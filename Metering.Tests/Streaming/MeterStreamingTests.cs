@@ -7,6 +7,7 @@ using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Corrections;
 using Metering.Ledger.Migrations;
+using Metering.Ledger.Outbox;
 using Metering.Ledger.PeriodClose;
 using Metering.Ledger.PriceBooks;
 using Metering.Ledger.Verification;
@@ -123,13 +124,11 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
         Assert.Equal((470m, 4L, 20.00m, (decimal?)200m), second["transit.peak"]);
 
         // The rated windows (outbox) carry every charge: per SKU they sum to the total's amount.
-        await using (var cmd = db.CreateCommand("SELECT sku, sum(amount) FROM rated_windows WHERE account = 'acct-m' GROUP BY sku"))
+        var outbox = (await RatedWindowBlobOutbox.ReadAllRowsAsync(db, default)).Where(r => r.Account == "acct-m").GroupBy(r => r.Sku).ToList();
+        Assert.NotEmpty(outbox);
+        foreach (var sku in outbox)
         {
-            await using var r = await cmd.ExecuteReaderAsync();
-            while (await r.ReadAsync())
-            {
-                Assert.Equal(second[r.GetString(0)].Amount, r.GetDecimal(1));
-            }
+            Assert.Equal(second[sku.Key].Amount, sku.Sum(r => r.Amount));
         }
 
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
