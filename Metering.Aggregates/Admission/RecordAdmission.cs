@@ -116,6 +116,18 @@ public sealed class RecordAdmission
         return RejectReason.None;
     }
 
+    /// <summary>
+    /// The event id (UTF-8, JSON-unescaped) of the record <paramref name="raw"/>, which the last <see cref="Admit"/>
+    /// accepted: what a latest meter needs beyond the <see cref="UsageRecord"/>. Valid until the next admission.
+    /// </summary>
+    public ReadOnlySpan<byte> AdmittedId(ReadOnlySpan<byte> raw) => _parser.LastId(raw);
+
+    /// <summary>
+    /// The value of dimension <paramref name="key"/> of the record the last <see cref="Admit"/> accepted, whether the
+    /// catalog keeps it or not (a unique_count meter's field); false when the record has none. Valid until the next admission.
+    /// </summary>
+    public bool TryGetAdmittedDimension(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value) => _parser.TryGetLastDimension(key, out value);
+
     private static string UnknownAccountDetail(string account) =>
         "account '" + account + "' does not exist (unknown accounts are refused by configuration); create it with PUT /v1/accounts/" +
         Uri.EscapeDataString(account) + " or metering account set --account ..., then send again";

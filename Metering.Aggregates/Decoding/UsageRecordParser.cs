@@ -39,6 +39,12 @@ public sealed class UsageRecordParser
     private byte[][]?[] _keptKeysBySku = new byte[][]?[64];
     private readonly long _futureSkewTicks;
     private long _latestAllowedTicks;
+
+    // Where the last record's id and dimensions are, for a meter that needs them after the parse (LastId, TryGetLastDimension):
+    // the id's offset in the line (-1: unescaped into _idScratch) and length; the pairs stay in _dimensionScratch.
+    private int _lastIdOffset;
+    private int _lastIdLength;
+    private int _lastDimensionCount;
     private int _clockCountdown;
 
     /// <summary>Creates a parser over a shared catalog.</summary>
@@ -130,6 +136,7 @@ public sealed class UsageRecordParser
             {
                 case FieldId:
                     reason = ReadIdentifier(ref reader, line, _idScratch, "id", out id, ref detail);
+                    _lastIdOffset = reader.ValueIsEscaped ? -1 : (int)reader.TokenStartIndex + 1;
                     break;
                 case FieldAccount:
                     reason = ReadIdentifier(ref reader, line, _accountScratch, "account", out account, ref detail);
@@ -214,7 +221,36 @@ public sealed class UsageRecordParser
         // different accounts never collide by construction, and the value is the same in every process.
         record.Fingerprint = XxHash128.HashToUInt128(id, unchecked((long)XxHash3.HashToUInt64(account)));
         record.PayloadDigest = PayloadDigest.Of(sku, record.QuantityNanos, record.TimeTicks, dimensionCount, dimensionSum);
+        _lastIdLength = id.Length;
+        _lastDimensionCount = dimensionCount;
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// The event id of the record the last <see cref="Parse"/> of <paramref name="line"/> accepted, as UTF-8 after JSON
+    /// unescaping (what a latest meter breaks a tie on). Valid until the next <see cref="Parse"/>; pass the same line.
+    /// </summary>
+    public ReadOnlySpan<byte> LastId(ReadOnlySpan<byte> line) =>
+        _lastIdOffset < 0 ? _idScratch.AsSpan(0, _lastIdLength) : line.Slice(_lastIdOffset, _lastIdLength);
+
+    /// <summary>
+    /// The value of dimension <paramref name="key"/> of the record the last <see cref="Parse"/> accepted, kept in the
+    /// aggregate key or not (what a unique_count meter counts); false when the record has no such dimension. Valid until
+    /// the next <see cref="Parse"/>.
+    /// </summary>
+    public bool TryGetLastDimension(ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value)
+    {
+        for (var d = 0; d < _lastDimensionCount; d++)
+        {
+            if (key.SequenceEqual(_dimensionScratch.AsSpan(_dimensionKeyStart[d], _dimensionKeyLength[d])))
+            {
+                value = _dimensionScratch.AsSpan(_dimensionValueStart[d], _dimensionValueLength[d]);
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
     }
 
     /// <summary>

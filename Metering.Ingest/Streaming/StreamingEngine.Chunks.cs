@@ -165,6 +165,7 @@ public sealed partial class StreamingEngine
             ref var record = ref _chunkRecords[i];
             RejectReason reason;
             string detail;
+            ReadOnlySpan<byte> admitted = value;
             if (_cloudEvents is not null && CloudEventDecoder.ModeOf(message.Headers) is var mode and not KafkaContentMode.Native)
             {
                 // A CloudEvent: translated by the mapping, then admitted by the same rule as a native record.
@@ -172,12 +173,19 @@ public sealed partial class StreamingEngine
                 reason = _cloudEvents.Kafka(mode, message.Headers, value, out var native, out detail);
                 if (reason == RejectReason.None)
                 {
-                    reason = _admission.Admit(native.Span, out record, out detail);
+                    admitted = native.Span;
+                    reason = _admission.Admit(admitted, out record, out detail);
                 }
             }
             else
             {
                 reason = _admission.Admit(value, out record, out detail);
+            }
+
+            if (reason == RejectReason.None)
+            {
+                // While the admission still holds the record's id and dimensions (a meter may need them at the flush).
+                _transactions.Capture(i, _admission, in record, admitted);
             }
             if (reason == RejectReason.CardinalityLimit && stopOnFullCatalog)
             {
@@ -452,7 +460,7 @@ public sealed partial class StreamingEngine
                     _writer.Add(in record);
                 }
 
-                _transactions.Offer(_admission.Catalog, in record);
+                _transactions.Offer(index, in record);
                 partition.Accepted++;
                 _acceptedTotal++;
                 partition.AcceptedNanos += record.QuantityNanos;

@@ -54,7 +54,8 @@ public sealed partial class StreamingEngine
             p.Reset();
         }
 
-        var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Transactions = _transactions.Drain(), Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
+        var (kept, meterInputs) = _transactions.Drain();
+        var batch = new FlushBatch { Rows = rows, Catalog = _admission.Catalog, Transactions = kept, MeterInputs = meterInputs, Partitions = snapshots, DeadLetters = [.. _deadLetters], SeenIds = [.. _seenIds] };
         _deadLetters.Clear();
         _seenIds.Clear();
         _late.FlushStarted(batch.SeenIds);

@@ -74,7 +74,7 @@ public sealed partial class StreamingEngine
         // A horizon longer than the lateness (set before lateness existed) keeps its meaning: the window is the longer.
         _late = new LateDedup(_ledger.Archive, options.Pipeline.MaxLateness > options.Pipeline.DedupHorizon ? options.Pipeline.MaxLateness : options.Pipeline.DedupHorizon, _seenIds);
         _isolation = new FlushIsolation(options.Topic);
-        _transactions = new TransactionKeeper(prices);
+        _transactions = new TransactionKeeper(prices, ChunkSize);
     }
 
     // The price books whose group_by keys the interning catalog keeps (NewCatalog), and the revision they were read at.

@@ -13,10 +13,17 @@ public sealed class FlushBatch
     public Metering.Aggregates.Interning.RecordCatalog? Catalog { get; init; }
 
     /// <summary>
-    /// The accepted records of SKUs a price rates per transaction, one by one (they are in <see cref="Rows"/> too):
-    /// the rater needs each one's amount and place in the period. Empty for every other SKU.
+    /// The accepted records of SKUs a price rates per transaction or a record meter measures, one by one (they are in
+    /// <see cref="Rows"/> too): the rater needs each one's amount and place in the period, the meter its own reading.
+    /// Empty for every other SKU.
     /// </summary>
     public IReadOnlyList<KeptTransaction> Transactions { get; init; } = [];
+
+    /// <summary>
+    /// What latest and unique_count meters read of their <see cref="Transactions"/> beyond time and quantity (event ids,
+    /// value fingerprints), indexed by <see cref="KeptTransaction.MeterInput"/> - 1.
+    /// </summary>
+    public IReadOnlyList<KeptMeterInput> MeterInputs { get; init; } = [];
 
     /// <summary>Per-partition offsets and counters.</summary>
     public required IReadOnlyList<PartitionProgress> Partitions { get; init; }

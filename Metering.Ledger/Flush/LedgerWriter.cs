@@ -95,7 +95,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         batch.TotalChanges.Clear();
         if (batch.Rows.Count > 0)
         {
-            (totals, meters) = await RateAndStoreAsync(connection, tx, batch.Rows, batch.Transactions, batch.Catalog ?? catalog, batch.TotalChanges, cache, cancellationToken).ConfigureAwait(false);
+            (totals, meters) = await RateAndStoreAsync(connection, tx, batch, batch.Catalog ?? catalog, cache, cancellationToken).ConfigureAwait(false);
         }
 
         await _progress.AddConservationAsync(connection, tx, batch.Partitions, cancellationToken).ConfigureAwait(false);
@@ -129,9 +129,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         _seenIds.LoadDedupAsync(dataSource, horizon, maxEntries, cancellationToken);
 
     /// <summary>Load the touched totals' state, rate the windows on it (pure), store the results: all in <paramref name="tx"/>.</summary>
-    private async Task<(IReadOnlyList<PeriodTotalUpdate> Totals, MeterTotals Meters)> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<AggregateRow> rows, IReadOnlyList<KeptTransaction> kept, RecordCatalog names,
-        List<TotalChange> changes, TotalsCache? cache, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<PeriodTotalUpdate> Totals, MeterTotals Meters)> RateAndStoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, FlushBatch batch, RecordCatalog names,
+        TotalsCache? cache, CancellationToken cancellationToken)
     {
+        var (rows, kept, changes) = (batch.Rows, batch.Transactions, batch.TotalChanges);
         var keptByRow = KeptByRow(rows, kept, names);
         var transactions = keptByRow?.ToDictionary(k => k.Key, k => k.Value.ConvertAll(Transaction));
         var usage = new UsageWindow[rows.Count];
@@ -162,7 +163,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var (stored, booked, cached) = await PeriodTotalsStore.LoadAsync(connection, tx, plan, cancellationToken, cache).ConfigureAwait(false);
         var groupSums = await PeriodTotalsStore.LoadGroupSumsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
-        var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, cached, cache is null ? null : MeterStates, cancellationToken).ConfigureAwait(false);
+        var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, batch.MeterInputs, cached, cache is null ? null : MeterStates, cancellationToken).ConfigureAwait(false);
         var result = rater.Rate(plan, stored, booked, held, meters.Quantities);
         await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken).ConfigureAwait(false);
         await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);

@@ -10,7 +10,8 @@ namespace Metering.Ledger.Flush;
 /// The meter states of one flush's metered totals (<see cref="TouchedTotal.Meter"/>: a price whose meter is not a sum;
 /// docs/meters.md): each is read inside the flush transaction (or taken from <see cref="MeterStateCache"/>), the
 /// flush's windows are merged into it (count, min and max from the aggregate rows; the single records, which the
-/// engine keeps for time_weighted and percentile SKUs, for the others), the meter's period rule turns it into the
+/// engine keeps for time_weighted, percentile, latest and unique_count SKUs, for the others, with latest's event ids
+/// and unique_count's value fingerprints), the meter's period rule turns it into the
 /// quantity the rater prices, and what changed is written back in the same transaction. So a replayed flush merges
 /// its records exactly once: either the whole flush committed, state included, or none of it did.
 /// </summary>
@@ -44,7 +45,8 @@ internal sealed class MeterTotals
     /// only to records taken in before the engine knew the price.
     /// </summary>
     public static async Task<MeterTotals> BuildAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsPlan plan, IReadOnlyList<AggregateRow> rows,
-        IReadOnlyDictionary<int, List<KeptTransaction>>? records, IReadOnlySet<PeriodTotalKey> cachedTotals, MeterStateCache? cache, CancellationToken cancellationToken)
+        IReadOnlyDictionary<int, List<KeptTransaction>>? records, IReadOnlyList<KeptMeterInput> inputs, IReadOnlySet<PeriodTotalKey> cachedTotals, MeterStateCache? cache,
+        CancellationToken cancellationToken)
     {
         var meters = new MeterTotals();
         var metered = plan.Totals.Where(t => t.Meter is not null).ToList();
@@ -102,8 +104,8 @@ internal sealed class MeterTotals
                     $"{kept?.Count ?? 0} single records (taken in before the price was known to the engine: they are read again)");
             }
 
-            m.State.Add(row, kept);
-            m.Delta!.Add(row, kept);
+            m.State.Add(row, kept, inputs);
+            m.Delta!.Add(row, kept, inputs);
         }
 
         foreach (var (key, m) in meters._totals)
@@ -362,11 +364,11 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 {
     protected MeterDefinition Meter { get; } = meter;
 
-    /// <summary>True when the meter needs the window's single records (time_weighted, percentile), not only its count, min and max.</summary>
+    /// <summary>True when the meter needs the window's single records (time_weighted, percentile, latest, unique_count), not only its count, min and max.</summary>
     public bool NeedsRecords => Meter.NeedsRecords;
 
-    /// <summary>Merges one window: its aggregate row and, for a record meter, its single records.</summary>
-    public abstract void Add(in AggregateRow row, List<KeptTransaction>? records);
+    /// <summary>Merges one window: its aggregate row and, for a record meter, its single records (with their <paramref name="inputs"/>: latest, unique_count).</summary>
+    public abstract void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs);
 
     /// <summary>Merges another state of the same meter (a stored delta).</summary>
     public abstract void Merge(MeterAccumulator other);
@@ -382,7 +384,9 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
         MeterAggregation.Count or MeterAggregation.Max or MeterAggregation.Min => new Extrema(meter, ExtremaState.Empty),
         MeterAggregation.TimeWeighted => new Gauge(meter, new TimeWeightedState(meter.MaxReadings)),
         MeterAggregation.Percentile => new Buckets(meter, new PercentileState(meter.Bucket.Ticks, MeterDefinition.MaxBuckets)),
-        _ => throw new NotSupportedException($"the {meter.AggregationName} meter is not rated by the engine (PriceBookValidation.UnratedMeters refuses it at publish)"),
+        MeterAggregation.Latest => new Latest(meter, default),
+        MeterAggregation.UniqueCount => new Unique(meter, new UniqueCountState(meter.MaxDistinct)),
+        _ => throw new NotSupportedException($"the {meter.AggregationName} meter has no state: the rater sums it"),
     };
 
     /// <summary>The stored state of <paramref name="total"/>; throws <see cref="InvalidDataException"/> naming the key when it does not read back as its meter's.</summary>
@@ -415,8 +419,24 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 
                 error ??= $"its buckets are not of {MeterDurations.Format(meter.Bucket)}";
                 break;
+            case MeterAggregation.Latest:
+                if (LatestState.TryRead(bytes, out var latest, out error))
+                {
+                    read = new Latest(meter, latest);
+                }
+
+                break;
+            case MeterAggregation.UniqueCount:
+                if (UniqueCountState.TryRead(bytes, out var values, out error) && values.MaxDistinct == meter.MaxDistinct)
+                {
+                    read = new Unique(meter, values);
+                }
+
+                // A state kept to another bound would carry a wrong over-bound flag: a bound change is a new SKU (the loader's rule).
+                error ??= $"its max_distinct is {values!.MaxDistinct}, the meter's {meter.MaxDistinct}";
+                break;
             default:
-                error = "the meter is not rated by the engine";
+                error = "a sum meter keeps no state";
                 break;
         }
 
@@ -426,12 +446,16 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 
     private static long Ticks(DateTimeOffset instant) => instant.UtcTicks;
 
+    // A record kept without an input (the engine did not know the meter yet) reads as None, which the meter refuses.
+    private static KeptMeterInput InputOf(in KeptTransaction record, IReadOnlyList<KeptMeterInput> inputs) =>
+        record.MeterInput > 0 && record.MeterInput <= inputs.Count ? inputs[record.MeterInput - 1] : default;
+
     /// <summary>count, max, min: the windows' counts and extremes (no single records needed).</summary>
     private sealed class Extrema(MeterDefinition meter, ExtremaState state) : MeterAccumulator(meter)
     {
         private ExtremaState _state = state;
 
-        public override void Add(in AggregateRow row, List<KeptTransaction>? records) =>
+        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs) =>
             _state.Merge(new ExtremaState { Count = row.Count, MinNanos = row.MinNanos, MaxNanos = row.MaxNanos });
 
         public override void Merge(MeterAccumulator other) => _state.Merge(((Extrema)other)._state);
@@ -453,7 +477,7 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 
         private TimeWeightedState State => state;
 
-        public override void Add(in AggregateRow row, List<KeptTransaction>? records)
+        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
         {
             foreach (var r in records!)
             {
@@ -467,6 +491,66 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
         public override byte[] ToBytes() => state.ToBytes();
     }
 
+    /// <summary>latest: the record with the greatest event time, a tie broken by the greater event id.</summary>
+    private sealed class Latest(MeterDefinition meter, LatestState state) : MeterAccumulator(meter)
+    {
+        private LatestState _state = state;
+
+        public override void Merge(MeterAccumulator other) => _state.Merge(((Latest)other)._state);
+
+        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
+        {
+            foreach (var r in records!)
+            {
+                var input = InputOf(r, inputs);
+                if (input.Kind != KeptMeterInputKind.EventId)
+                {
+                    throw new ArgumentException($"a record of a latest meter's window came without its event id ({input.Kind}): taken in before the engine knew the meter; it is read again");
+                }
+
+                _state.Add(r.TimeTicks, input.EventId.Span, r.QuantityNanos);
+            }
+        }
+
+        public override MeterQuantity Quantity(TouchedTotal total) => MeterRules.Latest(_state.HasValue, _state.ValueNanos);
+
+        public override byte[] ToBytes() => _state.ToBytes();
+    }
+
+    /// <summary>unique_count: the fingerprints of the field's distinct values, and the records without the field.</summary>
+    private sealed class Unique(MeterDefinition meter, UniqueCountState state) : MeterAccumulator(meter)
+    {
+        public override void Merge(MeterAccumulator other) => state.Merge(((Unique)other).State);
+
+        private UniqueCountState State => state;
+
+        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
+        {
+            foreach (var r in records!)
+            {
+                var input = InputOf(r, inputs);
+                if (input.Kind is not (KeptMeterInputKind.Value or KeptMeterInputKind.MissingValue) || !string.Equals(input.Field, Meter.DimensionKey, StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"a record of a unique_count meter's window came without the value of dimensions.{Meter.DimensionKey} ({input.Kind}{(input.Field is null ? "" : " of " + input.Field)}): " +
+                        "taken in before the engine knew the meter, or another book meters the SKU's values of another dimension; it is read again");
+                }
+
+                if (input.Kind == KeptMeterInputKind.Value)
+                {
+                    state.Add(input.ValueFingerprint);
+                }
+                else
+                {
+                    state.AddMissingField();
+                }
+            }
+        }
+
+        public override MeterQuantity Quantity(TouchedTotal total) => MeterRules.UniqueCount(Meter, state.Count, state.IsOverBound);
+
+        public override byte[] ToBytes() => state.ToBytes();
+    }
+
     /// <summary>percentile: the sum of every bucket with records, ranked over the total's range.</summary>
     private sealed class Buckets(MeterDefinition meter, PercentileState state) : MeterAccumulator(meter)
     {
@@ -474,7 +558,7 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
 
         private PercentileState State => state;
 
-        public override void Add(in AggregateRow row, List<KeptTransaction>? records)
+        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
         {
             foreach (var r in records!)
             {

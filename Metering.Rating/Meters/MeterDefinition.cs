@@ -56,11 +56,12 @@ public sealed record MeterDefinition
     public TimeSpan? RatePer { get; init; }
 
     /// <summary>
-    /// True when the meter's state is built from each record's own time and quantity (time_weighted readings,
-    /// percentile buckets), so the engine keeps the SKU's single records for the flush; count, max and min come from
-    /// the windows' aggregates.
+    /// True when the meter's state is built from each record, not from its window's aggregate: from the record's own
+    /// time and quantity (time_weighted readings, percentile buckets), its event id (latest's tie-break) or a dimension
+    /// value the aggregate key may drop (unique_count). The engine keeps the SKU's single records for the flush; count,
+    /// max and min come from the windows' aggregates.
     /// </summary>
-    public bool NeedsRecords => Aggregation is MeterAggregation.TimeWeighted or MeterAggregation.Percentile;
+    public bool NeedsRecords => Aggregation is MeterAggregation.TimeWeighted or MeterAggregation.Percentile or MeterAggregation.Latest or MeterAggregation.UniqueCount;
 
     /// <summary>True for the sum meter (the engine's behaviour before meters).</summary>
     public bool IsSum => Aggregation == MeterAggregation.Sum;

@@ -141,16 +141,18 @@ public static class PriceBookValidation
     }
 
     /// <summary>
-    /// The meters of <paramref name="book"/> the streaming engine does not rate yet: <c>latest</c> and <c>unique_count</c>
-    /// are defined, validated and computed exactly by <c>Metering.Rating.Meters</c> (docs/meters.md), but the engine does
-    /// not carry a record's event id or an unkept dimension's value to the flush yet. Publishing such a book would bill a
-    /// sum where it says a latest value or a unique count, so the registry (API and CLI publish, and the files
-    /// <c>run</c>/<c>stream</c> publish) refuses it, at <c>$.versions[i].prices["SKU"].meter</c>. sum, count, max, min,
-    /// time_weighted and percentile are rated by the engine, the ledger and statements.
+    /// The meters of <paramref name="book"/> the streaming engine does not rate: none today. Every aggregation of
+    /// docs/meters.md (sum, count, max, min, latest, unique_count, time_weighted, percentile) is merged into its
+    /// total's state in the flush and rated on the meter's quantity. The registry (API and CLI publish, and the files
+    /// <c>run</c>/<c>stream</c> publish) still asks, so that an aggregation added to the definitions before the engine
+    /// carries what it needs to the flush is refused at <c>$.versions[i].prices["SKU"].meter</c> rather than billed as a sum.
     /// </summary>
     public static IReadOnlyList<PriceBookError> UnratedMeters(PriceBook book) =>
-        Refuse(book, m => m.Aggregation is MeterAggregation.Latest or MeterAggregation.UniqueCount,
-            "is defined (docs/meters.md) but not rated by the streaming engine yet (it does not carry event ids or unkept dimension values to the flush): it would bill the sum of the records; meter it with count, max, min, time_weighted or percentile, or leave the meter out (sum)");
+        Refuse(book, m => !RatedByEngine(m.Aggregation),
+            "is defined (docs/meters.md) but not rated by the streaming engine: it would bill the sum of the records; meter it with another aggregation, or leave the meter out (sum)");
+
+    private static bool RatedByEngine(MeterAggregation aggregation) => aggregation is MeterAggregation.Sum or MeterAggregation.Count or MeterAggregation.Max or MeterAggregation.Min
+        or MeterAggregation.Latest or MeterAggregation.UniqueCount or MeterAggregation.TimeWeighted or MeterAggregation.Percentile;
 
     private static List<PriceBookError> Refuse(PriceBook book, Func<MeterDefinition, bool> refused, string why)
     {

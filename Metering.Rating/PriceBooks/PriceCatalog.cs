@@ -1,3 +1,4 @@
+using Metering.Rating.Meters;
 using Metering.Rating.Money;
 using Metering.Rating.Pricing;
 
@@ -75,21 +76,42 @@ public sealed class PriceCatalog
 
     /// <summary>
     /// The SKUs whose single records a flush needs, not only their windows' count, sum, min and max: those rated per
-    /// transaction (<see cref="SkusRatedPerTransaction"/>) and those a time_weighted or percentile meter measures (its
-    /// readings and buckets come from each record's own time). The engine keeps these records for the next flush.
+    /// transaction (<see cref="SkusRatedPerTransaction"/>) and those a record meter measures (<see cref="RecordMeters"/>:
+    /// time_weighted readings and percentile buckets come from each record's own time, latest compares event ids,
+    /// unique_count counts a dimension's values). The engine keeps these records for the next flush.
     /// </summary>
     public IReadOnlySet<string> SkusKeepingRecords()
     {
         var skus = new HashSet<string>(SkusRatedPerTransaction(), StringComparer.Ordinal);
-        foreach (var book in Books())
+        skus.UnionWith(RecordMeters().Keys);
+        return skus;
+    }
+
+    /// <summary>
+    /// The meter of each SKU whose meter needs its single records (<see cref="MeterDefinition.NeedsRecords"/>), so the
+    /// engine can carry what it reads beyond a <c>UsageRecord</c>: a latest meter's event ids, a unique_count meter's
+    /// field values. A SKU has one meter in every version of a book and in the contracts overriding it (the loader
+    /// checks); a SKU only contracts price has the meter of the first contract by account (ordinal) that prices it.
+    /// </summary>
+    public IReadOnlyDictionary<string, MeterDefinition> RecordMeters()
+    {
+        var meters = new Dictionary<string, MeterDefinition>(StringComparer.Ordinal);
+        var contracts = Contracts.OrderBy(c => c.Account, StringComparer.Ordinal);
+        foreach (var book in List is null ? contracts : contracts.Prepend(List))
         {
             foreach (var version in book.Versions)
             {
-                skus.UnionWith(version.AllPrices().Where(p => p.Value.Meter.NeedsRecords).Select(p => p.Key));
+                foreach (var (sku, price) in version.AllPrices())
+                {
+                    if (price.Meter.NeedsRecords)
+                    {
+                        meters.TryAdd(sku, price.Meter);
+                    }
+                }
             }
         }
 
-        return skus;
+        return meters;
     }
 
     /// <summary>

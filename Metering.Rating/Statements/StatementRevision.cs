@@ -37,7 +37,7 @@ public static class StatementRevision
     {
         ArgumentNullException.ThrowIfNull(totals);
         ArgumentNullException.ThrowIfNull(changes);
-        var usage = new SortedDictionary<(string Sku, string Group, DateTimeOffset? From), (decimal Quantity, long Count, Rated Rated)>(Comparer<(string Sku, string Group, DateTimeOffset? From)>.Create((x, y) =>
+        var usage = new SortedDictionary<(string Sku, string Group, DateTimeOffset? From), (decimal Quantity, long Count, Rated Rated, SkuUsage? MeterUnpriced)>(Comparer<(string Sku, string Group, DateTimeOffset? From)>.Create((x, y) =>
         {
             var c = string.CompareOrdinal(x.Sku, y.Sku);
             c = c != 0 ? c : string.CompareOrdinal(x.Group, y.Group);
@@ -46,12 +46,13 @@ public static class StatementRevision
         foreach (var u in totals.Concat(changes))
         {
             var key = (u.Sku, u.Group ?? "", u.PriceFrom);
-            var (quantity, count, rated) = usage.TryGetValue(key, out var held) ? held : (0m, 0L, Rated.Nothing);
-            usage[key] = (quantity + u.Quantity, count + u.RecordCount, rated.Add(u));
+            var (quantity, count, rated, meterUnpriced) = usage.TryGetValue(key, out var held) ? held : (0m, 0L, Rated.Nothing, null);
+            // A meter that could not give an exact quantity (over its bound) leaves the line unpriced, whatever is added.
+            usage[key] = (quantity + u.Quantity, count + u.RecordCount, rated.Add(u), meterUnpriced ?? (u.MeterUnpriced is null ? null : u));
         }
 
         var lines = new List<SkuUsage>(usage.Count);
-        foreach (var ((sku, group, from), (quantity, count, rated)) in usage)
+        foreach (var ((sku, group, from), (quantity, count, rated, meterUnpriced)) in usage)
         {
             if (quantity < 0 || count < 0)
             {
@@ -59,7 +60,10 @@ public static class StatementRevision
                 throw new ArgumentException($"SKU '{sku}'{named} of '{account}' {period}: the changes take it to quantity {quantity} and {count} records, below zero", nameof(changes));
             }
 
-            lines.Add(new SkuUsage(sku, quantity, count, Group: group, PriceFrom: from) { RatedAmount = rated.Known ? rated.Amount : null, RatedHash = rated.Hash });
+            lines.Add(new SkuUsage(sku, quantity, count, Group: group, PriceFrom: from)
+            {
+                RatedAmount = rated.Known ? rated.Amount : null, RatedHash = rated.Hash, MeterUnpriced = meterUnpriced?.MeterUnpriced, MeterDetail = meterUnpriced?.MeterDetail,
+            });
         }
 
         return lines;
