@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `metering bench --pipeline` with the meter mix (5 of 13 SKUs metered: max, min, count, time_weighted, percentile;
+# `metering bench --pipeline` with the meter mix (7 of 15 SKUs metered: max, min, count, time_weighted, percentile, latest, unique_count;
 # docs/meters.md) against the sum-only workload, alternating in one session (the machine is noisy), ROUNDS each.
 # Usage: bash scripts/meters-vs-sums.sh [ROUNDS] [RECORDS]   (default 2 rounds of 1,000,000 records)
 set -euo pipefail

@@ -29,8 +29,8 @@ public sealed class BenchCommand : ICliCommand
         "                             (default 2,000,000 records, 128 partitions, 1 broker, --rate 400000, --skew 0.6)\n" +
         "  --catch-up                 the same on the main job's topology (3 brokers, 32 partitions): a 2 M-record backlog,\n" +
         "                             then the engine started on it; prints where the engine's time went per stage\n" +
-        "  --meters                   (pipeline, catch-up) the main job's mix: 5 of 13 SKUs metered by max, min, count,\n" +
-        "                             time_weighted and percentile (docs/meters.md); compare with a run without it\n" +
+        "  --meters                   (pipeline, catch-up) the main job's mix: 7 of 15 SKUs metered by max, min, count,\n" +
+        "                             time_weighted, percentile, latest, unique_count (docs/meters.md); compare without it\n" +
         "  --flush-interval D, --max-records-per-flush N   the engine's flush cadence (pipeline, catch-up; default 1s, 1000000)\n" +
         "  --file FILE                workload to read (generated with --records and seed 42 when missing;\n" +
         "                             default .metering/bench/usage-N.ndjson)\n" +
@@ -100,7 +100,7 @@ public sealed class BenchCommand : ICliCommand
         var workload = PipelineArguments.Workload(args) with { Records = args.Int64("records", 2_000_000, 1) };
         workload = rateGiven ? workload : workload with { Rate = PipelineBenchmark.DefaultRate };
         workload = skewGiven ? workload : workload with { Skew = PipelineBenchmark.DefaultSkew };
-        // The main job's mix: five of thirteen SKUs metered by max, min, count, time_weighted and percentile (docs/meters.md).
+        // The main job's mix: seven of fifteen SKUs metered by max, min, count, time_weighted, percentile, latest and unique_count (docs/meters.md).
         workload = workload with { MeteredSkus = args.Has("meters") };
         var rounds = (int)args.Int64("rounds", 3, 1, 50);
         var partitions = (int)args.Int64("partitions", catchUp ? 32 : 128, 1, 1024);

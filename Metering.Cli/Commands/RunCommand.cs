@@ -36,8 +36,8 @@ public sealed class RunCommand : ICliCommand
         "                             quantity of bytes, requests, CPU, storage, queries and transforms (pipeline,\n" +
         "                             default 500; 1 = every account alike)\n" +
         "  --no-analytics             skip exporting to ClickHouse (chDB by default) and reconciling (pipeline)\n" +
-        "  --sums-only                the eight summed SKUs only, without the five metered ones (max, min, count,\n" +
-        "                             time_weighted, percentile: docs/meters.md) the run adds by default (pipeline)\n" +
+        "  --sums-only                the eight summed SKUs only, without the seven metered ones (max, min, count,\n" +
+        "                             time_weighted, percentile, latest, unique_count: docs/meters.md) the run adds (pipeline)\n" +
         LedgerArguments.Usage + AnalyticsArguments.Usage +
         PipelineArguments.WorkloadUsage + PipelineArguments.PipelineUsage +
         "\nexit codes: 0 aggregates equal the ground truth, 1 they differ, 2 usage error";
@@ -67,8 +67,8 @@ public sealed class RunCommand : ICliCommand
         // passed by someone and every SKU's total is visibly above zero (1,000,000 records over 10,000 accounts leave
         // every account inside them otherwise). The record count stays; a heavy account's records grow by a few digits.
         workload = workload with { HeavyAccountScale = (int)args.Int64("heavy-scale", 500, 1, 900) };
-        // Five metered SKUs (max, min, count, time_weighted, percentile; docs/meters.md) join the eight summed ones, so the
-        // statement the run ends with shows every meter the engine rates.
+        // Seven metered SKUs (max, min, count, time_weighted, percentile, latest, unique_count; docs/meters.md) join the
+        // eight summed ones, so the statement the run ends with shows every meter the engine rates.
         workload = workload with { MeteredSkus = !args.Has("sums-only") };
         var partitions = (int)args.Int64("partitions", 32, 1, 1024);
         var (pipeline, _) = PipelineArguments.Pipeline(args);

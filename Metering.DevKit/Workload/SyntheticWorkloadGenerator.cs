@@ -21,7 +21,7 @@ public sealed class SyntheticWorkloadGenerator
     ];
 
     // Appended after the eight (so their indexes and shapes stay) when WorkloadOptions.MeteredSkus is on.
-    private static readonly string[] MeteredSkus = ["gpu.peak", "db.floor", "workers.invocations", "r2.storage.mb", "transit.bytes"];
+    private static readonly string[] MeteredSkus = ["gpu.peak", "db.floor", "workers.invocations", "r2.storage.mb", "transit.bytes", "seats.current", "regions.active"];
 
     private static readonly string[] Regions = ["eu", "us", "apac", "latam"];
 
@@ -164,6 +164,8 @@ public sealed class SyntheticWorkloadGenerator
             10 => FixedPoint.NanosPerUnit, // one call (count)
             11 => random.NextInt64(1, 500_001) * FixedPoint.NanosPerUnit, // MB stored (time_weighted)
             12 => random.NextInt64(1_000, 100_000_001) * FixedPoint.NanosPerUnit, // bytes sent (percentile)
+            13 => random.NextInt64(1, 51) * FixedPoint.NanosPerUnit, // seats reported (latest)
+            14 => FixedPoint.NanosPerUnit, // a request from the record's region (unique_count of dimensions.region)
             0 => random.NextInt64(100, 10_000_000) * FixedPoint.NanosPerUnit, // whole bytes
             1 or 6 => FixedPoint.NanosPerUnit, // one request / transform
             2 => random.NextInt64(1, 50_000) * 1_000_000, // milliseconds with 3 decimals

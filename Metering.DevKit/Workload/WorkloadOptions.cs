@@ -36,10 +36,11 @@ public sealed record WorkloadOptions
     public DateTimeOffset Start { get; init; } = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>
-    /// Adds five SKUs whose prices meter them other than by a sum (docs/meters.md) to the eight: <c>gpu.peak</c> (max;
-    /// 1-64 GPUs), <c>db.floor</c> (min; 1-16 instances), <c>workers.invocations</c> (count; 1 per record), <c>r2.storage.mb</c>
-    /// (time_weighted; a level of 1-500,000 MB) and <c>transit.bytes</c> (percentile; 1 kB-100 MB). Off by default, so
-    /// every workload from before meters writes the same bytes; the main job (<c>metering run</c>) turns it on.
+    /// Adds seven SKUs whose prices meter them other than by a sum (docs/meters.md) to the eight: <c>gpu.peak</c> (max;
+    /// 1-64 GPUs), <c>db.floor</c> (min; 1-16 instances), <c>workers.invocations</c> (count; 1 per record),
+    /// <c>r2.storage.mb</c> (time_weighted; a level of 1-500,000 MB), <c>transit.bytes</c> (percentile; 1 kB-100 MB),
+    /// <c>seats.current</c> (latest; 1-50 seats) and <c>regions.active</c> (unique_count of the region dimension). Off by
+    /// default, so every workload from before meters writes the same bytes; the main job (<c>metering run</c>) turns it on.
     /// </summary>
     public bool MeteredSkus { get; init; }
 }

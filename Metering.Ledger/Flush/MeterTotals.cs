@@ -470,20 +470,28 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
         public override byte[] ToBytes() => _state.ToBytes();
     }
 
+    /// <summary>A meter built from each record's own event time and quantity (time_weighted, percentile).</summary>
+    private abstract class TimedRecords(MeterDefinition meter) : MeterAccumulator(meter)
+    {
+        public sealed override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
+        {
+            foreach (var r in records!)
+            {
+                Add(r.TimeTicks, r.QuantityNanos);
+            }
+        }
+
+        protected abstract void Add(long timeTicks, long nanos);
+    }
+
     /// <summary>time_weighted: every reading, integrated over the total's range.</summary>
-    private sealed class Gauge(MeterDefinition meter, TimeWeightedState state) : MeterAccumulator(meter)
+    private sealed class Gauge(MeterDefinition meter, TimeWeightedState state) : TimedRecords(meter)
     {
         public override void Merge(MeterAccumulator other) => state.Merge(((Gauge)other).State);
 
         private TimeWeightedState State => state;
 
-        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
-        {
-            foreach (var r in records!)
-            {
-                state.Add(r.TimeTicks, r.QuantityNanos);
-            }
-        }
+        protected override void Add(long timeTicks, long nanos) => state.Add(timeTicks, nanos);
 
         public override MeterQuantity Quantity(TouchedTotal total) =>
             TimeWeightedRule.Quantity(Meter, state.Times, state.Levels, state.IsOverBound, Ticks(total.Key.PricedFrom), Ticks(total.RangeEnd), Ticks(total.RangeEnd));
@@ -552,19 +560,13 @@ internal abstract class MeterAccumulator(MeterDefinition meter)
     }
 
     /// <summary>percentile: the sum of every bucket with records, ranked over the total's range.</summary>
-    private sealed class Buckets(MeterDefinition meter, PercentileState state) : MeterAccumulator(meter)
+    private sealed class Buckets(MeterDefinition meter, PercentileState state) : TimedRecords(meter)
     {
         public override void Merge(MeterAccumulator other) => state.Merge(((Buckets)other).State);
 
         private PercentileState State => state;
 
-        public override void Add(in AggregateRow row, List<KeptTransaction>? records, IReadOnlyList<KeptMeterInput> inputs)
-        {
-            foreach (var r in records!)
-            {
-                state.Add(r.TimeTicks, r.QuantityNanos);
-            }
-        }
+        protected override void Add(long timeTicks, long nanos) => state.Add(timeTicks, nanos);
 
         public override MeterQuantity Quantity(TouchedTotal total) =>
             BurstableRule.Quantity(Meter, state.Indexes, state.Sums, state.IsOverBound, Ticks(total.Key.PricedFrom), Ticks(total.RangeEnd), Ticks(total.RangeEnd));

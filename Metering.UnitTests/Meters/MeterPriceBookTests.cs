@@ -38,13 +38,14 @@ public class MeterPriceBookTests
     }
 
     [Fact]
-    public void The_list_book_meters_the_main_jobs_five_metered_skus_and_sums_every_other()
+    public void The_list_book_meters_the_main_jobs_seven_metered_skus_and_sums_every_other()
     {
         var v = Assert.Single(PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json")).Versions, v => v.Version == "2026-11");
         var meters = v.Prices.Where(p => !p.Value.Meter.IsSum).ToDictionary(p => p.Key, p => p.Value.Meter.AggregationName);
         Assert.Equal(new Dictionary<string, string>
         {
             ["gpu.peak"] = "max", ["db.floor"] = "min", ["workers.invocations"] = "count", ["r2.storage.mb"] = "time_weighted", ["transit.bytes"] = "percentile",
+            ["seats.current"] = "latest", ["regions.active"] = "unique_count",
         }, meters);
         Assert.Empty(PriceBookValidation.UnratedMeters(PriceBookLoader.LoadFile(Path.Combine(Examples, "list.json"))));
     }
