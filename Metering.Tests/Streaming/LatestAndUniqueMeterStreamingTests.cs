@@ -5,14 +5,10 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
-using Metering.DevKit.Workload;
 using Metering.Ingest.CloudEvents;
-using Metering.Ingest.Pipeline;
 using Metering.Ingest.Streaming;
-using Metering.Ledger.Migrations;
 using Metering.Ledger.PriceBooks;
 using Metering.Ledger.Verification;
-using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
 using Npgsql;
@@ -50,23 +46,11 @@ public sealed class LatestAndUniqueMeterStreamingTests(PostgresFixture postgres)
 
     private async Task<(NpgsqlDataSource Db, string Cs, PriceCatalogSource Prices, StreamingOptions Options)> StartAsync(string topic, int partitions = 2, EventMapping? mapping = null)
     {
-        var cs = await postgres.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(cs);
-        var db = NpgsqlDataSource.Create(cs);
-        _kafka.CreateTopic(topic, partitions, 1);
-        var options = new StreamingOptions
-        {
-            BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200),
-            Pipeline = new AggregationPipelineOptions { EventMapping = mapping },
-        };
-        var bytes = Encoding.UTF8.GetBytes(Book);
-        await PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(bytes, "lu.json"), bytes, "lu.json", CancellationToken.None);
-        var prices = await PriceCatalogSource.OpenAsync(db, BookId, TimeSpan.FromHours(1), null, CancellationToken.None);
-        return (db, cs, prices, options);
+        var engine = await MeteredEngine.StartAsync(postgres, _kafka, topic, BookId, Book, partitions, mapping);
+        return (engine.Db, engine.ConnectionString, engine.Prices, engine.Options);
     }
 
-    private async Task ProduceAsync(StreamingOptions options, string records) =>
-        await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(Encoding.UTF8.GetBytes(records)), null, CancellationToken.None);
+    private Task ProduceAsync(StreamingOptions options, string records) => MeteredEngine.ProduceAsync(_kafka, options.Topic, records);
 
     private sealed record Total(long Count, decimal Amount, decimal? Metered, string? Unpriced);
 

@@ -3,15 +3,12 @@ using System.Net;
 using System.Text;
 using Metering.DevKit.Benchmarks;
 using Metering.DevKit.Kafka;
-using Metering.DevKit.Workload;
 using Metering.Ingest.Streaming;
 using Metering.Ledger.Corrections;
-using Metering.Ledger.Migrations;
 using Metering.Ledger.Outbox;
 using Metering.Ledger.PeriodClose;
 using Metering.Ledger.PriceBooks;
 using Metering.Ledger.Verification;
-using Metering.Rating.PriceBooks;
 using Metering.Tests.Api;
 using Metering.Tests.Storage;
 using Npgsql;
@@ -51,19 +48,11 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
 
     private async Task<(NpgsqlDataSource Db, string Cs, PriceCatalogSource Prices, StreamingOptions Options)> StartAsync(string topic, int partitions = 2)
     {
-        var cs = await postgres.NewDatabaseAsync();
-        await MigrationRunner.ApplyAsync(cs);
-        var db = NpgsqlDataSource.Create(cs);
-        _kafka.CreateTopic(topic, partitions, 1);
-        var options = new StreamingOptions { BootstrapServers = _kafka.BootstrapServers, Topic = topic, FlushInterval = TimeSpan.FromMilliseconds(200) };
-        var bytes = Encoding.UTF8.GetBytes(Meters);
-        await PriceBookRegistry.PublishFileAsync(db, PriceBookLoader.Load(bytes, "meters.json"), bytes, "meters.json", CancellationToken.None);
-        var prices = await PriceCatalogSource.OpenAsync(db, Book, TimeSpan.FromHours(1), null, CancellationToken.None);
-        return (db, cs, prices, options);
+        var engine = await MeteredEngine.StartAsync(postgres, _kafka, topic, Book, Meters, partitions);
+        return (engine.Db, engine.ConnectionString, engine.Prices, engine.Options);
     }
 
-    private async Task ProduceAsync(StreamingOptions options, string records) =>
-        await WorkloadProducer.ProduceAsync(_kafka.BootstrapServers, options.Topic, new MemoryStream(Encoding.UTF8.GetBytes(records)), null, CancellationToken.None);
+    private Task ProduceAsync(StreamingOptions options, string records) => MeteredEngine.ProduceAsync(_kafka, options.Topic, records);
 
     /// <summary>Per SKU of acct-m's November: the total's raw quantity, record count and amount, and the meter's quantity (null for a sum).</summary>
     private static async Task<Dictionary<string, (decimal Raw, long Count, decimal Amount, decimal? Metered)>> TotalsAsync(NpgsqlDataSource db)
