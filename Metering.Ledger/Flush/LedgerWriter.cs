@@ -165,7 +165,7 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource, string consumerGro
         var held = await PeriodTotalsStore.LoadTransactionsAsync(connection, tx, plan, cancellationToken).ConfigureAwait(false);
         var meters = await MeterTotals.BuildAsync(connection, tx, plan, rows, keptByRow, batch.MeterInputs, cached, cache is null ? null : MeterStates, cancellationToken).ConfigureAwait(false);
         var result = rater.Rate(plan, stored, booked, held, meters.Quantities);
-        await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken).ConfigureAwait(false);
+        await PeriodTotalsStore.StoreAsync(connection, tx, result, stored, cancellationToken, meters.LateQuantityChange).ConfigureAwait(false);
         await PeriodTotalsStore.StoreTransactionsAsync(connection, result, cancellationToken).ConfigureAwait(false);
         await meters.StoreAsync(connection, tx, cancellationToken).ConfigureAwait(false);
         AddTotalChanges(result.Totals, groupSums, changes);

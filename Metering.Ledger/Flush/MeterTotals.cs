@@ -36,6 +36,14 @@ internal sealed class MeterTotals
     public IReadOnlyDictionary<PeriodTotalKey, MeterQuantity> Quantities => _quantities;
 
     /// <summary>
+    /// For a late total (its period closed): how much this flush moved its meter quantity (after − before), the
+    /// adjustment line's <c>meter_quantity</c>; null for any other key.
+    /// </summary>
+    public decimal? LateQuantityChange(PeriodTotalKey key) => _lateBefore.TryGetValue(key, out var before) ? _quantities[key].Quantity - before : null;
+
+    private readonly Dictionary<PeriodTotalKey, decimal> _lateBefore = [];
+
+    /// <summary>
     /// Loads the states of <paramref name="plan"/>'s metered totals and merges window i's usage (<paramref name="rows"/>[i],
     /// and for record meters <paramref name="records"/>[i], its single records) into its total's. An open total whose
     /// stored total came from the totals cache (<paramref name="cachedTotals"/>) takes its state from
@@ -83,6 +91,14 @@ internal sealed class MeterTotals
                 }
 
                 meters._totals.Add(t.Key, new MeterTotal(t, state, MeterAccumulator.Empty(t.Meter!), exists, baseBytes?.Length ?? 0, deltaBytes, deltas.GetValueOrDefault(t.Key)?.Count ?? 0));
+            }
+        }
+
+        foreach (var (key, m) in meters._totals)
+        {
+            if (m.Total.IsLate)
+            {
+                meters._lateBefore.Add(key, m.State.Quantity(m.Total).Quantity);
             }
         }
 

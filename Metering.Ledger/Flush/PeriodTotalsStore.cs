@@ -39,7 +39,9 @@ internal static class PeriodTotalsStore
     /// is committed: the caller rates the flush again from PostgreSQL). So a flush never overwrites what another writer
     /// committed meanwhile, cached or not.
     /// </summary>
-    public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, CancellationToken cancellationToken)
+    /// <remarks><paramref name="meterChange"/>: a late metered total's meter quantity change (<see cref="MeterTotals.LateQuantityChange"/>), stored on its adjustment line.</remarks>
+    public static async Task StoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PeriodTotalsResult result, IReadOnlyDictionary<PeriodTotalKey, StoredPeriodTotal> stored, CancellationToken cancellationToken,
+        Func<PeriodTotalKey, decimal?>? meterChange = null)
     {
         var updates = result.Totals.Where(t => stored.ContainsKey(t.Key)).ToList();
         var inserts = result.Totals.Where(t => !stored.ContainsKey(t.Key)).ToList();
@@ -106,7 +108,7 @@ internal static class PeriodTotalsStore
 
         if (result.Adjustments.Count > 0)
         {
-            await StoreAdjustmentsAsync(connection, tx, result.Adjustments, cancellationToken).ConfigureAwait(false);
+            await StoreAdjustmentsAsync(connection, tx, result.Adjustments, meterChange ?? (_ => null), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -257,11 +259,11 @@ internal static class PeriodTotalsStore
         return booked;
     }
 
-    private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<LateAdjustment> late, CancellationToken cancellationToken)
+    private static async Task StoreAdjustmentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyList<LateAdjustment> late, Func<PeriodTotalKey, decimal?> meterChange, CancellationToken cancellationToken)
     {
         await using var cmd = new NpgsqlCommand("""
-            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference, dimension_group, price_from)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+            INSERT INTO adjustments (account, sku, period_start, original_period_start, quantity, record_count, amount, currency, price_book_hash, reference, dimension_group, price_from, meter_quantity)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::numeric[], $6::bigint[], $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::numeric[])
             """, connection, tx);
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Account)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Sku)));
@@ -275,6 +277,7 @@ internal static class PeriodTotalsStore
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Reference)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.Group)));
         cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => a.Key.PriceFrom?.UtcDateTime)));
+        cmd.Parameters.Add(ArrayParameter.Of(late.Select(a => meterChange(a.Key))));
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

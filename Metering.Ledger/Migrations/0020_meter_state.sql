@@ -34,3 +34,9 @@ CREATE TABLE meter_state_deltas (
     state           bytea       NOT NULL
 );
 CREATE INDEX meter_state_deltas_key ON meter_state_deltas (account, sku, period_start, dimension_group, price_from);
+
+-- Late usage of a metered SKU after its period closed: `adjustments.quantity` stays the raw sum of the late records
+-- (conservation), and `meter_quantity` is how much the late records moved the closed period's meter quantity (a late
+-- peak of 12 over a closed 9: 3; a late 4: 0), which a statement adds to the closed period's line when it rebuilds
+-- the period to price the adjustment. Null for a sum.
+ALTER TABLE adjustments ADD COLUMN meter_quantity numeric(38, 9);

@@ -91,7 +91,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
     {
         var late = new List<LateRow>();
         await using var cmd = Command("""
-            SELECT id, account, sku, original_period_start, quantity, record_count, dimension_group, price_from, amount
+            SELECT id, account, sku, original_period_start, coalesce(meter_quantity, quantity), record_count, dimension_group, price_from, amount
             FROM adjustments WHERE period_start = $1 AND account = ANY($2) ORDER BY id
             """, Start, accounts.ToArray());
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -233,7 +233,7 @@ internal sealed class StatementReads(NpgsqlConnection connection, NpgsqlTransact
 
         await using var cmd = new NpgsqlCommand("""
             WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS k(account, period_start))
-            SELECT a.account, a.original_period_start, a.sku, sum(a.quantity), sum(a.record_count)::bigint, a.dimension_group, a.price_from, sum(a.amount)
+            SELECT a.account, a.original_period_start, a.sku, sum(coalesce(a.meter_quantity, a.quantity)), sum(a.record_count)::bigint, a.dimension_group, a.price_from, sum(a.amount)
             FROM adjustments a JOIN k ON a.account = k.account AND a.original_period_start = k.period_start
             WHERE $3::timestamptz IS NULL OR a.period_start < $3
             GROUP BY a.account, a.original_period_start, a.sku, a.dimension_group, a.price_from

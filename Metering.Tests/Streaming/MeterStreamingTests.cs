@@ -166,6 +166,19 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
         }
 
         Assert.Equal(("9", "360.00"), (await LinesAsync())["gpu.peak"]);
+
+        // December's statement books the late usage: November rebuilt with the peak moved from 9 to 12 (the meter's
+        // change, 3, not the late records' sum, 16) bills 480.00 instead of 360.00: one late_usage line of 120.00.
+        using (var december = await client.GetAsync("/v1/accounts/acct-m/statements/2026-12"))
+        {
+            var text = await december.Content.ReadAsStringAsync();
+            Assert.True(december.StatusCode == HttpStatusCode.OK, text);
+            using var doc = System.Text.Json.JsonDocument.Parse(text);
+            var late = doc.RootElement.GetProperty("adjustments").EnumerateArray()
+                .Select(a => (a.GetProperty("kind").GetString(), a.GetProperty("sku").GetString(), a.GetProperty("quantity").GetString(), a.GetProperty("amount").GetString()))
+                .ToList();
+            Assert.Equal([("late_usage", "gpu.peak", "3", "120.00")], late);
+        }
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
     }
 
