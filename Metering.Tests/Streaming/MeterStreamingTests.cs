@@ -249,6 +249,38 @@ public sealed class MeterStreamingTests(PostgresFixture postgres) : IDisposable
         Assert.Empty(await LedgerVerifier.VerifyAsync(db, options.ConsumerGroup, options.Topic, null, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task A_version_taking_effect_inside_the_period_meters_its_own_range_a_max_before_and_a_max_after_on_two_lines()
+    {
+        const string TwoVersions = """
+            { "id": "peaks-list", "currency": "USD", "versions": [
+              { "version": "nov", "effective_from": "2026-11-01T00:00:00Z", "effective_to": "2026-11-15T00:00:00Z",
+                "prices": { "gpu.peak": { "model": "per_unit", "unit": "GPU", "unit_price": "40.00", "meter": { "aggregation": "max" } } } },
+              { "version": "mid", "effective_from": "2026-11-15T00:00:00Z",
+                "prices": { "gpu.peak": { "model": "per_unit", "unit": "GPU", "unit_price": "50.00", "meter": { "aggregation": "max" } } } } ] }
+            """;
+        var engine = await MeteredEngine.StartAsync(postgres, _kafka, "meters-mid-period", "peaks-list", TwoVersions);
+        await using var _ = engine.Db;
+        await using var __ = engine.Prices;
+        await engine.ProduceAsync(string.Concat(
+            Record("p-1", "gpu.peak", "9", "2026-11-03T10:00:00Z"), Record("p-2", "gpu.peak", "5", "2026-11-10T10:00:00Z"),
+            Record("p-3", "gpu.peak", "4", "2026-11-20T10:00:00Z"), Record("p-4", "gpu.peak", "6", "2026-11-25T10:00:00Z")));
+        await EngineRuns.RunUntilCommittedAsync(StreamingEngine.Rating(engine.Options, engine.Db, engine.Prices), engine.Db, engine.Options, 4);
+
+        // Before Nov 15 the peak is 9 at 40.00; from Nov 15 the peak of that range alone, 6, at 50.00: never one max
+        // of the whole period priced on top of another.
+        await using var api = await ApiTestHost.StartOnAsync(engine.ConnectionString, engine.Prices);
+        using var response = await api.Client(ApiTestHost.Token("billing:read")).GetAsync("/v1/accounts/acct-m/statements/2026-11");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var doc = System.Text.Json.JsonDocument.Parse(text);
+        var lines = doc.RootElement.GetProperty("usage").EnumerateArray()
+            .Select(l => (l.GetProperty("recorded_quantity").GetString(), l.GetProperty("amount").GetString(), l.GetProperty("price_book_version").GetString()))
+            .ToList();
+        Assert.Equal([("9", "360.00", "nov"), ("6", "300.00", "mid")], lines);
+        Assert.Empty(await LedgerVerifier.VerifyAsync(engine.Db, engine.Options.ConsumerGroup, engine.Options.Topic, null, CancellationToken.None));
+    }
+
     // The integral of a step function in unit-hours, truncated at 9 fractional digits: the plain reference for time_weighted.
     private static decimal GaugeHours(List<(string Id, string Sku, long Nanos, DateTime Time)> readings, DateTime end)
     {

@@ -36,6 +36,9 @@ internal sealed record MeteredEngine(NpgsqlDataSource Db, string ConnectionStrin
         return new MeteredEngine(db, cs, prices, options, kafka);
     }
 
+    /// <summary>Produces NDJSON <paramref name="records"/> into this engine's topic.</summary>
+    public Task ProduceAsync(string records) => ProduceAsync(Kafka, Options.Topic, records);
+
     /// <summary>Produces NDJSON <paramref name="records"/> into <paramref name="topic"/> of <paramref name="kafka"/>.</summary>
     public static Task ProduceAsync(EmbeddedKafkaCluster kafka, string topic, string records) =>
         WorkloadProducer.ProduceAsync(kafka.BootstrapServers, topic, new MemoryStream(Encoding.UTF8.GetBytes(records)), null, CancellationToken.None);
