@@ -64,7 +64,7 @@ public sealed class StreamCommand : ICliCommand
         // /healthz answers for the engine's watchdog once the engine exists.
         StreamingEngine? running = null;
         await using var metrics = metricsListen is null ? null
-            : await StartMetricsAsync(metricsListen, () => running is { } e ? (e.Healthy, e.HealthDetail) : (true, "ok"), cancellationToken).ConfigureAwait(false);
+            : await StartMetricsAsync(metricsListen, () => running is { } e ? e.Health : (true, "ok"), cancellationToken).ConfigureAwait(false);
         using var redis = RedisArguments.Connect(args);
         try
         {

@@ -24,8 +24,8 @@ public sealed class ConsumptionWatchdog : IDisposable
     private readonly Lock _gate = new();
     private long _lastRead = -1;
     private TimeSpan _lastProgress;
-    private volatile bool _healthy = true;
-    private volatile string _detail = "ok";
+    // One immutable snapshot, replaced whole: /healthz reads status and detail together, never a 503 saying "ok".
+    private volatile HealthState _health = HealthState.Ok;
     private long _stalls;
     private bool _disposed;
 
@@ -41,15 +41,25 @@ public sealed class ConsumptionWatchdog : IDisposable
         _lag = lag;
         _log = log;
         var period = TimeSpan.FromTicks(Math.Clamp(stallTimeout.Ticks / 6, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(1).Ticks));
-        _metric = Observability.MeteringMetrics.RegisterStallSource(() => _healthy ? 0 : (_clock.Elapsed - _lastProgress).TotalSeconds);
+        _metric = Observability.MeteringMetrics.RegisterStallSource(() => _health.Healthy ? 0 : (_clock.Elapsed - _lastProgress).TotalSeconds);
         _timer = new Timer(_ => Check(), null, period, period);
     }
 
     /// <summary>False while the member is stalled (see the class remarks).</summary>
-    public bool Healthy => _healthy;
+    public bool Healthy => _health.Healthy;
 
     /// <summary>"ok", or why the member is unhealthy.</summary>
-    public string Detail => _detail;
+    public string Detail => _health.Detail;
+
+    /// <summary><see cref="Healthy"/> and <see cref="Detail"/> read together from one snapshot (what /healthz answers).</summary>
+    public (bool Healthy, string Detail) Health
+    {
+        get
+        {
+            var h = _health;
+            return (h.Healthy, h.Detail);
+        }
+    }
 
     /// <summary>Stalls detected since start.</summary>
     public long Stalls => Interlocked.Read(ref _stalls);
@@ -73,13 +83,12 @@ public sealed class ConsumptionWatchdog : IDisposable
             var sample = _sample();
             if (sample.Read != _lastRead)
             {
-                if (!_healthy)
+                if (!_health.Healthy)
                 {
                     _log.WriteLine($"stream: WATCHDOG: consuming again after {(now - _lastProgress).TotalSeconds:F1} s without progress; healthy");
                 }
 
-                _healthy = true;
-                _detail = "ok";
+                _health = HealthState.Ok;
                 _lastRead = sample.Read;
                 _lastProgress = now;
                 return;
@@ -89,7 +98,7 @@ public sealed class ConsumptionWatchdog : IDisposable
             {
                 // Holding nothing after a clean revocation is idle (more members than partitions); a stalled member
                 // stays unhealthy until it consumes again.
-                if (_healthy)
+                if (_health.Healthy)
                 {
                     _lastProgress = now;
                 }
@@ -97,12 +106,13 @@ public sealed class ConsumptionWatchdog : IDisposable
                 return;
             }
 
-            if (!_healthy || now - _lastProgress < _stallTimeout)
+            if (!_health.Healthy || now - _lastProgress < _stallTimeout)
             {
                 return;
             }
 
             long lag;
+            string? lagError = null;
             try
             {
                 lag = sample.AssignedPartitions == 0 ? -1 : _lag(); // rejoining: whatever we held is not being consumed by us
@@ -112,7 +122,7 @@ public sealed class ConsumptionWatchdog : IDisposable
 #pragma warning restore CA1031
             {
                 lag = -1;
-                _detail = $"lag unknown ({e.Message})";
+                lagError = e.Message;
             }
 
             if (lag == 0)
@@ -121,13 +131,13 @@ public sealed class ConsumptionWatchdog : IDisposable
                 return;
             }
 
-            _healthy = false;
+            var detail = sample.AssignedPartitions == 0
+                ? $"stalled: the assignment was lost and the group gave nothing back for {(now - _lastProgress).TotalSeconds:F0} s"
+                : $"stalled: {sample.AssignedPartitions} partitions assigned, lag {(lag < 0 ? "unknown" + (lagError is null ? "" : $" ({lagError})") : lag.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))}, nothing consumed for {(now - _lastProgress).TotalSeconds:F0} s";
+            _health = new HealthState(false, detail);
             Interlocked.Increment(ref _stalls);
             Observability.MeteringMetrics.ConsumerStalled();
-            _detail = sample.AssignedPartitions == 0
-                ? $"stalled: the assignment was lost and the group gave nothing back for {(now - _lastProgress).TotalSeconds:F0} s"
-                : $"stalled: {sample.AssignedPartitions} partitions assigned, lag {(lag < 0 ? "unknown" : lag.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))}, nothing consumed for {(now - _lastProgress).TotalSeconds:F0} s";
-            _log.WriteLine($"stream: WATCHDOG: {_detail}; reporting unhealthy on /healthz so the member is restarted");
+            _log.WriteLine($"stream: WATCHDOG: {detail}; reporting unhealthy on /healthz so the member is restarted");
         }
         finally
         {
@@ -145,5 +155,10 @@ public sealed class ConsumptionWatchdog : IDisposable
         }
 
         _metric.Dispose();
+    }
+
+    private sealed record HealthState(bool Healthy, string Detail)
+    {
+        public static HealthState Ok { get; } = new(true, "ok");
     }
 }

@@ -106,6 +106,9 @@ public sealed partial class StreamingEngine
     /// <summary>"ok" or why <see cref="Healthy"/> is false.</summary>
     public string HealthDetail => _watchdog?.Detail ?? "ok";
 
+    /// <summary><see cref="Healthy"/> and <see cref="HealthDetail"/> from one snapshot, as <c>/healthz</c> answers them.</summary>
+    public (bool Healthy, string Detail) Health => _watchdog?.Health ?? (true, "ok");
+
     /// <summary>Stalls the watchdog detected since start.</summary>
     public long Stalls => _watchdog?.Stalls ?? 0;
 

@@ -40,7 +40,7 @@ public sealed class ConsumptionWatchdogTests
         long read = 100;
         var log = new StringWriter();
         using var watchdog = new ConsumptionWatchdog(TimeSpan.FromMilliseconds(600), () => new ConsumptionSample(3, Interlocked.Read(ref read), false), () => 42, TextWriter.Synchronized(log));
-        await using var server = MetricsExport.BuildServer($"http://127.0.0.1:{port}", health: () => (watchdog.Healthy, watchdog.Detail));
+        await using var server = MetricsExport.BuildServer($"http://127.0.0.1:{port}", health: () => watchdog.Health);
         await server.StartAsync();
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
 
