@@ -91,7 +91,8 @@ public sealed class PriceCatalog
     /// The meter of each SKU whose meter needs its single records (<see cref="MeterDefinition.NeedsRecords"/>), so the
     /// engine can carry what it reads beyond a <c>UsageRecord</c>: a latest meter's event ids, a unique_count meter's
     /// field values. A SKU has one meter in every version of a book and in the contracts overriding it (the loader
-    /// checks); a SKU only contracts price has the meter of the first contract by account (ordinal) that prices it.
+    /// checks, and a contract prices only SKUs its list book prices); should a SKU appear only in contracts, the first
+    /// contract by account (ordinal) that prices it gives its meter.
     /// </summary>
     public IReadOnlyDictionary<string, MeterDefinition> RecordMeters()
     {
